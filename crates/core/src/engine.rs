@@ -1,0 +1,652 @@
+//! The engine: one per app, holding the open user database and the message-type registry.
+//! Every API method takes its positional arguments as JSON values (as they arrive from
+//! JavaScript), checks them completely, then runs on the database threads.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use serde_json::{json, Value};
+
+use crate::args;
+use crate::error::{ImError, ImResult};
+use crate::message::{self, InsertOptions, Parser};
+use crate::model::{conversation_type, ConversationKey};
+use crate::options::EngineOptions;
+use crate::registry::Registry;
+use crate::store::conversations::{self, conv_of, MAX_CONVERSATIONS, SEQ_BITS};
+use crate::store::search::{self, Filter};
+use crate::store::writes::{self, Outcome};
+use crate::store::{history, Store};
+
+pub const MAX_BATCH: usize = 500;
+pub const MAX_HISTORY_COUNT: i64 = 100;
+pub const MAX_CONVERSATION_PAGE: i64 = 1000;
+pub const MAX_GET_CONVERSATIONS: usize = 100;
+pub const MAX_DELETE_IDS: usize = 1000;
+
+struct OpenDb {
+    user_id: String,
+    store: Store,
+}
+
+pub struct Engine {
+    options: EngineOptions,
+    registry: RwLock<Registry>,
+    db: RwLock<Option<Arc<OpenDb>>>,
+    /// Serialises open/close so two overlapping calls cannot both open a database.
+    lifecycle: tokio::sync::Mutex<()>,
+    check_duplicate: AtomicBool,
+}
+
+fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
+    let id = args::required_integer(v, name)?;
+    if id <= 0 || conv_of(id) == 0 || conv_of(id) > MAX_CONVERSATIONS {
+        return Err(ImError::invalid(format!("{name} {id} is not a local message id")));
+    }
+    Ok(id)
+}
+
+fn no_such_message(name: &str, id: i64) -> ImError {
+    ImError::invalid(format!("{name} {id} does not exist in the local database"))
+}
+
+impl Engine {
+    pub fn new(options: &Value) -> ImResult<Self> {
+        let options = EngineOptions::parse(options)?;
+        crate::logging::init(&options.dbpath, options.log_level);
+        Ok(Self {
+            options,
+            registry: RwLock::new(Registry::default()),
+            db: RwLock::new(None),
+            lifecycle: tokio::sync::Mutex::new(()),
+            check_duplicate: AtomicBool::new(true),
+        })
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    fn db(&self) -> ImResult<Arc<OpenDb>> {
+        self.db.read().unwrap().clone().ok_or_else(ImError::not_open)
+    }
+
+    /// The user whose database is open, if any.
+    pub fn user_id(&self) -> Option<String> {
+        self.db.read().unwrap().as_ref().map(|d| d.user_id.clone())
+    }
+
+    /// Opens (creating if needed) the user's database. Opening the already open user is a
+    /// no-op; opening another user closes the current one first.
+    pub async fn open(&self, user_id: Value) -> ImResult<Value> {
+        let user_id = args::id(Some(&user_id), "userId")?;
+        let _guard = self.lifecycle.lock().await;
+        if let Some(db) = self.db.read().unwrap().clone() {
+            if db.user_id == user_id {
+                return Ok(Value::Null);
+            }
+        }
+        self.close_locked().await;
+        let path = self.options.database_file(&user_id);
+        check_writable(&self.options.dbpath, &path)?;
+        let store = Store::open(path.clone()).await?;
+        let customs: Vec<(String, Value)> = self
+            .registry
+            .read()
+            .unwrap()
+            .custom_types()
+            .map(|(name, info)| {
+                let props = match &info.search {
+                    crate::registry::SearchSource::Fields(f) => json!(f),
+                    crate::registry::SearchSource::None => json!([]),
+                };
+                (name.clone(), json!([info.is_persisted, info.is_counted, info.is_status, props]))
+            })
+            .collect();
+        store
+            .write(move |tx| {
+                let mut put = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO message_types (name, persisted, counted, status, search_props) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (name, v) in &customs {
+                    put.execute(rusqlite::params![name, v[0].as_bool(), v[1].as_bool(), v[2].as_bool(), v[3].to_string()])?;
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(path = %path.display(), "user database opened");
+        *self.db.write().unwrap() = Some(Arc::new(OpenDb { user_id, store }));
+        Ok(Value::Null)
+    }
+
+    async fn close_locked(&self) {
+        let db = self.db.write().unwrap().take();
+        if let Some(db) = db {
+            db.store.close().await;
+            tracing::info!("user database closed");
+        }
+    }
+
+    /// Closes the database after queued work finishes. Idempotent.
+    pub async fn close(&self) -> ImResult<Value> {
+        let _guard = self.lifecycle.lock().await;
+        self.close_locked().await;
+        Ok(Value::Null)
+    }
+
+    pub async fn register_message_type(
+        &self,
+        message_type: Value,
+        is_persisted: Value,
+        is_counted: Value,
+        search_props: Value,
+        is_status_message: Value,
+    ) -> ImResult<Value> {
+        let name = args::string(Some(&message_type), "messageType")?
+            .ok_or_else(|| ImError::invalid("messageType is required (a string)"))?
+            .to_string();
+        let persisted = args::boolean(Some(&is_persisted), "isPersisted", None)?;
+        let counted = args::boolean(Some(&is_counted), "isCounted", None)?;
+        let props = args::string_array(Some(&search_props), "searchProps", 32)?.unwrap_or_default();
+        let status = args::boolean(Some(&is_status_message), "isStatusMessage", Some(false))?;
+        self.registry.write().unwrap().register(&name, persisted, counted, props.clone(), status)?;
+        if let Ok(db) = self.db() {
+            let info = self.registry.read().unwrap().get(&name).cloned().expect("just registered");
+            db.store
+                .write(move |tx| {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO message_types (name, persisted, counted, status, search_props) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        rusqlite::params![name, info.is_persisted, info.is_counted, info.is_status, json!(props).to_string()],
+                    )?;
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(Value::Null)
+    }
+
+    pub fn registry(&self) -> Registry {
+        self.registry.read().unwrap().clone()
+    }
+
+    // ---- history -------------------------------------------------------------------
+
+    async fn history_page(
+        &self,
+        conversation: ConversationKey,
+        opts: &Value,
+        types: Option<Vec<String>>,
+    ) -> ImResult<Value> {
+        let m = args::optional_object(Some(opts), "options")?;
+        let get = |k: &str| m.and_then(|m| m.get(k));
+        let timestamp = args::timestamp(get("timestamp"), "options.timestamp", Some(0))?;
+        let count = args::ranged(get("count"), "options.count", 1, MAX_HISTORY_COUNT, Some(20))?;
+        let order = args::ranged(get("order"), "options.order", 0, 1, Some(0))?;
+        let db = self.db()?;
+        db.store
+            .read(move |c| {
+                let Some(conv_id) = conversations::find_id(c, &conversation)? else {
+                    return Ok(json!({ "list": [], "hasMore": false }));
+                };
+                let (list, has_more) = history::page(c, conv_id, timestamp, count, order, types.as_deref())?;
+                Ok(json!({ "list": list, "hasMore": has_more }))
+            })
+            .await
+    }
+
+    pub async fn get_history_messages(&self, conversation: Value, options: Value) -> ImResult<Value> {
+        let conversation = args::conversation(Some(&conversation), "conversation")?;
+        self.history_page(conversation, &options, None).await
+    }
+
+    pub async fn get_history_messages_by_message_types(&self, conversation: Value, options: Value) -> ImResult<Value> {
+        let conversation = args::conversation(Some(&conversation), "conversation")?;
+        let m = args::object(Some(&options), "options")?;
+        let types = args::string_array(m.get("messageTypes"), "options.messageTypes", 100)?
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ImError::invalid("options.messageTypes is required (a non-empty array of message types)"))?;
+        self.history_page(conversation, &options, Some(types)).await
+    }
+
+    pub async fn get_messages_around_timestamp(&self, conversation: Value, options: Value) -> ImResult<Value> {
+        let conversation = args::conversation(Some(&conversation), "conversation")?;
+        let m = args::object(Some(&options), "options")?;
+        let timestamp = args::timestamp(m.get("timestamp"), "options.timestamp", Some(0))?;
+        let before = args::ranged(m.get("beforeCount"), "options.beforeCount", 0, MAX_HISTORY_COUNT, Some(0))?;
+        let after = args::ranged(m.get("afterCount"), "options.afterCount", 0, MAX_HISTORY_COUNT, Some(0))?;
+        let db = self.db()?;
+        db.store
+            .read(move |c| match conversations::find_id(c, &conversation)? {
+                None => Ok(json!([])),
+                Some(id) => Ok(Value::Array(history::around(c, id, timestamp, before, after)?)),
+            })
+            .await
+    }
+
+    pub async fn get_message_count(&self, conversation: Value) -> ImResult<Value> {
+        let conversation = args::conversation(Some(&conversation), "conversation")?;
+        let db = self.db()?;
+        db.store
+            .read(move |c| match conversations::find_id(c, &conversation)? {
+                None => Ok(json!(0)),
+                Some(id) => Ok(json!(conversations::state(c, id)?.message_count)),
+            })
+            .await
+    }
+
+    // ---- insert --------------------------------------------------------------------
+
+    pub async fn insert_message(&self, conversation: Value, message: Value, options: Value) -> ImResult<Value> {
+        let key = args::conversation(Some(&conversation), "conversation")?;
+        let m = args::object(Some(&message), "message")?;
+        let opts = InsertOptions::parse(Some(&options), "options")?;
+        let db = self.db()?;
+        let parsed = {
+            let registry = self.registry.read().unwrap();
+            Parser { registry: &registry, user_id: &db.user_id, now: message::now_ms() }.parse(key, m, "message", &opts)?
+        };
+        db.store
+            .write(move |tx| {
+                let outcome = writes::insert(tx, std::slice::from_ref(&parsed), false)?;
+                let id = match outcome[0] {
+                    Outcome::Inserted(id) | Outcome::Duplicate(Some(id)) => id,
+                    Outcome::Duplicate(None) => return Err(ImError::internal("duplicate without a stored copy")),
+                };
+                history::by_ids(tx, &[id])?.pop().ok_or_else(|| ImError::internal("inserted message vanished"))
+            })
+            .await
+    }
+
+    pub async fn batch_insert_message(&self, messages: Value, check_duplicate: Value) -> ImResult<Value> {
+        let items = match args::present(Some(&messages)) {
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err(ImError::invalid("messages must be an array")),
+            None => return Err(ImError::invalid("messages is required (an array of 1 to 500 messages)")),
+        };
+        if items.is_empty() || items.len() > MAX_BATCH {
+            return Err(ImError::invalid(format!(
+                "messages must hold 1 to {MAX_BATCH} messages, got {}",
+                items.len()
+            )));
+        }
+        let check = args::boolean(Some(&check_duplicate), "checkDuplicate", Some(false))?;
+        let db = self.db()?;
+        let now = message::now_ms();
+        let parsed = {
+            let registry = self.registry.read().unwrap();
+            let parser = Parser { registry: &registry, user_id: &db.user_id, now };
+            let opts = InsertOptions::default();
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let name = format!("messages[{i}]");
+                    let m = args::object(Some(item), &name)?;
+                    let key = args::scope_from(m, &name)?.exact();
+                    // The seed's example gives each element a string `messageId` as its
+                    // unique value; it plays the role of the server id for dedup.
+                    let mut owned;
+                    let m = match (m.get("messageId"), m.get("messageUId").or(m.get("messageUid"))) {
+                        (Some(Value::String(uid)), None) => {
+                            owned = m.clone();
+                            owned.insert("messageUId".into(), Value::String(uid.clone()));
+                            &owned
+                        }
+                        _ => m,
+                    };
+                    parser.parse(key, m, &name, &opts)
+                })
+                .collect::<ImResult<Vec<_>>>()?
+        };
+        db.store
+            .write(move |tx| {
+                let outcomes = writes::insert(tx, &parsed, check)?;
+                let inserted = outcomes.iter().filter(|o| matches!(o, Outcome::Inserted(_))).count();
+                Ok(json!({ "inserted": inserted, "duplicates": outcomes.len() - inserted }))
+            })
+            .await
+    }
+
+    // ---- delete --------------------------------------------------------------------
+
+    pub async fn delete_messages(&self, message_ids: Value) -> ImResult<Value> {
+        let ids = match args::present(Some(&message_ids)) {
+            Some(Value::Array(a)) if !a.is_empty() && a.len() <= MAX_DELETE_IDS => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| message_id(Some(v), &format!("messageIds[{i}]")))
+                .collect::<ImResult<Vec<_>>>()?,
+            Some(Value::Array(a)) => {
+                return Err(ImError::invalid(format!(
+                    "messageIds must hold 1 to {MAX_DELETE_IDS} ids, got {}",
+                    a.len()
+                )))
+            }
+            _ => return Err(ImError::invalid("messageIds is required (an array of local message ids)")),
+        };
+        let conv = conv_of(ids[0]);
+        if let Some(i) = ids.iter().position(|id| conv_of(*id) != conv) {
+            return Err(ImError::invalid(format!(
+                "messageIds must all belong to one conversation: messageIds[{i}] ({}) is in another conversation than messageIds[0] ({})",
+                ids[i], ids[0]
+            )));
+        }
+        let db = self.db()?;
+        db.store
+            .write(move |tx| {
+                if conversations::exists(tx, conv)? {
+                    writes::delete_ids(tx, conv, &ids)?;
+                }
+                Ok(Value::Null)
+            })
+            .await
+    }
+
+    pub async fn clear_messages(&self, conversation: Value) -> ImResult<Value> {
+        let key = args::conversation(Some(&conversation), "conversation")?;
+        self.delete_where(key, None, false).await
+    }
+
+    pub async fn delete_messages_by_timestamp(
+        &self,
+        conversation: Value,
+        timestamp: Value,
+        clean_space: Value,
+    ) -> ImResult<Value> {
+        let key = args::conversation(Some(&conversation), "conversation")?;
+        let before = args::timestamp(Some(&timestamp), "timestamp", None)?;
+        let clean = args::boolean(Some(&clean_space), "cleanSpace", Some(false))?;
+        self.delete_where(key, Some(before), clean).await
+    }
+
+    async fn delete_where(&self, key: ConversationKey, before: Option<i64>, clean: bool) -> ImResult<Value> {
+        let db = self.db()?;
+        db.store
+            .write(move |tx| {
+                if let Some(id) = conversations::find_id(tx, &key)? {
+                    writes::delete_before(tx, id, before)?;
+                }
+                Ok(Value::Null)
+            })
+            .await?;
+        if clean {
+            db.store.reclaim_space_in_background();
+        }
+        Ok(Value::Null)
+    }
+
+    // ---- search --------------------------------------------------------------------
+
+    fn search_types(v: Option<&Value>, name: &str) -> ImResult<Option<Vec<String>>> {
+        args::string_array(v, name, 100)
+    }
+
+    pub async fn search_messages(
+        &self,
+        conversation: Value,
+        keyword: Value,
+        start_time: Value,
+        count: Value,
+        message_types: Value,
+    ) -> ImResult<Value> {
+        let scope = args::scope(Some(&conversation), "conversation")?;
+        let keyword = args::keyword(Some(&keyword), "keyword")?;
+        let start = args::timestamp(Some(&start_time), "startTime", Some(0))?;
+        let count = args::ranged(Some(&count), "count", 1, MAX_HISTORY_COUNT, None)?;
+        let types = Self::search_types(Some(&message_types), "messageTypes")?.filter(|t| !t.is_empty());
+        let db = self.db()?;
+        db.store
+            .read(move |c| {
+                let ids = conversations::scope_ids(c, &scope)?;
+                let f = Filter {
+                    conv_ids: &ids,
+                    min_time: 0,
+                    max_time: if start == 0 { i64::MAX } else { start - 1 },
+                    types: types.as_deref(),
+                    sender: None,
+                };
+                let (messages, total) = search::page(c, Some(&keyword), &f, 0, count as usize)?;
+                Ok(json!({ "messages": messages, "count": total }))
+            })
+            .await
+    }
+
+    pub async fn search_message_in_time_range(&self, conversation: Value, option: Value) -> ImResult<Value> {
+        let mut scope = args::scope(Some(&conversation), "conversation")?;
+        scope.channel_id = None; // the seed: searches every channel of the conversation
+        let m = args::object(Some(&option), "option")?;
+        let keyword = args::keyword(m.get("keyword"), "option.keyword")?;
+        let start = args::timestamp(m.get("startTime"), "option.startTime", None)?;
+        let end = args::timestamp(m.get("endTime"), "option.endTime", None)?;
+        if end < start {
+            return Err(ImError::invalid(format!(
+                "option.endTime ({end}) must not be before option.startTime ({start})"
+            )));
+        }
+        let offset = args::ranged(m.get("offset"), "option.offset", 0, i64::from(u32::MAX), Some(0))?;
+        let limit = args::ranged(m.get("limit"), "option.limit", 1, MAX_HISTORY_COUNT, Some(5))?;
+        let db = self.db()?;
+        db.store
+            .read(move |c| {
+                let ids = conversations::scope_ids(c, &scope)?;
+                let f = Filter { conv_ids: &ids, min_time: start, max_time: end, types: None, sender: None };
+                let (messages, total) = search::page(c, Some(&keyword), &f, offset as usize, limit as usize)?;
+                Ok(json!({ "messages": messages, "count": total }))
+            })
+            .await
+    }
+
+    pub async fn search_messages_by_user(
+        &self,
+        conversation: Value,
+        user_id: Value,
+        start_time: Value,
+        count: Value,
+    ) -> ImResult<Value> {
+        let scope = args::scope(Some(&conversation), "conversation")?;
+        if scope.conversation_type != conversation_type::PRIVATE && scope.conversation_type != conversation_type::GROUP {
+            return Err(ImError::new(
+                crate::codes::CONVERSATION_TYPE_NOT_SUPPORT,
+                "conversation.conversationType must be PRIVATE (1) or GROUP (3) for searchMessagesByUser",
+            ));
+        }
+        let user = args::id(Some(&user_id), "userId")?;
+        let start = args::timestamp(Some(&start_time), "startTime", Some(0))?;
+        let count = args::ranged(Some(&count), "count", 1, MAX_HISTORY_COUNT, None)?;
+        let db = self.db()?;
+        db.store
+            .read(move |c| {
+                let ids = conversations::scope_ids(c, &scope)?;
+                let f = Filter {
+                    conv_ids: &ids,
+                    min_time: 0,
+                    max_time: if start == 0 { i64::MAX } else { start - 1 },
+                    types: None,
+                    sender: Some(&user),
+                };
+                let (messages, total) = search::page(c, None, &f, 0, count as usize)?;
+                Ok(json!({ "messages": messages, "count": total }))
+            })
+            .await
+    }
+
+    pub async fn search_conversation_by_content(
+        &self,
+        keyword: Value,
+        message_types: Value,
+        channel_id: Value,
+    ) -> ImResult<Value> {
+        let keyword = args::keyword(Some(&keyword), "keyword")?;
+        let types = Self::search_types(Some(&message_types), "messageTypes")?
+            .ok_or_else(|| ImError::invalid("messageTypes is required (an array of message types)"))?;
+        let channel = args::channel(Some(&channel_id), "channelId")?;
+        let db = self.db()?;
+        db.store
+            .read(move |c| Ok(Value::Array(search::conversations_with(c, &keyword, &types, channel.as_deref())?)))
+            .await
+    }
+
+    // ---- conversations -------------------------------------------------------------
+
+    pub async fn get_all_conversation_list(&self, channel_id: Value) -> ImResult<Value> {
+        let channel = args::channel(Some(&channel_id), "channelId")?;
+        let db = self.db()?;
+        db.store
+            .read(move |c| {
+                let list = match channel {
+                    None => conversations::query(c, &conversations::select_sql("ORDER BY c.sort_time DESC, c.id DESC"), [])?,
+                    Some(ch) => conversations::query(
+                        c,
+                        &conversations::select_sql("WHERE c.channel = ?1 ORDER BY c.sort_time DESC, c.id DESC"),
+                        [ch],
+                    )?,
+                };
+                Ok(Value::Array(list))
+            })
+            .await
+    }
+
+    pub async fn get_conversation_list(
+        &self,
+        start_time: Value,
+        count: Value,
+        channel_id: Value,
+        top_priority: Value,
+    ) -> ImResult<Value> {
+        let start = args::timestamp(Some(&start_time), "startTime", None)?;
+        let count = args::ranged(Some(&count), "count", 1, MAX_CONVERSATION_PAGE, None)?;
+        let channel = args::channel(Some(&channel_id), "channelId")?;
+        let top = args::boolean(Some(&top_priority), "topPriority", Some(false))?;
+        let db = self.db()?;
+        db.store
+            .read(move |c| {
+                let bound = if start == 0 { i64::MAX } else { start };
+                let order = if top { "c.is_top DESC, c.sort_time DESC" } else { "c.sort_time DESC" };
+                let channel_filter = if channel.is_some() { "AND c.channel = ?3" } else { "" };
+                let sql = conversations::select_sql(&format!(
+                    "WHERE c.sort_time < ?1 {channel_filter} ORDER BY {order} LIMIT ?2"
+                ));
+                let list = match channel {
+                    Some(ch) => conversations::query(c, &sql, rusqlite::params![bound, count, ch])?,
+                    None => conversations::query(c, &sql, rusqlite::params![bound, count])?,
+                };
+                Ok(Value::Array(list))
+            })
+            .await
+    }
+
+    pub async fn get_conversations(&self, list: Value) -> ImResult<Value> {
+        let items = match args::present(Some(&list)) {
+            Some(Value::Array(a)) if !a.is_empty() && a.len() <= MAX_GET_CONVERSATIONS => a,
+            Some(Value::Array(a)) => {
+                return Err(ImError::invalid(format!(
+                    "conversations must hold 1 to {MAX_GET_CONVERSATIONS} conversations, got {}",
+                    a.len()
+                )))
+            }
+            _ => return Err(ImError::invalid("conversations is required (an array of conversations)")),
+        };
+        let keys = items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| args::conversation(Some(v), &format!("conversations[{i}]")))
+            .collect::<ImResult<Vec<_>>>()?;
+        let db = self.db()?;
+        db.store
+            .read(move |c| {
+                let mut ids = Vec::new();
+                for key in &keys {
+                    ids.extend(conversations::find_id(c, key)?);
+                }
+                Ok(Value::Array(conversations::by_ids(c, &ids)?))
+            })
+            .await
+    }
+
+    // ---- status --------------------------------------------------------------------
+
+    pub async fn set_message_received_status_info(&self, message_id: Value, info: Value) -> ImResult<Value> {
+        let id = message_id_arg(&message_id)?;
+        let bits = message::parse_received_status_info(Some(&info), "receivedStatusInfo")?;
+        self.set_received(id, bits).await
+    }
+
+    pub async fn set_message_received_status(&self, message_id: Value, status: Value) -> ImResult<Value> {
+        let id = message_id_arg(&message_id)?;
+        let bits = message::parse_received_status(Some(&status), "receivedStatus")?;
+        self.set_received(id, bits).await
+    }
+
+    async fn set_received(&self, id: i64, bits: i64) -> ImResult<Value> {
+        let db = self.db()?;
+        db.store
+            .write(move |tx| {
+                if !writes::set_received_status(tx, id, bits)? {
+                    return Err(no_such_message("messageId", id));
+                }
+                Ok(Value::Null)
+            })
+            .await
+    }
+
+    pub async fn set_message_sent_status(&self, message_id: Value, status: Value) -> ImResult<Value> {
+        let id = message_id_arg(&message_id)?;
+        let status = message::parse_sent_status(Some(&status), "sentStatus")?;
+        let db = self.db()?;
+        db.store
+            .write(move |tx| {
+                if !writes::set_sent_status(tx, id, status)? {
+                    return Err(no_such_message("messageId", id));
+                }
+                Ok(Value::Null)
+            })
+            .await
+    }
+
+    pub async fn set_message_status_to_read(&self, conversation: Value, timestamp: Value) -> ImResult<Value> {
+        let key = args::conversation(Some(&conversation), "conversation")?;
+        let ts = args::timestamp(Some(&timestamp), "timestamp", None)?;
+        let db = self.db()?;
+        db.store
+            .write(move |tx| {
+                if let Some(id) = conversations::find_id(tx, &key)? {
+                    writes::mark_sent_read(tx, id, ts)?;
+                }
+                Ok(Value::Null)
+            })
+            .await
+    }
+
+    pub async fn set_check_duplicate_message(&self, enable: Value) -> ImResult<Value> {
+        let enable = args::boolean(Some(&enable), "enableCheck", None)?;
+        self.check_duplicate.store(enable, Ordering::Relaxed);
+        Ok(Value::Null)
+    }
+
+    /// Whether received messages are checked for duplicate content (the receive pipeline
+    /// reads it; `setCheckDuplicateMessage`).
+    pub fn check_duplicate(&self) -> bool {
+        self.check_duplicate.load(Ordering::Relaxed)
+    }
+}
+
+fn message_id_arg(v: &Value) -> ImResult<i64> {
+    message_id(Some(v), "messageId")
+}
+
+/// Fails early, with the path in the message, when `dbpath` cannot hold a database.
+fn check_writable(dbpath: &std::path::Path, file: &std::path::Path) -> ImResult<()> {
+    let dir = file.parent().unwrap_or(dbpath);
+    std::fs::create_dir_all(dir)
+        .and_then(|_| {
+            let probe = dir.join(".imsync-write-probe");
+            std::fs::write(&probe, b"")?;
+            std::fs::remove_file(&probe)
+        })
+        .map_err(|e| ImError::invalid(format!("options.dbpath {} is not writable: {e}", dbpath.display())))
+}
+
+#[allow(dead_code)]
+const _: () = assert!(SEQ_BITS == 32);

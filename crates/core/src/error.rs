@@ -1,0 +1,47 @@
+//! The one error type of the core. Every failure carries a vendor result code so the binding
+//! can resolve `{ code, msg }` without interpreting anything.
+
+use crate::codes;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{msg} (code {code})")]
+pub struct ImError {
+    pub code: i32,
+    pub msg: String,
+}
+
+pub type ImResult<T> = Result<T, ImError>;
+
+impl ImError {
+    pub fn new(code: i32, msg: impl Into<String>) -> Self {
+        Self { code, msg: msg.into() }
+    }
+
+    /// Bad argument: the message must name the argument and the rule it broke.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_PARAMETER, msg)
+    }
+
+    pub fn not_open() -> Self {
+        Self::new(
+            codes::CLIENT_NOT_INIT,
+            "no user database is open: call open(userId) or connect(token) first",
+        )
+    }
+
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::new(codes::MAIN_PROCESS_ERROR, msg)
+    }
+
+    /// Prefixes the message with the position of the element that caused it, so a batch
+    /// caller learns which element to fix (the seed puts the index in `msg`).
+    pub fn at_index(self, index: usize) -> Self {
+        Self { code: self.code, msg: format!("messages[{index}]: {}", self.msg) }
+    }
+}
+
+impl From<rusqlite::Error> for ImError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::new(codes::DATABASE_ERROR, format!("database error: {e}"))
+    }
+}

@@ -1,0 +1,327 @@
+//! Messages as the API sees them (`IAReceivedMessage`) and as the store keeps them. Input
+//! is checked completely before anything is written, so a bad message changes nothing.
+
+use serde_json::{json, Map, Value};
+
+use crate::args;
+use crate::error::{ImError, ImResult};
+use crate::model::{conversation_type, direction, received_status, sent_status, ConversationKey};
+use crate::registry::{search_text, Registry};
+
+/// Largest serialized content accepted, as the server enforces (seed: 128 KB, 30016).
+pub const MAX_CONTENT_BYTES: usize = 128 * 1024;
+
+pub mod flag {
+    pub const PERSISTED: i64 = 1;
+    pub const COUNTED: i64 = 2;
+    pub const STATUS: i64 = 4;
+    pub const OFFLINE: i64 = 8;
+    pub const DISABLE_NOTIFICATION: i64 = 16;
+    pub const CAN_INCLUDE_EXPANSION: i64 = 32;
+    /// The message has a row in the search index (so deletes know to remove it).
+    pub const INDEXED: i64 = 64;
+}
+
+/// A message ready to be written.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub key: ConversationKey,
+    pub uid: Option<String>,
+    pub sender: String,
+    pub object_name: String,
+    pub content: String,
+    pub direction: i64,
+    pub sent_time: i64,
+    pub received_time: i64,
+    pub sent_status: i64,
+    pub received_status: i64,
+    pub mentioned: bool,
+    pub flags: i64,
+    pub expansion: Option<String>,
+    pub extra: Option<String>,
+    pub search_text: Option<String>,
+}
+
+impl NewMessage {
+    /// Whether it counts toward its conversation's unread count.
+    pub fn unread(&self) -> bool {
+        self.direction == direction::RECEIVE
+            && self.flags & flag::COUNTED != 0
+            && self.received_status & received_status::READ == 0
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How a message being inserted is read; `IInsertOptions`.
+#[derive(Debug, Clone, Default)]
+pub struct InsertOptions {
+    /// Received messages count as unread only when asked: imported history is read.
+    pub is_unread: bool,
+    /// Replaces the text the message is found by.
+    pub search_content: Option<String>,
+}
+
+impl InsertOptions {
+    pub fn parse(v: Option<&Value>, name: &str) -> ImResult<Self> {
+        let Some(m) = args::optional_object(v, name)? else { return Ok(Self::default()) };
+        Ok(Self {
+            is_unread: args::boolean(m.get("isUnread"), &format!("{name}.isUnread"), Some(false))?,
+            search_content: args::string(m.get("searchContent"), &format!("{name}.searchContent"))?
+                .map(str::to_string),
+        })
+    }
+}
+
+fn received_status_info(m: &Map<String, Value>, name: &str) -> ImResult<i64> {
+    let mut bits = 0;
+    for (field, bit) in [
+        ("isRead", received_status::READ),
+        ("isListened", received_status::LISTENED),
+        ("isDownload", received_status::DOWNLOADED),
+        ("isRetrieved", received_status::RETRIEVED),
+    ] {
+        if args::boolean(m.get(field), &format!("{name}.{field}"), Some(false))? {
+            bits |= bit;
+        }
+    }
+    Ok(bits)
+}
+
+pub fn parse_received_status_info(v: Option<&Value>, name: &str) -> ImResult<i64> {
+    received_status_info(args::object(v, name)?, name)
+}
+
+pub fn parse_received_status(v: Option<&Value>, name: &str) -> ImResult<i64> {
+    args::ranged(v, name, 0, received_status::MASK, None)
+}
+
+pub fn parse_sent_status(v: Option<&Value>, name: &str) -> ImResult<i64> {
+    let s = args::required_integer(v, name)?;
+    if !sent_status::ALL.contains(&s) {
+        return Err(ImError::invalid(format!(
+            "{name} must be a SentStatus (10, 20, 30, 40, 50, 60 or 70), got {s}"
+        )));
+    }
+    Ok(s)
+}
+
+/// Whether a received message mentions `user_id`: @all (type 1) or @ the user (type 2).
+pub fn mentions(content: &Value, user_id: &str) -> bool {
+    let Some(info) = content.get("mentionedInfo") else { return false };
+    match info.get("type").and_then(Value::as_i64) {
+        Some(1) => true,
+        Some(2) => info
+            .get("userIdList")
+            .and_then(Value::as_array)
+            .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(user_id))),
+        _ => false,
+    }
+}
+
+/// Everything needed to turn an API message object into a [`NewMessage`].
+pub struct Parser<'a> {
+    pub registry: &'a Registry,
+    pub user_id: &'a str,
+    pub now: i64,
+}
+
+impl Parser<'_> {
+    pub fn parse(
+        &self,
+        key: ConversationKey,
+        m: &Map<String, Value>,
+        name: &str,
+        options: &InsertOptions,
+    ) -> ImResult<NewMessage> {
+        let field = |f: &str| format!("{name}.{f}");
+        let object_name = args::id(m.get("messageType"), &field("messageType"))?;
+        let info = self.registry.require(&object_name)?;
+        if !info.is_persisted {
+            return Err(ImError::invalid(format!(
+                "{} '{object_name}' is not a stored message type (isPersisted false or a status message), so it cannot be inserted",
+                field("messageType")
+            )));
+        }
+        let content_value = match args::present(m.get("content")) {
+            Some(v @ Value::Object(_)) => v,
+            Some(_) => return Err(ImError::invalid(format!("{} must be an object", field("content")))),
+            None => return Err(ImError::invalid(format!("{} is required (an object)", field("content")))),
+        };
+        let content = content_value.to_string();
+        if content.len() > MAX_CONTENT_BYTES {
+            return Err(ImError::invalid(format!(
+                "{} is {} bytes as JSON; the limit is {MAX_CONTENT_BYTES}",
+                field("content"),
+                content.len()
+            )));
+        }
+        let dir = args::ranged(m.get("messageDirection"), &field("messageDirection"), 1, 2, Some(direction::SEND))?;
+        let sender = match args::present(m.get("senderUserId")) {
+            Some(v) => args::id(Some(v), &field("senderUserId"))?,
+            None if dir == direction::SEND => self.user_id.to_string(),
+            None if key.conversation_type == conversation_type::PRIVATE => key.target_id.clone(),
+            None => {
+                return Err(ImError::invalid(format!(
+                    "{} is required for a received message outside a private conversation",
+                    field("senderUserId")
+                )))
+            }
+        };
+        let uid = match args::present(m.get("messageUId")).or(args::present(m.get("messageUid"))) {
+            Some(v) => Some(args::id(Some(v), &field("messageUId"))?),
+            None => None,
+        };
+        let sent_time = args::timestamp(m.get("sentTime"), &field("sentTime"), Some(0))?;
+        let sent_time = if sent_time == 0 { self.now } else { sent_time };
+        let received_time = args::timestamp(m.get("receivedTime"), &field("receivedTime"), Some(0))?;
+        let received_time = if received_time == 0 { self.now } else { received_time };
+        let sent_status = match args::present(m.get("sentStatus")) {
+            Some(v) => parse_sent_status(Some(v), &field("sentStatus"))?,
+            None => sent_status::SENT,
+        };
+        let received = if let Some(v) = args::present(m.get("receivedStatusInfo")) {
+            received_status_info(args::object(Some(v), &field("receivedStatusInfo"))?, &field("receivedStatusInfo"))?
+        } else if let Some(v) = args::present(m.get("receivedStatus")) {
+            parse_received_status(Some(v), &field("receivedStatus"))?
+        } else if dir == direction::RECEIVE && options.is_unread {
+            received_status::UNREAD
+        } else {
+            received_status::READ
+        };
+        let mentioned = match args::present(m.get("isMentioned")) {
+            Some(v) => args::boolean(Some(v), &field("isMentioned"), None)?,
+            None => dir == direction::RECEIVE && mentions(content_value, self.user_id),
+        };
+        let can_expand = args::boolean(m.get("canIncludeExpansion"), &field("canIncludeExpansion"), Some(false))?;
+        let expansion = match args::optional_object(m.get("expansion"), &field("expansion"))? {
+            None => None,
+            Some(_) if !can_expand => {
+                return Err(ImError::invalid(format!(
+                    "{} needs {} to be true",
+                    field("expansion"),
+                    field("canIncludeExpansion")
+                )))
+            }
+            Some(exp) => {
+                for (k, v) in exp {
+                    if !v.is_string() {
+                        return Err(ImError::invalid(format!("{}.{k} must be a string", field("expansion"))));
+                    }
+                }
+                Some(Value::Object(exp.clone()).to_string())
+            }
+        };
+        let mut extra = Map::new();
+        if let Some(ids) = args::string_array(m.get("directedUserIds"), &field("directedUserIds"), 1000)? {
+            if !ids.is_empty() {
+                extra.insert("directedUserIds".into(), json!(ids));
+            }
+        }
+        if let Some(p) = args::optional_object(m.get("pushConfig"), &field("pushConfig"))? {
+            extra.insert("pushConfig".into(), Value::Object(p.clone()));
+        }
+        if let Some(r) = args::optional_object(m.get("readReceiptInfo"), &field("readReceiptInfo"))? {
+            extra.insert("readReceiptInfo".into(), Value::Object(r.clone()));
+        }
+        let mut flags = flag::PERSISTED;
+        if info.is_counted {
+            flags |= flag::COUNTED;
+        }
+        if args::boolean(m.get("isOfflineMessage"), &field("isOfflineMessage"), Some(false))? {
+            flags |= flag::OFFLINE;
+        }
+        if args::boolean(m.get("disableNotification"), &field("disableNotification"), Some(false))? {
+            flags |= flag::DISABLE_NOTIFICATION;
+        }
+        if can_expand {
+            flags |= flag::CAN_INCLUDE_EXPANSION;
+        }
+        let search_text = match &options.search_content {
+            Some(s) if !s.is_empty() => Some(s.clone()),
+            Some(_) => None,
+            None => search_text(info, content_value),
+        };
+        if search_text.is_some() {
+            flags |= flag::INDEXED;
+        }
+        Ok(NewMessage {
+            key,
+            uid,
+            sender,
+            object_name,
+            content,
+            direction: dir,
+            sent_time,
+            received_time,
+            sent_status,
+            received_status: received,
+            mentioned,
+            flags,
+            expansion,
+            extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
+            search_text,
+        })
+    }
+}
+
+/// The columns every message query selects, in the order [`row_to_json`] reads them.
+pub const COLUMNS: &str = "m.id, m.uid, m.sender, m.object_name, m.content, m.direction, m.sent_time, \
+     m.received_time, m.sent_status, m.received_status, m.mentioned, m.flags, m.expansion, m.extra, \
+     c.type, c.target, c.channel";
+
+/// Converts one row selected with [`COLUMNS`] into the API's message object.
+pub fn row_to_json(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
+    let content: String = r.get(4)?;
+    let flags: i64 = r.get(11)?;
+    let received: i64 = r.get(9)?;
+    let expansion: Option<String> = r.get(12)?;
+    let extra: Option<String> = r.get(13)?;
+    let mut out = Map::with_capacity(26);
+    out.insert("messageId".into(), json!(r.get::<_, i64>(0)?));
+    out.insert("messageUId".into(), json!(r.get::<_, Option<String>>(1)?.unwrap_or_default()));
+    out.insert("conversationType".into(), json!(r.get::<_, i64>(14)?));
+    out.insert("targetId".into(), json!(r.get::<_, String>(15)?));
+    out.insert("channelId".into(), json!(r.get::<_, String>(16)?));
+    out.insert("senderUserId".into(), json!(r.get::<_, String>(2)?));
+    out.insert("messageType".into(), json!(r.get::<_, String>(3)?));
+    out.insert("content".into(), serde_json::from_str(&content).unwrap_or(Value::Null));
+    out.insert("sentTime".into(), json!(r.get::<_, i64>(6)?));
+    out.insert("receivedTime".into(), json!(r.get::<_, i64>(7)?));
+    out.insert("messageDirection".into(), json!(r.get::<_, i64>(5)?));
+    out.insert("sentStatus".into(), json!(r.get::<_, i64>(8)?));
+    out.insert("receivedStatus".into(), json!(received));
+    out.insert(
+        "receivedStatusInfo".into(),
+        json!({
+            "isRead": received & received_status::READ != 0,
+            "isListened": received & received_status::LISTENED != 0,
+            "isDownload": received & received_status::DOWNLOADED != 0,
+            "isRetrieved": received & received_status::RETRIEVED != 0,
+        }),
+    );
+    out.insert("isPersisted".into(), json!(flags & flag::PERSISTED != 0));
+    out.insert("isCounted".into(), json!(flags & flag::COUNTED != 0));
+    out.insert("isStatusMessage".into(), json!(flags & flag::STATUS != 0));
+    out.insert("isMentioned".into(), json!(r.get::<_, i64>(10)? != 0));
+    out.insert("isOfflineMessage".into(), json!(flags & flag::OFFLINE != 0));
+    out.insert("disableNotification".into(), json!(flags & flag::DISABLE_NOTIFICATION != 0));
+    out.insert("canIncludeExpansion".into(), json!(flags & flag::CAN_INCLUDE_EXPANSION != 0));
+    out.insert(
+        "expansion".into(),
+        expansion.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or(Value::Null),
+    );
+    let extra: Map<String, Value> = extra.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or_default();
+    out.insert("directedUserIds".into(), extra.get("directedUserIds").cloned().unwrap_or_else(|| json!([])));
+    for key in ["pushConfig", "readReceiptInfo"] {
+        if let Some(v) = extra.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    Ok(Value::Object(out))
+}

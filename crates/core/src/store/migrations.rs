@@ -1,0 +1,101 @@
+//! Numbered schema migrations. Each runs in its own transaction and records its number in
+//! `PRAGMA user_version`, so a crash mid-upgrade leaves the previous version intact. A
+//! database from a newer imsync is refused before anything is written to it.
+
+use rusqlite::Connection;
+
+use crate::codes;
+use crate::error::{ImError, ImResult};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: messages, conversations, the search index and the type registry.
+    r#"
+    CREATE TABLE conversations (
+        id              INTEGER PRIMARY KEY,
+        type            INTEGER NOT NULL,
+        target          TEXT    NOT NULL,
+        channel         TEXT    NOT NULL DEFAULT '',
+        next_seq        INTEGER NOT NULL DEFAULT 1,
+        message_count   INTEGER NOT NULL DEFAULT 0,
+        latest_id       INTEGER,
+        latest_time     INTEGER NOT NULL DEFAULT 0,
+        sort_time       INTEGER NOT NULL,
+        unread_count    INTEGER NOT NULL DEFAULT 0,
+        mention_count   INTEGER NOT NULL DEFAULT 0,
+        is_top          INTEGER NOT NULL DEFAULT 0,
+        level           INTEGER NOT NULL DEFAULT 0,
+        draft           TEXT    NOT NULL DEFAULT '',
+        operation_time  INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (type, target, channel)
+    );
+    CREATE INDEX conversations_by_time ON conversations (sort_time);
+    CREATE INDEX conversations_by_top ON conversations (is_top, sort_time);
+
+    CREATE TABLE messages (
+        id              INTEGER PRIMARY KEY,
+        conv_id         INTEGER NOT NULL,
+        uid             TEXT,
+        sender          TEXT    NOT NULL,
+        object_name     TEXT    NOT NULL,
+        content         TEXT    NOT NULL,
+        direction       INTEGER NOT NULL,
+        sent_time       INTEGER NOT NULL,
+        received_time   INTEGER NOT NULL,
+        sent_status     INTEGER NOT NULL,
+        received_status INTEGER NOT NULL,
+        unread          INTEGER NOT NULL DEFAULT 0,
+        mentioned       INTEGER NOT NULL DEFAULT 0,
+        flags           INTEGER NOT NULL DEFAULT 0,
+        expansion       TEXT,
+        extra           TEXT
+    );
+    CREATE UNIQUE INDEX messages_by_uid ON messages (uid) WHERE uid IS NOT NULL;
+    CREATE INDEX messages_by_time ON messages (conv_id, sent_time);
+    CREATE INDEX messages_by_sender ON messages (conv_id, sender, sent_time);
+    CREATE INDEX messages_by_type ON messages (conv_id, object_name, sent_time);
+    CREATE INDEX messages_unread ON messages (conv_id, sent_time) WHERE unread = 1;
+
+    CREATE VIRTUAL TABLE messages_fts USING fts5 (
+        text, tokenize = 'imsync', content = '', contentless_delete = 1
+    );
+
+    CREATE TABLE message_types (
+        name          TEXT PRIMARY KEY,
+        persisted     INTEGER NOT NULL,
+        counted       INTEGER NOT NULL,
+        status        INTEGER NOT NULL,
+        search_props  TEXT    NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    "#,
+];
+
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub fn user_version(conn: &Connection) -> ImResult<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Brings the schema to [`LATEST`]; refuses (33002, nothing written) a newer database.
+pub fn migrate(conn: &mut Connection) -> ImResult<()> {
+    let current = user_version(conn)?;
+    if current > LATEST {
+        return Err(ImError::new(
+            codes::DATABASE_ERROR,
+            format!(
+                "the database was written by a newer imsync (schema version {current}, this build \
+                 knows up to {LATEST}); refusing to open it so it is not damaged: upgrade imsync"
+            ),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "database schema migrated");
+    }
+    Ok(())
+}

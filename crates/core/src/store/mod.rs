@@ -1,0 +1,253 @@
+//! The per-user SQLite database: one writer connection on its own thread and a small pool
+//! of reader threads. Callers hand them closures and await the answer, so no database work
+//! ever runs on the JS thread or blocks a tokio worker, and every write is serialised
+//! through one connection in `BEGIN IMMEDIATE` transactions.
+
+mod migrations;
+pub mod conversations;
+pub mod history;
+pub mod search;
+pub mod writes;
+pub mod tokenizer;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use crate::codes;
+use crate::error::{ImError, ImResult};
+
+pub use migrations::LATEST as SCHEMA_VERSION;
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+const READERS: usize = 2;
+
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Option<Sender<Job>>>,
+    readers: Mutex<Option<Sender<Job>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+fn configure(conn: &Connection, writer: bool) -> ImResult<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if writer {
+        // auto_vacuum must be chosen before the first table exists; on an existing file
+        // this is a no-op.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(ImError::new(codes::DATABASE_ERROR, format!("could not enable WAL (got {mode})")));
+        }
+    } else {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -32_000)?;
+    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
+    tokenizer::register(conn)?;
+    Ok(())
+}
+
+fn open_connection(path: &Path, writer: bool) -> ImResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+        ImError::new(codes::DATABASE_ERROR, format!("cannot open database {}: {e}", path.display()))
+    })?;
+    configure(&conn, writer)?;
+    Ok(conn)
+}
+
+fn spawn_worker(
+    name: String,
+    path: PathBuf,
+    writer: bool,
+    jobs: Receiver<Job>,
+    ready: oneshot::Sender<ImResult<()>>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name).spawn(move || {
+        let opened = open_connection(&path, writer).and_then(|mut c| {
+            if writer {
+                migrations::migrate(&mut c)?;
+            }
+            Ok(c)
+        });
+        let mut conn = match opened {
+            Ok(c) => {
+                let _ = ready.send(Ok(()));
+                c
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        // A panicking job only loses its own answer (its caller gets 35005); the
+        // connection and the thread carry on.
+        while let Ok(job) = jobs.recv() {
+            if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
+                tracing::error!("a database job panicked; its caller gets an error");
+            }
+        }
+        if writer {
+            // Leave a compact WAL behind so the next open is fast.
+            let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+        }
+    })
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the database at `path`. Runs off the
+    /// caller's thread; resolves once the writer and every reader are ready.
+    pub async fn open(path: PathBuf) -> ImResult<Store> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ImError::invalid(format!("dbpath {} is not writable: {e}", dir.display()))
+            })?;
+        }
+        let (wtx, wrx) = crossbeam_channel::unbounded::<Job>();
+        let (rtx, rrx) = crossbeam_channel::unbounded::<Job>();
+        let mut threads = Vec::new();
+        let spawn_err = |e: std::io::Error| ImError::internal(format!("cannot start database thread: {e}"));
+
+        let (ready_tx, ready_rx) = oneshot::channel();
+        threads.push(spawn_worker("imsync-db-writer".into(), path.clone(), true, wrx, ready_tx).map_err(spawn_err)?);
+        let writer_ready = ready_rx.await.unwrap_or_else(|_| Err(ImError::internal("database writer thread died")));
+        if let Err(e) = writer_ready {
+            drop(wtx);
+            for t in threads {
+                let _ = t.join();
+            }
+            return Err(e);
+        }
+        let store = Store {
+            path: path.clone(),
+            writer: Mutex::new(Some(wtx)),
+            readers: Mutex::new(Some(rtx)),
+            threads: Mutex::new(threads),
+        };
+        for i in 0..READERS {
+            let (ready_tx, ready_rx) = oneshot::channel();
+            let handle = spawn_worker(format!("imsync-db-reader-{i}"), path.clone(), false, rrx.clone(), ready_tx)
+                .map_err(spawn_err)?;
+            store.threads.lock().unwrap().push(handle);
+            if let Err(e) = ready_rx.await.unwrap_or_else(|_| Err(ImError::internal("database reader thread died"))) {
+                store.close().await;
+                return Err(e);
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sender(slot: &Mutex<Option<Sender<Job>>>) -> ImResult<Sender<Job>> {
+        slot.lock().unwrap().clone().ok_or_else(ImError::not_open)
+    }
+
+    async fn run<R, F>(tx: Sender<Job>, f: F) -> ImResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> ImResult<R> + Send + 'static,
+    {
+        let (done, answer) = oneshot::channel();
+        tx.send(Box::new(move |conn: &mut Connection| {
+            let _ = done.send(f(conn));
+        }))
+        .map_err(|_| ImError::not_open())?;
+        answer.await.unwrap_or_else(|_| Err(ImError::internal("internal error in the database thread")))
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the writer: it commits when `f`
+    /// returns Ok and rolls back (changing nothing) when it returns an error.
+    pub async fn write<R, F>(&self, f: F) -> ImResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction) -> ImResult<R> + Send + 'static,
+    {
+        Self::run(Self::sender(&self.writer)?, move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Runs `f` on a reader connection (a consistent WAL snapshot per statement).
+    pub async fn read<R, F>(&self, f: F) -> ImResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> ImResult<R> + Send + 'static,
+    {
+        Self::run(Self::sender(&self.readers)?, move |conn| f(conn)).await
+    }
+
+    /// Reclaims the free pages left by deletes, a few hundred pages per writer job so other
+    /// calls interleave with it instead of waiting for one long VACUUM (the vendor's
+    /// `cleanSpace` blocks the process; this never does).
+    pub fn reclaim_space_in_background(&self) {
+        let Ok(tx) = Self::sender(&self.writer) else { return };
+        let again = tx.clone();
+        let _ = tx.send(Box::new(move |conn: &mut Connection| reclaim_step(conn, again, 0)));
+    }
+
+    /// Stops the threads after they drain queued work. Idempotent.
+    pub async fn close(&self) {
+        self.writer.lock().unwrap().take();
+        self.readers.lock().unwrap().take();
+        let threads: Vec<_> = std::mem::take(&mut *self.threads.lock().unwrap());
+        if threads.is_empty() {
+            return;
+        }
+        let (done, joined) = oneshot::channel();
+        std::thread::spawn(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+            let _ = done.send(());
+        });
+        let _ = joined.await;
+    }
+}
+
+/// One step of background space reclaim: first let FTS5 merge away deleted index entries,
+/// then hand free pages back to the file system; requeues itself until nothing is left.
+fn reclaim_step(conn: &mut Connection, tx: Sender<Job>, merges: u32) {
+    let step = || -> ImResult<bool> {
+        if merges < 64 {
+            let before = conn.total_changes();
+            conn.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', 200)", [])?;
+            if conn.total_changes() - before > 1 {
+                return Ok(true);
+            }
+        }
+        let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        if free == 0 {
+            return Ok(false);
+        }
+        conn.execute_batch("PRAGMA incremental_vacuum(512)")?;
+        let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+        Ok(true)
+    };
+    match step() {
+        Ok(true) => {
+            let again = tx.clone();
+            let _ = tx.send(Box::new(move |c: &mut Connection| reclaim_step(c, again, merges + 1)));
+        }
+        Ok(false) => tracing::debug!("disk space reclaimed"),
+        Err(e) => tracing::warn!(error = %e, "reclaiming disk space stopped"),
+    }
+}
