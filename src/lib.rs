@@ -1,1 +1,122 @@
+//! The napi binding of imsync: argument conversion and result envelopes only. Every method
+//! converts its JavaScript arguments to JSON values on the JS thread, hands them to
+//! `imsync-core` on the tokio runtime and resolves `{ code, msg?, data? }`; it never
+//! throws or rejects for an expected failure, and no panic crosses into JavaScript.
 
+mod envelope;
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::Value;
+
+use envelope::{args_or_invalid, run};
+
+/// The native engine: one user's local database and, once connected, its sync session.
+#[napi]
+pub struct Engine {
+    core: Arc<imsync_core::Engine>,
+}
+
+macro_rules! api {
+    ($( $name:ident ( $($arg:ident),* ) [$ts_args:literal] -> $ts_ret:literal; )*) => {
+        #[napi]
+        impl Engine {
+            $(
+                #[napi(ts_args_type = $ts_args, ts_return_type = $ts_ret)]
+                pub fn $name<'e>(&self, env: &'e Env, $($arg: Unknown<'e>),*) -> Result<PromiseRaw<'e, Value>> {
+                    let core = self.core.clone();
+                    match args_or_invalid(env, &[$((stringify!($arg), $arg)),*]) {
+                        Ok(values) => {
+                            #[allow(unused_mut, unused_variables)]
+                            let mut values = values.into_iter();
+                            run(env, async move {
+                                core.$name($({ let _ = stringify!($arg); values.next().unwrap_or(Value::Null) }),*).await
+                            })
+                        }
+                        Err(invalid) => run(env, async move { Err(invalid) }),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+#[napi]
+impl Engine {
+    /// Creates the engine. Throws (with `code` 33003 on the error) only for invalid
+    /// options, since a constructor has no result envelope.
+    #[napi(constructor, ts_args_type = "options: EngineOptions")]
+    pub fn new(env: Env, options: Unknown) -> Result<Self> {
+        let invalid = |e: imsync_core::ImError| Error::new(Status::InvalidArg, format!("{} (code {})", e.msg, e.code));
+        let options = envelope::to_json(&env, options, "options").map_err(invalid)?;
+        imsync_core::Engine::new(&options)
+            .map(|core| Self { core: Arc::new(core) })
+            .map_err(invalid)
+    }
+
+    /// The user whose database is open, or null.
+    #[napi(getter)]
+    pub fn user_id(&self) -> Option<String> {
+        self.core.user_id()
+    }
+}
+
+api! {
+    // open: opens (creating if needed) the user's local database; no network.
+    open(user_id) ["userId: string"] -> "Promise<ImResult<void>>";
+    // close: closes the database after queued work finishes; idempotent.
+    close() [""] -> "Promise<ImResult<void>>";
+    register_message_type(message_type, is_persisted, is_counted, search_props, is_status_message)
+        ["messageType: string, isPersisted: boolean, isCounted: boolean, searchProps?: string[], isStatusMessage?: boolean"]
+        -> "Promise<ImResult<void>>";
+    get_history_messages(conversation, options)
+        ["conversation: IConversationOption, options?: GetHistoryMessageOption"]
+        -> "Promise<ImResult<HistoryPage>>";
+    get_history_messages_by_message_types(conversation, options)
+        ["conversation: IConversationOption, options: IGetHistoryMessagesByTypesOption"]
+        -> "Promise<ImResult<HistoryPage>>";
+    get_messages_around_timestamp(conversation, options)
+        ["conversation: IConversationOption, options: IGetMessagesAroundTimestampOption"]
+        -> "Promise<ImResult<IAReceivedMessage[]>>";
+    get_message_count(conversation) ["conversation: IConversationOption"] -> "Promise<ImResult<number>>";
+    insert_message(conversation, message, options)
+        ["conversation: IConversationOption, message: InsertMessageInput, options?: IInsertOptions"]
+        -> "Promise<ImResult<IAReceivedMessage>>";
+    batch_insert_message(messages, check_duplicate)
+        ["messages: InsertMessage[], checkDuplicate?: boolean"]
+        -> "Promise<ImResult<BatchInsertResult>>";
+    delete_messages(message_ids) ["messageIds: number[]"] -> "Promise<ImResult<void>>";
+    clear_messages(conversation) ["conversation: IConversationOption"] -> "Promise<ImResult<void>>";
+    delete_messages_by_timestamp(conversation, timestamp, clean_space)
+        ["conversation: IConversationOption, timestamp: number, cleanSpace?: boolean"]
+        -> "Promise<ImResult<void>>";
+    search_messages(conversation, keyword, start_time, count, message_types)
+        ["conversation: IConversationOption, keyword: string, startTime: number, count: number, messageTypes?: string[]"]
+        -> "Promise<ImResult<SearchResult>>";
+    search_message_in_time_range(conversation, option)
+        ["conversation: IConversationOption, option: ISearchMessageInTimeRangeOption"]
+        -> "Promise<ImResult<SearchResult>>";
+    search_messages_by_user(conversation, user_id, start_time, count)
+        ["conversation: IConversationOption, userId: string, startTime: number, count: number"]
+        -> "Promise<ImResult<SearchResult>>";
+    search_conversation_by_content(keyword, message_types, channel_id)
+        ["keyword: string, messageTypes: string[], channelId?: string"]
+        -> "Promise<ImResult<IReceivedConversation[]>>";
+    get_all_conversation_list(channel_id) ["channelId?: string"] -> "Promise<ImResult<IReceivedConversation[]>>";
+    get_conversation_list(start_time, count, channel_id, top_priority)
+        ["startTime: number, count: number, channelId?: string, topPriority?: boolean"]
+        -> "Promise<ImResult<IReceivedConversation[]>>";
+    get_conversations(conversations) ["conversations: IConversationOption[]"]
+        -> "Promise<ImResult<IReceivedConversation[]>>";
+    set_message_received_status_info(message_id, received_status_info)
+        ["messageId: number, receivedStatusInfo: IReceivedStatusInfo"] -> "Promise<ImResult<void>>";
+    set_message_received_status(message_id, received_status)
+        ["messageId: number, receivedStatus: number"] -> "Promise<ImResult<void>>";
+    set_message_sent_status(message_id, sent_status)
+        ["messageId: number, sentStatus: number"] -> "Promise<ImResult<void>>";
+    set_message_status_to_read(conversation, timestamp)
+        ["conversation: IConversationOption, timestamp: number"] -> "Promise<ImResult<void>>";
+    set_check_duplicate_message(enable_check) ["enableCheck: boolean"] -> "Promise<ImResult<void>>";
+}

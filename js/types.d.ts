@@ -1,0 +1,208 @@
+// Shared types of the imsync API: what the native Engine, the main-process service and the
+// renderer API object accept and resolve. Field names and numbers follow the vendor SDK
+// (RongCloud IMLib 5.x + electronExtension) so existing app code type-checks unchanged.
+
+/** Every call resolves this; `code === 0` is success. Expected failures never reject. */
+export interface ImResult<T = void> {
+  code: number
+  msg?: string
+  data?: T
+}
+
+export interface EngineOptions {
+  /** Required. */
+  appkey: string
+  /** Where the per-user databases live (default: Electron userData, else the cwd). */
+  dbpath?: string
+  /** 1 ERROR, 2 WARN (default), 3 INFO, 4 DEBUG. */
+  logOutputLevel?: 1 | 2 | 3 | 4
+  enableSyncEmptyTopConversation?: boolean
+  /** imsync-server base URL, e.g. `http://127.0.0.1:8080`. */
+  serverUrl?: string
+  /** `'Electron'` (default), `'Web'`, `'Android'`, … */
+  platform?: string
+  deviceId?: string
+}
+
+export interface IConversationOption {
+  conversationType: number
+  targetId: string
+  /** '' is the default channel. Search calls treat an omitted channel as "all channels". */
+  channelId?: string
+}
+
+export interface GetHistoryMessageOption {
+  /** Paging boundary in ms; 0 (default) = now. */
+  timestamp?: number
+  /** 1–100, default 20. */
+  count?: number
+  /** 0 (default): sent before `timestamp`, newest first. 1: sent after it, oldest first. */
+  order?: 0 | 1
+}
+
+export interface IGetHistoryMessagesByTypesOption extends GetHistoryMessageOption {
+  messageTypes: string[]
+}
+
+export interface IGetMessagesAroundTimestampOption {
+  /** 0 = now. */
+  timestamp: number
+  /** 0–100. */
+  beforeCount: number
+  /** 0–100. */
+  afterCount: number
+}
+
+export interface ISearchMessageInTimeRangeOption {
+  keyword: string
+  startTime: number
+  endTime: number
+  /** Default 0. */
+  offset?: number
+  /** 1–100, default 5. */
+  limit?: number
+}
+
+export interface IReceivedStatusInfo {
+  isRead?: boolean
+  isListened?: boolean
+  isDownload?: boolean
+  isRetrieved?: boolean
+}
+
+export interface MentionedInfo {
+  /** 1 = @all, 2 = @ the users in `userIdList`. */
+  type: 1 | 2
+  userIdList?: string[]
+  mentionedContent?: string
+}
+
+export interface IPushConfig {
+  pushTitle?: string
+  pushContent?: string
+  pushData?: string
+  [key: string]: unknown
+}
+
+export interface IReadReceiptInfo {
+  isReceiptRequestMessage?: boolean
+  hasRespond?: boolean
+  [key: string]: unknown
+}
+
+/** A stored message. */
+export interface IAReceivedMessage {
+  /** Local id, unique in this database. */
+  messageId: number
+  /** The server's id; '' for messages only inserted locally. */
+  messageUId: string
+  conversationType: number
+  targetId: string
+  channelId: string
+  senderUserId: string
+  /** Object name, e.g. 'RC:TxtMsg'. */
+  messageType: string
+  content: Record<string, any>
+  sentTime: number
+  receivedTime: number
+  /** 1 SEND, 2 RECEIVE. */
+  messageDirection: 1 | 2
+  /** 10 SENDING, 20 FAILED, 30 SENT, 40 RECEIVED, 50 READ, 60 DESTROYED, 70 CANCELED. */
+  sentStatus: number
+  /** Bit flags: 1 READ, 2 LISTENED, 4 DOWNLOADED, 8 RETRIEVED, 16 MULTIPLE_RECEIVE. */
+  receivedStatus: number
+  receivedStatusInfo: Required<IReceivedStatusInfo>
+  isPersisted: boolean
+  isCounted: boolean
+  isStatusMessage: boolean
+  isMentioned: boolean
+  isOfflineMessage: boolean
+  disableNotification: boolean
+  canIncludeExpansion: boolean
+  expansion: Record<string, string> | null
+  directedUserIds: string[]
+  pushConfig?: IPushConfig
+  readReceiptInfo?: IReadReceiptInfo
+}
+
+/** What `insertMessage` accepts: a BaseMessage-like `{ messageType, content }` or a full message. */
+export interface InsertMessageInput {
+  messageType: string
+  content: Record<string, any>
+  /** Default: the open user for SEND, the peer for a received private message. */
+  senderUserId?: string
+  /** 1 SEND (default) or 2 RECEIVE. */
+  messageDirection?: 1 | 2
+  /** Kept as given (default: now), so imported history keeps its order. */
+  sentTime?: number
+  receivedTime?: number
+  messageUId?: string
+  messageUid?: string
+  sentStatus?: number
+  receivedStatus?: number
+  receivedStatusInfo?: IReceivedStatusInfo
+  isMentioned?: boolean
+  isOfflineMessage?: boolean
+  disableNotification?: boolean
+  canIncludeExpansion?: boolean
+  expansion?: Record<string, string>
+  directedUserIds?: string[]
+  pushConfig?: IPushConfig
+  readReceiptInfo?: IReadReceiptInfo
+}
+
+export interface IInsertOptions {
+  /** A received message counts as unread only when true (default false: imported history is read). */
+  isUnread?: boolean
+  /** Replaces the text the message is found by in search. */
+  searchContent?: string
+}
+
+/** An element of `batchInsertMessage`: the message plus its conversation. */
+export interface InsertMessage extends Omit<InsertMessageInput, never> {
+  conversationType: number
+  targetId: string
+  channelId?: string
+  /** A string `messageId` is the message's unique value (dedup key), like `messageUId`. */
+  messageId?: string
+}
+
+export interface BatchInsertResult {
+  inserted: number
+  /** Skipped because already stored (same messageUId, or same content with checkDuplicate). */
+  duplicates: number
+}
+
+export interface HistoryPage {
+  list: IAReceivedMessage[]
+  hasMore: boolean
+}
+
+export interface SearchResult {
+  /** Newest first. */
+  messages: IAReceivedMessage[]
+  /** Total matches. */
+  count: number
+}
+
+export interface IReceivedConversation {
+  conversationType: number
+  targetId: string
+  channelId: string
+  unreadMessageCount: number
+  latestMessage: IAReceivedMessage | null
+  hasMentioned: boolean
+  mentionedInfo: MentionedInfo | null
+  isTop: boolean
+  /** −1, 0, 1, 2, 4, 5. */
+  notificationLevel: number
+  /** Legacy view of the level: 1 do-not-disturb, 2 notify. */
+  notificationStatus: number
+  draft: string
+  /** sentTime of the newest unread message, 0 when none. */
+  lastUnreadTime: number
+  /** Time of the last local change to the conversation. */
+  operationTime: number
+  /** The time the conversation list is sorted by (its latest message's sentTime). */
+  sortTime: number
+}
