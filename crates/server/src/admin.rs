@@ -1,0 +1,444 @@
+//! The admin HTTP API (ARCHITECTURE.md §4): JSON bodies, every call but
+//! `/health` signed with `App-Key`, `Nonce`, `Timestamp` and `Signature`
+//! headers. Replies are `{"code": 200, ...}` on success, otherwise
+//! `{"code": N, "errorMessage": "..."}` with 401 (signature: code 1004),
+//! 400 (bad parameters: 1002, or a messaging code such as 30016 or 22406)
+//! or 500 (1000).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use imsync_protocol::{codes, PushConfig};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::signature::{self, SignedHeaders};
+use crate::state::AppState;
+use crate::store::messages::{self, Publish};
+use crate::store::{groups, retention, Outcome};
+use crate::token;
+use crate::validate;
+
+/// Most recipients (users or groups) in one publish or group call.
+const MAX_TARGETS: usize = 1000;
+
+type Reply = (StatusCode, Json<Value>);
+
+/// Admin routes, to be merged into the app router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/user/getToken", post(get_token))
+        .route("/group/create", post(group_create))
+        .route("/group/join", post(group_join))
+        .route("/group/quit", post(group_quit))
+        .route("/group/dismiss", post(group_dismiss))
+        .route("/message/private/publish", post(publish_private))
+        .route("/message/group/publish", post(publish_group))
+        .route("/message/system/publish", post(publish_system))
+}
+
+fn fail(status: StatusCode, code: i32, msg: impl Into<String>) -> Reply {
+    (
+        status,
+        Json(json!({ "code": code, "errorMessage": msg.into() })),
+    )
+}
+
+fn from_api(e: ApiError) -> Reply {
+    match e.code {
+        codes::BIZ_ERROR_INVALID_PARAMETER => fail(StatusCode::BAD_REQUEST, 1002, e.msg),
+        codes::UNKNOWN => fail(StatusCode::INTERNAL_SERVER_ERROR, 1000, e.msg),
+        code => fail(StatusCode::BAD_REQUEST, code, e.msg),
+    }
+}
+
+fn ok(mut body: Value) -> Reply {
+    body["code"] = json!(200);
+    (StatusCode::OK, Json(body))
+}
+
+/// Checks the signature headers and burns the nonce (durably, so a replay
+/// is refused even after a restart).
+async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Reply> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signed = SignedHeaders {
+        app_key: text("App-Key"),
+        nonce: text("Nonce"),
+        timestamp: text("Timestamp"),
+        signature: text("Signature"),
+    };
+    let now = now_ms();
+    let (nonce, ts) = signature::check(
+        &state.settings.app_key,
+        &state.settings.app_secret,
+        signed,
+        now,
+    )
+    .map_err(|e| fail(StatusCode::UNAUTHORIZED, 1004, e.to_string()))?;
+    let fresh = state
+        .store
+        .write(move |c| Ok(Outcome::quiet(retention::record_nonce(c, &nonce, ts, now)?)))
+        .await
+        .map_err(from_api)?;
+    if !fresh {
+        return Err(fail(
+            StatusCode::UNAUTHORIZED,
+            1004,
+            signature::SignatureError::ReusedNonce.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Signature check, then the JSON body as `T`.
+async fn signed_body<T: DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, Reply> {
+    authorize(state, headers).await?;
+    serde_json::from_slice(body)
+        .map_err(|e| fail(StatusCode::BAD_REQUEST, 1002, format!("bad JSON body: {e}")))
+}
+
+/// One id or a list of ids (the vendor API repeats the field; JSON callers
+/// send an array).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn ids(self, field: &str) -> Result<Vec<String>, ApiError> {
+        let ids = match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        };
+        if ids.is_empty() || ids.len() > MAX_TARGETS {
+            return Err(ApiError::invalid(format!(
+                "{field} must hold 1..={MAX_TARGETS} ids"
+            )));
+        }
+        ids.iter().try_for_each(|i| validate::id(field, i))?;
+        Ok(ids)
+    }
+}
+
+/// A boolean flag given as `true`/`false` or the vendor's `1`/`0`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+enum Flag {
+    Bool(bool),
+    Int(i64),
+}
+
+impl Flag {
+    fn get(flag: Option<Flag>, default: bool) -> bool {
+        match flag {
+            None => default,
+            Some(Flag::Bool(b)) => b,
+            Some(Flag::Int(i)) => i != 0,
+        }
+    }
+}
+
+/// Content given as a JSON string (the vendor's form) or a JSON object.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Json(Value),
+}
+
+impl Content {
+    fn into_string(self) -> Result<String, ApiError> {
+        let s = match self {
+            Content::Text(s) => s,
+            Content::Json(v) => v.to_string(),
+        };
+        validate::content(&s)?;
+        Ok(s)
+    }
+}
+
+async fn health(State(state): State<AppState>) -> Reply {
+    ok(json!({ "status": "ok", "sessions": state.registry.session_count() }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetToken {
+    user_id: String,
+    name: Option<String>,
+    portrait_uri: Option<String>,
+    /// Unix ms after which the token is refused (31020); absent or 0 = never.
+    expires_at: Option<i64>,
+}
+
+async fn get_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
+    let req: GetToken = match signed_body(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    if let Err(e) = validate::id("userId", &req.user_id) {
+        return from_api(e);
+    }
+    let user = req.user_id.clone();
+    let now = now_ms();
+    let stored = state
+        .store
+        .write(move |c| {
+            groups::upsert_user(c, &user, req.name.as_deref(), req.portrait_uri.as_deref(), now)?;
+            Ok(Outcome::quiet(()))
+        })
+        .await;
+    if let Err(e) = stored {
+        return from_api(e);
+    }
+    let token = token::issue(
+        &state.settings.app_secret,
+        &req.user_id,
+        req.expires_at.unwrap_or(0),
+    );
+    ok(json!({ "userId": req.user_id, "token": token }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupMembers {
+    group_id: String,
+    group_name: Option<String>,
+    #[serde(alias = "userIds")]
+    user_id: OneOrMany,
+}
+
+#[derive(Clone, Copy)]
+enum Membership {
+    Create,
+    Join,
+    Quit,
+}
+
+async fn group_members(state: AppState, headers: HeaderMap, body: Bytes, op: Membership) -> Reply {
+    let req: GroupMembers = match signed_body(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let checked = validate::id("groupId", &req.group_id).and_then(|_| req.user_id.ids("userId"));
+    let members = match checked {
+        Ok(m) => m,
+        Err(e) => return from_api(e),
+    };
+    let group = req.group_id;
+    let name = req.group_name;
+    let now = now_ms();
+    let result = state
+        .store
+        .write(move |c| {
+            match op {
+                Membership::Create | Membership::Join => {
+                    groups::create_or_join(c, &group, name.as_deref(), &members, now)?
+                }
+                Membership::Quit => groups::quit(c, &group, &members)?,
+            }
+            Ok(Outcome::quiet(()))
+        })
+        .await;
+    match result {
+        Ok(()) => ok(json!({})),
+        Err(e) => from_api(e),
+    }
+}
+
+async fn group_create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
+    group_members(state, headers, body, Membership::Create).await
+}
+
+async fn group_join(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
+    group_members(state, headers, body, Membership::Join).await
+}
+
+async fn group_quit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
+    group_members(state, headers, body, Membership::Quit).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupId {
+    group_id: String,
+}
+
+async fn group_dismiss(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
+    let req: GroupId = match signed_body(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    if let Err(e) = validate::id("groupId", &req.group_id) {
+        return from_api(e);
+    }
+    let result = state
+        .store
+        .write(move |c| Ok(Outcome::quiet(groups::dismiss(c, &req.group_id)?)))
+        .await;
+    match result {
+        Ok(_) => ok(json!({})),
+        Err(e) => from_api(e),
+    }
+}
+
+/// Fields every publish shares.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublishCommon {
+    from_user_id: String,
+    object_name: String,
+    content: Content,
+    push_content: Option<String>,
+    push_data: Option<String>,
+    is_persisted: Option<Flag>,
+    is_counted: Option<Flag>,
+    disable_notification: Option<Flag>,
+    is_include_sender: Option<Flag>,
+}
+
+impl PublishCommon {
+    fn into_publish(self) -> Result<Publish, ApiError> {
+        validate::id("fromUserId", &self.from_user_id)?;
+        validate::object_name(&self.object_name)?;
+        let push_config = (self.push_content.is_some() || self.push_data.is_some()).then(|| {
+            PushConfig {
+                push_content: self.push_content.clone().unwrap_or_default(),
+                push_data: self.push_data.clone().unwrap_or_default(),
+                ..PushConfig::default()
+            }
+        });
+        Ok(Publish {
+            from: self.from_user_id,
+            object_name: self.object_name,
+            content: self.content.into_string()?,
+            is_persisted: Flag::get(self.is_persisted, true),
+            is_counted: Flag::get(self.is_counted, true),
+            disable_notification: Flag::get(self.disable_notification, false),
+            push_config,
+            include_sender: Flag::get(self.is_include_sender, false),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrivatePublish {
+    #[serde(flatten)]
+    common: PublishCommon,
+    #[serde(alias = "toUserIds")]
+    to_user_id: OneOrMany,
+    verify_blacklist: Option<Flag>,
+}
+
+async fn publish_private(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
+    let req: PrivatePublish = match signed_body(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let verify = Flag::get(req.verify_blacklist, false);
+    let parsed = req
+        .common
+        .into_publish()
+        .and_then(|p| Ok((p, req.to_user_id.ids("toUserId")?)));
+    let (publish, to) = match parsed {
+        Ok(x) => x,
+        Err(e) => return from_api(e),
+    };
+    let now = now_ms();
+    publish_reply(
+        state
+            .store
+            .write(move |c| messages::publish_private(c, &publish, &to, verify, now))
+            .await,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupPublish {
+    #[serde(flatten)]
+    common: PublishCommon,
+    #[serde(alias = "toGroupIds")]
+    to_group_id: OneOrMany,
+    directed_user_ids: Option<Vec<String>>,
+}
+
+async fn publish_group(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
+    let req: GroupPublish = match signed_body(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let directed = req.directed_user_ids.unwrap_or_default();
+    let parsed = req.common.into_publish().and_then(|p| {
+        let groups = req.to_group_id.ids("toGroupId")?;
+        if directed.len() > MAX_TARGETS {
+            return Err(ApiError::invalid("directedUserIds holds at most 1000 ids"));
+        }
+        directed
+            .iter()
+            .try_for_each(|d| validate::id("directedUserIds", d))?;
+        Ok((p, groups))
+    });
+    let (publish, to) = match parsed {
+        Ok(x) => x,
+        Err(e) => return from_api(e),
+    };
+    let now = now_ms();
+    publish_reply(
+        state
+            .store
+            .write(move |c| messages::publish_group(c, &publish, &to, &directed, now))
+            .await,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SystemPublish {
+    #[serde(flatten)]
+    common: PublishCommon,
+    #[serde(alias = "toUserIds")]
+    to_user_id: OneOrMany,
+}
+
+async fn publish_system(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
+    let req: SystemPublish = match signed_body(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let parsed = req
+        .common
+        .into_publish()
+        .and_then(|p| Ok((p, req.to_user_id.ids("toUserId")?)));
+    let (publish, to) = match parsed {
+        Ok(x) => x,
+        Err(e) => return from_api(e),
+    };
+    let now = now_ms();
+    publish_reply(
+        state
+            .store
+            .write(move |c| messages::publish_system(c, &publish, &to, now))
+            .await,
+    )
+}
+
+fn publish_reply(result: Result<Vec<String>, ApiError>) -> Reply {
+    match result {
+        Ok(uids) => ok(json!({ "messageUIds": uids })),
+        Err(e) => from_api(e),
+    }
+}

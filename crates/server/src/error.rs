@@ -1,0 +1,40 @@
+//! The error every operation returns: a protocol error code plus a detail.
+
+use imsync_protocol::codes;
+
+/// A refused or failed operation, carried to the client as `Response{code, msg}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {msg}")]
+pub struct ApiError {
+    /// One of `imsync_protocol::codes`.
+    pub code: i32,
+    /// Human-readable detail.
+    pub msg: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `msg`.
+    pub fn new(code: i32, msg: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            msg: msg.into(),
+        }
+    }
+
+    /// 33003 naming the bad argument and the rule it broke.
+    pub fn invalid(msg: impl Into<String>) -> ApiError {
+        ApiError::new(codes::BIZ_ERROR_INVALID_PARAMETER, msg)
+    }
+
+    /// A server-side failure; the detail is logged, the client sees -2.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%detail, "internal error");
+        ApiError::new(codes::UNKNOWN, "internal server error")
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> ApiError {
+        ApiError::internal(format!("sqlite: {e}"))
+    }
+}

@@ -1,0 +1,29 @@
+//! imsync-server: the reference server of the imsync sync protocol.
+//!
+//! The binary (`src/main.rs`) only parses the command line and calls
+//! [`server::run`]. The modules are named for what they do:
+//!
+//! * [`config`]: command-line flags.
+//! * [`server`]: startup, the listening line, graceful shutdown.
+//! * [`ws`]: the WebSocket endpoint: authentication and request handling.
+//! * [`admin`]: the signed admin HTTP API.
+//! * [`store`]: SQLite storage (writer thread + read pool), messages,
+//!   inboxes, groups, settings, retention.
+//! * [`registry`] and [`fanout`]: online sessions and pushes to them.
+//! * [`token`], [`signature`]: user tokens and admin signatures.
+//! * [`validate`], [`rate_limit`]: input rules and the send rate limit.
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod fanout;
+pub mod rate_limit;
+pub mod registry;
+pub mod server;
+pub mod signature;
+pub mod state;
+pub mod store;
+pub mod token;
+pub mod validate;
+pub mod ws;

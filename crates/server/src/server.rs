@@ -1,0 +1,159 @@
+//! Startup and shutdown.
+//!
+//! Startup: open (and migrate) the database, run the retention sweep, bind,
+//! then print the one `listening on http://ADDR` line. Shutdown on SIGTERM or
+//! SIGINT: stop accepting, let every connection answer the requests it has
+//! already received and close with 1001, then drain the writer (every
+//! acknowledged write is committed) and close the database.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::registry::Registry;
+use crate::state::AppState;
+use crate::store::{retention, Outcome, Store};
+use crate::{admin, fanout, ws};
+
+/// Time connections get to finish after the shutdown signal.
+const CONNECTION_GRACE: Duration = Duration::from_secs(10);
+/// Interval between retention sweeps.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs the server until SIGTERM/SIGINT.
+pub async fn run(config: Config) -> Result<(), String> {
+    let (settings, dev_credentials) = config.settings();
+    if dev_credentials {
+        eprintln!(
+            "WARNING: using development credentials (app key {:?}, app secret {:?}); pass --app-key and --app-secret in production",
+            settings.app_key, settings.app_secret
+        );
+    }
+    let (fanout_tx, fanout_rx) = mpsc::unbounded_channel();
+    let store = Store::open(&config.data_dir, fanout_tx)?;
+    let registry = Arc::new(Registry::new());
+    let fanout_task = tokio::spawn(fanout::run(fanout_rx, registry.clone()));
+
+    sweep(&store, settings.offline_days)
+        .await
+        .map_err(|e| format!("retention sweep failed: {e}"))?;
+    let sweeper = {
+        let store = store.clone();
+        let days = settings.offline_days;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = sweep(&store, days).await {
+                    tracing::warn!(error = %e, "retention sweep failed");
+                }
+            }
+        })
+    };
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("no local address: {e}"))?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    let state = AppState {
+        settings: Arc::new(settings),
+        store: store.clone(),
+        registry,
+        shutdown: shutdown_rx,
+        alive: alive_tx,
+    };
+    let app = Router::new()
+        .route(imsync_protocol::WS_PATH, get(ws::endpoint))
+        .merge(admin::routes())
+        .with_state(state);
+
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}").map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "ready");
+
+    let signal = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+
+    // Every live connection holds an `alive` sender; recv() returns None
+    // once the last one is gone.
+    if tokio::time::timeout(CONNECTION_GRACE, alive_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the grace period");
+    }
+    sweeper.abort();
+    let closing = store.clone();
+    tokio::task::spawn_blocking(move || closing.shutdown())
+        .await
+        .map_err(|e| e.to_string())?;
+    drop(store);
+    fanout_task.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes expired entries chunk by chunk.
+async fn sweep(store: &Store, days: u32) -> Result<(), ApiError> {
+    let cutoff = now_ms() - i64::from(days) * 86_400_000;
+    let mut removed = 0usize;
+    loop {
+        let n = store
+            .write(move |c| Ok(Outcome::quiet(retention::sweep_chunk(c, cutoff)?)))
+            .await?;
+        removed += n;
+        if n == 0 {
+            break;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "retention sweep");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

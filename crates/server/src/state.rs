@@ -1,0 +1,24 @@
+//! State shared by the HTTP handlers and WebSocket connections.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Settings;
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Resolved settings (credentials, limits).
+    pub settings: Arc<Settings>,
+    /// The database.
+    pub store: Store,
+    /// Online sessions.
+    pub registry: Arc<Registry>,
+    /// Becomes `true` when the server starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    /// Held by every live connection; the server waits until all are gone.
+    pub alive: mpsc::Sender<()>,
+}

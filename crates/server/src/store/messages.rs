@@ -1,0 +1,796 @@
+//! Messages and inboxes: storing a message, deciding whose inbox it enters,
+//! assigning per-user sequence numbers, and the operations that act on stored
+//! messages (recall, expansion, receipts).
+//!
+//! Every function here runs inside the writer's transaction (or a read
+//! transaction for pulls), so "store the message" and "give it a seq in each
+//! inbox" are one atomic step: an inbox never has a gap or a seq pointing at
+//! nothing.
+
+use std::collections::BTreeMap;
+
+use imsync_protocol::{
+    codes, object_names, Conversation, ConversationType, InboxEntry, Message, MessageAck,
+    MessageDirection, PullInboxResult, PushConfig, DEFAULT_PULL_LIMIT, EXPANSION_MAX_KEYS_TOTAL,
+    MAX_FRAME_BYTES, MAX_PULL_LIMIT,
+};
+use imsync_protocol::prost::Message as _;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::json;
+
+use super::{groups, settings, Outcome};
+use crate::clock::new_message_uid;
+use crate::error::ApiError;
+use crate::fanout::Delivery;
+use crate::validate::{self, ValidSend};
+
+/// Bytes of a pull page's entries, leaving room for the envelope.
+const PULL_PAGE_BUDGET: usize = MAX_FRAME_BYTES - 64 * 1024;
+
+/// Object names the server writes itself; they cannot be recalled or expanded.
+const NOTICES: &[&str] = &[
+    object_names::RECALL_NOTICE,
+    object_names::READ_NOTICE,
+    object_names::SYNC_READ_STATUS,
+    object_names::RECEIPT_REQUEST,
+    object_names::RECEIPT_RESPONSE,
+    object_names::EXPANSION_NOTICE,
+];
+
+/// A stored message row.
+struct Stored {
+    id: i64,
+    message: Message,
+    expansion: String,
+    recalled_by: Option<i64>,
+}
+
+fn conv_kind(m: &Message) -> ConversationType {
+    m.conversation
+        .as_ref()
+        .and_then(|c| ConversationType::try_from(c.r#type).ok())
+        .unwrap_or(ConversationType::Unspecified)
+}
+
+/// `stored` (kept in the sender's view) as `owner` sees it: direction, the
+/// private peer as target, and the client message id only for the sender.
+pub fn view_for(owner: &str, stored: &Message) -> Message {
+    let mut m = stored.clone();
+    let own = owner == m.sender_user_id;
+    m.direction = if own {
+        MessageDirection::Send
+    } else {
+        MessageDirection::Receive
+    } as i32;
+    if !own {
+        m.client_msg_id.clear();
+        if conv_kind(stored) == ConversationType::Private {
+            if let Some(c) = m.conversation.as_mut() {
+                c.target_id = m.sender_user_id.clone();
+            }
+        }
+    }
+    m
+}
+
+/// Next seq of `user`'s inbox (gap-free: the counter only moves inside the
+/// transaction that inserts the entry).
+fn next_seq(conn: &Connection, user: &str) -> Result<u64, ApiError> {
+    let seq: i64 = conn
+        .prepare_cached(
+            "INSERT INTO inbox_heads (user_id, last_seq) VALUES (?1, 1)
+             ON CONFLICT(user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+        )?
+        .query_row([user], |r| r.get(0))?;
+    Ok(seq as u64)
+}
+
+/// The highest seq ever assigned in `user`'s inbox.
+pub fn head_seq(conn: &Connection, user: &str) -> Result<u64, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT last_seq FROM inbox_heads WHERE user_id = ?1")?
+        .query_row([user], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0) as u64)
+}
+
+/// Stores `message` (sender's view; uid and time assigned here) and appends
+/// it to each owner's inbox. Returns the ack (with the sender's seq if the
+/// sender is an owner) and one delivery per owner.
+fn append(
+    conn: &Connection,
+    mut message: Message,
+    owners: &[String],
+    now: i64,
+) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
+    message.message_uid = new_message_uid();
+    message.sent_time = now;
+    message.direction = MessageDirection::Unspecified as i32;
+    let conv = message.conversation.clone().unwrap_or_default();
+    let expansion = serde_json::to_string(&message.expansion).map_err(ApiError::internal)?;
+    conn.prepare_cached(
+        "INSERT INTO messages (uid, sender, conv_type, target, channel, sent_time, object_name, client_msg_id, body, expansion)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        message.message_uid,
+        message.sender_user_id,
+        conv.r#type,
+        conv.target_id,
+        conv.channel_id,
+        now,
+        message.object_name,
+        message.client_msg_id,
+        message.encode_to_vec(),
+        expansion,
+    ])?;
+    let id = conn.last_insert_rowid();
+    let mut ack = MessageAck {
+        message_uid: message.message_uid.clone(),
+        sent_time: now,
+        seq: 0,
+    };
+    let mut deliveries = Vec::with_capacity(owners.len());
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO inbox (user_id, seq, message_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut seen = std::collections::HashSet::with_capacity(owners.len());
+    for owner in owners {
+        if !seen.insert(owner.as_str()) {
+            continue;
+        }
+        let seq = next_seq(conn, owner)?;
+        insert.execute(params![owner, seq as i64, id, now])?;
+        if *owner == message.sender_user_id {
+            ack.seq = seq;
+        }
+        deliveries.push(Delivery::Entry {
+            user: owner.clone(),
+            entry: InboxEntry {
+                seq,
+                message: Some(view_for(owner, &message)),
+            },
+        });
+    }
+    Ok((ack, deliveries))
+}
+
+/// Who receives a client message from `sender` (including the sender's own
+/// inbox): applies the blacklist (405), group membership (22406) and
+/// directed delivery.
+pub fn route(conn: &Connection, sender: &str, send: &ValidSend) -> Result<Vec<String>, ApiError> {
+    match send.kind {
+        ConversationType::Private => {
+            if settings::is_blocked(conn, &send.target, sender)? {
+                return Err(ApiError::new(
+                    codes::REJECTED_BY_BLACKLIST,
+                    "the recipient has blacklisted you",
+                ));
+            }
+            Ok(vec![sender.to_owned(), send.target.clone()])
+        }
+        ConversationType::Group => {
+            if !groups::is_member(conn, &send.target, sender)? {
+                return Err(ApiError::new(codes::NOT_IN_GROUP, "you are not in this group"));
+            }
+            let members = groups::members(conn, &send.target)?;
+            let directed = &send.message.directed_user_ids;
+            if directed.is_empty() {
+                return Ok(members);
+            }
+            let mut owners = vec![sender.to_owned()];
+            owners.extend(
+                members
+                    .into_iter()
+                    .filter(|m| directed.iter().any(|d| d == m)),
+            );
+            Ok(owners)
+        }
+        _ => Err(ApiError::new(
+            codes::CONVERSATION_TYPE_NOT_SUPPORT,
+            "only PRIVATE and GROUP conversations are supported",
+        )),
+    }
+}
+
+/// The ack of an earlier send with the same (sender, client message id).
+fn dedup_lookup(
+    conn: &Connection,
+    sender: &str,
+    client_msg_id: &str,
+) -> Result<Option<MessageAck>, ApiError> {
+    let found = conn
+        .prepare_cached(
+            "SELECT id, uid, sent_time FROM messages WHERE sender = ?1 AND client_msg_id = ?2",
+        )?
+        .query_row(params![sender, client_msg_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        })
+        .optional()?;
+    let Some((id, uid, sent_time)) = found else {
+        return Ok(None);
+    };
+    let seq = conn
+        .prepare_cached("SELECT seq FROM inbox WHERE message_id = ?1 AND user_id = ?2")?
+        .query_row(params![id, sender], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0) as u64;
+    Ok(Some(MessageAck {
+        message_uid: uid,
+        sent_time,
+        seq,
+    }))
+}
+
+/// A client send: deduplicated on (sender, client message id), routed,
+/// stored and appended to every recipient's inbox.
+pub fn send(
+    conn: &Connection,
+    sender: &str,
+    send: ValidSend,
+    now: i64,
+) -> Result<Outcome<MessageAck>, ApiError> {
+    if let Some(ack) = dedup_lookup(conn, sender, &send.message.client_msg_id)? {
+        return Ok(Outcome::quiet(ack));
+    }
+    let owners = route(conn, sender, &send)?;
+    let (ack, deliveries) = append(conn, send.message, &owners, now)?;
+    Ok(Outcome {
+        value: ack,
+        deliveries,
+    })
+}
+
+/// A page of `user`'s inbox after `after_seq`, read in one transaction so
+/// the entries, head and min agree.
+pub fn pull(
+    conn: &mut Connection,
+    user: &str,
+    after_seq: u64,
+    limit: u32,
+) -> Result<PullInboxResult, ApiError> {
+    let limit = match limit {
+        0 => DEFAULT_PULL_LIMIT,
+        n => n.min(MAX_PULL_LIMIT),
+    };
+    let tx = conn.transaction()?;
+    let head = head_seq(&tx, user)?;
+    let min: Option<i64> = tx
+        .prepare_cached("SELECT MIN(seq) FROM inbox WHERE user_id = ?1")?
+        .query_row([user], |r| r.get(0))?;
+    let mut result = PullInboxResult {
+        entries: Vec::new(),
+        has_more: false,
+        head_seq: head,
+        min_seq: min.unwrap_or(0) as u64,
+    };
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT i.seq, m.body FROM inbox i JOIN messages m ON m.id = i.message_id
+             WHERE i.user_id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3",
+        )?;
+        let mut rows = stmt.query(params![user, after_seq as i64, limit as i64 + 1])?;
+        let mut budget = PULL_PAGE_BUDGET;
+        while let Some(row) = rows.next()? {
+            if result.entries.len() == limit as usize {
+                result.has_more = true;
+                break;
+            }
+            let seq: i64 = row.get(0)?;
+            let body: Vec<u8> = row.get(1)?;
+            let stored = Message::decode(body.as_slice()).map_err(ApiError::internal)?;
+            let entry = InboxEntry {
+                seq: seq as u64,
+                message: Some(view_for(user, &stored)),
+            };
+            let size = entry.encoded_len() + 8;
+            if size > budget && !result.entries.is_empty() {
+                result.has_more = true;
+                break;
+            }
+            budget = budget.saturating_sub(size);
+            result.entries.push(entry);
+        }
+    }
+    tx.commit()?;
+    Ok(result)
+}
+
+fn load(conn: &Connection, uid: &str) -> Result<Option<Stored>, ApiError> {
+    let row = conn
+        .prepare_cached("SELECT id, body, expansion, recalled_by FROM messages WHERE uid = ?1")?
+        .query_row([uid], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })
+        .optional()?;
+    let Some((id, body, expansion, recalled_by)) = row else {
+        return Ok(None);
+    };
+    let message = Message::decode(body.as_slice()).map_err(ApiError::internal)?;
+    Ok(Some(Stored {
+        id,
+        message,
+        expansion,
+        recalled_by,
+    }))
+}
+
+fn owns(conn: &Connection, message_id: i64, user: &str) -> Result<bool, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM inbox WHERE message_id = ?1 AND user_id = ?2")?
+        .query_row(params![message_id, user], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn owners_of(conn: &Connection, message_id: i64) -> Result<Vec<String>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT user_id FROM inbox WHERE message_id = ?1 ORDER BY user_id",
+    )?;
+    let rows = stmt.query_map([message_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A server-written notice from `sender` in `conversation` (sender's view).
+fn notice(
+    sender: &str,
+    conversation: Conversation,
+    object_name: &str,
+    content: serde_json::Value,
+    persisted: bool,
+    ref_uid: &str,
+) -> Message {
+    Message {
+        sender_user_id: sender.to_owned(),
+        conversation: Some(conversation),
+        object_name: object_name.to_owned(),
+        content: content.to_string(),
+        is_persisted: persisted,
+        ref_message_uid: ref_uid.to_owned(),
+        ..Message::default()
+    }
+}
+
+/// The parameters of a recall.
+pub struct Recall {
+    /// Message to recall.
+    pub message_uid: String,
+    /// Its conversation from the caller's view.
+    pub conversation: Option<Conversation>,
+    /// Its sent time.
+    pub sent_time: i64,
+    /// Receivers delete instead of showing a notice.
+    pub is_delete: bool,
+    /// Silent notice.
+    pub disable_notification: bool,
+    /// Push configuration of the notice.
+    pub push_config: Option<PushConfig>,
+    /// Extra data for the notice.
+    pub extra: String,
+}
+
+/// Recalls a message: every inbox holding it receives an RC:RcNtf entry.
+/// Idempotent: a second recall returns the first one's ack.
+pub fn recall(
+    conn: &Connection,
+    caller: &str,
+    req: Recall,
+    now: i64,
+) -> Result<Outcome<MessageAck>, ApiError> {
+    let bad = |msg: &str| ApiError::new(codes::RECALL_MESSAGE, msg.to_owned());
+    let (kind, target, channel) =
+        validate::conversation(req.conversation.as_ref()).map_err(|e| bad(&e.msg))?;
+    if kind == ConversationType::System {
+        return Err(bad("system messages cannot be recalled"));
+    }
+    let stored = load(conn, &req.message_uid)?.ok_or_else(|| bad("no such message"))?;
+    if !owns(conn, stored.id, caller)? {
+        return Err(bad("no such message in your conversations"));
+    }
+    let view = view_for(caller, &stored.message);
+    let conv = view.conversation.clone().unwrap_or_default();
+    if conv.r#type != kind as i32 || conv.target_id != target || conv.channel_id != channel {
+        return Err(bad("conversation does not match the message"));
+    }
+    if stored.message.sent_time != req.sent_time {
+        return Err(bad("sentTime does not match the message"));
+    }
+    if NOTICES.contains(&stored.message.object_name.as_str()) {
+        return Err(bad("notices cannot be recalled"));
+    }
+    if let Some(notice_id) = stored.recalled_by {
+        let (uid, sent_time): (String, i64) = conn.query_row(
+            "SELECT uid, sent_time FROM messages WHERE id = ?1",
+            [notice_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let seq = conn
+            .query_row(
+                "SELECT seq FROM inbox WHERE message_id = ?1 AND user_id = ?2",
+                params![notice_id, caller],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .unwrap_or(0) as u64;
+        return Ok(Outcome::quiet(MessageAck {
+            message_uid: uid,
+            sent_time,
+            seq,
+        }));
+    }
+    let mut content = json!({
+        "operatorId": caller,
+        "recallTime": now,
+        "originalObjectName": stored.message.object_name,
+        "originalMessageUId": stored.message.message_uid,
+        "originalSentTime": stored.message.sent_time,
+        "isDelete": req.is_delete,
+    });
+    if !req.extra.is_empty() {
+        content["extra"] = json!(req.extra);
+    }
+    let mut msg = notice(
+        caller,
+        conv,
+        object_names::RECALL_NOTICE,
+        content,
+        true,
+        &stored.message.message_uid,
+    );
+    msg.disable_notification = req.disable_notification;
+    msg.push_config = req.push_config;
+    let owners = owners_of(conn, stored.id)?;
+    let (ack, deliveries) = append(conn, msg, &owners, now)?;
+    conn.execute(
+        "UPDATE messages SET recalled_by = (SELECT id FROM messages WHERE uid = ?1) WHERE id = ?2",
+        params![ack.message_uid, stored.id],
+    )?;
+    Ok(Outcome {
+        value: ack,
+        deliveries,
+    })
+}
+
+/// Private read receipt: an RC:ReadNtf entry in the peer's inbox.
+pub fn read_receipt(
+    conn: &Connection,
+    caller: &str,
+    peer: &str,
+    channel: &str,
+    message_uid: &str,
+    last_time: i64,
+    now: i64,
+) -> Result<Outcome<MessageAck>, ApiError> {
+    validate::id("targetId", peer)?;
+    validate::channel(channel)?;
+    let content = json!({
+        "lastMessageSendTime": last_time,
+        "messageUId": message_uid,
+        "type": 1,
+    });
+    let conv = Conversation {
+        r#type: ConversationType::Private as i32,
+        target_id: peer.to_owned(),
+        channel_id: channel.to_owned(),
+    };
+    let msg = notice(caller, conv, object_names::READ_NOTICE, content, false, message_uid);
+    let (ack, deliveries) = append(conn, msg, &[peer.to_owned()], now)?;
+    Ok(Outcome {
+        value: ack,
+        deliveries,
+    })
+}
+
+/// Read-status sync: an RC:SRSMsg entry in the caller's own inbox.
+pub fn sync_read_status(
+    conn: &Connection,
+    caller: &str,
+    conversation: Option<&Conversation>,
+    last_time: i64,
+    now: i64,
+) -> Result<Outcome<MessageAck>, ApiError> {
+    let (kind, target, channel) = validate::conversation(conversation)?;
+    if !matches!(
+        kind,
+        ConversationType::Private | ConversationType::Group | ConversationType::System
+    ) {
+        return Err(ApiError::new(
+            codes::CONVERSATION_TYPE_NOT_SUPPORT,
+            "read status sync applies to PRIVATE, GROUP and SYSTEM",
+        ));
+    }
+    let conv = Conversation {
+        r#type: kind as i32,
+        target_id: target,
+        channel_id: channel,
+    };
+    let content = json!({ "lastMessageSendTime": last_time });
+    let msg = notice(caller, conv, object_names::SYNC_READ_STATUS, content, false, "");
+    let (ack, deliveries) = append(conn, msg, &[caller.to_owned()], now)?;
+    Ok(Outcome {
+        value: ack,
+        deliveries,
+    })
+}
+
+fn require_member(conn: &Connection, group: &str, user: &str) -> Result<(), ApiError> {
+    validate::id("targetId", group)?;
+    if groups::is_member(conn, group, user)? {
+        Ok(())
+    } else {
+        Err(ApiError::new(codes::NOT_IN_GROUP, "you are not in this group"))
+    }
+}
+
+/// Group receipt request: an RC:RRReqMsg entry for every other holder of
+/// the caller's group message.
+pub fn receipt_request(
+    conn: &Connection,
+    caller: &str,
+    group: &str,
+    channel: &str,
+    message_uid: &str,
+    now: i64,
+) -> Result<Outcome<MessageAck>, ApiError> {
+    require_member(conn, group, caller)?;
+    validate::channel(channel)?;
+    let stored = load(conn, message_uid)?
+        .filter(|s| {
+            let c = s.message.conversation.clone().unwrap_or_default();
+            s.message.sender_user_id == caller
+                && c.r#type == ConversationType::Group as i32
+                && c.target_id == group
+        })
+        .ok_or_else(|| ApiError::invalid("messageUId must be your own message in this group"))?;
+    let owners: Vec<String> = owners_of(conn, stored.id)?
+        .into_iter()
+        .filter(|o| o != caller)
+        .collect();
+    let conv = Conversation {
+        r#type: ConversationType::Group as i32,
+        target_id: group.to_owned(),
+        channel_id: channel.to_owned(),
+    };
+    let content = json!({ "messageUId": message_uid });
+    let msg = notice(caller, conv, object_names::RECEIPT_REQUEST, content, false, message_uid);
+    let (ack, deliveries) = append(conn, msg, &owners, now)?;
+    Ok(Outcome {
+        value: ack,
+        deliveries,
+    })
+}
+
+/// Group receipt response: one RC:RRRspMsg entry per original sender named.
+pub fn receipt_response(
+    conn: &Connection,
+    caller: &str,
+    group: &str,
+    channel: &str,
+    list: &BTreeMap<String, Vec<String>>,
+    now: i64,
+) -> Result<Outcome<MessageAck>, ApiError> {
+    require_member(conn, group, caller)?;
+    validate::channel(channel)?;
+    if list.is_empty() || list.len() > validate::MAX_ID_LIST {
+        return Err(ApiError::invalid("messageList must name 1..=1000 senders"));
+    }
+    let mut first = None;
+    let mut deliveries = Vec::new();
+    for (sender, uids) in list {
+        validate::id("messageList key", sender)?;
+        if uids.is_empty() || uids.len() > validate::MAX_ID_LIST {
+            return Err(ApiError::invalid("each messageList entry must hold 1..=1000 uids"));
+        }
+        if sender == caller {
+            continue;
+        }
+        let conv = Conversation {
+            r#type: ConversationType::Group as i32,
+            target_id: group.to_owned(),
+            channel_id: channel.to_owned(),
+        };
+        let content = json!({ "receiptMessageDic": { sender.clone(): uids } });
+        let msg = notice(caller, conv, object_names::RECEIPT_RESPONSE, content, false, "");
+        let (ack, mut d) = append(conn, msg, &[sender.clone()], now)?;
+        first.get_or_insert(ack);
+        deliveries.append(&mut d);
+    }
+    Ok(Outcome {
+        value: first.unwrap_or_default(),
+        deliveries,
+    })
+}
+
+/// Sets/removes expansion keys; every inbox holding the message receives an
+/// RC:MsgExMsg entry.
+pub fn expansion(
+    conn: &Connection,
+    caller: &str,
+    message_uid: &str,
+    set: &BTreeMap<String, String>,
+    remove: &[String],
+    now: i64,
+) -> Result<Outcome<MessageAck>, ApiError> {
+    if set.is_empty() && remove.is_empty() {
+        return Err(ApiError::invalid("set and/or remove expansion keys"));
+    }
+    validate::expansion(set)?;
+    if remove.len() > imsync_protocol::EXPANSION_MAX_KEYS_PER_UPDATE {
+        return Err(ApiError::new(
+            codes::EXPANSION_LIMIT_EXCEET,
+            "at most 20 expansion keys per request",
+        ));
+    }
+    remove.iter().try_for_each(|k| validate::expansion_key(k))?;
+    let not_found = || ApiError::new(codes::MESSAGE_EXPANDED_ERROR, "no such message in your conversations");
+    let stored = load(conn, message_uid)?.ok_or_else(not_found)?;
+    if !owns(conn, stored.id, caller)? {
+        return Err(not_found());
+    }
+    let kind = conv_kind(&stored.message);
+    if !stored.message.can_include_expansion
+        || !matches!(kind, ConversationType::Private | ConversationType::Group)
+    {
+        return Err(ApiError::new(
+            codes::MESSAGE_KV_NOT_SUPPORT,
+            "the message does not allow expansion",
+        ));
+    }
+    let mut current: BTreeMap<String, String> =
+        serde_json::from_str(&stored.expansion).unwrap_or_default();
+    for k in remove {
+        current.remove(k);
+    }
+    for (k, v) in set {
+        current.insert(k.clone(), v.clone());
+    }
+    if current.len() > EXPANSION_MAX_KEYS_TOTAL {
+        return Err(ApiError::new(
+            codes::EXPANSION_LIMIT_EXCEET,
+            format!("a message holds at most {EXPANSION_MAX_KEYS_TOTAL} expansion keys"),
+        ));
+    }
+    let json_map = serde_json::to_string(&current).map_err(ApiError::internal)?;
+    conn.execute(
+        "UPDATE messages SET expansion = ?1 WHERE id = ?2",
+        params![json_map, stored.id],
+    )?;
+    let conv = view_for(caller, &stored.message)
+        .conversation
+        .unwrap_or_default();
+    let content = json!({ "mid": message_uid, "put": set, "del": remove });
+    let msg = notice(caller, conv, object_names::EXPANSION_NOTICE, content, false, message_uid);
+    let owners = owners_of(conn, stored.id)?;
+    let (ack, deliveries) = append(conn, msg, &owners, now)?;
+    Ok(Outcome {
+        value: ack,
+        deliveries,
+    })
+}
+
+/// The parts of an admin publish shared by all recipients.
+pub struct Publish {
+    /// Sender (a user or system account id).
+    pub from: String,
+    /// Message type.
+    pub object_name: String,
+    /// Content JSON.
+    pub content: String,
+    /// Store on clients.
+    pub is_persisted: bool,
+    /// Count as unread.
+    pub is_counted: bool,
+    /// Silent.
+    pub disable_notification: bool,
+    /// Push configuration.
+    pub push_config: Option<PushConfig>,
+    /// Also append to the sender's inbox (private and group).
+    pub include_sender: bool,
+}
+
+impl Publish {
+    fn message(&self, kind: ConversationType, target: &str) -> Message {
+        Message {
+            sender_user_id: self.from.clone(),
+            conversation: Some(Conversation {
+                r#type: kind as i32,
+                target_id: target.to_owned(),
+                channel_id: String::new(),
+            }),
+            object_name: self.object_name.clone(),
+            content: self.content.clone(),
+            is_persisted: self.is_persisted,
+            is_counted: self.is_counted,
+            disable_notification: self.disable_notification,
+            push_config: self.push_config.clone(),
+            ..Message::default()
+        }
+    }
+}
+
+/// Admin private publish: one message per recipient. With
+/// `verify_blacklist`, recipients who blocked the sender are skipped (their
+/// uid is returned empty).
+pub fn publish_private(
+    conn: &Connection,
+    p: &Publish,
+    to: &[String],
+    verify_blacklist: bool,
+    now: i64,
+) -> Result<Outcome<Vec<String>>, ApiError> {
+    let mut uids = Vec::with_capacity(to.len());
+    let mut deliveries = Vec::new();
+    for user in to {
+        if verify_blacklist && settings::is_blocked(conn, user, &p.from)? {
+            uids.push(String::new());
+            continue;
+        }
+        let mut owners = vec![user.clone()];
+        if p.include_sender {
+            owners.push(p.from.clone());
+        }
+        let (ack, mut d) = append(conn, p.message(ConversationType::Private, user), &owners, now)?;
+        uids.push(ack.message_uid);
+        deliveries.append(&mut d);
+    }
+    Ok(Outcome {
+        value: uids,
+        deliveries,
+    })
+}
+
+/// Admin group publish: one message per group, to its members (or the
+/// directed ones).
+pub fn publish_group(
+    conn: &Connection,
+    p: &Publish,
+    groups_to: &[String],
+    directed: &[String],
+    now: i64,
+) -> Result<Outcome<Vec<String>>, ApiError> {
+    let mut uids = Vec::with_capacity(groups_to.len());
+    let mut deliveries = Vec::new();
+    for group in groups_to {
+        if !groups::exists(conn, group)? {
+            return Err(ApiError::new(codes::NOT_IN_GROUP, format!("group {group:?} does not exist")));
+        }
+        let mut owners: Vec<String> = groups::members(conn, group)?
+            .into_iter()
+            .filter(|m| directed.is_empty() || directed.contains(m))
+            .filter(|m| p.include_sender || *m != p.from)
+            .collect();
+        if p.include_sender {
+            owners.push(p.from.clone());
+        }
+        let mut msg = p.message(ConversationType::Group, group);
+        msg.directed_user_ids = directed.to_vec();
+        let (ack, mut d) = append(conn, msg, &owners, now)?;
+        uids.push(ack.message_uid);
+        deliveries.append(&mut d);
+    }
+    Ok(Outcome {
+        value: uids,
+        deliveries,
+    })
+}
+
+/// Admin system publish: one SYSTEM message (target = the sender) in every
+/// recipient's inbox.
+pub fn publish_system(
+    conn: &Connection,
+    p: &Publish,
+    to: &[String],
+    now: i64,
+) -> Result<Outcome<Vec<String>>, ApiError> {
+    let msg = p.message(ConversationType::System, &p.from);
+    let (ack, deliveries) = append(conn, msg, to, now)?;
+    Ok(Outcome {
+        value: vec![ack.message_uid],
+        deliveries,
+    })
+}

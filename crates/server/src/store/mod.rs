@@ -1,0 +1,243 @@
+//! SQLite storage, kept off the async workers.
+//!
+//! All writes go through one connection owned by a dedicated writer thread.
+//! The thread takes whatever jobs are queued (up to [`MAX_BATCH`]), runs each
+//! in its own savepoint inside one `BEGIN IMMEDIATE` transaction and commits
+//! once (group commit): a failed job rolls back only its own savepoint. Only
+//! after the commit are replies sent and the jobs' deliveries handed to the
+//! fan-out, in commit order, so no client is ever told about something that
+//! is not durable and inbox pushes leave in seq order.
+//!
+//! Reads (pulls, settings) use a small pool of read connections inside
+//! `spawn_blocking`; WAL lets them run while the writer works.
+
+pub mod groups;
+pub mod messages;
+pub mod retention;
+pub mod schema;
+pub mod settings;
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc as tokio_mpsc, oneshot};
+
+use crate::error::ApiError;
+use crate::fanout::Delivery;
+
+/// Most jobs committed together.
+const MAX_BATCH: usize = 256;
+/// Idle read connections kept.
+const READ_POOL: usize = 4;
+
+/// What a write job produces: its value for the caller plus the pushes to send
+/// once it is committed.
+pub struct Outcome<T> {
+    /// Returned to the caller.
+    pub value: T,
+    /// Handed to the fan-out after the commit.
+    pub deliveries: Vec<Delivery>,
+}
+
+impl<T> Outcome<T> {
+    /// An outcome without deliveries.
+    pub fn quiet(value: T) -> Outcome<T> {
+        Outcome {
+            value,
+            deliveries: Vec::new(),
+        }
+    }
+}
+
+type Finish = Box<dyn FnOnce(Result<(), ApiError>) -> Vec<Delivery> + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
+
+enum Command {
+    Job(Job),
+    Stop,
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Command>,
+    readers: Arc<ReadPool>,
+    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating and migrating) `data_dir/imsync-server.db` and starts
+    /// the writer thread. Deliveries are sent to `fanout` after each commit.
+    pub fn open(
+        data_dir: &Path,
+        fanout: tokio_mpsc::UnboundedSender<Vec<Delivery>>,
+    ) -> Result<Store, String> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let path = data_dir.join("imsync-server.db");
+        let mut conn = Connection::open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        schema::prepare(&mut conn, true)?;
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx, fanout))
+            .map_err(|e| format!("cannot start writer thread: {e}"))?;
+        Ok(Store {
+            jobs: tx,
+            readers: Arc::new(ReadPool {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+            writer: Arc::new(Mutex::new(Some(writer))),
+        })
+    }
+
+    /// Runs `f` in the writer's transaction. Its error rolls back its own
+    /// changes only; its value is returned after the commit.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<Outcome<T>, ApiError> + Send + 'static,
+    {
+        let (reply, wait) = oneshot::channel();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let result = f(conn);
+            let keep = result.is_ok();
+            let finish: Finish = Box::new(move |commit: Result<(), ApiError>| {
+                match (commit, result) {
+                    (Ok(()), Ok(outcome)) => {
+                        let _ = reply.send(Ok(outcome.value));
+                        outcome.deliveries
+                    }
+                    (Err(e), _) | (Ok(()), Err(e)) => {
+                        let _ = reply.send(Err(e));
+                        Vec::new()
+                    }
+                }
+            });
+            (keep, finish)
+        });
+        self.jobs
+            .send(Command::Job(job))
+            .map_err(|_| ApiError::internal("store is closed"))?;
+        wait.await
+            .map_err(|_| ApiError::internal("writer dropped the job"))?
+    }
+
+    /// Runs the read-only `f` on a pooled read connection, off the async workers.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+            let mut conn = match conn {
+                Some(c) => c,
+                None => {
+                    let mut c = Connection::open(&pool.path)?;
+                    schema::prepare(&mut c, false).map_err(ApiError::internal)?;
+                    c
+                }
+            };
+            let result = f(&mut conn);
+            if let Ok(mut idle) = pool.idle.lock() {
+                if idle.len() < READ_POOL {
+                    idle.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Finishes every job queued so far, then stops the writer and closes the
+    /// database (checkpointing the WAL). Later writes fail.
+    pub fn shutdown(&self) {
+        let _ = self.jobs.send(Command::Stop);
+        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+        if let Ok(mut idle) = self.readers.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+fn writer_loop(
+    conn: Connection,
+    jobs: mpsc::Receiver<Command>,
+    fanout: tokio_mpsc::UnboundedSender<Vec<Delivery>>,
+) {
+    let mut stopping = false;
+    while !stopping {
+        let mut batch = match jobs.recv() {
+            Ok(Command::Job(job)) => vec![job],
+            Ok(Command::Stop) | Err(_) => break,
+        };
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(Command::Job(job)) => batch.push(job),
+                Ok(Command::Stop) => {
+                    stopping = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, batch, &fanout);
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(error = %e, "final WAL checkpoint failed");
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "closing the database failed");
+    }
+}
+
+fn run_batch(
+    conn: &Connection,
+    batch: Vec<Job>,
+    fanout: &tokio_mpsc::UnboundedSender<Vec<Delivery>>,
+) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Dropping the jobs drops their reply channels: each caller gets an
+        // internal error and nothing was written.
+        tracing::error!(error = %e, jobs = batch.len(), "cannot begin a transaction");
+        return;
+    }
+    let mut finishes = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut keep_ok = conn.execute_batch("SAVEPOINT job").is_ok();
+        let (keep, finish) = job(conn);
+        if !keep {
+            keep_ok &= conn.execute_batch("ROLLBACK TO job").is_ok();
+        }
+        keep_ok &= conn.execute_batch("RELEASE job").is_ok();
+        if !keep_ok {
+            tracing::error!("savepoint handling failed");
+        }
+        finishes.push(finish);
+    }
+    let commit = conn.execute_batch("COMMIT").map_err(ApiError::from);
+    if commit.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for finish in finishes {
+        let deliveries = finish(commit.clone());
+        if !deliveries.is_empty() {
+            let _ = fanout.send(deliveries);
+        }
+    }
+}

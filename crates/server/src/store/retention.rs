@@ -1,0 +1,45 @@
+//! Offline retention: inbox entries older than `--offline-days` are deleted,
+//! then the messages no inbox refers to any more. Work is done in bounded
+//! chunks, each its own write job, so a large sweep never stalls sends.
+//! Also prunes admin nonces that can no longer be replayed (their timestamp
+//! is outside the signature window anyway).
+
+use rusqlite::{params, Connection};
+
+use crate::error::ApiError;
+use crate::signature::MAX_SKEW_MS;
+
+/// Rows deleted per job.
+pub const CHUNK: i64 = 5_000;
+
+/// Deletes up to [`CHUNK`] expired inbox entries and unreferenced messages
+/// sent before `cutoff_ms`; returns how many rows went (0 = done).
+pub fn sweep_chunk(conn: &Connection, cutoff_ms: i64) -> Result<usize, ApiError> {
+    // `inbox` is WITHOUT ROWID, so delete by key.
+    let entries = conn.execute(
+        "DELETE FROM inbox WHERE (user_id, seq) IN
+           (SELECT user_id, seq FROM inbox WHERE created_at < ?1 LIMIT ?2)",
+        params![cutoff_ms, CHUNK],
+    )?;
+    let messages = conn.execute(
+        "DELETE FROM messages WHERE id IN (
+           SELECT m.id FROM messages m WHERE m.sent_time < ?1
+             AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.message_id = m.id)
+           LIMIT ?2)",
+        params![cutoff_ms, CHUNK],
+    )?;
+    Ok(entries + messages)
+}
+
+/// Records an admin nonce; `false` if it was already used.
+pub fn record_nonce(conn: &Connection, nonce: &str, ts: i64, now: i64) -> Result<bool, ApiError> {
+    conn.execute(
+        "DELETE FROM admin_nonces WHERE ts < ?1",
+        [now - 2 * MAX_SKEW_MS],
+    )?;
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO admin_nonces (nonce, ts) VALUES (?1, ?2)",
+        params![nonce, ts],
+    )?;
+    Ok(inserted == 1)
+}

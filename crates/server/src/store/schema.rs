@@ -1,0 +1,159 @@
+//! Database schema and numbered migrations, recorded in `user_version`.
+//!
+//! A database written by a newer server (higher `user_version`) is refused
+//! rather than guessed at.
+
+use rusqlite::Connection;
+
+/// Migrations in order; migration `i` brings the schema to version `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+-- Users who ever got a token (informative; messages may name unknown users).
+CREATE TABLE users (
+    user_id     TEXT PRIMARY KEY,
+    name        TEXT NOT NULL DEFAULT '',
+    portrait    TEXT NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE groups (
+    group_id    TEXT PRIMARY KEY,
+    name        TEXT NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE group_members (
+    group_id    TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    joined_at   INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+
+-- One row per stored message. `target` is the conversation target as the
+-- sender sees it; `body` is the prost-encoded imsync.v1.Message in that view.
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    uid             TEXT NOT NULL UNIQUE,
+    sender          TEXT NOT NULL,
+    conv_type       INTEGER NOT NULL,
+    target          TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    sent_time       INTEGER NOT NULL,
+    object_name     TEXT NOT NULL,
+    client_msg_id   TEXT NOT NULL DEFAULT '',
+    body            BLOB NOT NULL,
+    -- Current expansion (JSON object) for messages that allow it.
+    expansion       TEXT NOT NULL DEFAULT '{}',
+    -- The RC:RcNtf message that recalled this one, if any.
+    recalled_by     INTEGER
+);
+CREATE UNIQUE INDEX messages_dedup ON messages (sender, client_msg_id)
+    WHERE client_msg_id <> '';
+CREATE INDEX messages_sent_time ON messages (sent_time);
+
+-- Per-user inbox: gap-free seq per user.
+CREATE TABLE inbox (
+    user_id     TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    message_id  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX inbox_by_message ON inbox (message_id, user_id);
+CREATE INDEX inbox_created ON inbox (created_at);
+
+-- Highest seq ever assigned per user (kept when entries expire, so seqs
+-- never repeat).
+CREATE TABLE inbox_heads (
+    user_id     TEXT PRIMARY KEY,
+    last_seq    INTEGER NOT NULL
+);
+
+CREATE TABLE blacklist (
+    user_id     TEXT NOT NULL,
+    blocked_id  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+) WITHOUT ROWID;
+
+CREATE TABLE conversation_settings (
+    user_id     TEXT NOT NULL,
+    conv_type   INTEGER NOT NULL,
+    target      TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    is_top      INTEGER NOT NULL DEFAULT 0,
+    level       INTEGER NOT NULL DEFAULT 0,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, conv_type, target, channel)
+) WITHOUT ROWID;
+
+CREATE TABLE tags (
+    user_id     TEXT NOT NULL,
+    tag_id      TEXT NOT NULL,
+    tag_name    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, tag_id)
+) WITHOUT ROWID;
+
+CREATE TABLE conversation_tags (
+    user_id     TEXT NOT NULL,
+    tag_id      TEXT NOT NULL,
+    conv_type   INTEGER NOT NULL,
+    target      TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    is_top      INTEGER NOT NULL DEFAULT 0,
+    added_at    INTEGER NOT NULL,
+    -- A rowid table on purpose: rowid order is tagging order, which decides
+    -- who is evicted past 1000 conversations per tag.
+    PRIMARY KEY (user_id, tag_id, conv_type, target, channel)
+);
+
+CREATE TABLE settings_versions (
+    user_id     TEXT PRIMARY KEY,
+    version     INTEGER NOT NULL
+);
+
+-- Admin API nonces seen within the signature window (replay protection
+-- that survives restarts).
+CREATE TABLE admin_nonces (
+    nonce       TEXT PRIMARY KEY,
+    ts          INTEGER NOT NULL
+);
+"#];
+
+/// Opens `conn` for use: pragmas, then migrations.
+pub fn prepare(conn: &mut Connection, writer: bool) -> Result<(), String> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
+        .map_err(|e| e.to_string())?;
+    if !writer {
+        return Ok(());
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("could not enable WAL (journal_mode = {mode})"));
+    }
+    migrate(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(format!(
+            "database schema version {version} is newer than this server ({known}); refusing to touch it"
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(sql).map_err(|e| e.to_string())?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

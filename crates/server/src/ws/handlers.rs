@@ -1,0 +1,267 @@
+//! One function per request type: validate, apply the policy, touch the
+//! store, shape the response.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use imsync_protocol::{
+    blacklist_request, codes, request, response::Body, BlacklistResult, Response,
+    SendMessageRequest,
+};
+
+use super::Session;
+use crate::clock::{new_message_uid, now_ms};
+use crate::error::ApiError;
+use crate::fanout::{deliver, Delivery};
+use crate::state::AppState;
+use crate::store::{messages, settings, Outcome};
+use crate::validate;
+
+/// Answers one request of an authenticated session.
+pub async fn handle(state: &AppState, session: &mut Session, op: Option<request::Op>) -> Response {
+    let result = match op {
+        None => Err(ApiError::new(codes::NOT_SUPPORT, "unknown request type")),
+        Some(op) => dispatch(state, session, op).await,
+    };
+    match result {
+        Ok(Some(body)) => Response::ok(body),
+        Ok(None) => Response::ok_empty(),
+        Err(e) => Response::error(e.code, e.msg),
+    }
+}
+
+async fn dispatch(
+    state: &AppState,
+    session: &mut Session,
+    op: request::Op,
+) -> Result<Option<Body>, ApiError> {
+    let user = session.user_id.clone();
+    let now = now_ms();
+    let store = &state.store;
+    match op {
+        request::Op::Connect(_) => Err(ApiError::new(
+            codes::RC_CONNECTION_EXIST,
+            "this connection is already authenticated",
+        )),
+        request::Op::SendMessage(req) => send_message(state, session, req).await,
+        request::Op::PullInbox(req) => {
+            let page = store
+                .read(move |c| messages::pull(c, &user, req.after_seq, req.limit))
+                .await?;
+            Ok(Some(Body::PullInbox(page)))
+        }
+        request::Op::Recall(req) => {
+            let recall = messages::Recall {
+                message_uid: req.message_uid,
+                conversation: req.conversation,
+                sent_time: req.sent_time,
+                is_delete: req.is_delete,
+                disable_notification: req.disable_notification,
+                push_config: req.push_config,
+                extra: req.extra,
+            };
+            let ack = store
+                .write(move |c| messages::recall(c, &user, recall, now))
+                .await?;
+            Ok(Some(Body::MessageAck(ack)))
+        }
+        request::Op::ReadReceipt(req) => {
+            let ack = store
+                .write(move |c| {
+                    messages::read_receipt(
+                        c,
+                        &user,
+                        &req.target_id,
+                        &req.channel_id,
+                        &req.message_uid,
+                        req.last_message_send_time,
+                        now,
+                    )
+                })
+                .await?;
+            Ok(Some(Body::MessageAck(ack)))
+        }
+        request::Op::ReceiptRequest(req) => {
+            let ack = store
+                .write(move |c| {
+                    messages::receipt_request(
+                        c,
+                        &user,
+                        &req.target_id,
+                        &req.channel_id,
+                        &req.message_uid,
+                        now,
+                    )
+                })
+                .await?;
+            Ok(Some(Body::MessageAck(ack)))
+        }
+        request::Op::ReceiptResponse(req) => {
+            let list: BTreeMap<String, Vec<String>> = req
+                .message_list
+                .into_iter()
+                .map(|(k, v)| (k, v.message_uids))
+                .collect();
+            let ack = store
+                .write(move |c| {
+                    messages::receipt_response(c, &user, &req.target_id, &req.channel_id, &list, now)
+                })
+                .await?;
+            Ok(Some(Body::MessageAck(ack)))
+        }
+        request::Op::SyncReadStatus(req) => {
+            let ack = store
+                .write(move |c| {
+                    messages::sync_read_status(
+                        c,
+                        &user,
+                        req.conversation.as_ref(),
+                        req.last_message_send_time,
+                        now,
+                    )
+                })
+                .await?;
+            Ok(Some(Body::MessageAck(ack)))
+        }
+        request::Op::Expansion(req) => {
+            let ack = store
+                .write(move |c| {
+                    messages::expansion(c, &user, &req.message_uid, &req.set, &req.remove, now)
+                })
+                .await?;
+            Ok(Some(Body::MessageAck(ack)))
+        }
+        request::Op::ConversationSettings(req) => {
+            let except = session.session_id.clone();
+            let snapshot = store
+                .write(move |c| {
+                    settings::set_conversation(
+                        c,
+                        &user,
+                        req.conversation.as_ref(),
+                        req.is_top,
+                        req.notification_level,
+                        now,
+                    )?;
+                    settings_changed(c, user, except, "conversation")
+                })
+                .await?;
+            Ok(Some(Body::Settings(snapshot)))
+        }
+        request::Op::Tag(req) => {
+            let op = req
+                .op
+                .ok_or_else(|| ApiError::invalid("tag request needs an operation"))?;
+            let except = session.session_id.clone();
+            let snapshot = store
+                .write(move |c| {
+                    let kind = settings::apply_tag(c, &user, &op, now)?;
+                    settings_changed(c, user, except, kind)
+                })
+                .await?;
+            Ok(Some(Body::Settings(snapshot)))
+        }
+        request::Op::Blacklist(req) => {
+            let op = req
+                .op
+                .ok_or_else(|| ApiError::invalid("blacklist request needs an operation"))?;
+            let user_ids = match op {
+                blacklist_request::Op::List(_) => {
+                    store.read(move |c| settings::blacklist(c, &user)).await?
+                }
+                blacklist_request::Op::Add(other) => {
+                    store
+                        .write(move |c| {
+                            settings::blacklist_add(c, &user, &other, now)?;
+                            Ok(Outcome::quiet(settings::blacklist(c, &user)?))
+                        })
+                        .await?
+                }
+                blacklist_request::Op::Remove(other) => {
+                    store
+                        .write(move |c| {
+                            settings::blacklist_remove(c, &user, &other)?;
+                            Ok(Outcome::quiet(settings::blacklist(c, &user)?))
+                        })
+                        .await?
+                }
+            };
+            Ok(Some(Body::Blacklist(BlacklistResult { user_ids })))
+        }
+        request::Op::GetSettings(_) => {
+            let snapshot = store.read(move |c| settings::snapshot(c, &user)).await?;
+            Ok(Some(Body::Settings(snapshot)))
+        }
+    }
+}
+
+/// Bumps the settings version and tells the user's other sessions.
+fn settings_changed(
+    c: &rusqlite::Connection,
+    user: String,
+    except_session: String,
+    kind: &'static str,
+) -> Result<Outcome<imsync_protocol::SettingsSnapshot>, ApiError> {
+    let version = settings::bump_version(c, &user)?;
+    let snapshot = settings::snapshot(c, &user)?;
+    Ok(Outcome {
+        value: snapshot,
+        deliveries: vec![Delivery::Settings {
+            user,
+            except_session,
+            version,
+            kind,
+        }],
+    })
+}
+
+async fn send_message(
+    state: &AppState,
+    session: &mut Session,
+    req: SendMessageRequest,
+) -> Result<Option<Body>, ApiError> {
+    let valid = validate::send(&session.user_id, &req)?;
+    if !session.rate.try_acquire(Instant::now()) {
+        return Err(ApiError::new(
+            codes::SEND_FREQUENCY_TOO_FAST,
+            format!(
+                "at most {} messages per second",
+                state.settings.rate_limit
+            ),
+        ));
+    }
+    let user = session.user_id.clone();
+    let now = now_ms();
+    if valid.message.is_status_message {
+        // Online devices only, nothing stored: route with a read, push now.
+        let route_user = user.clone();
+        let route_valid = valid.clone();
+        let recipients = state
+            .store
+            .read(move |c| messages::route(c, &route_user, &route_valid))
+            .await?;
+        let mut message = valid.message;
+        message.message_uid = new_message_uid();
+        message.sent_time = now;
+        message.client_msg_id.clear();
+        for r in recipients.iter().filter(|r| **r != user) {
+            deliver(
+                &state.registry,
+                Delivery::Status {
+                    user: r.clone(),
+                    message: messages::view_for(r, &message),
+                },
+            );
+        }
+        return Ok(Some(Body::MessageAck(imsync_protocol::MessageAck {
+            message_uid: message.message_uid,
+            sent_time: now,
+            seq: 0,
+        })));
+    }
+    let ack = state
+        .store
+        .write(move |c| messages::send(c, &user, valid, now))
+        .await?;
+    Ok(Some(Body::MessageAck(ack)))
+}
