@@ -13,12 +13,20 @@ pub fn to_json(env: &Env, v: Unknown<'_>, name: &str) -> std::result::Result<Val
         Ok(_) => env
             .from_js_value::<Value, _>(v)
             .map_err(|e| ImError::invalid(format!("{name} cannot be read: {}", e.reason))),
-        Err(e) => Err(ImError::invalid(format!("{name} cannot be read: {}", e.reason))),
+        Err(e) => Err(ImError::invalid(format!(
+            "{name} cannot be read: {}",
+            e.reason
+        ))),
     }
 }
 
-pub fn args_or_invalid(env: &Env, args: &[(&str, Unknown<'_>)]) -> std::result::Result<Vec<Value>, ImError> {
-    args.iter().map(|(name, v)| to_json(env, *v, &camel(name))).collect()
+pub fn args_or_invalid(
+    env: &Env,
+    args: &[(&str, Unknown<'_>)],
+) -> std::result::Result<Vec<Value>, ImError> {
+    args.iter()
+        .map(|(name, v)| to_json(env, *v, &camel(name)))
+        .collect()
 }
 
 fn camel(snake: &str) -> String {

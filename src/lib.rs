@@ -49,10 +49,14 @@ impl Engine {
     /// options, since a constructor has no result envelope.
     #[napi(constructor, ts_args_type = "options: EngineOptions")]
     pub fn new(env: Env, options: Unknown) -> Result<Self> {
-        let invalid = |e: imsync_core::ImError| Error::new(Status::InvalidArg, format!("{} (code {})", e.msg, e.code));
+        let invalid = |e: imsync_core::ImError| {
+            Error::new(Status::InvalidArg, format!("{} (code {})", e.msg, e.code))
+        };
         let options = envelope::to_json(&env, options, "options").map_err(invalid)?;
         imsync_core::Engine::new(&options)
-            .map(|core| Self { core: Arc::new(core) })
+            .map(|core| Self {
+                core: Arc::new(core),
+            })
             .map_err(invalid)
     }
 

@@ -29,12 +29,18 @@ pub fn present(v: Option<&Value>) -> Option<&Value> {
 pub fn object<'a>(v: Option<&'a Value>, name: &str) -> ImResult<&'a Map<String, Value>> {
     match present(v) {
         Some(Value::Object(m)) => Ok(m),
-        Some(other) => Err(ImError::invalid(format!("{name} must be an object, got {}", kind(other)))),
+        Some(other) => Err(ImError::invalid(format!(
+            "{name} must be an object, got {}",
+            kind(other)
+        ))),
         None => Err(ImError::invalid(format!("{name} is required (an object)"))),
     }
 }
 
-pub fn optional_object<'a>(v: Option<&'a Value>, name: &str) -> ImResult<Option<&'a Map<String, Value>>> {
+pub fn optional_object<'a>(
+    v: Option<&'a Value>,
+    name: &str,
+) -> ImResult<Option<&'a Map<String, Value>>> {
     match present(v) {
         None => Ok(None),
         some => object(some, name).map(Some),
@@ -49,11 +55,18 @@ pub fn integer(v: Option<&Value>, name: &str) -> ImResult<Option<i64>> {
                 return Ok(Some(i));
             }
             match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => Ok(Some(f as i64)),
-                _ => Err(ImError::invalid(format!("{name} must be an integer, got {n}"))),
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => {
+                    Ok(Some(f as i64))
+                }
+                _ => Err(ImError::invalid(format!(
+                    "{name} must be an integer, got {n}"
+                ))),
             }
         }
-        Some(other) => Err(ImError::invalid(format!("{name} must be an integer, got {}", kind(other)))),
+        Some(other) => Err(ImError::invalid(format!(
+            "{name} must be an integer, got {}",
+            kind(other)
+        ))),
     }
 }
 
@@ -62,16 +75,26 @@ pub fn required_integer(v: Option<&Value>, name: &str) -> ImResult<i64> {
 }
 
 /// An integer in `min..=max`, `default` when absent.
-pub fn ranged(v: Option<&Value>, name: &str, min: i64, max: i64, default: Option<i64>) -> ImResult<i64> {
+pub fn ranged(
+    v: Option<&Value>,
+    name: &str,
+    min: i64,
+    max: i64,
+    default: Option<i64>,
+) -> ImResult<i64> {
     let got = match (integer(v, name)?, default) {
         (Some(i), _) => i,
         (None, Some(d)) => return Ok(d),
         (None, None) => {
-            return Err(ImError::invalid(format!("{name} is required (an integer from {min} to {max})")))
+            return Err(ImError::invalid(format!(
+                "{name} is required (an integer from {min} to {max})"
+            )))
         }
     };
     if got < min || got > max {
-        return Err(ImError::invalid(format!("{name} must be an integer from {min} to {max}, got {got}")));
+        return Err(ImError::invalid(format!(
+            "{name} must be an integer from {min} to {max}, got {got}"
+        )));
     }
     Ok(got)
 }
@@ -87,7 +110,10 @@ pub fn boolean(v: Option<&Value>, name: &str, default: Option<bool>) -> ImResult
         (Some(Value::Bool(b)), _) => Ok(*b),
         (None, Some(d)) => Ok(d),
         (None, None) => Err(ImError::invalid(format!("{name} is required (a boolean)"))),
-        (Some(other), _) => Err(ImError::invalid(format!("{name} must be a boolean, got {}", kind(other)))),
+        (Some(other), _) => Err(ImError::invalid(format!(
+            "{name} must be a boolean, got {}",
+            kind(other)
+        ))),
     }
 }
 
@@ -95,18 +121,25 @@ pub fn string<'a>(v: Option<&'a Value>, name: &str) -> ImResult<Option<&'a str>>
     match present(v) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ImError::invalid(format!("{name} must be a string, got {}", kind(other)))),
+        Some(other) => Err(ImError::invalid(format!(
+            "{name} must be a string, got {}",
+            kind(other)
+        ))),
     }
 }
 
 /// A non-empty identifier (user, group, target id) of at most 64 characters.
 pub fn id(v: Option<&Value>, name: &str) -> ImResult<String> {
     match string(v, name)? {
-        None => Err(ImError::invalid(format!("{name} is required (a non-empty string)"))),
-        Some("") => Err(ImError::invalid(format!("{name} must be a non-empty string"))),
-        Some(s) if s.chars().count() > MAX_ID_LEN => {
-            Err(ImError::invalid(format!("{name} must be at most {MAX_ID_LEN} characters")))
-        }
+        None => Err(ImError::invalid(format!(
+            "{name} is required (a non-empty string)"
+        ))),
+        Some("") => Err(ImError::invalid(format!(
+            "{name} must be a non-empty string"
+        ))),
+        Some(s) if s.chars().count() > MAX_ID_LEN => Err(ImError::invalid(format!(
+            "{name} must be at most {MAX_ID_LEN} characters"
+        ))),
         Some(s) => Ok(s.to_string()),
     }
 }
@@ -116,7 +149,10 @@ pub fn string_array(v: Option<&Value>, name: &str, max: usize) -> ImResult<Optio
         None => Ok(None),
         Some(Value::Array(items)) => {
             if items.len() > max {
-                return Err(ImError::invalid(format!("{name} must have at most {max} items, got {}", items.len())));
+                return Err(ImError::invalid(format!(
+                    "{name} must have at most {max} items, got {}",
+                    items.len()
+                )));
             }
             items
                 .iter()
@@ -131,7 +167,10 @@ pub fn string_array(v: Option<&Value>, name: &str, max: usize) -> ImResult<Optio
                 .collect::<ImResult<Vec<_>>>()
                 .map(Some)
         }
-        Some(other) => Err(ImError::invalid(format!("{name} must be an array of strings, got {}", kind(other)))),
+        Some(other) => Err(ImError::invalid(format!(
+            "{name} must be an array of strings, got {}",
+            kind(other)
+        ))),
     }
 }
 
@@ -139,8 +178,13 @@ pub fn channel(v: Option<&Value>, name: &str) -> ImResult<Option<String>> {
     match present(v) {
         None => Ok(None),
         Some(Value::String(s)) if s.chars().count() <= 20 => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(ImError::invalid(format!("{name} must be at most 20 characters"))),
-        Some(other) => Err(ImError::invalid(format!("{name} must be a string, got {}", kind(other)))),
+        Some(Value::String(_)) => Err(ImError::invalid(format!(
+            "{name} must be at most 20 characters"
+        ))),
+        Some(other) => Err(ImError::invalid(format!(
+            "{name} must be a string, got {}",
+            kind(other)
+        ))),
     }
 }
 
@@ -163,7 +207,10 @@ pub fn stored_type(t: i64, name: &str) -> ImResult<i64> {
 
 /// Parses `{ conversationType, targetId, channelId? }`.
 pub fn scope_from(m: &Map<String, Value>, name: &str) -> ImResult<ConversationScope> {
-    let t = required_integer(m.get("conversationType"), &format!("{name}.conversationType"))?;
+    let t = required_integer(
+        m.get("conversationType"),
+        &format!("{name}.conversationType"),
+    )?;
     let t = stored_type(t, &format!("{name}.conversationType"))?;
     Ok(ConversationScope {
         conversation_type: t,
@@ -184,9 +231,15 @@ pub fn conversation(v: Option<&Value>, name: &str) -> ImResult<ConversationKey> 
 /// A search keyword: non-empty, at most 256 characters.
 pub fn keyword(v: Option<&Value>, name: &str) -> ImResult<String> {
     match string(v, name)? {
-        None => Err(ImError::invalid(format!("{name} is required (a non-empty string)"))),
-        Some("") => Err(ImError::invalid(format!("{name} must be a non-empty string"))),
-        Some(s) if s.chars().count() > 256 => Err(ImError::invalid(format!("{name} must be at most 256 characters"))),
+        None => Err(ImError::invalid(format!(
+            "{name} is required (a non-empty string)"
+        ))),
+        Some("") => Err(ImError::invalid(format!(
+            "{name} must be a non-empty string"
+        ))),
+        Some(s) if s.chars().count() > 256 => Err(ImError::invalid(format!(
+            "{name} must be at most 256 characters"
+        ))),
         Some(s) => Ok(s.to_string()),
     }
 }

@@ -41,7 +41,9 @@ pub struct Engine {
 fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
     let id = args::required_integer(v, name)?;
     if id <= 0 || conv_of(id) == 0 || conv_of(id) > MAX_CONVERSATIONS {
-        return Err(ImError::invalid(format!("{name} {id} is not a local message id")));
+        return Err(ImError::invalid(format!(
+            "{name} {id} is not a local message id"
+        )));
     }
     Ok(id)
 }
@@ -68,7 +70,11 @@ impl Engine {
     }
 
     fn db(&self) -> ImResult<Arc<OpenDb>> {
-        self.db.read().unwrap().clone().ok_or_else(ImError::not_open)
+        self.db
+            .read()
+            .unwrap()
+            .clone()
+            .ok_or_else(ImError::not_open)
     }
 
     /// The user whose database is open, if any.
@@ -100,7 +106,10 @@ impl Engine {
                     crate::registry::SearchSource::Fields(f) => json!(f),
                     crate::registry::SearchSource::None => json!([]),
                 };
-                (name.clone(), json!([info.is_persisted, info.is_counted, info.is_status, props]))
+                (
+                    name.clone(),
+                    json!([info.is_persisted, info.is_counted, info.is_status, props]),
+                )
             })
             .collect();
         store
@@ -150,9 +159,21 @@ impl Engine {
         let counted = args::boolean(Some(&is_counted), "isCounted", None)?;
         let props = args::string_array(Some(&search_props), "searchProps", 32)?.unwrap_or_default();
         let status = args::boolean(Some(&is_status_message), "isStatusMessage", Some(false))?;
-        self.registry.write().unwrap().register(&name, persisted, counted, props.clone(), status)?;
+        self.registry.write().unwrap().register(
+            &name,
+            persisted,
+            counted,
+            props.clone(),
+            status,
+        )?;
         if let Ok(db) = self.db() {
-            let info = self.registry.read().unwrap().get(&name).cloned().expect("just registered");
+            let info = self
+                .registry
+                .read()
+                .unwrap()
+                .get(&name)
+                .cloned()
+                .expect("just registered");
             db.store
                 .write(move |tx| {
                     tx.execute(
@@ -182,7 +203,13 @@ impl Engine {
         let m = args::optional_object(Some(opts), "options")?;
         let get = |k: &str| m.and_then(|m| m.get(k));
         let timestamp = args::timestamp(get("timestamp"), "options.timestamp", Some(0))?;
-        let count = args::ranged(get("count"), "options.count", 1, MAX_HISTORY_COUNT, Some(20))?;
+        let count = args::ranged(
+            get("count"),
+            "options.count",
+            1,
+            MAX_HISTORY_COUNT,
+            Some(20),
+        )?;
         let order = args::ranged(get("order"), "options.order", 0, 1, Some(0))?;
         let db = self.db()?;
         db.store
@@ -190,37 +217,68 @@ impl Engine {
                 let Some(conv_id) = conversations::find_id(c, &conversation)? else {
                     return Ok(json!({ "list": [], "hasMore": false }));
                 };
-                let (list, has_more) = history::page(c, conv_id, timestamp, count, order, types.as_deref())?;
+                let (list, has_more) =
+                    history::page(c, conv_id, timestamp, count, order, types.as_deref())?;
                 Ok(json!({ "list": list, "hasMore": has_more }))
             })
             .await
     }
 
-    pub async fn get_history_messages(&self, conversation: Value, options: Value) -> ImResult<Value> {
+    pub async fn get_history_messages(
+        &self,
+        conversation: Value,
+        options: Value,
+    ) -> ImResult<Value> {
         let conversation = args::conversation(Some(&conversation), "conversation")?;
         self.history_page(conversation, &options, None).await
     }
 
-    pub async fn get_history_messages_by_message_types(&self, conversation: Value, options: Value) -> ImResult<Value> {
+    pub async fn get_history_messages_by_message_types(
+        &self,
+        conversation: Value,
+        options: Value,
+    ) -> ImResult<Value> {
         let conversation = args::conversation(Some(&conversation), "conversation")?;
         let m = args::object(Some(&options), "options")?;
         let types = args::string_array(m.get("messageTypes"), "options.messageTypes", 100)?
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ImError::invalid("options.messageTypes is required (a non-empty array of message types)"))?;
+            .ok_or_else(|| {
+                ImError::invalid(
+                    "options.messageTypes is required (a non-empty array of message types)",
+                )
+            })?;
         self.history_page(conversation, &options, Some(types)).await
     }
 
-    pub async fn get_messages_around_timestamp(&self, conversation: Value, options: Value) -> ImResult<Value> {
+    pub async fn get_messages_around_timestamp(
+        &self,
+        conversation: Value,
+        options: Value,
+    ) -> ImResult<Value> {
         let conversation = args::conversation(Some(&conversation), "conversation")?;
         let m = args::object(Some(&options), "options")?;
         let timestamp = args::timestamp(m.get("timestamp"), "options.timestamp", Some(0))?;
-        let before = args::ranged(m.get("beforeCount"), "options.beforeCount", 0, MAX_HISTORY_COUNT, Some(0))?;
-        let after = args::ranged(m.get("afterCount"), "options.afterCount", 0, MAX_HISTORY_COUNT, Some(0))?;
+        let before = args::ranged(
+            m.get("beforeCount"),
+            "options.beforeCount",
+            0,
+            MAX_HISTORY_COUNT,
+            Some(0),
+        )?;
+        let after = args::ranged(
+            m.get("afterCount"),
+            "options.afterCount",
+            0,
+            MAX_HISTORY_COUNT,
+            Some(0),
+        )?;
         let db = self.db()?;
         db.store
             .read(move |c| match conversations::find_id(c, &conversation)? {
                 None => Ok(json!([])),
-                Some(id) => Ok(Value::Array(history::around(c, id, timestamp, before, after)?)),
+                Some(id) => Ok(Value::Array(history::around(
+                    c, id, timestamp, before, after,
+                )?)),
             })
             .await
     }
@@ -238,32 +296,54 @@ impl Engine {
 
     // ---- insert --------------------------------------------------------------------
 
-    pub async fn insert_message(&self, conversation: Value, message: Value, options: Value) -> ImResult<Value> {
+    pub async fn insert_message(
+        &self,
+        conversation: Value,
+        message: Value,
+        options: Value,
+    ) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
         let m = args::object(Some(&message), "message")?;
         let opts = InsertOptions::parse(Some(&options), "options")?;
         let db = self.db()?;
         let parsed = {
             let registry = self.registry.read().unwrap();
-            Parser { registry: &registry, user_id: &db.user_id, now: message::now_ms() }.parse(key, m, "message", &opts)?
+            Parser {
+                registry: &registry,
+                user_id: &db.user_id,
+                now: message::now_ms(),
+            }
+            .parse(key, m, "message", &opts)?
         };
         db.store
             .write(move |tx| {
                 let outcome = writes::insert(tx, std::slice::from_ref(&parsed), false)?;
                 let id = match outcome[0] {
                     Outcome::Inserted(id) | Outcome::Duplicate(Some(id)) => id,
-                    Outcome::Duplicate(None) => return Err(ImError::internal("duplicate without a stored copy")),
+                    Outcome::Duplicate(None) => {
+                        return Err(ImError::internal("duplicate without a stored copy"))
+                    }
                 };
-                history::by_ids(tx, &[id])?.pop().ok_or_else(|| ImError::internal("inserted message vanished"))
+                history::by_ids(tx, &[id])?
+                    .pop()
+                    .ok_or_else(|| ImError::internal("inserted message vanished"))
             })
             .await
     }
 
-    pub async fn batch_insert_message(&self, messages: Value, check_duplicate: Value) -> ImResult<Value> {
+    pub async fn batch_insert_message(
+        &self,
+        messages: Value,
+        check_duplicate: Value,
+    ) -> ImResult<Value> {
         let items = match args::present(Some(&messages)) {
             Some(Value::Array(a)) => a,
             Some(_) => return Err(ImError::invalid("messages must be an array")),
-            None => return Err(ImError::invalid("messages is required (an array of 1 to 500 messages)")),
+            None => {
+                return Err(ImError::invalid(
+                    "messages is required (an array of 1 to 500 messages)",
+                ))
+            }
         };
         if items.is_empty() || items.len() > MAX_BATCH {
             return Err(ImError::invalid(format!(
@@ -276,7 +356,11 @@ impl Engine {
         let now = message::now_ms();
         let parsed = {
             let registry = self.registry.read().unwrap();
-            let parser = Parser { registry: &registry, user_id: &db.user_id, now };
+            let parser = Parser {
+                registry: &registry,
+                user_id: &db.user_id,
+                now,
+            };
             let opts = InsertOptions::default();
             items
                 .iter()
@@ -288,7 +372,10 @@ impl Engine {
                     // The seed's example gives each element a string `messageId` as its
                     // unique value; it plays the role of the server id for dedup.
                     let mut owned;
-                    let m = match (m.get("messageId"), m.get("messageUId").or(m.get("messageUid"))) {
+                    let m = match (
+                        m.get("messageId"),
+                        m.get("messageUId").or(m.get("messageUid")),
+                    ) {
                         (Some(Value::String(uid)), None) => {
                             owned = m.clone();
                             owned.insert("messageUId".into(), Value::String(uid.clone()));
@@ -303,7 +390,10 @@ impl Engine {
         db.store
             .write(move |tx| {
                 let outcomes = writes::insert(tx, &parsed, check)?;
-                let inserted = outcomes.iter().filter(|o| matches!(o, Outcome::Inserted(_))).count();
+                let inserted = outcomes
+                    .iter()
+                    .filter(|o| matches!(o, Outcome::Inserted(_)))
+                    .count();
                 Ok(json!({ "inserted": inserted, "duplicates": outcomes.len() - inserted }))
             })
             .await
@@ -324,7 +414,11 @@ impl Engine {
                     a.len()
                 )))
             }
-            _ => return Err(ImError::invalid("messageIds is required (an array of local message ids)")),
+            _ => {
+                return Err(ImError::invalid(
+                    "messageIds is required (an array of local message ids)",
+                ))
+            }
         };
         let conv = conv_of(ids[0]);
         if let Some(i) = ids.iter().position(|id| conv_of(*id) != conv) {
@@ -361,7 +455,12 @@ impl Engine {
         self.delete_where(key, Some(before), clean).await
     }
 
-    async fn delete_where(&self, key: ConversationKey, before: Option<i64>, clean: bool) -> ImResult<Value> {
+    async fn delete_where(
+        &self,
+        key: ConversationKey,
+        before: Option<i64>,
+        clean: bool,
+    ) -> ImResult<Value> {
         let db = self.db()?;
         db.store
             .write(move |tx| {
@@ -395,7 +494,8 @@ impl Engine {
         let keyword = args::keyword(Some(&keyword), "keyword")?;
         let start = args::timestamp(Some(&start_time), "startTime", Some(0))?;
         let count = args::ranged(Some(&count), "count", 1, MAX_HISTORY_COUNT, None)?;
-        let types = Self::search_types(Some(&message_types), "messageTypes")?.filter(|t| !t.is_empty());
+        let types =
+            Self::search_types(Some(&message_types), "messageTypes")?.filter(|t| !t.is_empty());
         let db = self.db()?;
         db.store
             .read(move |c| {
@@ -413,7 +513,11 @@ impl Engine {
             .await
     }
 
-    pub async fn search_message_in_time_range(&self, conversation: Value, option: Value) -> ImResult<Value> {
+    pub async fn search_message_in_time_range(
+        &self,
+        conversation: Value,
+        option: Value,
+    ) -> ImResult<Value> {
         let mut scope = args::scope(Some(&conversation), "conversation")?;
         scope.channel_id = None; // the seed: searches every channel of the conversation
         let m = args::object(Some(&option), "option")?;
@@ -425,14 +529,33 @@ impl Engine {
                 "option.endTime ({end}) must not be before option.startTime ({start})"
             )));
         }
-        let offset = args::ranged(m.get("offset"), "option.offset", 0, i64::from(u32::MAX), Some(0))?;
-        let limit = args::ranged(m.get("limit"), "option.limit", 1, MAX_HISTORY_COUNT, Some(5))?;
+        let offset = args::ranged(
+            m.get("offset"),
+            "option.offset",
+            0,
+            i64::from(u32::MAX),
+            Some(0),
+        )?;
+        let limit = args::ranged(
+            m.get("limit"),
+            "option.limit",
+            1,
+            MAX_HISTORY_COUNT,
+            Some(5),
+        )?;
         let db = self.db()?;
         db.store
             .read(move |c| {
                 let ids = conversations::scope_ids(c, &scope)?;
-                let f = Filter { conv_ids: &ids, min_time: start, max_time: end, types: None, sender: None };
-                let (messages, total) = search::page(c, Some(&keyword), &f, offset as usize, limit as usize)?;
+                let f = Filter {
+                    conv_ids: &ids,
+                    min_time: start,
+                    max_time: end,
+                    types: None,
+                    sender: None,
+                };
+                let (messages, total) =
+                    search::page(c, Some(&keyword), &f, offset as usize, limit as usize)?;
                 Ok(json!({ "messages": messages, "count": total }))
             })
             .await
@@ -446,7 +569,9 @@ impl Engine {
         count: Value,
     ) -> ImResult<Value> {
         let scope = args::scope(Some(&conversation), "conversation")?;
-        if scope.conversation_type != conversation_type::PRIVATE && scope.conversation_type != conversation_type::GROUP {
+        if scope.conversation_type != conversation_type::PRIVATE
+            && scope.conversation_type != conversation_type::GROUP
+        {
             return Err(ImError::new(
                 crate::codes::CONVERSATION_TYPE_NOT_SUPPORT,
                 "conversation.conversationType must be PRIVATE (1) or GROUP (3) for searchMessagesByUser",
@@ -479,12 +604,20 @@ impl Engine {
         channel_id: Value,
     ) -> ImResult<Value> {
         let keyword = args::keyword(Some(&keyword), "keyword")?;
-        let types = Self::search_types(Some(&message_types), "messageTypes")?
-            .ok_or_else(|| ImError::invalid("messageTypes is required (an array of message types)"))?;
+        let types = Self::search_types(Some(&message_types), "messageTypes")?.ok_or_else(|| {
+            ImError::invalid("messageTypes is required (an array of message types)")
+        })?;
         let channel = args::channel(Some(&channel_id), "channelId")?;
         let db = self.db()?;
         db.store
-            .read(move |c| Ok(Value::Array(search::conversations_with(c, &keyword, &types, channel.as_deref())?)))
+            .read(move |c| {
+                Ok(Value::Array(search::conversations_with(
+                    c,
+                    &keyword,
+                    &types,
+                    channel.as_deref(),
+                )?))
+            })
             .await
     }
 
@@ -496,10 +629,16 @@ impl Engine {
         db.store
             .read(move |c| {
                 let list = match channel {
-                    None => conversations::query(c, &conversations::select_sql("ORDER BY c.sort_time DESC, c.id DESC"), [])?,
+                    None => conversations::query(
+                        c,
+                        &conversations::select_sql("ORDER BY c.sort_time DESC, c.id DESC"),
+                        [],
+                    )?,
                     Some(ch) => conversations::query(
                         c,
-                        &conversations::select_sql("WHERE c.channel = ?1 ORDER BY c.sort_time DESC, c.id DESC"),
+                        &conversations::select_sql(
+                            "WHERE c.channel = ?1 ORDER BY c.sort_time DESC, c.id DESC",
+                        ),
                         [ch],
                     )?,
                 };
@@ -523,8 +662,16 @@ impl Engine {
         db.store
             .read(move |c| {
                 let bound = if start == 0 { i64::MAX } else { start };
-                let order = if top { "c.is_top DESC, c.sort_time DESC" } else { "c.sort_time DESC" };
-                let channel_filter = if channel.is_some() { "AND c.channel = ?3" } else { "" };
+                let order = if top {
+                    "c.is_top DESC, c.sort_time DESC"
+                } else {
+                    "c.sort_time DESC"
+                };
+                let channel_filter = if channel.is_some() {
+                    "AND c.channel = ?3"
+                } else {
+                    ""
+                };
                 let sql = conversations::select_sql(&format!(
                     "WHERE c.sort_time < ?1 {channel_filter} ORDER BY {order} LIMIT ?2"
                 ));
@@ -546,7 +693,11 @@ impl Engine {
                     a.len()
                 )))
             }
-            _ => return Err(ImError::invalid("conversations is required (an array of conversations)")),
+            _ => {
+                return Err(ImError::invalid(
+                    "conversations is required (an array of conversations)",
+                ))
+            }
         };
         let keys = items
             .iter()
@@ -567,13 +718,21 @@ impl Engine {
 
     // ---- status --------------------------------------------------------------------
 
-    pub async fn set_message_received_status_info(&self, message_id: Value, info: Value) -> ImResult<Value> {
+    pub async fn set_message_received_status_info(
+        &self,
+        message_id: Value,
+        info: Value,
+    ) -> ImResult<Value> {
         let id = message_id_arg(&message_id)?;
         let bits = message::parse_received_status_info(Some(&info), "receivedStatusInfo")?;
         self.set_received(id, bits).await
     }
 
-    pub async fn set_message_received_status(&self, message_id: Value, status: Value) -> ImResult<Value> {
+    pub async fn set_message_received_status(
+        &self,
+        message_id: Value,
+        status: Value,
+    ) -> ImResult<Value> {
         let id = message_id_arg(&message_id)?;
         let bits = message::parse_received_status(Some(&status), "receivedStatus")?;
         self.set_received(id, bits).await
@@ -591,7 +750,11 @@ impl Engine {
             .await
     }
 
-    pub async fn set_message_sent_status(&self, message_id: Value, status: Value) -> ImResult<Value> {
+    pub async fn set_message_sent_status(
+        &self,
+        message_id: Value,
+        status: Value,
+    ) -> ImResult<Value> {
         let id = message_id_arg(&message_id)?;
         let status = message::parse_sent_status(Some(&status), "sentStatus")?;
         let db = self.db()?;
@@ -605,7 +768,11 @@ impl Engine {
             .await
     }
 
-    pub async fn set_message_status_to_read(&self, conversation: Value, timestamp: Value) -> ImResult<Value> {
+    pub async fn set_message_status_to_read(
+        &self,
+        conversation: Value,
+        timestamp: Value,
+    ) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
         let ts = args::timestamp(Some(&timestamp), "timestamp", None)?;
         let db = self.db()?;
@@ -645,7 +812,12 @@ fn check_writable(dbpath: &std::path::Path, file: &std::path::Path) -> ImResult<
             std::fs::write(&probe, b"")?;
             std::fs::remove_file(&probe)
         })
-        .map_err(|e| ImError::invalid(format!("options.dbpath {} is not writable: {e}", dbpath.display())))
+        .map_err(|e| {
+            ImError::invalid(format!(
+                "options.dbpath {} is not writable: {e}",
+                dbpath.display()
+            ))
+        })
 }
 
 #[allow(dead_code)]

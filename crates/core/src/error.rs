@@ -14,7 +14,10 @@ pub type ImResult<T> = Result<T, ImError>;
 
 impl ImError {
     pub fn new(code: i32, msg: impl Into<String>) -> Self {
-        Self { code, msg: msg.into() }
+        Self {
+            code,
+            msg: msg.into(),
+        }
     }
 
     /// Bad argument: the message must name the argument and the rule it broke.
@@ -36,7 +39,10 @@ impl ImError {
     /// Prefixes the message with the position of the element that caused it, so a batch
     /// caller learns which element to fix (the seed puts the index in `msg`).
     pub fn at_index(self, index: usize) -> Self {
-        Self { code: self.code, msg: format!("messages[{index}]: {}", self.msg) }
+        Self {
+            code: self.code,
+            msg: format!("messages[{index}]: {}", self.msg),
+        }
     }
 }
 

@@ -37,7 +37,11 @@ struct CappedFile {
 
 impl CappedFile {
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if self.file.as_ref().is_some_and(|(_, len)| *len + buf.len() as u64 > MAX_LOG_BYTES) {
+        if self
+            .file
+            .as_ref()
+            .is_some_and(|(_, len)| *len + buf.len() as u64 > MAX_LOG_BYTES)
+        {
             self.file = None;
             let _ = std::fs::rename(&self.path, self.path.with_extension("log.1"));
         }
@@ -45,7 +49,10 @@ impl CappedFile {
             if let Some(dir) = self.path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let f = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
             let len = f.metadata()?.len();
             self.file = Some((f, len));
         }
@@ -77,12 +84,18 @@ pub fn init(dbpath: &std::path::Path, level: u8) {
         let _ = handle.modify(|f| *f = level_filter(level));
         return;
     }
-    let file: &'static Mutex<CappedFile> =
-        Box::leak(Box::new(Mutex::new(CappedFile { path: dbpath.join("imsync").join("imsync.log"), file: None })));
+    let file: &'static Mutex<CappedFile> = Box::leak(Box::new(Mutex::new(CappedFile {
+        path: dbpath.join("imsync").join("imsync.log"),
+        file: None,
+    })));
     let (filter, handle) = reload::Layer::new(level_filter(level));
     let subscriber = tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)

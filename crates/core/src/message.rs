@@ -69,7 +69,9 @@ pub struct InsertOptions {
 
 impl InsertOptions {
     pub fn parse(v: Option<&Value>, name: &str) -> ImResult<Self> {
-        let Some(m) = args::optional_object(v, name)? else { return Ok(Self::default()) };
+        let Some(m) = args::optional_object(v, name)? else {
+            return Ok(Self::default());
+        };
         Ok(Self {
             is_unread: args::boolean(m.get("isUnread"), &format!("{name}.isUnread"), Some(false))?,
             search_content: args::string(m.get("searchContent"), &format!("{name}.searchContent"))?
@@ -113,7 +115,9 @@ pub fn parse_sent_status(v: Option<&Value>, name: &str) -> ImResult<i64> {
 
 /// Whether a received message mentions `user_id`: @all (type 1) or @ the user (type 2).
 pub fn mentions(content: &Value, user_id: &str) -> bool {
-    let Some(info) = content.get("mentionedInfo") else { return false };
+    let Some(info) = content.get("mentionedInfo") else {
+        return false;
+    };
     match info.get("type").and_then(Value::as_i64) {
         Some(1) => true,
         Some(2) => info
@@ -150,8 +154,18 @@ impl Parser<'_> {
         }
         let content_value = match args::present(m.get("content")) {
             Some(v @ Value::Object(_)) => v,
-            Some(_) => return Err(ImError::invalid(format!("{} must be an object", field("content")))),
-            None => return Err(ImError::invalid(format!("{} is required (an object)", field("content")))),
+            Some(_) => {
+                return Err(ImError::invalid(format!(
+                    "{} must be an object",
+                    field("content")
+                )))
+            }
+            None => {
+                return Err(ImError::invalid(format!(
+                    "{} is required (an object)",
+                    field("content")
+                )))
+            }
         };
         let content = content_value.to_string();
         if content.len() > MAX_CONTENT_BYTES {
@@ -161,7 +175,13 @@ impl Parser<'_> {
                 content.len()
             )));
         }
-        let dir = args::ranged(m.get("messageDirection"), &field("messageDirection"), 1, 2, Some(direction::SEND))?;
+        let dir = args::ranged(
+            m.get("messageDirection"),
+            &field("messageDirection"),
+            1,
+            2,
+            Some(direction::SEND),
+        )?;
         let sender = match args::present(m.get("senderUserId")) {
             Some(v) => args::id(Some(v), &field("senderUserId"))?,
             None if dir == direction::SEND => self.user_id.to_string(),
@@ -179,14 +199,22 @@ impl Parser<'_> {
         };
         let sent_time = args::timestamp(m.get("sentTime"), &field("sentTime"), Some(0))?;
         let sent_time = if sent_time == 0 { self.now } else { sent_time };
-        let received_time = args::timestamp(m.get("receivedTime"), &field("receivedTime"), Some(0))?;
-        let received_time = if received_time == 0 { self.now } else { received_time };
+        let received_time =
+            args::timestamp(m.get("receivedTime"), &field("receivedTime"), Some(0))?;
+        let received_time = if received_time == 0 {
+            self.now
+        } else {
+            received_time
+        };
         let sent_status = match args::present(m.get("sentStatus")) {
             Some(v) => parse_sent_status(Some(v), &field("sentStatus"))?,
             None => sent_status::SENT,
         };
         let received = if let Some(v) = args::present(m.get("receivedStatusInfo")) {
-            received_status_info(args::object(Some(v), &field("receivedStatusInfo"))?, &field("receivedStatusInfo"))?
+            received_status_info(
+                args::object(Some(v), &field("receivedStatusInfo"))?,
+                &field("receivedStatusInfo"),
+            )?
         } else if let Some(v) = args::present(m.get("receivedStatus")) {
             parse_received_status(Some(v), &field("receivedStatus"))?
         } else if dir == direction::RECEIVE && options.is_unread {
@@ -198,7 +226,11 @@ impl Parser<'_> {
             Some(v) => args::boolean(Some(v), &field("isMentioned"), None)?,
             None => dir == direction::RECEIVE && mentions(content_value, self.user_id),
         };
-        let can_expand = args::boolean(m.get("canIncludeExpansion"), &field("canIncludeExpansion"), Some(false))?;
+        let can_expand = args::boolean(
+            m.get("canIncludeExpansion"),
+            &field("canIncludeExpansion"),
+            Some(false),
+        )?;
         let expansion = match args::optional_object(m.get("expansion"), &field("expansion"))? {
             None => None,
             Some(_) if !can_expand => {
@@ -211,14 +243,19 @@ impl Parser<'_> {
             Some(exp) => {
                 for (k, v) in exp {
                     if !v.is_string() {
-                        return Err(ImError::invalid(format!("{}.{k} must be a string", field("expansion"))));
+                        return Err(ImError::invalid(format!(
+                            "{}.{k} must be a string",
+                            field("expansion")
+                        )));
                     }
                 }
                 Some(Value::Object(exp.clone()).to_string())
             }
         };
         let mut extra = Map::new();
-        if let Some(ids) = args::string_array(m.get("directedUserIds"), &field("directedUserIds"), 1000)? {
+        if let Some(ids) =
+            args::string_array(m.get("directedUserIds"), &field("directedUserIds"), 1000)?
+        {
             if !ids.is_empty() {
                 extra.insert("directedUserIds".into(), json!(ids));
             }
@@ -226,17 +263,26 @@ impl Parser<'_> {
         if let Some(p) = args::optional_object(m.get("pushConfig"), &field("pushConfig"))? {
             extra.insert("pushConfig".into(), Value::Object(p.clone()));
         }
-        if let Some(r) = args::optional_object(m.get("readReceiptInfo"), &field("readReceiptInfo"))? {
+        if let Some(r) = args::optional_object(m.get("readReceiptInfo"), &field("readReceiptInfo"))?
+        {
             extra.insert("readReceiptInfo".into(), Value::Object(r.clone()));
         }
         let mut flags = flag::PERSISTED;
         if info.is_counted {
             flags |= flag::COUNTED;
         }
-        if args::boolean(m.get("isOfflineMessage"), &field("isOfflineMessage"), Some(false))? {
+        if args::boolean(
+            m.get("isOfflineMessage"),
+            &field("isOfflineMessage"),
+            Some(false),
+        )? {
             flags |= flag::OFFLINE;
         }
-        if args::boolean(m.get("disableNotification"), &field("disableNotification"), Some(false))? {
+        if args::boolean(
+            m.get("disableNotification"),
+            &field("disableNotification"),
+            Some(false),
+        )? {
             flags |= flag::DISABLE_NOTIFICATION;
         }
         if can_expand {
@@ -284,13 +330,19 @@ pub fn row_to_json(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
     let extra: Option<String> = r.get(13)?;
     let mut out = Map::with_capacity(26);
     out.insert("messageId".into(), json!(r.get::<_, i64>(0)?));
-    out.insert("messageUId".into(), json!(r.get::<_, Option<String>>(1)?.unwrap_or_default()));
+    out.insert(
+        "messageUId".into(),
+        json!(r.get::<_, Option<String>>(1)?.unwrap_or_default()),
+    );
     out.insert("conversationType".into(), json!(r.get::<_, i64>(14)?));
     out.insert("targetId".into(), json!(r.get::<_, String>(15)?));
     out.insert("channelId".into(), json!(r.get::<_, String>(16)?));
     out.insert("senderUserId".into(), json!(r.get::<_, String>(2)?));
     out.insert("messageType".into(), json!(r.get::<_, String>(3)?));
-    out.insert("content".into(), serde_json::from_str(&content).unwrap_or(Value::Null));
+    out.insert(
+        "content".into(),
+        serde_json::from_str(&content).unwrap_or(Value::Null),
+    );
     out.insert("sentTime".into(), json!(r.get::<_, i64>(6)?));
     out.insert("receivedTime".into(), json!(r.get::<_, i64>(7)?));
     out.insert("messageDirection".into(), json!(r.get::<_, i64>(5)?));
@@ -310,14 +362,30 @@ pub fn row_to_json(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
     out.insert("isStatusMessage".into(), json!(flags & flag::STATUS != 0));
     out.insert("isMentioned".into(), json!(r.get::<_, i64>(10)? != 0));
     out.insert("isOfflineMessage".into(), json!(flags & flag::OFFLINE != 0));
-    out.insert("disableNotification".into(), json!(flags & flag::DISABLE_NOTIFICATION != 0));
-    out.insert("canIncludeExpansion".into(), json!(flags & flag::CAN_INCLUDE_EXPANSION != 0));
+    out.insert(
+        "disableNotification".into(),
+        json!(flags & flag::DISABLE_NOTIFICATION != 0),
+    );
+    out.insert(
+        "canIncludeExpansion".into(),
+        json!(flags & flag::CAN_INCLUDE_EXPANSION != 0),
+    );
     out.insert(
         "expansion".into(),
-        expansion.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or(Value::Null),
+        expansion
+            .and_then(|e| serde_json::from_str(&e).ok())
+            .unwrap_or(Value::Null),
     );
-    let extra: Map<String, Value> = extra.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or_default();
-    out.insert("directedUserIds".into(), extra.get("directedUserIds").cloned().unwrap_or_else(|| json!([])));
+    let extra: Map<String, Value> = extra
+        .and_then(|e| serde_json::from_str(&e).ok())
+        .unwrap_or_default();
+    out.insert(
+        "directedUserIds".into(),
+        extra
+            .get("directedUserIds")
+            .cloned()
+            .unwrap_or_else(|| json!([])),
+    );
     for key in ["pushConfig", "readReceiptInfo"] {
         if let Some(v) = extra.get(key) {
             out.insert(key.into(), v.clone());

@@ -10,8 +10,15 @@ pub mod conversation_type {
     pub const SYSTEM: i64 = 6;
     pub const ULTRA_GROUP: i64 = 10;
 
-    pub const ALL: [i64; 7] =
-        [PRIVATE, DISCUSSION, GROUP, CHATROOM, CUSTOMER_SERVICE, SYSTEM, ULTRA_GROUP];
+    pub const ALL: [i64; 7] = [
+        PRIVATE,
+        DISCUSSION,
+        GROUP,
+        CHATROOM,
+        CUSTOMER_SERVICE,
+        SYSTEM,
+        ULTRA_GROUP,
+    ];
 }
 
 pub mod direction {

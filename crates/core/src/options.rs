@@ -27,23 +27,36 @@ impl EngineOptions {
         let dbpath = match args::string(m.get("dbpath"), "options.dbpath")? {
             Some("") => return Err(ImError::invalid("options.dbpath must be a non-empty path")),
             Some(p) => PathBuf::from(p),
-            None => std::env::current_dir()
-                .map_err(|e| ImError::invalid(format!("options.dbpath is not set and the working directory is unusable: {e}")))?,
+            None => std::env::current_dir().map_err(|e| {
+                ImError::invalid(format!(
+                    "options.dbpath is not set and the working directory is unusable: {e}"
+                ))
+            })?,
         };
         let server_url = match args::string(m.get("serverUrl"), "options.serverUrl")? {
             None => None,
-            Some(u) if u.starts_with("http://") || u.starts_with("https://") => Some(u.trim_end_matches('/').to_string()),
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Some(u.trim_end_matches('/').to_string())
+            }
             Some(u) => {
                 return Err(ImError::invalid(format!(
                     "options.serverUrl must be an http:// or https:// URL, got '{u}'"
                 )))
             }
         };
-        let platform = args::string(m.get("platform"), "options.platform")?.unwrap_or("Electron").to_string();
+        let platform = args::string(m.get("platform"), "options.platform")?
+            .unwrap_or("Electron")
+            .to_string();
         Ok(Self {
             appkey,
             dbpath,
-            log_level: args::ranged(m.get("logOutputLevel"), "options.logOutputLevel", 1, 4, Some(2))? as u8,
+            log_level: args::ranged(
+                m.get("logOutputLevel"),
+                "options.logOutputLevel",
+                1,
+                4,
+                Some(2),
+            )? as u8,
             enable_sync_empty_top_conversation: args::boolean(
                 m.get("enableSyncEmptyTopConversation"),
                 "options.enableSyncEmptyTopConversation",
@@ -59,7 +72,10 @@ impl EngineOptions {
 /// File-name-safe form of an app key or user id: kept as is when it only has
 /// `[A-Za-z0-9_-]`, else hex-encoded behind an `x`, so two ids never share a file.
 pub fn file_safe(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         s.to_string()
     } else {
         let mut out = String::from("x");
@@ -73,6 +89,9 @@ pub fn file_safe(s: &str) -> String {
 impl EngineOptions {
     /// One database file per (appkey, user) under `dbpath`.
     pub fn database_file(&self, user_id: &str) -> PathBuf {
-        self.dbpath.join("imsync").join(file_safe(&self.appkey)).join(format!("{}.db", file_safe(user_id)))
+        self.dbpath
+            .join("imsync")
+            .join(file_safe(&self.appkey))
+            .join(format!("{}.db", file_safe(user_id)))
     }
 }

@@ -76,7 +76,10 @@ impl Default for Registry {
         add("RC:ReadNtf", builtin(false, false, &[]));
         add(
             "RC:TypSts",
-            MessageTypeInfo { is_status: true, ..builtin(false, false, &[]) },
+            MessageTypeInfo {
+                is_status: true,
+                ..builtin(false, false, &[])
+            },
         );
         Self { types }
     }
@@ -109,7 +112,9 @@ impl Registry {
         is_status: bool,
     ) -> ImResult<()> {
         if name.is_empty() || name.len() > 32 {
-            return Err(ImError::invalid("messageType must be a string of 1 to 32 characters"));
+            return Err(ImError::invalid(
+                "messageType must be a string of 1 to 32 characters",
+            ));
         }
         if name.starts_with("RC:") {
             return Err(ImError::invalid(format!(
@@ -137,14 +142,22 @@ impl Registry {
 
     /// Object names whose messages have searchable text.
     pub fn is_searchable(&self, name: &str) -> bool {
-        matches!(self.types.get(name), Some(MessageTypeInfo { search: SearchSource::Fields(_), .. }))
+        matches!(
+            self.types.get(name),
+            Some(MessageTypeInfo {
+                search: SearchSource::Fields(_),
+                ..
+            })
+        )
     }
 }
 
 /// Extracts the text a message is found by. Numbers in custom search fields are indexed in
 /// their decimal form; anything else (objects, arrays, null) has no searchable text.
 pub fn search_text(info: &MessageTypeInfo, content: &Value) -> Option<String> {
-    let SearchSource::Fields(fields) = &info.search else { return None };
+    let SearchSource::Fields(fields) = &info.search else {
+        return None;
+    };
     let mut out = String::new();
     for field in fields {
         let piece = match content.get(field) {
@@ -173,22 +186,49 @@ mod tests {
     fn text_file_reference_and_custom_fields_are_searchable() {
         let mut r = Registry::default();
         let t = r.get("RC:TxtMsg").unwrap();
-        assert_eq!(search_text(t, &json!({"content": "你好"})).as_deref(), Some("你好"));
+        assert_eq!(
+            search_text(t, &json!({"content": "你好"})).as_deref(),
+            Some("你好")
+        );
         let f = r.get("RC:FileMsg").unwrap();
-        assert_eq!(search_text(f, &json!({"name": "a.pdf", "size": 3})).as_deref(), Some("a.pdf"));
+        assert_eq!(
+            search_text(f, &json!({"name": "a.pdf", "size": 3})).as_deref(),
+            Some("a.pdf")
+        );
         let q = r.get("RC:ReferenceMsg").unwrap();
-        assert_eq!(search_text(q, &json!({"content": "re", "referMsg": {"content": "x"}})).as_deref(), Some("re"));
+        assert_eq!(
+            search_text(q, &json!({"content": "re", "referMsg": {"content": "x"}})).as_deref(),
+            Some("re")
+        );
         assert!(search_text(r.get("RC:ImgMsg").unwrap(), &json!({"content": "b64"})).is_none());
-        r.register("s:card", true, true, vec!["title".into(), "n".into()], false).unwrap();
+        r.register(
+            "s:card",
+            true,
+            true,
+            vec!["title".into(), "n".into()],
+            false,
+        )
+        .unwrap();
         let c = r.get("s:card").unwrap();
-        assert_eq!(search_text(c, &json!({"title": "hi", "n": 42})).as_deref(), Some("hi\u{1f}42"));
+        assert_eq!(
+            search_text(c, &json!({"title": "hi", "n": 42})).as_deref(),
+            Some("hi\u{1f}42")
+        );
     }
 
     #[test]
     fn register_refuses_reserved_names_and_status_is_never_stored() {
         let mut r = Registry::default();
-        assert_eq!(r.register("RC:Mine", true, true, vec![], false).unwrap_err().code, 33003);
-        assert_eq!(r.register("", true, true, vec![], false).unwrap_err().code, 33003);
+        assert_eq!(
+            r.register("RC:Mine", true, true, vec![], false)
+                .unwrap_err()
+                .code,
+            33003
+        );
+        assert_eq!(
+            r.register("", true, true, vec![], false).unwrap_err().code,
+            33003
+        );
         r.register("s:typing", true, true, vec![], true).unwrap();
         let i = r.get("s:typing").unwrap();
         assert!(i.is_status && !i.is_persisted && !i.is_counted);

@@ -17,7 +17,10 @@ pub const SEQ_BITS: u32 = 32;
 pub const MAX_CONVERSATIONS: i64 = (1 << (53 - SEQ_BITS)) - 1;
 
 pub fn id_range(conv_id: i64) -> (i64, i64) {
-    (conv_id << SEQ_BITS, (conv_id << SEQ_BITS) | ((1 << SEQ_BITS) - 1))
+    (
+        conv_id << SEQ_BITS,
+        (conv_id << SEQ_BITS) | ((1 << SEQ_BITS) - 1),
+    )
 }
 
 pub fn conv_of(message_id: i64) -> i64 {
@@ -55,8 +58,13 @@ fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConvState> {
 
 pub fn find_id(conn: &Connection, key: &ConversationKey) -> ImResult<Option<i64>> {
     Ok(conn
-        .prepare_cached("SELECT id FROM conversations WHERE type = ?1 AND target = ?2 AND channel = ?3")?
-        .query_row(params![key.conversation_type, key.target_id, key.channel_id], |r| r.get(0))
+        .prepare_cached(
+            "SELECT id FROM conversations WHERE type = ?1 AND target = ?2 AND channel = ?3",
+        )?
+        .query_row(
+            params![key.conversation_type, key.target_id, key.channel_id],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 
@@ -66,10 +74,12 @@ pub fn scope_ids(conn: &Connection, scope: &ConversationScope) -> ImResult<Vec<i
     match &scope.channel_id {
         Some(_) => Ok(find_id(conn, &scope.exact())?.into_iter().collect()),
         None => {
-            let mut stmt =
-                conn.prepare_cached("SELECT id FROM conversations WHERE type = ?1 AND target = ?2")?;
+            let mut stmt = conn
+                .prepare_cached("SELECT id FROM conversations WHERE type = ?1 AND target = ?2")?;
             let ids = stmt
-                .query_map(params![scope.conversation_type, scope.target_id], |r| r.get(0))?
+                .query_map(params![scope.conversation_type, scope.target_id], |r| {
+                    r.get(0)
+                })?
                 .collect::<rusqlite::Result<Vec<i64>>>()?;
             Ok(ids)
         }
@@ -78,7 +88,9 @@ pub fn scope_ids(conn: &Connection, scope: &ConversationScope) -> ImResult<Vec<i
 
 pub fn state(conn: &Connection, id: i64) -> ImResult<ConvState> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {STATE_COLUMNS} FROM conversations WHERE id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM conversations WHERE id = ?1"
+        ))?
         .query_row([id], state_from_row)?)
 }
 
@@ -98,7 +110,10 @@ pub fn get_or_create(conn: &Connection, key: &ConversationKey) -> ImResult<ConvS
             "INSERT INTO conversations (type, target, channel, sort_time, operation_time) \
              VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
         )?
-        .query_row(params![key.conversation_type, key.target_id, key.channel_id, now], |r| r.get(0))?;
+        .query_row(
+            params![key.conversation_type, key.target_id, key.channel_id, now],
+            |r| r.get(0),
+        )?;
     if id > MAX_CONVERSATIONS {
         return Err(ImError::new(
             crate::codes::DATABASE_ERROR,
@@ -206,15 +221,24 @@ pub fn row_to_json(conn: &Connection, r: &rusqlite::Row<'_>) -> ImResult<Value> 
     out.insert("conversationType".into(), json!(r.get::<_, i64>(base + 8)?));
     out.insert("targetId".into(), json!(r.get::<_, String>(base + 9)?));
     out.insert("channelId".into(), json!(r.get::<_, String>(base + 10)?));
-    out.insert("unreadMessageCount".into(), json!(r.get::<_, i64>(base + 1)?));
+    out.insert(
+        "unreadMessageCount".into(),
+        json!(r.get::<_, i64>(base + 1)?),
+    );
     out.insert("latestMessage".into(), latest);
     out.insert("hasMentioned".into(), json!(mention_count > 0));
     out.insert("mentionedInfo".into(), mentioned_info);
     out.insert("isTop".into(), json!(r.get::<_, i64>(base + 3)? != 0));
     out.insert("notificationLevel".into(), json!(level));
-    out.insert("notificationStatus".into(), json!(notification_status(level)));
+    out.insert(
+        "notificationStatus".into(),
+        json!(notification_status(level)),
+    );
     out.insert("draft".into(), json!(r.get::<_, String>(base + 5)?));
-    out.insert("lastUnreadTime".into(), json!(r.get::<_, Option<i64>>(base + 11)?.unwrap_or(0)));
+    out.insert(
+        "lastUnreadTime".into(),
+        json!(r.get::<_, Option<i64>>(base + 11)?.unwrap_or(0)),
+    );
     out.insert("operationTime".into(), json!(r.get::<_, i64>(base + 6)?));
     out.insert("sortTime".into(), json!(r.get::<_, i64>(base + 7)?));
     Ok(Value::Object(out))
@@ -241,5 +265,9 @@ pub fn by_ids(conn: &Connection, ids: &[i64]) -> ImResult<Vec<Value>> {
 }
 
 pub fn exists(conn: &Connection, id: i64) -> ImResult<bool> {
-    Ok(conn.prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")?.query_row([id], |_| Ok(())).optional()?.is_some())
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
 }

@@ -19,7 +19,11 @@ pub fn page(
     types: Option<&[String]>,
 ) -> ImResult<(Vec<Value>, bool)> {
     let (cmp, dir, bound) = if order == 0 {
-        ("<", "DESC", if timestamp == 0 { i64::MAX } else { timestamp })
+        (
+            "<",
+            "DESC",
+            if timestamp == 0 { i64::MAX } else { timestamp },
+        )
     } else {
         (">", "ASC", timestamp)
     };
@@ -51,7 +55,13 @@ pub fn page(
 
 /// `beforeCount` messages sent before `timestamp`, those sent exactly at it, and
 /// `afterCount` after it, oldest first. `timestamp` 0 means now.
-pub fn around(conn: &Connection, conv_id: i64, timestamp: i64, before: i64, after: i64) -> ImResult<Vec<Value>> {
+pub fn around(
+    conn: &Connection,
+    conv_id: i64,
+    timestamp: i64,
+    before: i64,
+    after: i64,
+) -> ImResult<Vec<Value>> {
     let t = if timestamp == 0 { now_ms() } else { timestamp };
     let select = |tail: &str| {
         format!(
@@ -64,10 +74,19 @@ pub fn around(conn: &Connection, conv_id: i64, timestamp: i64, before: i64, afte
         let rows = stmt.query_map(rusqlite::params![conv_id, t, limit], message::row_to_json)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     };
-    let mut older = run(select("AND m.sent_time < ?2 ORDER BY m.sent_time DESC, m.id DESC LIMIT ?3"), before)?;
+    let mut older = run(
+        select("AND m.sent_time < ?2 ORDER BY m.sent_time DESC, m.id DESC LIMIT ?3"),
+        before,
+    )?;
     older.reverse();
-    let at = run(select("AND m.sent_time = ?2 ORDER BY m.id ASC LIMIT ?3"), i64::MAX)?;
-    let newer = run(select("AND m.sent_time > ?2 ORDER BY m.sent_time ASC, m.id ASC LIMIT ?3"), after)?;
+    let at = run(
+        select("AND m.sent_time = ?2 ORDER BY m.id ASC LIMIT ?3"),
+        i64::MAX,
+    )?;
+    let newer = run(
+        select("AND m.sent_time > ?2 ORDER BY m.sent_time ASC, m.id ASC LIMIT ?3"),
+        after,
+    )?;
     older.extend(at);
     older.extend(newer);
     Ok(older)

@@ -77,8 +77,8 @@ pub fn user_version(conn: &Connection) -> ImResult<i64> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
 }
 
-/// Brings the schema to [`LATEST`]; refuses (33002, nothing written) a newer database.
-pub fn migrate(conn: &mut Connection) -> ImResult<()> {
+/// Refuses (33002) a database written by a newer imsync, before anything writes to it.
+pub fn refuse_newer(conn: &Connection) -> ImResult<()> {
     let current = user_version(conn)?;
     if current > LATEST {
         return Err(ImError::new(
@@ -89,6 +89,13 @@ pub fn migrate(conn: &mut Connection) -> ImResult<()> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// Brings the schema to [`LATEST`].
+pub fn migrate(conn: &mut Connection) -> ImResult<()> {
+    refuse_newer(conn)?;
+    let current = user_version(conn)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i as i64 + 1;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

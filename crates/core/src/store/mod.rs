@@ -3,12 +3,12 @@
 //! ever runs on the JS thread or blocks a tokio worker, and every write is serialised
 //! through one connection in `BEGIN IMMEDIATE` transactions.
 
-mod migrations;
 pub mod conversations;
 pub mod history;
+mod migrations;
 pub mod search;
-pub mod writes;
 pub mod tokenizer;
+pub mod writes;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -43,7 +43,10 @@ fn configure(conn: &Connection, writer: bool) -> ImResult<()> {
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(ImError::new(codes::DATABASE_ERROR, format!("could not enable WAL (got {mode})")));
+            return Err(ImError::new(
+                codes::DATABASE_ERROR,
+                format!("could not enable WAL (got {mode})"),
+            ));
         }
     } else {
         conn.pragma_update(None, "query_only", true)?;
@@ -57,13 +60,18 @@ fn configure(conn: &Connection, writer: bool) -> ImResult<()> {
 }
 
 fn open_connection(path: &Path, writer: bool) -> ImResult<Connection> {
+    // Checked before any pragma that could write, so a newer database is left untouched.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| {
-        ImError::new(codes::DATABASE_ERROR, format!("cannot open database {}: {e}", path.display()))
+        ImError::new(
+            codes::DATABASE_ERROR,
+            format!("cannot open database {}: {e}", path.display()),
+        )
     })?;
+    migrations::refuse_newer(&conn)?;
     configure(&conn, writer)?;
     Ok(conn)
 }
@@ -118,11 +126,17 @@ impl Store {
         let (wtx, wrx) = crossbeam_channel::unbounded::<Job>();
         let (rtx, rrx) = crossbeam_channel::unbounded::<Job>();
         let mut threads = Vec::new();
-        let spawn_err = |e: std::io::Error| ImError::internal(format!("cannot start database thread: {e}"));
+        let spawn_err =
+            |e: std::io::Error| ImError::internal(format!("cannot start database thread: {e}"));
 
         let (ready_tx, ready_rx) = oneshot::channel();
-        threads.push(spawn_worker("imsync-db-writer".into(), path.clone(), true, wrx, ready_tx).map_err(spawn_err)?);
-        let writer_ready = ready_rx.await.unwrap_or_else(|_| Err(ImError::internal("database writer thread died")));
+        threads.push(
+            spawn_worker("imsync-db-writer".into(), path.clone(), true, wrx, ready_tx)
+                .map_err(spawn_err)?,
+        );
+        let writer_ready = ready_rx
+            .await
+            .unwrap_or_else(|_| Err(ImError::internal("database writer thread died")));
         if let Err(e) = writer_ready {
             drop(wtx);
             for t in threads {
@@ -138,10 +152,19 @@ impl Store {
         };
         for i in 0..READERS {
             let (ready_tx, ready_rx) = oneshot::channel();
-            let handle = spawn_worker(format!("imsync-db-reader-{i}"), path.clone(), false, rrx.clone(), ready_tx)
-                .map_err(spawn_err)?;
+            let handle = spawn_worker(
+                format!("imsync-db-reader-{i}"),
+                path.clone(),
+                false,
+                rrx.clone(),
+                ready_tx,
+            )
+            .map_err(spawn_err)?;
             store.threads.lock().unwrap().push(handle);
-            if let Err(e) = ready_rx.await.unwrap_or_else(|_| Err(ImError::internal("database reader thread died"))) {
+            if let Err(e) = ready_rx
+                .await
+                .unwrap_or_else(|_| Err(ImError::internal("database reader thread died")))
+            {
                 store.close().await;
                 return Err(e);
             }
@@ -167,7 +190,9 @@ impl Store {
             let _ = done.send(f(conn));
         }))
         .map_err(|_| ImError::not_open())?;
-        answer.await.unwrap_or_else(|_| Err(ImError::internal("internal error in the database thread")))
+        answer
+            .await
+            .unwrap_or_else(|_| Err(ImError::internal("internal error in the database thread")))
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the writer: it commits when `f`
@@ -199,9 +224,13 @@ impl Store {
     /// calls interleave with it instead of waiting for one long VACUUM (the vendor's
     /// `cleanSpace` blocks the process; this never does).
     pub fn reclaim_space_in_background(&self) {
-        let Ok(tx) = Self::sender(&self.writer) else { return };
+        let Ok(tx) = Self::sender(&self.writer) else {
+            return;
+        };
         let again = tx.clone();
-        let _ = tx.send(Box::new(move |conn: &mut Connection| reclaim_step(conn, again, 0)));
+        let _ = tx.send(Box::new(move |conn: &mut Connection| {
+            reclaim_step(conn, again, 0)
+        }));
     }
 
     /// Stops the threads after they drain queued work. Idempotent.
@@ -229,7 +258,10 @@ fn reclaim_step(conn: &mut Connection, tx: Sender<Job>, merges: u32) {
     let step = || -> ImResult<bool> {
         if merges < 64 {
             let before = conn.total_changes();
-            conn.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', 200)", [])?;
+            conn.execute(
+                "INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', 200)",
+                [],
+            )?;
             if conn.total_changes() - before > 1 {
                 return Ok(true);
             }
@@ -245,7 +277,9 @@ fn reclaim_step(conn: &mut Connection, tx: Sender<Job>, merges: u32) {
     match step() {
         Ok(true) => {
             let again = tx.clone();
-            let _ = tx.send(Box::new(move |c: &mut Connection| reclaim_step(c, again, merges + 1)));
+            let _ = tx.send(Box::new(move |c: &mut Connection| {
+                reclaim_step(c, again, merges + 1)
+            }));
         }
         Ok(false) => tracing::debug!("disk space reclaimed"),
         Err(e) => tracing::warn!(error = %e, "reclaiming disk space stopped"),

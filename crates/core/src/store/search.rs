@@ -24,16 +24,28 @@ pub struct Filter<'a> {
 }
 
 /// Matching message ids, newest first (sentTime, then id, descending).
-pub fn matching_ids(conn: &Connection, keyword: Option<&str>, f: &Filter<'_>) -> ImResult<Vec<i64>> {
+pub fn matching_ids(
+    conn: &Connection,
+    keyword: Option<&str>,
+    f: &Filter<'_>,
+) -> ImResult<Vec<i64>> {
     let mut out: Vec<(i64, i64)> = Vec::new();
     for &conv_id in f.conv_ids {
-        let mut params: Vec<Sql> = vec![Sql::Integer(conv_id), Sql::Integer(f.min_time), Sql::Integer(f.max_time)];
+        let mut params: Vec<Sql> = vec![
+            Sql::Integer(conv_id),
+            Sql::Integer(f.min_time),
+            Sql::Integer(f.max_time),
+        ];
         let mut sql = String::from(
             "SELECT m.id, m.sent_time FROM messages m WHERE m.conv_id = ?1 AND m.sent_time BETWEEN ?2 AND ?3",
         );
         if let Some(kw) = keyword {
             let (lo, hi) = id_range(conv_id);
-            params.extend([Sql::Text(match_expression(kw)), Sql::Integer(lo), Sql::Integer(hi)]);
+            params.extend([
+                Sql::Text(match_expression(kw)),
+                Sql::Integer(lo),
+                Sql::Integer(hi),
+            ]);
             let n = params.len();
             sql.push_str(&format!(
                 " AND m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?{} AND rowid BETWEEN ?{} AND ?{})",
@@ -49,7 +61,9 @@ pub fn matching_ids(conn: &Connection, keyword: Option<&str>, f: &Filter<'_>) ->
         if let Some(types) = f.types.filter(|t| !t.is_empty()) {
             let first = params.len() + 1;
             params.extend(types.iter().map(|t| Sql::Text(t.clone())));
-            let marks: Vec<String> = (first..first + types.len()).map(|i| format!("?{i}")).collect();
+            let marks: Vec<String> = (first..first + types.len())
+                .map(|i| format!("?{i}"))
+                .collect();
             sql.push_str(&format!(" AND m.object_name IN ({})", marks.join(", ")));
         }
         let mut stmt = conn.prepare_cached(&sql)?;
@@ -118,8 +132,11 @@ pub fn conversations_with(
                 Some(want) => *match channel_ok.get(&conv) {
                     Some(ok) => ok,
                     None => {
-                        let ch: Option<String> = channel_of.query_row([conv], |r| r.get(0)).optional()?;
-                        channel_ok.entry(conv).or_insert(ch.as_deref() == Some(want))
+                        let ch: Option<String> =
+                            channel_of.query_row([conv], |r| r.get(0)).optional()?;
+                        channel_ok
+                            .entry(conv)
+                            .or_insert(ch.as_deref() == Some(want))
                     }
                 },
             };

@@ -56,7 +56,11 @@ impl Emitter {
         for c in chars {
             len += c.encode_utf8(&mut self.buf[len..]).len();
         }
-        let flags = if colocated { ffi::FTS5_TOKEN_COLOCATED } else { 0 };
+        let flags = if colocated {
+            ffi::FTS5_TOKEN_COLOCATED
+        } else {
+            0
+        };
         // SAFETY: `cb`/`ctx` come from FTS5 for the duration of this xTokenize call and the
         // token buffer outlives the call.
         unsafe {
@@ -74,7 +78,9 @@ impl Emitter {
 
 /// (folded char, byte start, byte end) of each character of `text`.
 fn folded(text: &str) -> Vec<(char, usize, usize)> {
-    text.char_indices().map(|(i, c)| (fold(c), i, i + c.len_utf8())).collect()
+    text.char_indices()
+        .map(|(i, c)| (fold(c), i, i + c.len_utf8()))
+        .collect()
 }
 
 fn tokenize_document(em: &mut Emitter, text: &str) -> c_int {
@@ -144,14 +150,22 @@ unsafe extern "C" fn x_tokenize(
         unsafe extern "C" fn(*mut c_void, c_int, *const c_char, c_int, c_int, c_int) -> c_int,
     >,
 ) -> c_int {
-    let Some(cb) = x_token else { return ffi::SQLITE_ERROR };
+    let Some(cb) = x_token else {
+        return ffi::SQLITE_ERROR;
+    };
     if text.is_null() || n_text <= 0 {
         return ffi::SQLITE_OK;
     }
     // SAFETY: FTS5 passes a buffer of `n_text` bytes valid for this call.
     let bytes = unsafe { std::slice::from_raw_parts(text as *const u8, n_text as usize) };
-    let Ok(text) = std::str::from_utf8(bytes) else { return ffi::SQLITE_OK };
-    let mut em = Emitter { ctx, cb, buf: [0; 8] };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return ffi::SQLITE_OK;
+    };
+    let mut em = Emitter {
+        ctx,
+        cb,
+        buf: [0; 8],
+    };
     let query = flags & ffi::FTS5_TOKENIZE_QUERY != 0;
     catch_unwind(AssertUnwindSafe(|| {
         if query {
@@ -171,9 +185,18 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     unsafe {
         let db = conn.handle();
         let mut stmt: *mut ffi::sqlite3_stmt = ptr::null_mut();
-        let rc = ffi::sqlite3_prepare_v2(db, c"SELECT fts5(?1)".as_ptr(), -1, &mut stmt, ptr::null_mut());
+        let rc = ffi::sqlite3_prepare_v2(
+            db,
+            c"SELECT fts5(?1)".as_ptr(),
+            -1,
+            &mut stmt,
+            ptr::null_mut(),
+        );
         if rc != ffi::SQLITE_OK {
-            return Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), Some("fts5 unavailable".into())));
+            return Err(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(rc),
+                Some("fts5 unavailable".into()),
+            ));
         }
         let mut api: *mut ffi::fts5_api = ptr::null_mut();
         ffi::sqlite3_bind_pointer(
@@ -196,10 +219,21 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             xDelete: Some(x_delete),
             xTokenize: Some(x_tokenize),
         };
-        let create = (*api).xCreateTokenizer.expect("fts5_api v2 has xCreateTokenizer");
-        let rc = create(api, c"imsync".as_ptr(), ptr::null_mut(), &mut tokenizer, None);
+        let create = (*api)
+            .xCreateTokenizer
+            .expect("fts5_api v2 has xCreateTokenizer");
+        let rc = create(
+            api,
+            c"imsync".as_ptr(),
+            ptr::null_mut(),
+            &mut tokenizer,
+            None,
+        );
         if rc != ffi::SQLITE_OK {
-            return Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), Some("fts5 tokenizer".into())));
+            return Err(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(rc),
+                Some("fts5 tokenizer".into()),
+            ));
         }
     }
     Ok(())
@@ -220,18 +254,49 @@ mod tests {
     }
 
     fn hits(c: &Connection, kw: &str) -> Vec<i64> {
-        let mut s = c.prepare("SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY rowid").unwrap();
-        s.query_map([match_expression(kw)], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+        let mut s = c
+            .prepare("SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY rowid")
+            .unwrap();
+        s.query_map([match_expression(kw)], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
     }
 
     #[test]
     fn substring_semantics_for_every_length() {
         let c = db();
-        let docs = ["Hello World 你好世界", "世界和平 peace", "hell no 😀👍", "AND NEAR(x) \"q\" -z *"];
+        let docs = [
+            "Hello World 你好世界",
+            "世界和平 peace",
+            "hell no 😀👍",
+            "AND NEAR(x) \"q\" -z *",
+        ];
         for (i, d) in docs.iter().enumerate() {
-            c.execute("INSERT INTO t(rowid, x) VALUES (?1, ?2)", rusqlite::params![i as i64 + 1, d]).unwrap();
+            c.execute(
+                "INSERT INTO t(rowid, x) VALUES (?1, ?2)",
+                rusqlite::params![i as i64 + 1, d],
+            )
+            .unwrap();
         }
-        for kw in ["世", "世界", "你好世", "ell", "HELL", "o w", "😀", "😀👍", "AND", "NEAR(", "\"", "-z", "*", "界和", "x", "zz"] {
+        for kw in [
+            "世",
+            "世界",
+            "你好世",
+            "ell",
+            "HELL",
+            "o w",
+            "😀",
+            "😀👍",
+            "AND",
+            "NEAR(",
+            "\"",
+            "-z",
+            "*",
+            "界和",
+            "x",
+            "zz",
+        ] {
             let want: Vec<i64> = docs
                 .iter()
                 .enumerate()
@@ -245,7 +310,11 @@ mod tests {
     #[test]
     fn fields_never_match_across_the_separator() {
         let c = db();
-        c.execute("INSERT INTO t(rowid, x) VALUES (1, ?1)", [format!("ab{FIELD_SEPARATOR}cd")]).unwrap();
+        c.execute(
+            "INSERT INTO t(rowid, x) VALUES (1, ?1)",
+            [format!("ab{FIELD_SEPARATOR}cd")],
+        )
+        .unwrap();
         assert_eq!(hits(&c, "ab"), vec![1]);
         assert_eq!(hits(&c, "cd"), vec![1]);
         assert!(hits(&c, "bc").is_empty());
@@ -255,7 +324,8 @@ mod tests {
     #[test]
     fn delete_by_rowid_removes_from_index() {
         let c = db();
-        c.execute("INSERT INTO t(rowid, x) VALUES (7, '删除我')", []).unwrap();
+        c.execute("INSERT INTO t(rowid, x) VALUES (7, '删除我')", [])
+            .unwrap();
         assert_eq!(hits(&c, "删"), vec![7]);
         c.execute("DELETE FROM t WHERE rowid = 7", []).unwrap();
         assert!(hits(&c, "删").is_empty());

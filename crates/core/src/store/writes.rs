@@ -20,7 +20,11 @@ pub enum Outcome {
 /// Inserts messages in order. `check_content` also drops messages identical in
 /// conversation, sender, type, time and content to a stored one (for senders that carry no
 /// server id); a known `messageUId` is never stored twice either way.
-pub fn insert(conn: &Connection, messages: &[NewMessage], check_content: bool) -> ImResult<Vec<Outcome>> {
+pub fn insert(
+    conn: &Connection,
+    messages: &[NewMessage],
+    check_content: bool,
+) -> ImResult<Vec<Outcome>> {
     let mut states: HashMap<ConversationKey, ConvState> = HashMap::new();
     let mut seen_uids: HashSet<&str> = HashSet::new();
     let mut seen_content: HashSet<(i64, i64, &str, &str, &str)> = HashSet::new();
@@ -35,7 +39,8 @@ pub fn insert(conn: &Connection, messages: &[NewMessage], check_content: bool) -
          received_time, sent_status, received_status, unread, mentioned, flags, expansion, extra) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
-    let mut index = conn.prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?;
+    let mut index =
+        conn.prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?;
 
     for m in messages {
         if let Some(uid) = m.uid.as_deref() {
@@ -53,13 +58,22 @@ pub fn insert(conn: &Connection, messages: &[NewMessage], check_content: bool) -
         }
         let state = states.get_mut(&m.key).expect("inserted above");
         if check_content && m.uid.is_none() {
-            let fingerprint = (state.id, m.sent_time, m.sender.as_str(), m.object_name.as_str(), m.content.as_str());
+            let fingerprint = (
+                state.id,
+                m.sent_time,
+                m.sender.as_str(),
+                m.object_name.as_str(),
+                m.content.as_str(),
+            );
             if !seen_content.insert(fingerprint) {
                 out.push(Outcome::Duplicate(None));
                 continue;
             }
             let same = find_same
-                .query_row(params![state.id, m.sent_time, m.sender, m.object_name, m.content], |r| r.get(0))
+                .query_row(
+                    params![state.id, m.sent_time, m.sender, m.object_name, m.content],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if let Some(id) = same {
                 out.push(Outcome::Duplicate(Some(id)));
@@ -67,7 +81,10 @@ pub fn insert(conn: &Connection, messages: &[NewMessage], check_content: bool) -
             }
         }
         if state.next_seq >= 1 << SEQ_BITS {
-            return Err(ImError::new(crate::codes::DATABASE_ERROR, "conversation holds the maximum number of messages"));
+            return Err(ImError::new(
+                crate::codes::DATABASE_ERROR,
+                "conversation holds the maximum number of messages",
+            ));
         }
         let id = (state.id << SEQ_BITS) | state.next_seq;
         state.next_seq += 1;
@@ -97,7 +114,9 @@ pub fn insert(conn: &Connection, messages: &[NewMessage], check_content: bool) -
         state.message_count += 1;
         state.unread_count += unread as i64;
         state.mention_count += mentioned_unread as i64;
-        if state.latest_id.is_none() || (m.sent_time, id) >= (state.latest_time, state.latest_id.unwrap_or(0)) {
+        if state.latest_id.is_none()
+            || (m.sent_time, id) >= (state.latest_time, state.latest_id.unwrap_or(0))
+        {
             state.latest_id = Some(id);
             state.latest_time = m.sent_time;
             state.sort_time = m.sent_time;
@@ -114,7 +133,8 @@ pub fn insert(conn: &Connection, messages: &[NewMessage], check_content: bool) -
 /// error to catch); ids that do not exist are skipped. Returns how many were deleted.
 pub fn delete_ids(conn: &Connection, conv_id: i64, ids: &[i64]) -> ImResult<usize> {
     let mut state = conversations::state(conn, conv_id)?;
-    let mut get = conn.prepare_cached("SELECT unread, mentioned, flags FROM messages WHERE id = ?1")?;
+    let mut get =
+        conn.prepare_cached("SELECT unread, mentioned, flags FROM messages WHERE id = ?1")?;
     let mut del = conn.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
     let mut unindex = conn.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?;
     let mut deleted = 0;
@@ -122,7 +142,13 @@ pub fn delete_ids(conn: &Connection, conv_id: i64, ids: &[i64]) -> ImResult<usiz
     for &id in ids {
         debug_assert_eq!(conv_of(id), conv_id);
         let Some((unread, mentioned, flags)) = get
-            .query_row([id], |r| Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)))
+            .query_row([id], |r| {
+                Ok((
+                    r.get::<_, bool>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
             .optional()?
         else {
             continue;
@@ -149,9 +175,8 @@ pub fn delete_ids(conn: &Connection, conv_id: i64, ids: &[i64]) -> ImResult<usiz
 /// Deletes the messages of a conversation sent before `before` (all of them for `None`).
 pub fn delete_before(conn: &Connection, conv_id: i64, before: Option<i64>) -> ImResult<usize> {
     let ids: Vec<i64> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id FROM messages WHERE conv_id = ?1 AND sent_time < ?2",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT id FROM messages WHERE conv_id = ?1 AND sent_time < ?2")?;
         let rows = stmt.query_map(params![conv_id, before.unwrap_or(i64::MAX)], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
@@ -163,12 +188,21 @@ pub fn delete_before(conn: &Connection, conv_id: i64, before: Option<i64>) -> Im
 pub fn set_received_status(conn: &Connection, id: i64, bits: i64) -> ImResult<bool> {
     let Some((dir, flags, unread, mentioned)) = conn
         .prepare_cached("SELECT direction, flags, unread, mentioned FROM messages WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?, r.get::<_, bool>(3)?)))
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })
         .optional()?
     else {
         return Ok(false);
     };
-    let now_unread = dir == direction::RECEIVE && flags & flag::COUNTED != 0 && bits & received_status::READ == 0;
+    let now_unread = dir == direction::RECEIVE
+        && flags & flag::COUNTED != 0
+        && bits & received_status::READ == 0;
     conn.prepare_cached("UPDATE messages SET received_status = ?2, unread = ?3 WHERE id = ?1")?
         .execute(params![id, bits, now_unread])?;
     if now_unread != unread {
@@ -184,7 +218,9 @@ pub fn set_received_status(conn: &Connection, id: i64, bits: i64) -> ImResult<bo
 }
 
 pub fn set_sent_status(conn: &Connection, id: i64, status: i64) -> ImResult<bool> {
-    let n = conn.prepare_cached("UPDATE messages SET sent_status = ?2 WHERE id = ?1")?.execute(params![id, status])?;
+    let n = conn
+        .prepare_cached("UPDATE messages SET sent_status = ?2 WHERE id = ?1")?
+        .execute(params![id, status])?;
     Ok(n > 0)
 }
 
