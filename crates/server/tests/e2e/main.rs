@@ -1,1 +1,15 @@
+//! End-to-end tests: the real `imsync-server` binary on loopback, driven over
+//! real WebSockets and HTTP. One test binary (one link) with a module per
+//! area; the shared harness lives in `common/`.
 
+mod common;
+
+mod admin_api;
+mod auth;
+mod delivery;
+mod kick;
+mod limits;
+mod malformed;
+mod offline;
+mod operations;
+mod persistence;
