@@ -21,9 +21,9 @@ pub mod pb {
 }
 
 pub use codec::{decode_frame, encode_frame, FrameError};
+pub use pb::*;
 /// The prost version the generated types use (for `prost::Message` methods).
 pub use prost;
-pub use pb::*;
 
 /// Protocol version spoken by this crate; `ConnectRequest.protocol_version`
 /// must equal it (else the server answers 31001).

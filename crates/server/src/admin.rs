@@ -196,7 +196,13 @@ async fn get_token(State(state): State<AppState>, headers: HeaderMap, body: Byte
     let stored = state
         .store
         .write(move |c| {
-            groups::upsert_user(c, &user, req.name.as_deref(), req.portrait_uri.as_deref(), now)?;
+            groups::upsert_user(
+                c,
+                &user,
+                req.name.as_deref(),
+                req.portrait_uri.as_deref(),
+                now,
+            )?;
             Ok(Outcome::quiet(()))
         })
         .await;
@@ -313,13 +319,12 @@ impl PublishCommon {
     fn into_publish(self) -> Result<Publish, ApiError> {
         validate::id("fromUserId", &self.from_user_id)?;
         validate::object_name(&self.object_name)?;
-        let push_config = (self.push_content.is_some() || self.push_data.is_some()).then(|| {
-            PushConfig {
+        let push_config =
+            (self.push_content.is_some() || self.push_data.is_some()).then(|| PushConfig {
                 push_content: self.push_content.clone().unwrap_or_default(),
                 push_data: self.push_data.clone().unwrap_or_default(),
                 ..PushConfig::default()
-            }
-        });
+            });
         Ok(Publish {
             from: self.from_user_id,
             object_name: self.object_name,

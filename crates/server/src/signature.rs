@@ -52,8 +52,7 @@ pub struct SignedHeaders<'a> {
 
 /// Computes the signature a client must send.
 pub fn sign(secret: &str, nonce: &str, timestamp: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac accepts any key");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac accepts any key");
     mac.update(nonce.as_bytes());
     mac.update(timestamp.as_bytes());
     hex::encode(mac.finalize().into_bytes())
@@ -88,8 +87,7 @@ pub fn check(
         return Err(SignatureError::Stale);
     }
     let given = hex::decode(sig.trim()).map_err(|_| SignatureError::BadSignature)?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac accepts any key");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac accepts any key");
     mac.update(nonce.as_bytes());
     mac.update(ts_text.as_bytes());
     mac.verify_slice(&given)
@@ -116,11 +114,23 @@ mod tests {
         let ts = now.to_string();
         let sig = sign("s", "n1", &ts);
         assert!(check("k", "s", headers("k", "n1", &ts, &sig), now).is_ok());
-        assert_eq!(check("k", "s", headers("x", "n1", &ts, &sig), now), Err(SignatureError::WrongKey));
-        assert_eq!(check("k", "t", headers("k", "n1", &ts, &sig), now), Err(SignatureError::BadSignature));
+        assert_eq!(
+            check("k", "s", headers("x", "n1", &ts, &sig), now),
+            Err(SignatureError::WrongKey)
+        );
+        assert_eq!(
+            check("k", "t", headers("k", "n1", &ts, &sig), now),
+            Err(SignatureError::BadSignature)
+        );
         let old = (now - MAX_SKEW_MS - 1).to_string();
         let old_sig = sign("s", "n1", &old);
-        assert_eq!(check("k", "s", headers("k", "n1", &old, &old_sig), now), Err(SignatureError::Stale));
-        assert_eq!(check("k", "s", headers("k", "n1", "abc", &sig), now), Err(SignatureError::BadTimestamp));
+        assert_eq!(
+            check("k", "s", headers("k", "n1", &old, &old_sig), now),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            check("k", "s", headers("k", "n1", "abc", &sig), now),
+            Err(SignatureError::BadTimestamp)
+        );
     }
 }

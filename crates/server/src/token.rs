@@ -61,15 +61,27 @@ mod tests {
     fn round_trip_and_failures() {
         let t = issue("s", "alice", 0);
         assert_eq!(verify("s", &t, 5).unwrap(), "alice");
-        assert_eq!(verify("other", &t, 5).unwrap_err().code, codes::RC_CONN_TOKEN_INCORRECT);
+        assert_eq!(
+            verify("other", &t, 5).unwrap_err().code,
+            codes::RC_CONN_TOKEN_INCORRECT
+        );
         let exp = issue("s", "bob", 1000);
         assert_eq!(verify("s", &exp, 999).unwrap(), "bob");
-        assert_eq!(verify("s", &exp, 1000).unwrap_err().code, codes::RC_CONN_TOKEN_EXPIRED);
+        assert_eq!(
+            verify("s", &exp, 1000).unwrap_err().code,
+            codes::RC_CONN_TOKEN_EXPIRED
+        );
         for junk in ["", ".", "t1..0.", "t1.zz.0.00", &t[..t.len() - 1]] {
-            assert_eq!(verify("s", junk, 0).unwrap_err().code, codes::RC_CONN_TOKEN_INCORRECT);
+            assert_eq!(
+                verify("s", junk, 0).unwrap_err().code,
+                codes::RC_CONN_TOKEN_INCORRECT
+            );
         }
         // Changing the user id invalidates the MAC.
         let forged = t.replacen(&hex::encode("alice"), &hex::encode("mallory"), 1);
-        assert_eq!(verify("s", &forged, 0).unwrap_err().code, codes::RC_CONN_TOKEN_INCORRECT);
+        assert_eq!(
+            verify("s", &forged, 0).unwrap_err().code,
+            codes::RC_CONN_TOKEN_INCORRECT
+        );
     }
 }

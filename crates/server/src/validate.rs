@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use imsync_protocol::prost::Message as _;
 use imsync_protocol::{
     codes, Conversation, ConversationType, MentionedInfo, Message, SendMessageRequest,
     EXPANSION_MAX_KEYS_PER_UPDATE, EXPANSION_MAX_KEY_CHARS, EXPANSION_MAX_VALUE_CHARS,
     MAX_CONTENT_BYTES,
 };
-use imsync_protocol::prost::Message as _;
 
 use crate::error::ApiError;
 
@@ -44,7 +44,9 @@ pub fn channel(value: &str) -> Result<(), ApiError> {
 }
 
 /// A conversation in a request: its type, target and channel.
-pub fn conversation(c: Option<&Conversation>) -> Result<(ConversationType, String, String), ApiError> {
+pub fn conversation(
+    c: Option<&Conversation>,
+) -> Result<(ConversationType, String, String), ApiError> {
     let c = c.ok_or_else(|| ApiError::invalid("conversation is required"))?;
     let kind = ConversationType::try_from(c.r#type)
         .ok()
@@ -82,7 +84,9 @@ pub fn object_name(value: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid("objectName must be 1..=32 printable characters"))
+        Err(ApiError::invalid(
+            "objectName must be 1..=32 printable characters",
+        ))
     }
 }
 
@@ -125,7 +129,8 @@ pub fn expansion(map: &BTreeMap<String, String>) -> Result<(), ApiError> {
 pub fn expansion_key(k: &str) -> Result<(), ApiError> {
     let ok = !k.is_empty()
         && k.len() <= EXPANSION_MAX_KEY_CHARS
-        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=_-".contains(&b));
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=_-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -138,7 +143,9 @@ pub fn expansion_key(k: &str) -> Result<(), ApiError> {
 
 fn id_list(field: &str, ids: &[String]) -> Result<(), ApiError> {
     if ids.len() > MAX_ID_LIST {
-        return Err(ApiError::invalid(format!("{field} holds at most {MAX_ID_LIST} ids")));
+        return Err(ApiError::invalid(format!(
+            "{field} holds at most {MAX_ID_LIST} ids"
+        )));
     }
     ids.iter().try_for_each(|u| id(field, u))
 }
@@ -163,14 +170,21 @@ pub fn send(sender: &str, req: &SendMessageRequest) -> Result<ValidSend, ApiErro
     }
     object_name(&req.object_name)?;
     content(&req.content)?;
-    if let Some(MentionedInfo { r#type, user_ids, .. }) = &req.mentioned_info {
+    if let Some(MentionedInfo {
+        r#type, user_ids, ..
+    }) = &req.mentioned_info
+    {
         if *r#type != 1 && *r#type != 2 {
-            return Err(ApiError::invalid("mentionedInfo.type must be 1 (all) or 2 (users)"));
+            return Err(ApiError::invalid(
+                "mentionedInfo.type must be 1 (all) or 2 (users)",
+            ));
         }
         id_list("mentionedInfo.userIdList", user_ids)?;
     }
     if !req.directed_user_ids.is_empty() && kind != ConversationType::Group {
-        return Err(ApiError::invalid("directedUserIds is only allowed in GROUP conversations"));
+        return Err(ApiError::invalid(
+            "directedUserIds is only allowed in GROUP conversations",
+        ));
     }
     id_list("directedUserIds", &req.directed_user_ids)?;
     if !req.expansion.is_empty() && !req.can_include_expansion {
@@ -229,8 +243,14 @@ mod tests {
         assert_eq!(inside.len(), MAX_CONTENT_BYTES);
         assert!(content(&inside).is_ok());
         let outside = format!("\"{}\"", "a".repeat(MAX_CONTENT_BYTES - 1));
-        assert_eq!(content(&outside).unwrap_err().code, codes::RC_MSG_CONTENT_EXCEED_LIMIT);
-        assert_eq!(content("{not json").unwrap_err().code, codes::BIZ_ERROR_INVALID_PARAMETER);
+        assert_eq!(
+            content(&outside).unwrap_err().code,
+            codes::RC_MSG_CONTENT_EXCEED_LIMIT
+        );
+        assert_eq!(
+            content("{not json").unwrap_err().code,
+            codes::BIZ_ERROR_INVALID_PARAMETER
+        );
     }
 
     #[test]

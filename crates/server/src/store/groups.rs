@@ -64,7 +64,11 @@ pub fn dismiss(conn: &Connection, group_id: &str) -> Result<bool, ApiError> {
 /// Whether the group exists.
 pub fn exists(conn: &Connection, group_id: &str) -> Result<bool, ApiError> {
     Ok(conn
-        .query_row("SELECT 1 FROM groups WHERE group_id = ?1", [group_id], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM groups WHERE group_id = ?1",
+            [group_id],
+            |_| Ok(()),
+        )
         .optional()?
         .is_some())
 }
@@ -80,9 +84,8 @@ pub fn is_member(conn: &Connection, group_id: &str, user_id: &str) -> Result<boo
 
 /// The members of `group_id`, sorted.
 pub fn members(conn: &Connection, group_id: &str) -> Result<Vec<String>, ApiError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT user_id FROM group_members WHERE group_id = ?1 ORDER BY user_id",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("SELECT user_id FROM group_members WHERE group_id = ?1 ORDER BY user_id")?;
     let rows = stmt.query_map([group_id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

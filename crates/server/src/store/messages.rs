@@ -9,12 +9,12 @@
 
 use std::collections::BTreeMap;
 
+use imsync_protocol::prost::Message as _;
 use imsync_protocol::{
     codes, object_names, Conversation, ConversationType, InboxEntry, Message, MessageAck,
     MessageDirection, PullInboxResult, PushConfig, DEFAULT_PULL_LIMIT, EXPANSION_MAX_KEYS_TOTAL,
     MAX_FRAME_BYTES, MAX_PULL_LIMIT,
 };
-use imsync_protocol::prost::Message as _;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
@@ -171,7 +171,10 @@ pub fn route(conn: &Connection, sender: &str, send: &ValidSend) -> Result<Vec<St
         }
         ConversationType::Group => {
             if !groups::is_member(conn, &send.target, sender)? {
-                return Err(ApiError::new(codes::NOT_IN_GROUP, "you are not in this group"));
+                return Err(ApiError::new(
+                    codes::NOT_IN_GROUP,
+                    "you are not in this group",
+                ));
             }
             let members = groups::members(conn, &send.target)?;
             let directed = &send.message.directed_user_ids;
@@ -204,7 +207,11 @@ fn dedup_lookup(
             "SELECT id, uid, sent_time FROM messages WHERE sender = ?1 AND client_msg_id = ?2",
         )?
         .query_row(params![sender, client_msg_id], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })
         .optional()?;
     let Some((id, uid, sent_time)) = found else {
@@ -478,7 +485,14 @@ pub fn read_receipt(
         target_id: peer.to_owned(),
         channel_id: channel.to_owned(),
     };
-    let msg = notice(caller, conv, object_names::READ_NOTICE, content, false, message_uid);
+    let msg = notice(
+        caller,
+        conv,
+        object_names::READ_NOTICE,
+        content,
+        false,
+        message_uid,
+    );
     let (ack, deliveries) = append(conn, msg, &[peer.to_owned()], now)?;
     Ok(Outcome {
         value: ack,
@@ -510,7 +524,14 @@ pub fn sync_read_status(
         channel_id: channel,
     };
     let content = json!({ "lastMessageSendTime": last_time });
-    let msg = notice(caller, conv, object_names::SYNC_READ_STATUS, content, false, "");
+    let msg = notice(
+        caller,
+        conv,
+        object_names::SYNC_READ_STATUS,
+        content,
+        false,
+        "",
+    );
     let (ack, deliveries) = append(conn, msg, &[caller.to_owned()], now)?;
     Ok(Outcome {
         value: ack,
@@ -523,7 +544,10 @@ fn require_member(conn: &Connection, group: &str, user: &str) -> Result<(), ApiE
     if groups::is_member(conn, group, user)? {
         Ok(())
     } else {
-        Err(ApiError::new(codes::NOT_IN_GROUP, "you are not in this group"))
+        Err(ApiError::new(
+            codes::NOT_IN_GROUP,
+            "you are not in this group",
+        ))
     }
 }
 
@@ -557,7 +581,14 @@ pub fn receipt_request(
         channel_id: channel.to_owned(),
     };
     let content = json!({ "messageUId": message_uid });
-    let msg = notice(caller, conv, object_names::RECEIPT_REQUEST, content, false, message_uid);
+    let msg = notice(
+        caller,
+        conv,
+        object_names::RECEIPT_REQUEST,
+        content,
+        false,
+        message_uid,
+    );
     let (ack, deliveries) = append(conn, msg, &owners, now)?;
     Ok(Outcome {
         value: ack,
@@ -584,7 +615,9 @@ pub fn receipt_response(
     for (sender, uids) in list {
         validate::id("messageList key", sender)?;
         if uids.is_empty() || uids.len() > validate::MAX_ID_LIST {
-            return Err(ApiError::invalid("each messageList entry must hold 1..=1000 uids"));
+            return Err(ApiError::invalid(
+                "each messageList entry must hold 1..=1000 uids",
+            ));
         }
         if sender == caller {
             continue;
@@ -595,8 +628,15 @@ pub fn receipt_response(
             channel_id: channel.to_owned(),
         };
         let content = json!({ "receiptMessageDic": { sender.clone(): uids } });
-        let msg = notice(caller, conv, object_names::RECEIPT_RESPONSE, content, false, "");
-        let (ack, mut d) = append(conn, msg, &[sender.clone()], now)?;
+        let msg = notice(
+            caller,
+            conv,
+            object_names::RECEIPT_RESPONSE,
+            content,
+            false,
+            "",
+        );
+        let (ack, mut d) = append(conn, msg, std::slice::from_ref(sender), now)?;
         first.get_or_insert(ack);
         deliveries.append(&mut d);
     }
@@ -627,7 +667,12 @@ pub fn expansion(
         ));
     }
     remove.iter().try_for_each(|k| validate::expansion_key(k))?;
-    let not_found = || ApiError::new(codes::MESSAGE_EXPANDED_ERROR, "no such message in your conversations");
+    let not_found = || {
+        ApiError::new(
+            codes::MESSAGE_EXPANDED_ERROR,
+            "no such message in your conversations",
+        )
+    };
     let stored = load(conn, message_uid)?.ok_or_else(not_found)?;
     if !owns(conn, stored.id, caller)? {
         return Err(not_found());
@@ -664,7 +709,14 @@ pub fn expansion(
         .conversation
         .unwrap_or_default();
     let content = json!({ "mid": message_uid, "put": set, "del": remove });
-    let msg = notice(caller, conv, object_names::EXPANSION_NOTICE, content, false, message_uid);
+    let msg = notice(
+        caller,
+        conv,
+        object_names::EXPANSION_NOTICE,
+        content,
+        false,
+        message_uid,
+    );
     let owners = owners_of(conn, stored.id)?;
     let (ack, deliveries) = append(conn, msg, &owners, now)?;
     Ok(Outcome {
@@ -734,7 +786,12 @@ pub fn publish_private(
         if p.include_sender {
             owners.push(p.from.clone());
         }
-        let (ack, mut d) = append(conn, p.message(ConversationType::Private, user), &owners, now)?;
+        let (ack, mut d) = append(
+            conn,
+            p.message(ConversationType::Private, user),
+            &owners,
+            now,
+        )?;
         uids.push(ack.message_uid);
         deliveries.append(&mut d);
     }
@@ -757,7 +814,10 @@ pub fn publish_group(
     let mut deliveries = Vec::new();
     for group in groups_to {
         if !groups::exists(conn, group)? {
-            return Err(ApiError::new(codes::NOT_IN_GROUP, format!("group {group:?} does not exist")));
+            return Err(ApiError::new(
+                codes::NOT_IN_GROUP,
+                format!("group {group:?} does not exist"),
+            ));
         }
         let mut owners: Vec<String> = groups::members(conn, group)?
             .into_iter()

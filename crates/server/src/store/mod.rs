@@ -82,8 +82,8 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
         let path = data_dir.join("imsync-server.db");
-        let mut conn = Connection::open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let mut conn =
+            Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         schema::prepare(&mut conn, true)?;
         let (tx, rx) = mpsc::channel();
         let writer = std::thread::Builder::new()
@@ -111,8 +111,8 @@ impl Store {
         let job: Job = Box::new(move |conn: &Connection| {
             let result = f(conn);
             let keep = result.is_ok();
-            let finish: Finish = Box::new(move |commit: Result<(), ApiError>| {
-                match (commit, result) {
+            let finish: Finish =
+                Box::new(move |commit: Result<(), ApiError>| match (commit, result) {
                     (Ok(()), Ok(outcome)) => {
                         let _ = reply.send(Ok(outcome.value));
                         outcome.deliveries
@@ -121,8 +121,7 @@ impl Store {
                         let _ = reply.send(Err(e));
                         Vec::new()
                     }
-                }
-            });
+                });
             (keep, finish)
         });
         self.jobs

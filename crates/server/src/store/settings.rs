@@ -4,8 +4,8 @@
 //! version that devices compare to decide whether to re-read the snapshot.
 
 use imsync_protocol::{
-    codes, tag_request, Conversation, ConversationSetting, ConversationType, SettingsSnapshot,
-    Tag, TagLink, MAX_BLACKLIST, MAX_CONVERSATIONS_PER_TAG, MAX_TAGS_PER_USER,
+    codes, tag_request, Conversation, ConversationSetting, ConversationType, SettingsSnapshot, Tag,
+    TagLink, MAX_BLACKLIST, MAX_CONVERSATIONS_PER_TAG, MAX_TAGS_PER_USER,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -26,17 +26,26 @@ pub fn is_blocked(conn: &Connection, owner: &str, other: &str) -> Result<bool, A
 
 /// The users `owner` has blacklisted, sorted.
 pub fn blacklist(conn: &Connection, owner: &str) -> Result<Vec<String>, ApiError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT blocked_id FROM blacklist WHERE user_id = ?1 ORDER BY blocked_id")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT blocked_id FROM blacklist WHERE user_id = ?1 ORDER BY blocked_id",
+    )?;
     let rows = stmt.query_map([owner], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Adds `other` to `owner`'s blacklist (idempotent).
-pub fn blacklist_add(conn: &Connection, owner: &str, other: &str, now: i64) -> Result<(), ApiError> {
+pub fn blacklist_add(
+    conn: &Connection,
+    owner: &str,
+    other: &str,
+    now: i64,
+) -> Result<(), ApiError> {
     validate::id("userId", other)?;
     if owner == other {
-        return Err(ApiError::new(codes::BLACK_ADD_ERROR, "cannot blacklist yourself"));
+        return Err(ApiError::new(
+            codes::BLACK_ADD_ERROR,
+            "cannot blacklist yourself",
+        ));
     }
     if is_blocked(conn, owner, other)? {
         return Ok(());
@@ -148,7 +157,10 @@ fn require_tag(conn: &Connection, owner: &str, tag_id: &str) -> Result<(), ApiEr
     if tag_exists(conn, owner, tag_id)? {
         Ok(())
     } else {
-        Err(ApiError::new(codes::TAG_NOT_EXIST, format!("tag {tag_id:?} does not exist")))
+        Err(ApiError::new(
+            codes::TAG_NOT_EXIST,
+            format!("tag {tag_id:?} does not exist"),
+        ))
     }
 }
 
@@ -174,7 +186,9 @@ fn conversation_batch(list: &[Conversation]) -> Result<Vec<(i32, String, String)
             format!("at most {MAX_CONVERSATIONS_PER_TAG} conversations per operation"),
         ));
     }
-    list.iter().map(|c| settings_conversation(Some(c))).collect()
+    list.iter()
+        .map(|c| settings_conversation(Some(c)))
+        .collect()
 }
 
 /// Applies one tag operation; returns the change kind for the push.
@@ -188,10 +202,16 @@ pub fn apply_tag(
         tag_request::Op::AddTag(tag) => {
             check_tag(tag)?;
             if tag_exists(conn, owner, &tag.tag_id)? {
-                return Err(ApiError::new(codes::TAG_EXISTS, format!("tag {:?} exists", tag.tag_id)));
+                return Err(ApiError::new(
+                    codes::TAG_EXISTS,
+                    format!("tag {:?} exists", tag.tag_id),
+                ));
             }
-            let count: i64 =
-                conn.query_row("SELECT COUNT(*) FROM tags WHERE user_id = ?1", [owner], |r| r.get(0))?;
+            let count: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM tags WHERE user_id = ?1",
+                [owner],
+                |r| r.get(0),
+            )?;
             if count as usize >= MAX_TAGS_PER_USER {
                 return Err(ApiError::new(
                     codes::CONVERSATION_TAG_OVERSIZE,
@@ -215,7 +235,10 @@ pub fn apply_tag(
         }
         tag_request::Op::RemoveTag(tag_id) => {
             require_tag(conn, owner, tag_id)?;
-            conn.execute("DELETE FROM tags WHERE user_id = ?1 AND tag_id = ?2", params![owner, tag_id])?;
+            conn.execute(
+                "DELETE FROM tags WHERE user_id = ?1 AND tag_id = ?2",
+                params![owner, tag_id],
+            )?;
             conn.execute(
                 "DELETE FROM conversation_tags WHERE user_id = ?1 AND tag_id = ?2",
                 params![owner, tag_id],

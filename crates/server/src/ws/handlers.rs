@@ -104,7 +104,14 @@ async fn dispatch(
                 .collect();
             let ack = store
                 .write(move |c| {
-                    messages::receipt_response(c, &user, &req.target_id, &req.channel_id, &list, now)
+                    messages::receipt_response(
+                        c,
+                        &user,
+                        &req.target_id,
+                        &req.channel_id,
+                        &list,
+                        now,
+                    )
                 })
                 .await?;
             Ok(Some(Body::MessageAck(ack)))
@@ -224,10 +231,7 @@ async fn send_message(
     if !session.rate.try_acquire(Instant::now()) {
         return Err(ApiError::new(
             codes::SEND_FREQUENCY_TOO_FAST,
-            format!(
-                "at most {} messages per second",
-                state.settings.rate_limit
-            ),
+            format!("at most {} messages per second", state.settings.rate_limit),
         ));
     }
     let user = session.user_id.clone();

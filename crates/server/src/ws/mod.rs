@@ -120,7 +120,11 @@ async fn send_direct(sink: &mut Sink, frame: &Frame) -> bool {
 }
 
 async fn refuse(sink: &mut Sink, id: u64, err: ApiError) {
-    let _ = send_direct(sink, &Frame::response(id, Response::error(err.code, err.msg))).await;
+    let _ = send_direct(
+        sink,
+        &Frame::response(id, Response::error(err.code, err.msg)),
+    )
+    .await;
     let _ = timeout(
         WRITER_GRACE,
         sink.send(close_message(close_code::POLICY, &err.code.to_string())),
@@ -204,7 +208,10 @@ async fn authenticate(
             }
             _ => {
                 let _ = sink
-                    .send(close_message(close_code::PROTOCOL, "expected a connect request"))
+                    .send(close_message(
+                        close_code::PROTOCOL,
+                        "expected a connect request",
+                    ))
                     .await;
                 return None;
             }

@@ -10,7 +10,10 @@ async fn connect_success_returns_user_session_and_heads() {
     let server = Server::start(Opts::default());
     let client = server.desktop("alice").await;
     assert_eq!(client.ack.user_id, "alice");
-    assert_eq!(client.ack.protocol_version, imsync_protocol::PROTOCOL_VERSION);
+    assert_eq!(
+        client.ack.protocol_version,
+        imsync_protocol::PROTOCOL_VERSION
+    );
     assert!(!client.ack.session_id.is_empty());
     assert_eq!(client.ack.inbox_head_seq, 0);
     assert!((client.ack.server_time - now_ms()).abs() < 60_000);
@@ -31,8 +34,18 @@ async fn bad_tokens_are_refused_with_31004() {
     let server = Server::start(Opts::default());
     let good = server.token("alice").await;
     let forged_user = good.replacen(&hex::encode("alice"), &hex::encode("mallory"), 1);
-    for token in ["", "garbage", "t1.00.0.00", forged_user.as_str(), &good[..good.len() - 2]] {
-        let code = refused(&server, connect_request(token, "d1", Platform::Desktop, false)).await;
+    for token in [
+        "",
+        "garbage",
+        "t1.00.0.00",
+        forged_user.as_str(),
+        &good[..good.len() - 2],
+    ] {
+        let code = refused(
+            &server,
+            connect_request(token, "d1", Platform::Desktop, false),
+        )
+        .await;
         assert_eq!(code, codes::RC_CONN_TOKEN_INCORRECT, "token {token:?}");
     }
     // A well-formed token signed with another secret is invalid here.
@@ -44,7 +57,11 @@ async fn bad_tokens_are_refused_with_31004() {
         mac.update(payload.as_bytes());
         format!("{payload}.{}", hex::encode(mac.finalize().into_bytes()))
     };
-    let code = refused(&server, connect_request(&foreign, "d1", Platform::Desktop, false)).await;
+    let code = refused(
+        &server,
+        connect_request(&foreign, "d1", Platform::Desktop, false),
+    )
+    .await;
     assert_eq!(code, codes::RC_CONN_TOKEN_INCORRECT);
 }
 
@@ -52,20 +69,33 @@ async fn bad_tokens_are_refused_with_31004() {
 async fn expired_token_is_refused_with_31020_and_future_expiry_works() {
     let server = Server::start(Opts::default());
     let (status, body) = server
-        .admin("/user/getToken", json!({ "userId": "bob", "expiresAt": now_ms() - 1 }))
+        .admin(
+            "/user/getToken",
+            json!({ "userId": "bob", "expiresAt": now_ms() - 1 }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let expired = body["token"].as_str().unwrap();
-    let code = refused(&server, connect_request(expired, "d1", Platform::Desktop, false)).await;
+    let code = refused(
+        &server,
+        connect_request(expired, "d1", Platform::Desktop, false),
+    )
+    .await;
     assert_eq!(code, codes::RC_CONN_TOKEN_EXPIRED);
 
     let (_, body) = server
-        .admin("/user/getToken", json!({ "userId": "bob", "expiresAt": now_ms() + 3_600_000 }))
+        .admin(
+            "/user/getToken",
+            json!({ "userId": "bob", "expiresAt": now_ms() + 3_600_000 }),
+        )
         .await;
     let valid = body["token"].as_str().unwrap();
-    let client = Client::connect(&server, connect_request(valid, "d1", Platform::Desktop, false))
-        .await
-        .expect("unexpired token connects");
+    let client = Client::connect(
+        &server,
+        connect_request(valid, "d1", Platform::Desktop, false),
+    )
+    .await
+    .expect("unexpired token connects");
     assert_eq!(client.ack.user_id, "bob");
 }
 
@@ -77,14 +107,26 @@ async fn wrong_protocol_version_is_31001_and_bad_identity_is_31002() {
     if let Some(request::Op::Connect(c)) = req.op.as_mut() {
         c.protocol_version = 99;
     }
-    assert_eq!(refused(&server, req).await, codes::RC_CONN_PROTO_VERSION_ERROR);
+    assert_eq!(
+        refused(&server, req).await,
+        codes::RC_CONN_PROTO_VERSION_ERROR
+    );
 
     let no_device = connect_request(&token, "", Platform::Desktop, false);
-    assert_eq!(refused(&server, no_device).await, codes::RC_CONN_IDENTIFIER_REJECTED);
+    assert_eq!(
+        refused(&server, no_device).await,
+        codes::RC_CONN_IDENTIFIER_REJECTED
+    );
     let long_device = connect_request(&token, &"d".repeat(129), Platform::Desktop, false);
-    assert_eq!(refused(&server, long_device).await, codes::RC_CONN_IDENTIFIER_REJECTED);
+    assert_eq!(
+        refused(&server, long_device).await,
+        codes::RC_CONN_IDENTIFIER_REJECTED
+    );
     let no_platform = connect_request(&token, "d1", Platform::Unspecified, false);
-    assert_eq!(refused(&server, no_platform).await, codes::RC_CONN_IDENTIFIER_REJECTED);
+    assert_eq!(
+        refused(&server, no_platform).await,
+        codes::RC_CONN_IDENTIFIER_REJECTED
+    );
 }
 
 #[tokio::test]
@@ -101,7 +143,10 @@ async fn requests_before_connect_get_30001_and_a_second_connect_34001() {
     }
     send_frame(
         &mut ws,
-        &Frame::request(1, request::Op::SendMessage(text(private("bob"), "c1", "hi"))),
+        &Frame::request(
+            1,
+            request::Op::SendMessage(text(private("bob"), "c1", "hi")),
+        ),
     )
     .await;
     let resp = read_frame(&mut ws).await.expect("response");
@@ -118,6 +163,8 @@ async fn requests_before_connect_get_30001_and_a_second_connect_34001() {
     let r = client.request(again.op.unwrap()).await;
     assert_eq!(r.code, codes::RC_CONNECTION_EXIST);
     // Heartbeat after connect.
-    let r = client.request(request::Op::GetSettings(Default::default())).await;
+    let r = client
+        .request(request::Op::GetSettings(Default::default()))
+        .await;
     assert_eq!(r.code, 0);
 }

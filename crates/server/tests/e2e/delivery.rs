@@ -30,7 +30,10 @@ async fn private_message_reaches_every_device_of_both_parties() {
         assert_eq!(conv.r#type, ConversationType::Private as i32);
         assert_eq!(conv.target_id, "alice", "receiver sees the peer as target");
         assert_eq!(m.direction, MessageDirection::Receive as i32);
-        assert!(m.client_msg_id.is_empty(), "client ids stay with the sender");
+        assert!(
+            m.client_msg_id.is_empty(),
+            "client ids stay with the sender"
+        );
         assert!(m.is_persisted && m.is_counted);
         assert_eq!(entry_text(&e), "hello bob");
     }
@@ -65,30 +68,53 @@ async fn group_message_reaches_members_and_refuses_non_members() {
         assert_eq!(m.direction, MessageDirection::Receive as i32);
     }
     let own = alice.next_entry().await;
-    assert_eq!(own.message.unwrap().direction, MessageDirection::Send as i32);
+    assert_eq!(
+        own.message.unwrap().direction,
+        MessageDirection::Send as i32
+    );
 
-    let r = mallory.try_send(text(group("g1"), "x-1", "let me in")).await;
+    let r = mallory
+        .try_send(text(group("g1"), "x-1", "let me in"))
+        .await;
     assert_eq!(r.code, codes::NOT_IN_GROUP);
-    let r = mallory.try_send(text(group("nope"), "x-2", "no group")).await;
+    let r = mallory
+        .try_send(text(group("nope"), "x-2", "no group"))
+        .await;
     assert_eq!(r.code, codes::NOT_IN_GROUP);
 
     // Quitting stops delivery; the quitter cannot send either.
     let (status, _) = server
-        .admin("/group/quit", json!({ "groupId": "g1", "userIds": ["carol"] }))
+        .admin(
+            "/group/quit",
+            json!({ "groupId": "g1", "userIds": ["carol"] }),
+        )
         .await;
     assert_eq!(status, 200);
-    let r = carol.try_send(text(group("g1"), "c-1", "still here?")).await;
+    let r = carol
+        .try_send(text(group("g1"), "c-1", "still here?"))
+        .await;
     assert_eq!(r.code, codes::NOT_IN_GROUP);
-    let second = alice.send(text(group("g1"), "g-2", "after carol left")).await;
-    assert_eq!(bob.next_entry().await.message.unwrap().message_uid, second.message_uid);
+    let second = alice
+        .send(text(group("g1"), "g-2", "after carol left"))
+        .await;
+    assert_eq!(
+        bob.next_entry().await.message.unwrap().message_uid,
+        second.message_uid
+    );
     let carol_inbox = carol.pull_all(0, 100).await;
-    assert_eq!(carol_inbox.len(), 1, "carol only has the message from before she quit");
+    assert_eq!(
+        carol_inbox.len(),
+        1,
+        "carol only has the message from before she quit"
+    );
 }
 
 #[tokio::test]
 async fn directed_group_message_reaches_only_its_targets() {
     let server = Server::start(Opts::default());
-    server.create_group("g2", &["alice", "bob", "carol", "dave"]).await;
+    server
+        .create_group("g2", &["alice", "bob", "carol", "dave"])
+        .await;
     let mut alice = server.desktop("alice").await;
     let mut bob = server.desktop("bob").await;
     let mut carol = server.desktop("carol").await;
@@ -98,24 +124,36 @@ async fn directed_group_message_reaches_only_its_targets() {
     let e = bob.next_entry().await;
     let m = e.message.unwrap();
     assert_eq!(m.message_uid, ack.message_uid);
-    assert_eq!(m.directed_user_ids, vec!["bob".to_string(), "outsider".to_string()]);
+    assert_eq!(
+        m.directed_user_ids,
+        vec!["bob".to_string(), "outsider".to_string()]
+    );
     // Then a normal message: carol's first entry must be that one.
     let ack2 = alice.send(text(group("g2"), "d-2", "for everyone")).await;
     let first_for_carol = carol.next_entry().await;
     assert_eq!(first_for_carol.seq, 1);
-    assert_eq!(first_for_carol.message.unwrap().message_uid, ack2.message_uid);
+    assert_eq!(
+        first_for_carol.message.unwrap().message_uid,
+        ack2.message_uid
+    );
     // dave (offline) and the outsider got nothing of the directed message.
     let mut dave = server.desktop("dave").await;
     assert_eq!(dave.ack.inbox_head_seq, 1);
     let inbox = dave.pull_all(0, 10).await;
     assert_eq!(inbox.len(), 1);
-    assert_eq!(inbox[0].message.as_ref().unwrap().message_uid, ack2.message_uid);
+    assert_eq!(
+        inbox[0].message.as_ref().unwrap().message_uid,
+        ack2.message_uid
+    );
     let outsider = server.desktop("outsider").await;
     assert_eq!(outsider.ack.inbox_head_seq, 0);
     // Private messages cannot be directed.
     let mut bad = text(private("bob"), "d-3", "x");
     bad.directed_user_ids = vec!["bob".into()];
-    assert_eq!(alice.try_send(bad).await.code, codes::BIZ_ERROR_INVALID_PARAMETER);
+    assert_eq!(
+        alice.try_send(bad).await.code,
+        codes::BIZ_ERROR_INVALID_PARAMETER
+    );
 }
 
 #[tokio::test]
@@ -123,7 +161,9 @@ async fn system_messages_are_publish_only_and_reach_every_device() {
     let server = Server::start(Opts::default());
     let mut bob = server.desktop("bob").await;
     let mut bob_web = server.client("bob", Platform::Web, "bob-web").await;
-    let mut carol = server.client("carol", Platform::Mobile, "carol-phone").await;
+    let mut carol = server
+        .client("carol", Platform::Mobile, "carol-phone")
+        .await;
     let (status, body) = server
         .admin(
             "/message/system/publish",
@@ -183,7 +223,10 @@ async fn admin_private_and_group_publish_deliver() {
     assert_eq!(entry_text(&e), "from the server api");
     assert_eq!(e.message.unwrap().conversation.unwrap().target_id, "ops");
     let ops = server.desktop("ops").await;
-    assert_eq!(ops.ack.inbox_head_seq, 1, "isIncludeSender puts it in the sender's inbox");
+    assert_eq!(
+        ops.ack.inbox_head_seq, 1,
+        "isIncludeSender puts it in the sender's inbox"
+    );
 
     let (status, body) = server
         .admin(
@@ -251,11 +294,16 @@ async fn status_messages_reach_online_devices_only_and_are_never_stored() {
     assert!(carol.pull_all(0, 10).await.is_empty());
     // Status messages honour the blacklist too.
     let r = bob
-        .request(imsync_protocol::request::Op::Blacklist(imsync_protocol::BlacklistRequest {
-            op: Some(imsync_protocol::blacklist_request::Op::Add("alice".into())),
-        }))
+        .request(imsync_protocol::request::Op::Blacklist(
+            imsync_protocol::BlacklistRequest {
+                op: Some(imsync_protocol::blacklist_request::Op::Add("alice".into())),
+            },
+        ))
         .await;
     assert_eq!(r.code, 0);
     typing.client_msg_id = "t-4".into();
-    assert_eq!(alice.try_send(typing).await.code, codes::REJECTED_BY_BLACKLIST);
+    assert_eq!(
+        alice.try_send(typing).await.code,
+        codes::REJECTED_BY_BLACKLIST
+    );
 }

@@ -20,7 +20,11 @@ async fn rate_limit_allows_exactly_n_per_second() {
     for i in 0..5 {
         ids.push(
             alice
-                .send_request(request::Op::SendMessage(text(private("bob"), &format!("r{i}"), "x")))
+                .send_request(request::Op::SendMessage(text(
+                    private("bob"),
+                    &format!("r{i}"),
+                    "x",
+                )))
                 .await,
         );
     }
@@ -31,7 +35,10 @@ async fn rate_limit_allows_exactly_n_per_second() {
     for id in ids {
         assert_eq!(alice.response_for(id).await.code, 0);
     }
-    assert_eq!(alice.response_for(sixth).await.code, codes::SEND_FREQUENCY_TOO_FAST);
+    assert_eq!(
+        alice.response_for(sixth).await.code,
+        codes::SEND_FREQUENCY_TOO_FAST
+    );
     // The refused send stored nothing; once the window has moved a send
     // goes through again (waiting here is the rule under test, not ordering).
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -60,12 +67,22 @@ async fn content_limit_is_128k_exactly() {
     assert_eq!(outside.len(), MAX_CONTENT_BYTES + 1);
     req.content = outside;
     req.client_msg_id = "big-no".into();
-    assert_eq!(alice.try_send(req.clone()).await.code, codes::RC_MSG_CONTENT_EXCEED_LIMIT);
+    assert_eq!(
+        alice.try_send(req.clone()).await.code,
+        codes::RC_MSG_CONTENT_EXCEED_LIMIT
+    );
     req.content = "{not json".into();
     req.client_msg_id = "bad-json".into();
-    assert_eq!(alice.try_send(req).await.code, codes::BIZ_ERROR_INVALID_PARAMETER);
+    assert_eq!(
+        alice.try_send(req).await.code,
+        codes::BIZ_ERROR_INVALID_PARAMETER
+    );
     let mut bob = server.desktop("bob").await;
-    assert_eq!(bob.pull_all(0, 10).await.len(), 1, "only the in-limit message was stored");
+    assert_eq!(
+        bob.pull_all(0, 10).await.len(),
+        1,
+        "only the in-limit message was stored"
+    );
 }
 
 #[tokio::test]
@@ -84,14 +101,24 @@ async fn oversized_frames_close_only_that_connection() {
         push_data: "p".repeat(MAX_FRAME_BYTES - base - 64),
         ..Default::default()
     });
-    let mut frame_len = encoded_len(&Frame::request(99, request::Op::SendMessage(padded.clone())));
+    let mut frame_len = encoded_len(&Frame::request(
+        99,
+        request::Op::SendMessage(padded.clone()),
+    ));
     while frame_len < MAX_FRAME_BYTES {
         padded.push_config.as_mut().unwrap().push_data.push('p');
-        frame_len = encoded_len(&Frame::request(99, request::Op::SendMessage(padded.clone())));
+        frame_len = encoded_len(&Frame::request(
+            99,
+            request::Op::SendMessage(padded.clone()),
+        ));
     }
     assert_eq!(frame_len, MAX_FRAME_BYTES);
     let r = alice.try_send(padded.clone()).await;
-    assert_eq!(r.code, codes::BIZ_ERROR_INVALID_PARAMETER, "empty content is not JSON");
+    assert_eq!(
+        r.code,
+        codes::BIZ_ERROR_INVALID_PARAMETER,
+        "empty content is not JSON"
+    );
     // One byte more: the connection is closed with 1009.
     padded.push_config.as_mut().unwrap().push_data.push('p');
     let bytes = imsync_protocol::prost::Message::encode_to_vec(&Frame::request(
@@ -107,6 +134,8 @@ async fn oversized_frames_close_only_that_connection() {
     );
     // Everyone else is unaffected.
     let mut carol = server.desktop("carol").await;
-    carol.send(text(private("bob"), "after", "still serving")).await;
+    carol
+        .send(text(private("bob"), "after", "still serving"))
+        .await;
     assert_eq!(entry_text(&bob.next_entry().await), "still serving");
 }

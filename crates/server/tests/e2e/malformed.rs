@@ -14,17 +14,24 @@ async fn garbage_text_and_zero_ids_close_the_connection_only() {
     let mut bob = server.desktop("bob").await;
 
     let mut a = server.desktop("a1").await;
-    a.send_ws(WsMessage::Binary(vec![0xff, 0xff, 0xff, 0xff, 0x0f].into())).await;
+    a.send_ws(WsMessage::Binary(vec![0xff, 0xff, 0xff, 0xff, 0x0f].into()))
+        .await;
     assert_eq!(a.wait_closed().await.0.code, Some(1002));
 
-    let mut b = server.client("a2", imsync_protocol::Platform::Desktop, "x").await;
+    let mut b = server
+        .client("a2", imsync_protocol::Platform::Desktop, "x")
+        .await;
     b.send_ws(WsMessage::Text("hello".into())).await;
     assert_eq!(b.wait_closed().await.0.code, Some(1003));
 
-    let mut c = server.client("a3", imsync_protocol::Platform::Desktop, "x").await;
-    let zero = Frame::request(0, request::Op::GetSettings(Default::default()));
-    c.send_ws(WsMessage::Binary(imsync_protocol::encode_frame(&zero).unwrap().into()))
+    let mut c = server
+        .client("a3", imsync_protocol::Platform::Desktop, "x")
         .await;
+    let zero = Frame::request(0, request::Op::GetSettings(Default::default()));
+    c.send_ws(WsMessage::Binary(
+        imsync_protocol::encode_frame(&zero).unwrap().into(),
+    ))
+    .await;
     assert_eq!(c.wait_closed().await.0.code, Some(1002));
 
     // Before authentication too.
@@ -49,11 +56,15 @@ async fn garbage_text_and_zero_ids_close_the_connection_only() {
 }
 
 async fn raw_send(
-    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
     bytes: Vec<u8>,
 ) {
     use futures_util::SinkExt;
-    ws.send(WsMessage::Binary(bytes.into())).await.expect("send");
+    ws.send(WsMessage::Binary(bytes.into()))
+        .await
+        .expect("send");
 }
 
 /// A bounded fuzz run against the live server: random byte strings, each
@@ -80,6 +91,8 @@ async fn random_frames_never_take_the_server_down() {
     }
     let mut bob = server.desktop("bob").await;
     let mut alice = server.desktop("alice").await;
-    alice.send(text(private("bob"), "after-fuzz", "alive")).await;
+    alice
+        .send(text(private("bob"), "after-fuzz", "alive"))
+        .await;
     assert_eq!(entry_text(&bob.next_entry().await), "alive");
 }

@@ -8,17 +8,25 @@ use crate::common::*;
 #[tokio::test]
 async fn offline_then_pull_in_order_without_gaps_or_duplicates() {
     let server = Server::start(Opts::default());
-    server.create_group("team", &["alice", "bob", "carol"]).await;
+    server
+        .create_group("team", &["alice", "bob", "carol"])
+        .await;
     let mut alice = server.desktop("alice").await;
     let mut carol = server.desktop("carol").await;
     let mut sent = Vec::new();
     for i in 0..40 {
         let ack = if i % 3 == 0 {
-            carol.send(text(group("team"), &format!("c{i}"), &format!("msg {i}"))).await
+            carol
+                .send(text(group("team"), &format!("c{i}"), &format!("msg {i}")))
+                .await
         } else if i % 3 == 1 {
-            alice.send(text(private("bob"), &format!("a{i}"), &format!("msg {i}"))).await
+            alice
+                .send(text(private("bob"), &format!("a{i}"), &format!("msg {i}")))
+                .await
         } else {
-            alice.send(text(group("team"), &format!("a{i}"), &format!("msg {i}"))).await
+            alice
+                .send(text(group("team"), &format!("a{i}"), &format!("msg {i}")))
+                .await
         };
         sent.push(ack.message_uid);
     }
@@ -32,7 +40,11 @@ async fn offline_then_pull_in_order_without_gaps_or_duplicates() {
         .map(|e| e.message.as_ref().unwrap().message_uid.clone())
         .collect();
     assert_eq!(uids, sent, "inbox order is send order");
-    assert_eq!(uids.iter().collect::<HashSet<_>>().len(), 40, "no duplicates");
+    assert_eq!(
+        uids.iter().collect::<HashSet<_>>().len(),
+        40,
+        "no duplicates"
+    );
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(entry_text(e), format!("msg {i}"));
     }
@@ -59,11 +71,16 @@ async fn pull_limit_defaults_and_caps() {
     let server = Server::start(Opts::default());
     let mut alice = server.desktop("alice").await;
     for i in 0..120 {
-        alice.send(text(private("bob"), &format!("m{i}"), "x")).await;
+        alice
+            .send(text(private("bob"), &format!("m{i}"), "x"))
+            .await;
     }
     let mut bob = server.desktop("bob").await;
     let page = bob.pull(0, 0).await;
-    assert_eq!(page.entries.len(), imsync_protocol::DEFAULT_PULL_LIMIT as usize);
+    assert_eq!(
+        page.entries.len(),
+        imsync_protocol::DEFAULT_PULL_LIMIT as usize
+    );
     assert!(page.has_more);
     let page = bob.pull(0, 10_000).await;
     assert_eq!(page.entries.len(), 120, "limit is capped, not refused");
@@ -75,14 +92,19 @@ async fn large_entries_split_pages_below_the_frame_limit() {
     let mut alice = server.desktop("alice").await;
     let big = "x".repeat(120 * 1024);
     for i in 0..20 {
-        alice.send(text(private("bob"), &format!("big{i}"), &big)).await;
+        alice
+            .send(text(private("bob"), &format!("big{i}"), &big))
+            .await;
     }
     let mut bob = server.desktop("bob").await;
     let first = bob.pull(0, 100).await;
     assert!(first.has_more, "20 x 120 KB cannot fit one frame");
     assert!(!first.entries.is_empty() && first.entries.len() < 20);
     let all = bob.pull_all(0, 100).await;
-    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -90,7 +112,9 @@ async fn retention_drops_expired_entries_but_never_reuses_seqs() {
     let server = Server::start(Opts::default());
     let mut alice = server.desktop("alice").await;
     for i in 0..3 {
-        alice.send(text(private("bob"), &format!("old{i}"), "old")).await;
+        alice
+            .send(text(private("bob"), &format!("old{i}"), "old"))
+            .await;
     }
     drop(alice);
     let mut server = server;

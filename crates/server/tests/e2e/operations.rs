@@ -24,7 +24,9 @@ async fn resend_with_the_same_client_id_returns_the_original_ack() {
     // Also from another connection (e.g. after a reconnect) and with other
     // content: the id decides.
     let mut alice_web = server.client("alice", Platform::Web, "alice-web").await;
-    let third = alice_web.send(text(private("bob"), "same-id", "changed")).await;
+    let third = alice_web
+        .send(text(private("bob"), "same-id", "changed"))
+        .await;
     assert_eq!(first, third);
     // Another sender may use the same client id.
     let mut carol = server.desktop("carol").await;
@@ -54,10 +56,16 @@ async fn blacklist_is_one_way() {
     let server = Server::start(Opts::default());
     let mut alice = server.desktop("alice").await;
     let mut bob = server.desktop("bob").await;
-    let ids = blacklist_ids(bob.request(blacklist(blacklist_request::Op::Add("alice".into()))).await);
+    let ids = blacklist_ids(
+        bob.request(blacklist(blacklist_request::Op::Add("alice".into())))
+            .await,
+    );
     assert_eq!(ids, vec!["alice".to_string()]);
     assert_eq!(
-        alice.try_send(text(private("bob"), "b1", "blocked?")).await.code,
+        alice
+            .try_send(text(private("bob"), "b1", "blocked?"))
+            .await
+            .code,
         codes::REJECTED_BY_BLACKLIST
     );
     // bob can still message alice.
@@ -67,14 +75,22 @@ async fn blacklist_is_one_way() {
     alice.send(text(group("gb"), "b3", "group ok")).await;
     // Listing, self-add, removal.
     assert_eq!(
-        blacklist_ids(bob.request(blacklist(blacklist_request::Op::List(true))).await),
+        blacklist_ids(
+            bob.request(blacklist(blacklist_request::Op::List(true)))
+                .await
+        ),
         vec!["alice".to_string()]
     );
     assert_eq!(
-        bob.request(blacklist(blacklist_request::Op::Add("bob".into()))).await.code,
+        bob.request(blacklist(blacklist_request::Op::Add("bob".into())))
+            .await
+            .code,
         codes::BLACK_ADD_ERROR
     );
-    let ids = blacklist_ids(bob.request(blacklist(blacklist_request::Op::Remove("alice".into()))).await);
+    let ids = blacklist_ids(
+        bob.request(blacklist(blacklist_request::Op::Remove("alice".into())))
+            .await,
+    );
     assert!(ids.is_empty());
     alice.send(text(private("bob"), "b4", "unblocked")).await;
     // bob received: b3 (group), b4; his own b2 as SEND.
@@ -120,7 +136,11 @@ async fn recall_puts_a_notice_in_every_inbox_and_checks_its_input() {
     // A stranger cannot recall it.
     assert_eq!(
         carol
-            .request(recall_req(&ack.message_uid, private("alice"), ack.sent_time))
+            .request(recall_req(
+                &ack.message_uid,
+                private("alice"),
+                ack.sent_time
+            ))
             .await
             .code,
         codes::RECALL_MESSAGE
@@ -157,7 +177,11 @@ async fn recall_puts_a_notice_in_every_inbox_and_checks_its_input() {
     // The notice itself cannot be recalled.
     assert_eq!(
         alice
-            .request(recall_req(&notice_ack.message_uid, private("bob"), notice_ack.sent_time))
+            .request(recall_req(
+                &notice_ack.message_uid,
+                private("bob"),
+                notice_ack.sent_time
+            ))
             .await
             .code,
         codes::RECALL_MESSAGE
@@ -168,7 +192,10 @@ async fn recall_puts_a_notice_in_every_inbox_and_checks_its_input() {
     // the group may recall (the vendor default lets anyone recall).
     server.create_group("gr", &["alice", "bob", "carol"]).await;
     let g = alice.send(text(group("gr"), "r2", "group oops")).await;
-    let notice = expect_ack(bob.request(recall_req(&g.message_uid, group("gr"), g.sent_time)).await);
+    let notice = expect_ack(
+        bob.request(recall_req(&g.message_uid, group("gr"), g.sent_time))
+            .await,
+    );
     let carol_inbox = carol.pull_all(0, 10).await;
     let last = carol_inbox.last().unwrap().message.as_ref().unwrap();
     assert_eq!(last.message_uid, notice.message_uid);
@@ -231,7 +258,11 @@ async fn receipts_and_read_status_sync() {
             channel_id: String::new(),
         }))
         .await;
-    assert_eq!(r.code, codes::BIZ_ERROR_INVALID_PARAMETER, "only the sender may ask");
+    assert_eq!(
+        r.code,
+        codes::BIZ_ERROR_INVALID_PARAMETER,
+        "only the sender may ask"
+    );
     let r = server
         .desktop("mallory")
         .await
@@ -278,13 +309,19 @@ async fn receipts_and_read_status_sync() {
     assert_eq!(rsp.object_name, "RC:RRRspMsg");
     assert_eq!(rsp.sender_user_id, "carol");
     let content: Value = serde_json::from_str(&rsp.content).unwrap();
-    assert_eq!(content["receiptMessageDic"]["alice"][0], g.message_uid.as_str());
+    assert_eq!(
+        content["receiptMessageDic"]["alice"][0],
+        g.message_uid.as_str()
+    );
 }
 
 fn expansion(uid: &str, set: &[(&str, &str)], remove: &[&str]) -> request::Op {
     request::Op::Expansion(ExpansionRequest {
         message_uid: uid.into(),
-        set: set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        set: set
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         remove: remove.iter().map(|k| k.to_string()).collect(),
     })
 }
@@ -305,39 +342,68 @@ async fn expansion_updates_reach_every_holder_and_respect_limits() {
     assert_eq!(first.expansion.get("likes").map(String::as_str), Some("0"));
     bob.next_entry().await;
 
-    expect_ack(bob.request(expansion(&ack.message_uid, &[("likes", "1")], &[])).await);
+    expect_ack(
+        bob.request(expansion(&ack.message_uid, &[("likes", "1")], &[]))
+            .await,
+    );
     let notice = bob.next_entry().await.message.unwrap();
     assert_eq!(notice.object_name, "RC:MsgExMsg");
     assert_eq!(notice.ref_message_uid, ack.message_uid);
     let content: Value = serde_json::from_str(&notice.content).unwrap();
     assert_eq!(content["put"]["likes"], "1");
     let alice_side = alice.pull_all(0, 10).await;
-    assert_eq!(alice_side.last().unwrap().message.as_ref().unwrap().object_name, "RC:MsgExMsg");
+    assert_eq!(
+        alice_side
+            .last()
+            .unwrap()
+            .message
+            .as_ref()
+            .unwrap()
+            .object_name,
+        "RC:MsgExMsg"
+    );
 
     assert_eq!(
-        bob.request(expansion(&plain.message_uid, &[("k", "v")], &[])).await.code,
+        bob.request(expansion(&plain.message_uid, &[("k", "v")], &[]))
+            .await
+            .code,
         codes::MESSAGE_KV_NOT_SUPPORT
     );
     assert_eq!(
-        carol.request(expansion(&ack.message_uid, &[("k", "v")], &[])).await.code,
+        carol
+            .request(expansion(&ack.message_uid, &[("k", "v")], &[]))
+            .await
+            .code,
         codes::MESSAGE_EXPANDED_ERROR
     );
     let too_many: Vec<(String, String)> = (0..21).map(|i| (format!("k{i}"), "v".into())).collect();
-    let too_many_ref: Vec<(&str, &str)> = too_many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let too_many_ref: Vec<(&str, &str)> = too_many
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(
-        bob.request(expansion(&ack.message_uid, &too_many_ref, &[])).await.code,
+        bob.request(expansion(&ack.message_uid, &too_many_ref, &[]))
+            .await
+            .code,
         codes::EXPANSION_LIMIT_EXCEET
     );
     assert_eq!(
-        bob.request(expansion(&ack.message_uid, &[("bad key!", "v")], &[])).await.code,
+        bob.request(expansion(&ack.message_uid, &[("bad key!", "v")], &[]))
+            .await
+            .code,
         codes::EXPANSION_LIMIT_EXCEET
     );
     let long_value = "v".repeat(4097);
     assert_eq!(
-        bob.request(expansion(&ack.message_uid, &[("k", &long_value)], &[])).await.code,
+        bob.request(expansion(&ack.message_uid, &[("k", &long_value)], &[]))
+            .await
+            .code,
         codes::EXPANSION_LIMIT_EXCEET
     );
-    expect_ack(bob.request(expansion(&ack.message_uid, &[], &["likes"])).await);
+    expect_ack(
+        bob.request(expansion(&ack.message_uid, &[], &["likes"]))
+            .await,
+    );
     let removal = bob.next_entry().await.message.unwrap();
     let content: Value = serde_json::from_str(&removal.content).unwrap();
     assert_eq!(content["del"][0], "likes");
@@ -363,11 +429,13 @@ async fn conversation_settings_and_tags_sync_across_devices() {
     assert_eq!(desk.ack.settings_version, 0);
 
     let snap = settings(
-        desk.request(request::Op::ConversationSettings(ConversationSettingsRequest {
-            conversation: Some(private("bob")),
-            is_top: Some(true),
-            notification_level: Some(5),
-        }))
+        desk.request(request::Op::ConversationSettings(
+            ConversationSettingsRequest {
+                conversation: Some(private("bob")),
+                is_top: Some(true),
+                notification_level: Some(5),
+            },
+        ))
         .await,
     );
     assert_eq!(snap.version, 1);
@@ -383,21 +451,25 @@ async fn conversation_settings_and_tags_sync_across_devices() {
     }
     // Only the level changes; top stays.
     let snap = settings(
-        web.request(request::Op::ConversationSettings(ConversationSettingsRequest {
-            conversation: Some(private("bob")),
-            is_top: None,
-            notification_level: Some(-1),
-        }))
+        web.request(request::Op::ConversationSettings(
+            ConversationSettingsRequest {
+                conversation: Some(private("bob")),
+                is_top: None,
+                notification_level: Some(-1),
+            },
+        ))
         .await,
     );
     assert!(snap.conversations[0].is_top);
     assert_eq!(snap.conversations[0].notification_level, -1);
     assert_eq!(
-        web.request(request::Op::ConversationSettings(ConversationSettingsRequest {
-            conversation: Some(private("bob")),
-            is_top: None,
-            notification_level: Some(3),
-        }))
+        web.request(request::Op::ConversationSettings(
+            ConversationSettingsRequest {
+                conversation: Some(private("bob")),
+                is_top: None,
+                notification_level: Some(3),
+            }
+        ))
         .await
         .code,
         codes::BIZ_ERROR_INVALID_PARAMETER
@@ -412,14 +484,25 @@ async fn conversation_settings_and_tags_sync_across_devices() {
         }))
     };
     settings(desk.request(add("work", "Work")).await);
-    assert_eq!(desk.request(add("work", "Again")).await.code, codes::TAG_EXISTS);
-    assert_eq!(desk.request(add("toolongtagid", "x")).await.code, codes::BIZ_ERROR_INVALID_PARAMETER);
+    assert_eq!(
+        desk.request(add("work", "Again")).await.code,
+        codes::TAG_EXISTS
+    );
+    assert_eq!(
+        desk.request(add("toolongtagid", "x")).await.code,
+        codes::BIZ_ERROR_INVALID_PARAMETER
+    );
     for i in 1..20 {
         settings(desk.request(add(&format!("t{i}"), "n")).await);
     }
-    assert_eq!(desk.request(add("t20", "n")).await.code, codes::CONVERSATION_TAG_OVERSIZE);
     assert_eq!(
-        desk.request(tag(tag_request::Op::RemoveTag("missing".into()))).await.code,
+        desk.request(add("t20", "n")).await.code,
+        codes::CONVERSATION_TAG_OVERSIZE
+    );
+    assert_eq!(
+        desk.request(tag(tag_request::Op::RemoveTag("missing".into())))
+            .await
+            .code,
         codes::TAG_NOT_EXIST
     );
     let snap = settings(
@@ -460,11 +543,16 @@ async fn conversation_settings_and_tags_sync_across_devices() {
         codes::CONVER_OUT_LIMIT_ERROR
     );
     // The other device reads the same snapshot.
-    let snap_web = settings(web.request(request::Op::GetSettings(Default::default())).await);
+    let snap_web = settings(
+        web.request(request::Op::GetSettings(Default::default()))
+            .await,
+    );
     assert_eq!(snap_web.tags.len(), 20);
     assert_eq!(snap_web.tag_links.len(), 2);
     assert_eq!(snap_web.version, snap.version);
     // And a new connection learns the version at connect.
-    let later = server.client("alice", Platform::Mobile, "alice-phone").await;
+    let later = server
+        .client("alice", Platform::Mobile, "alice-phone")
+        .await;
     assert_eq!(later.ack.settings_version, snap.version);
 }

@@ -14,8 +14,17 @@ async fn sigkill_between_send_and_pull_loses_nothing_acknowledged() {
     let mut alice = server.desktop("alice").await;
     let mut acked = Vec::new();
     for i in 0..25 {
-        let conv = if i % 2 == 0 { private("bob") } else { group("team") };
-        acked.push(alice.send(text(conv, &format!("k{i}"), &format!("n{i}"))).await.message_uid);
+        let conv = if i % 2 == 0 {
+            private("bob")
+        } else {
+            group("team")
+        };
+        acked.push(
+            alice
+                .send(text(conv, &format!("k{i}"), &format!("n{i}")))
+                .await
+                .message_uid,
+        );
     }
     server.kill();
     let server = server.restart(None);
@@ -32,7 +41,9 @@ async fn sigkill_between_send_and_pull_loses_nothing_acknowledged() {
     let again = alice.send(text(private("bob"), "k0", "n0")).await;
     assert_eq!(again.message_uid, acked[0]);
     // Groups and tokens survive (the token is stateless, the group is stored).
-    alice.send(text(group("team"), "after", "after restart")).await;
+    alice
+        .send(text(group("team"), "after", "after restart"))
+        .await;
     assert_eq!(entry_text(&bob.next_entry().await), "after restart");
 }
 
@@ -44,7 +55,11 @@ async fn sigterm_answers_in_flight_requests_and_loses_nothing() {
     for i in 0..30 {
         ids.push(
             alice
-                .send_request(request::Op::SendMessage(text(private("bob"), &format!("t{i}"), &format!("n{i}"))))
+                .send_request(request::Op::SendMessage(text(
+                    private("bob"),
+                    &format!("t{i}"),
+                    &format!("n{i}"),
+                )))
                 .await,
         );
     }
@@ -58,7 +73,15 @@ async fn sigterm_answers_in_flight_requests_and_loses_nothing() {
     let (closed, _) = alice.wait_closed().await;
     assert_eq!(closed.code, Some(1001), "going away after answering");
     let status = server.wait_exit();
-    assert!(status.success(), "clean exit, got {status:?}\n{}", server.log());
+    assert!(
+        status.success(),
+        "clean exit, got {status:?}\n{}",
+        server.log()
+    );
+    assert!(
+        server.extra_stdout().is_empty(),
+        "stdout carries only the listening line"
+    );
 
     let server = server.restart(None);
     let mut bob = server.desktop("bob").await;

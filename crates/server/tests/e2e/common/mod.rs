@@ -50,6 +50,7 @@ pub struct Server {
     pub addr: SocketAddr,
     pub dir: Arc<TempDir>,
     pub opts: Opts,
+    stdout: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -82,13 +83,10 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
+            // Every stdout line is forwarded: the first must be the listening
+            // line, and tests can check that nothing follows it.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
-            }
-            // Any further stdout output would break the contract.
-            for line in lines.map_while(Result::ok) {
-                panic!("unexpected stdout line after the listening line: {line}");
             }
         });
         let line = rx
@@ -104,7 +102,13 @@ impl Server {
             addr,
             dir,
             opts,
+            stdout: rx,
         }
+    }
+
+    /// Stdout lines printed after the listening line (there must be none).
+    pub fn extra_stdout(&self) -> Vec<String> {
+        self.stdout.try_iter().collect()
     }
 
     /// The server's log so far (for assertion messages).
@@ -166,17 +170,26 @@ impl Server {
     pub async fn admin(&self, path: &str, body: Value) -> (u16, Value) {
         let (nonce, ts) = fresh_nonce();
         let sig = sign(APP_SECRET, &nonce, &ts);
-        self.admin_with(path, &body, &[
-            ("App-Key", APP_KEY),
-            ("Nonce", &nonce),
-            ("Timestamp", &ts),
-            ("Signature", &sig),
-        ])
+        self.admin_with(
+            path,
+            &body,
+            &[
+                ("App-Key", APP_KEY),
+                ("Nonce", &nonce),
+                ("Timestamp", &ts),
+                ("Signature", &sig),
+            ],
+        )
         .await
     }
 
     /// An admin call with exactly these headers.
-    pub async fn admin_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn admin_with(
+        &self,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         http(self.addr, "POST", path, Some(body), headers).await
     }
 
@@ -186,7 +199,9 @@ impl Server {
 
     /// Issues a token for `user` (asserting success).
     pub async fn token(&self, user: &str) -> String {
-        let (status, body) = self.admin("/user/getToken", json!({ "userId": user })).await;
+        let (status, body) = self
+            .admin("/user/getToken", json!({ "userId": user }))
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["userId"], user);
         body["token"].as_str().expect("token").to_owned()
@@ -194,7 +209,10 @@ impl Server {
 
     pub async fn create_group(&self, group: &str, members: &[&str]) {
         let (status, body) = self
-            .admin("/group/create", json!({ "groupId": group, "userIds": members }))
+            .admin(
+                "/group/create",
+                json!({ "groupId": group, "userIds": members }),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
     }
@@ -211,7 +229,8 @@ impl Server {
 
     /// A desktop client with device id "<user>-desktop".
     pub async fn desktop(&self, user: &str) -> Client {
-        self.client(user, Platform::Desktop, &format!("{user}-desktop")).await
+        self.client(user, Platform::Desktop, &format!("{user}-desktop"))
+            .await
     }
 }
 
@@ -275,7 +294,9 @@ pub async fn http(
         s.read_to_end(&mut out).await.expect("read http");
         out
     };
-    let raw = tokio::time::timeout(DEADLINE, fut).await.expect("http timeout");
+    let raw = tokio::time::timeout(DEADLINE, fut)
+        .await
+        .expect("http timeout");
     let text = String::from_utf8_lossy(&raw);
     let status: u16 = text
         .split_whitespace()
@@ -286,7 +307,12 @@ pub async fn http(
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-pub fn connect_request(token: &str, device: &str, platform: Platform, kick_enable: bool) -> Request {
+pub fn connect_request(
+    token: &str,
+    device: &str,
+    platform: Platform,
+    kick_enable: bool,
+) -> Request {
     Request {
         op: Some(request::Op::Connect(imsync_protocol::ConnectRequest {
             protocol_version: PROTOCOL_VERSION,
@@ -362,7 +388,9 @@ pub async fn read_frame(ws: &mut Ws) -> Result<Frame, Closed> {
             .await
             .expect("no frame before the deadline");
         match msg {
-            Some(Ok(WsMessage::Binary(b))) => return Ok(decode_frame(&b).expect("server frame decodes")),
+            Some(Ok(WsMessage::Binary(b))) => {
+                return Ok(decode_frame(&b).expect("server frame decodes"))
+            }
             Some(Ok(WsMessage::Close(cf))) => {
                 return Err(Closed {
                     code: cf.as_ref().map(|c| u16::from(c.code)),
@@ -396,7 +424,14 @@ impl Client {
     /// Connects and authenticates; Err carries the server's error response.
     pub async fn connect(server: &Server, req: Request) -> Result<Client, Response> {
         let mut ws = raw_ws(server).await;
-        send_frame(&mut ws, &Frame { id: 1, kind: Some(frame::Kind::Request(req)) }).await;
+        send_frame(
+            &mut ws,
+            &Frame {
+                id: 1,
+                kind: Some(frame::Kind::Request(req)),
+            },
+        )
+        .await;
         let frame = read_frame(&mut ws).await.expect("connect response");
         assert_eq!(frame.id, 1);
         let Some(frame::Kind::Response(resp)) = frame.kind else {
@@ -470,14 +505,12 @@ impl Client {
         if let Some(p) = self.pushes.pop_front() {
             return p;
         }
-        loop {
-            let frame = read_frame(&mut self.ws)
-                .await
-                .unwrap_or_else(|c| panic!("connection closed while waiting for a push: {c:?}"));
-            match frame.kind {
-                Some(frame::Kind::Push(p)) => return p,
-                other => panic!("unexpected frame while waiting for a push: {other:?}"),
-            }
+        let frame = read_frame(&mut self.ws)
+            .await
+            .unwrap_or_else(|c| panic!("connection closed while waiting for a push: {c:?}"));
+        match frame.kind {
+            Some(frame::Kind::Push(p)) => p,
+            other => panic!("unexpected frame while waiting for a push: {other:?}"),
         }
     }
 
@@ -492,7 +525,10 @@ impl Client {
     /// One pull page.
     pub async fn pull(&mut self, after_seq: u64, limit: u32) -> imsync_protocol::PullInboxResult {
         let r = self
-            .request(request::Op::PullInbox(PullInboxRequest { after_seq, limit }))
+            .request(request::Op::PullInbox(PullInboxRequest {
+                after_seq,
+                limit,
+            }))
             .await;
         assert_eq!(r.code, 0, "pull failed: {}", r.msg);
         match r.body {
@@ -543,7 +579,9 @@ impl Client {
         self.next_id += 1;
         if self
             .ws
-            .send(WsMessage::Binary(encode_frame(&Frame::ping(id, 1)).unwrap().into()))
+            .send(WsMessage::Binary(
+                encode_frame(&Frame::ping(id, 1)).unwrap().into(),
+            ))
             .await
             .is_err()
         {
@@ -551,7 +589,10 @@ impl Client {
         }
         loop {
             match read_frame(&mut self.ws).await {
-                Ok(Frame { id: got, kind: Some(frame::Kind::Pong(_)) }) if got == id => return true,
+                Ok(Frame {
+                    id: got,
+                    kind: Some(frame::Kind::Pong(_)),
+                }) if got == id => return true,
                 Ok(_) => continue,
                 Err(_) => return false,
             }
