@@ -52,7 +52,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX messages_by_uid ON messages (uid) WHERE uid IS NOT NULL;
     CREATE INDEX messages_by_time ON messages (conv_id, sent_time);
     CREATE INDEX messages_by_sender ON messages (conv_id, sender, sent_time);
-    CREATE INDEX messages_by_type ON messages (conv_id, object_name, sent_time);
+    -- Text is most of any history and is found fastest by scanning the time index, so
+    -- the type index leaves it out: one index write less for most inserts.
+    CREATE INDEX messages_by_type ON messages (conv_id, object_name, sent_time)
+        WHERE object_name <> 'RC:TxtMsg';
     CREATE INDEX messages_unread ON messages (conv_id, sent_time) WHERE unread = 1;
 
     CREATE VIRTUAL TABLE messages_fts USING fts5 (

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's main job: build the addon if needed, then run the demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules/@napi-rs/cli ] || npm install --no-audit --no-fund
+npx napi build --platform --release --dts-header js/native-header.d.ts >/dev/null
+node examples/demo.js
