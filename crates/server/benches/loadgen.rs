@@ -1,1 +1,519 @@
-fn main() {}
+//! Loopback load generator for imsync-server.
+//!
+//! Run: `CARGO_TARGET_DIR=... cargo bench -p imsync-server --bench loadgen`
+//! (the bench profile is release). It starts the real server binary with
+//! `--rate-limit 0` on 127.0.0.1:0 and a temporary data directory, drives it
+//! over real WebSockets, and prints a Markdown report on stdout.
+//!
+//! Phases (sizes are fixed so runs are comparable and bounded):
+//!  1. memory: server RSS idle, then with 1000 idle authenticated clients;
+//!  2. group fan-out: 500-member group, 200 pipelined messages;
+//!  3. group latency: 50 sequential messages, latency to each member;
+//!  4. 1:1 throughput: 100 sender->receiver pairs, 200 messages each;
+//!  5. 1:1 latency: 1000 sequential send->push samples, unloaded;
+//!  6. pull throughput: one inbox of 10 000 entries, pages of 100 and 500,
+//!     and 100 clients pulling their 250-entry inboxes concurrently.
+
+#[path = "../tests/e2e/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{connect_request, group, private, text, Opts, Server};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use imsync_protocol::{
+    decode_frame, encode_frame, frame, push, request, response, Frame, Platform, PullInboxRequest,
+    Response,
+};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Sink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, WsMessage>;
+
+/// What a connection's reader saw.
+enum Event {
+    Response(u64, Response),
+}
+
+/// Shared delivery bookkeeping: every inbox entry push counted, and for
+/// messages carrying an index `i`, the receive instant per delivery.
+#[derive(Default)]
+struct Deliveries {
+    count: AtomicU64,
+    stamps: Mutex<Vec<(u64, Instant)>>,
+    record: std::sync::atomic::AtomicBool,
+}
+
+/// A load-test connection: a sink for requests, responses on a channel, a
+/// reader task counting pushes.
+struct Conn {
+    sink: Sink,
+    responses: mpsc::UnboundedReceiver<Event>,
+    next_id: u64,
+}
+
+impl Conn {
+    async fn open(
+        server: &Server,
+        token: &str,
+        device: &str,
+        platform: Platform,
+        stats: Arc<Deliveries>,
+    ) -> Conn {
+        let (ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+            .await
+            .expect("ws");
+        let (mut sink, mut stream) = ws.split();
+        let hello = Frame {
+            id: 1,
+            kind: Some(frame::Kind::Request(connect_request(
+                token, device, platform, false,
+            ))),
+        };
+        sink.send(WsMessage::Binary(encode_frame(&hello).unwrap().into()))
+            .await
+            .unwrap();
+        loop {
+            match stream.next().await {
+                Some(Ok(WsMessage::Binary(b))) => {
+                    let f = decode_frame(&b).unwrap();
+                    if let Some(frame::Kind::Response(r)) = f.kind {
+                        assert_eq!(r.code, 0, "connect failed: {}", r.msg);
+                        break;
+                    }
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("connect: {other:?}"),
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                let WsMessage::Binary(b) = msg else { continue };
+                let Ok(f) = decode_frame(&b) else { continue };
+                match f.kind {
+                    Some(frame::Kind::Response(r)) => {
+                        let _ = tx.send(Event::Response(f.id, r));
+                    }
+                    Some(frame::Kind::Push(p)) => {
+                        if let Some(push::Event::Entry(e)) = p.event {
+                            let now = Instant::now();
+                            stats.count.fetch_add(1, Ordering::Relaxed);
+                            if stats.record.load(Ordering::Relaxed) {
+                                let m = e.message.unwrap_or_default();
+                                if let Ok(v) = serde_json::from_str::<Value>(&m.content) {
+                                    if let Some(i) = v["i"].as_u64() {
+                                        stats.stamps.lock().unwrap().push((i, now));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        Conn {
+            sink,
+            responses: rx,
+            next_id: 2,
+        }
+    }
+
+    async fn send_op(&mut self, op: request::Op) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let bytes = encode_frame(&Frame::request(id, op)).unwrap();
+        self.sink
+            .send(WsMessage::Binary(bytes.into()))
+            .await
+            .unwrap();
+        id
+    }
+
+    async fn response(&mut self) -> (u64, Response) {
+        match tokio::time::timeout(Duration::from_secs(60), self.responses.recv()).await {
+            Ok(Some(Event::Response(id, r))) => (id, r),
+            other => panic!("no response: {:?}", other.is_ok()),
+        }
+    }
+
+    /// Sends `n` messages built by `make(i)` keeping `window` in flight;
+    /// returns when all are acknowledged.
+    async fn pipeline(&mut self, n: usize, window: usize, make: impl Fn(usize) -> request::Op) {
+        let mut sent = 0;
+        let mut acked = 0;
+        while acked < n {
+            while sent < n && sent - acked < window {
+                self.send_op(make(sent)).await;
+                sent += 1;
+            }
+            let (_, r) = self.response().await;
+            assert_eq!(r.code, 0, "send failed: {} {}", r.code, r.msg);
+            acked += 1;
+        }
+    }
+}
+
+fn rss_kb(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn msg(conv: imsync_protocol::Conversation, id: String, i: usize) -> request::Op {
+    let mut req = text(conv, &id, "");
+    // ~100 bytes of content, carrying the index for latency matching.
+    req.content = json!({ "content": "x".repeat(80), "i": i }).to_string();
+    request::Op::SendMessage(req)
+}
+
+async fn wait_count(stats: &Deliveries, target: u64, limit: Duration) -> Instant {
+    let until = Instant::now() + limit;
+    while stats.count.load(Ordering::Relaxed) < target {
+        assert!(
+            Instant::now() < until,
+            "deliveries stalled at {} of {target}",
+            stats.count.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Instant::now()
+}
+
+async fn tokens(server: &Server, users: &[String]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for u in users {
+        out.insert(u.clone(), server.token(u).await);
+    }
+    out
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    let server = Server::start(Opts::default());
+    let pid = server.pid();
+    let mut report = String::new();
+    let mut line = |s: String| {
+        println!("{s}");
+        report.push_str(&s);
+        report.push('\n');
+    };
+    line("## imsync-server loopback benchmark".into());
+    line(format!(
+        "\nmachine: {} cores, {}; server and load generator share the machine.\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(
+                |c| c.lines().find(|l| l.starts_with("model name")).map(|l| l
+                    .split(':')
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned())
+            )
+            .unwrap_or_else(|| "unknown cpu".into())
+    ));
+
+    // 1. Memory per connected client.
+    let users: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    let toks = tokens(&server, &users).await;
+    let rss_idle = rss_kb(pid);
+    let stats = Arc::new(Deliveries::default());
+    let mut conns = Vec::with_capacity(users.len());
+    for u in &users {
+        conns.push(
+            Conn::open(
+                &server,
+                &toks[u],
+                &format!("{u}-pc"),
+                Platform::Desktop,
+                stats.clone(),
+            )
+            .await,
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_1000 = rss_kb(pid);
+    line("| metric | value |".into());
+    line("|---|---|".into());
+    line(format!(
+        "| server RSS, idle (after 1000 tokens issued) | {:.1} MiB |",
+        rss_idle as f64 / 1024.0
+    ));
+    line(format!(
+        "| server RSS, 1000 idle authenticated clients | {:.1} MiB |",
+        rss_1000 as f64 / 1024.0
+    ));
+    line(format!(
+        "| **memory per connected client** | **{:.1} KiB** |",
+        (rss_1000.saturating_sub(rss_idle)) as f64 / 1000.0
+    ));
+
+    // 2. Group fan-out: 500 members, 200 messages, window 16.
+    let members: Vec<&str> = users[..500].iter().map(String::as_str).collect();
+    for chunk in members.chunks(250) {
+        server.create_group("g500", chunk).await;
+    }
+    let base = stats.count.load(Ordering::Relaxed);
+    let n_group = 200usize;
+    let start = Instant::now();
+    conns[0]
+        .pipeline(n_group, 16, |i| msg(group("g500"), format!("g-{i}"), i))
+        .await;
+    let accepted = start.elapsed();
+    let done = wait_count(
+        &stats,
+        base + (n_group * 500) as u64,
+        Duration::from_secs(300),
+    )
+    .await;
+    let fanned = done - start;
+    line(format!(
+        "| group (500 members): messages accepted | {:.0} msg/s ({n_group} in {:.2} s) |",
+        n_group as f64 / accepted.as_secs_f64(),
+        accepted.as_secs_f64()
+    ));
+    line(format!(
+        "| group (500 members): deliveries pushed | {:.0} deliveries/s ({} in {:.2} s) |",
+        (n_group * 500) as f64 / fanned.as_secs_f64(),
+        n_group * 500,
+        fanned.as_secs_f64()
+    ));
+
+    // 3. Group latency: 50 sequential messages, each fully delivered first.
+    stats.record.store(true, Ordering::Relaxed);
+    stats.stamps.lock().unwrap().clear();
+    let mut sent_at = Vec::new();
+    for i in 0..50usize {
+        let target = stats.count.load(Ordering::Relaxed) + 500;
+        sent_at.push(Instant::now());
+        let id = conns[0]
+            .send_op(msg(group("g500"), format!("gl-{i}"), i))
+            .await;
+        let (rid, r) = conns[0].response().await;
+        assert_eq!((rid, r.code), (id, 0));
+        wait_count(&stats, target, Duration::from_secs(30)).await;
+    }
+    stats.record.store(false, Ordering::Relaxed);
+    let mut lat: Vec<f64> = stats
+        .stamps
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(i, t)| (*t - sent_at[*i as usize]).as_secs_f64() * 1000.0)
+        .collect();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    line(format!(
+        "| group send→push latency per member (50 msgs × 500) | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms |",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN)
+    ));
+
+    // 4. 1:1 throughput: 100 pairs, 200 messages each, window 16.
+    let pairs = 100usize;
+    let per = 200usize;
+    let base = stats.count.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let mut senders: Vec<Conn> = conns.drain(500..600).collect();
+    let mut tasks = Vec::new();
+    for (k, mut c) in senders.drain(..).enumerate() {
+        let to = format!("m{}", 600 + k);
+        tasks.push(tokio::spawn(async move {
+            c.pipeline(per, 16, |i| msg(private(&to), format!("p{k}-{i}"), i))
+                .await;
+            c
+        }));
+    }
+    for t in tasks {
+        senders.push(t.await.unwrap());
+    }
+    let accepted = start.elapsed();
+    // Each message is pushed to the receiver and to the sender's own inbox.
+    let done = wait_count(
+        &stats,
+        base + (pairs * per * 2) as u64,
+        Duration::from_secs(300),
+    )
+    .await;
+    let total = pairs * per;
+    line(format!(
+        "| 1:1 (100 pairs): messages accepted | {:.0} msg/s ({total} in {:.2} s) |",
+        total as f64 / accepted.as_secs_f64(),
+        accepted.as_secs_f64()
+    ));
+    line(format!(
+        "| 1:1 (100 pairs): deliveries pushed (receiver + sender's inbox) | {:.0} deliveries/s |",
+        (total * 2) as f64 / (done - start).as_secs_f64()
+    ));
+
+    // 5. 1:1 latency, unloaded: 1000 sequential samples m700 -> m701.
+    stats.record.store(true, Ordering::Relaxed);
+    stats.stamps.lock().unwrap().clear();
+    let mut sent_at = Vec::new();
+    // m700's index, after the 100 senders were taken out of `conns`.
+    let a_idx = 600;
+    for i in 0..1000usize {
+        let target = stats.count.load(Ordering::Relaxed) + 2;
+        sent_at.push(Instant::now());
+        conns[a_idx]
+            .send_op(msg(private("m701"), format!("l-{i}"), i))
+            .await;
+        conns[a_idx].response().await;
+        wait_count(&stats, target, Duration::from_secs(10)).await;
+    }
+    stats.record.store(false, Ordering::Relaxed);
+    // Keep only the receiver's deliveries: the later stamp of each pair is
+    // not necessarily the receiver's, so take the max per index (the sender's
+    // own copy and the receiver's copy are both pushes of the same commit).
+    let mut per_index: HashMap<u64, Instant> = HashMap::new();
+    for (i, t) in stats.stamps.lock().unwrap().iter() {
+        let e = per_index.entry(*i).or_insert(*t);
+        if *t > *e {
+            *e = *t;
+        }
+    }
+    let mut lat: Vec<f64> = per_index
+        .iter()
+        .map(|(i, t)| (*t - sent_at[*i as usize]).as_secs_f64() * 1000.0)
+        .collect();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    line(format!(
+        "| 1:1 send→push latency (1000 sequential, both copies delivered) | p50 {:.2} ms, p99 {:.2} ms |",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    ));
+
+    // 6. Pull throughput. Fill one inbox with 10 000 entries.
+    let bulk_token = server.token("bulk").await;
+    let base = stats.count.load(Ordering::Relaxed);
+    let mut tasks = Vec::new();
+    for (k, mut c) in senders.drain(..).enumerate() {
+        tasks.push(tokio::spawn(async move {
+            c.pipeline(100, 16, |i| msg(private("bulk"), format!("b{k}-{i}"), i))
+                .await;
+            c
+        }));
+    }
+    for t in tasks {
+        senders.push(t.await.unwrap());
+    }
+    wait_count(&stats, base + 10_000, Duration::from_secs(300)).await;
+    let mut bulk = Conn::open(
+        &server,
+        &bulk_token,
+        "bulk-pc",
+        Platform::Desktop,
+        stats.clone(),
+    )
+    .await;
+    for limit in [100u32, 500] {
+        let start = Instant::now();
+        let mut cursor = 0;
+        let mut entries = 0usize;
+        let mut bytes = 0usize;
+        loop {
+            bulk.send_op(request::Op::PullInbox(PullInboxRequest {
+                after_seq: cursor,
+                limit,
+            }))
+            .await;
+            let (_, r) = bulk.response().await;
+            let Some(response::Body::PullInbox(p)) = r.body else {
+                panic!("pull")
+            };
+            bytes += imsync_protocol::prost::Message::encoded_len(&p);
+            entries += p.entries.len();
+            if let Some(last) = p.entries.last() {
+                cursor = last.seq;
+            }
+            if !p.has_more {
+                break;
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(entries, 10_000);
+        line(format!(
+            "| pull, one client, 10 000 entries, pages of {limit} | {:.0} entries/s ({:.1} MB/s, {:.2} s) |",
+            entries as f64 / secs,
+            bytes as f64 / secs / 1e6,
+            secs
+        ));
+    }
+    // 100 group members pull their 250-entry inboxes concurrently.
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    let pullers: Vec<Conn> = conns.drain(0..100).collect();
+    for mut c in pullers {
+        tasks.push(tokio::spawn(async move {
+            let mut cursor = 0;
+            let mut n = 0usize;
+            loop {
+                c.send_op(request::Op::PullInbox(PullInboxRequest {
+                    after_seq: cursor,
+                    limit: 100,
+                }))
+                .await;
+                let (_, r) = c.response().await;
+                let Some(response::Body::PullInbox(p)) = r.body else {
+                    panic!("pull")
+                };
+                n += p.entries.len();
+                if let Some(last) = p.entries.last() {
+                    cursor = last.seq;
+                }
+                if !p.has_more {
+                    return n;
+                }
+            }
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    line(format!(
+        "| pull, 100 clients concurrently, {total} entries in all | {:.0} entries/s ({secs:.2} s) |",
+        total as f64 / secs
+    ));
+    line(format!(
+        "| server RSS at the end | {:.1} MiB |",
+        rss_kb(pid) as f64 / 1024.0
+    ));
+    let db = std::fs::metadata(common::data_dir(&server).join("imsync-server.db"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    line(format!(
+        "| database size at the end (before checkpoint) | {:.1} MiB |",
+        db as f64 / 1048576.0
+    ));
+
+    if let Ok(path) = std::env::var("LOADGEN_REPORT") {
+        let _ = std::fs::write(path, &report);
+    }
+}

@@ -17,6 +17,7 @@ pub mod retention;
 pub mod schema;
 pub mod settings;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -219,7 +220,14 @@ fn run_batch(
     let mut finishes = Vec::with_capacity(batch.len());
     for job in batch {
         let mut keep_ok = conn.execute_batch("SAVEPOINT job").is_ok();
-        let (keep, finish) = job(conn);
+        // A panicking job (a bug) must not take the writer thread, and with
+        // it every later write, down: its savepoint is rolled back and its
+        // caller, whose reply channel is dropped, gets an internal error.
+        let Ok((keep, finish)) = catch_unwind(AssertUnwindSafe(|| job(conn))) else {
+            tracing::error!("a write job panicked; its changes were rolled back");
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            continue;
+        };
         if !keep {
             keep_ok &= conn.execute_batch("ROLLBACK TO job").is_ok();
         }

@@ -67,10 +67,19 @@ pub struct Session {
     kill: Arc<Notify>,
 }
 
+/// Socket read buffer per connection. The WebSocket layer's default (128
+/// KiB) dominated the memory of an idle connection; frames are small, and
+/// large ones simply take a few more reads.
+const READ_BUFFER: usize = 8 * 1024;
+
 /// `GET /ws`: upgrades to a WebSocket limited to [`MAX_FRAME_BYTES`] messages.
 pub async fn endpoint(ws: WebSocketUpgrade, State(state): State<AppState>) -> HttpResponse {
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER)
+        // Frames are flushed one by one anyway; do not hold a large
+        // coalescing buffer per connection.
+        .write_buffer_size(0)
         .on_upgrade(move |socket| connection(socket, state))
 }
 
