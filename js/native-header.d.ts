@@ -15,5 +15,6 @@ import type {
   IReceivedConversation,
   IReceivedStatusInfo,
   ISearchMessageInTimeRangeOption,
+  ISendMessageOptions,
   SearchResult,
 } from './js/types'

@@ -206,3 +206,20 @@ export interface IReceivedConversation {
   /** The time the conversation list is sorted by (its latest message's sentTime). */
   sortTime: number
 }
+
+/** `sendMessage` options (the SDK's ISendMessageOptions). */
+export interface ISendMessageOptions {
+  disableNotification?: boolean
+  pushContent?: string
+  pushData?: string
+  /** @-message in a group; the mention list is `content.mentionedInfo`. */
+  isMentioned?: boolean
+  /** A directed group message reaches only these members. */
+  directionalUserIdList?: string[]
+  canIncludeExpansion?: boolean
+  expansion?: Record<string, string>
+  pushConfig?: IPushConfig
+  /** Resend a stored (failed) message under its original client id: never duplicated. */
+  messageId?: number
+  isStatusMessage?: boolean
+}

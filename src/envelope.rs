@@ -5,18 +5,99 @@ use serde_json::{json, Value};
 
 use imsync_core::{codes, ImError, ImResult};
 
-/// Converts one argument; `undefined` becomes `null` (absent), values JSON cannot hold
-/// (functions, symbols, BigInt) are a 33003 naming the argument.
+/// Deeper arguments are refused: it bounds the work and the stack, and turns a cyclic
+/// object into a clear error instead of a crash.
+pub const MAX_DEPTH: usize = 32;
+
+/// Converts one argument to JSON. `undefined` becomes `null` (absent); values JSON cannot
+/// hold (functions, symbols, BigInt, NaN, Infinity, cycles) are a 33003 naming the exact
+/// place, e.g. `messages[3].content.size`.
 pub fn to_json(env: &Env, v: Unknown<'_>, name: &str) -> std::result::Result<Value, ImError> {
-    match v.get_type() {
-        Ok(ValueType::Undefined) | Ok(ValueType::Null) => Ok(Value::Null),
-        Ok(_) => env
-            .from_js_value::<Value, _>(v)
-            .map_err(|e| ImError::invalid(format!("{name} cannot be read: {}", e.reason))),
-        Err(e) => Err(ImError::invalid(format!(
-            "{name} cannot be read: {}",
-            e.reason
-        ))),
+    let mut path = name.to_string();
+    convert(env, v, &mut path, 0)
+}
+
+fn unreadable(path: &str, e: Error) -> ImError {
+    ImError::invalid(format!("{path} cannot be read: {}", e.reason))
+}
+
+fn convert(
+    env: &Env,
+    v: Unknown<'_>,
+    path: &mut String,
+    depth: usize,
+) -> std::result::Result<Value, ImError> {
+    let t = v.get_type().map_err(|e| unreadable(path, e))?;
+    // SAFETY: every cast below matches the type napi just reported.
+    unsafe {
+        match t {
+            ValueType::Undefined | ValueType::Null => Ok(Value::Null),
+            ValueType::Boolean => v
+                .cast::<bool>()
+                .map(Value::Bool)
+                .map_err(|e| unreadable(path, e)),
+            ValueType::String => v
+                .cast::<String>()
+                .map(Value::String)
+                .map_err(|e| unreadable(path, e)),
+            ValueType::Number => {
+                let f = v.cast::<f64>().map_err(|e| unreadable(path, e))?;
+                if !f.is_finite() {
+                    return Err(ImError::invalid(format!(
+                        "{path} must be a finite number, got {f}"
+                    )));
+                }
+                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                    Ok(Value::from(f as i64))
+                } else {
+                    Ok(serde_json::Number::from_f64(f)
+                        .map(Value::Number)
+                        .unwrap_or(Value::Null))
+                }
+            }
+            ValueType::Object => {
+                if depth >= MAX_DEPTH {
+                    return Err(ImError::invalid(format!(
+                        "{path} is nested more than {MAX_DEPTH} levels deep (or refers to itself)"
+                    )));
+                }
+                let obj = v.cast::<Object>().map_err(|e| unreadable(path, e))?;
+                let base = path.len();
+                if obj.is_array().map_err(|e| unreadable(path, e))? {
+                    let len = obj.get_array_length().map_err(|e| unreadable(path, e))?;
+                    let mut out = Vec::with_capacity(len as usize);
+                    for i in 0..len {
+                        let item: Unknown = obj.get_element(i).map_err(|e| unreadable(path, e))?;
+                        path.push_str(&format!("[{i}]"));
+                        out.push(convert(env, item, path, depth + 1)?);
+                        path.truncate(base);
+                    }
+                    return Ok(Value::Array(out));
+                }
+                let names = obj.get_property_names().map_err(|e| unreadable(path, e))?;
+                let len = names.get_array_length().map_err(|e| unreadable(path, e))?;
+                let mut out = serde_json::Map::new();
+                for i in 0..len {
+                    let key: String = names.get_element(i).map_err(|e| unreadable(path, e))?;
+                    let item: Unknown = obj
+                        .get_named_property(&key)
+                        .map_err(|e| unreadable(path, e))?;
+                    path.push('.');
+                    path.push_str(&key);
+                    let value = convert(env, item, path, depth + 1)?;
+                    path.truncate(base);
+                    // JSON.stringify drops undefined members; so does this.
+                    if !value.is_null() || item.get_type().ok() == Some(ValueType::Null) {
+                        out.insert(key, value);
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            ValueType::BigInt => Err(ImError::invalid(format!(
+                "{path} must be a number, got a BigInt"
+            ))),
+            other => Err(ImError::invalid(format!("{path} cannot be a {other:?}"))),
+        }
     }
 }
 
@@ -49,6 +130,11 @@ pub fn envelope(result: ImResult<Value>) -> Value {
     match result {
         Ok(Value::Null) => json!({ "code": codes::SUCCESS }),
         Ok(data) => json!({ "code": codes::SUCCESS, "data": data }),
+        Err(ImError {
+            code,
+            msg,
+            data: Some(data),
+        }) => json!({ "code": code, "msg": msg, "data": data }),
         Err(e) => json!({ "code": e.code, "msg": e.msg }),
     }
 }

@@ -8,6 +8,7 @@ mod envelope;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -65,11 +66,38 @@ impl Engine {
     pub fn user_id(&self) -> Option<String> {
         self.core.user_id()
     }
+
+    /// Receives every event (`CONNECTED`, `MESSAGES`, …) as `(name, payload)`. Events are
+    /// queued to the JS thread without blocking the engine, and the subscription does not
+    /// keep Node alive. A later call replaces the callback.
+    #[napi(ts_args_type = "callback: (name: string, payload: any) => void")]
+    pub fn on_event(&self, callback: Function<'_, FnArgs<(String, Value)>, ()>) -> Result<()> {
+        let tsfn = callback
+            .build_threadsafe_function()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        self.core
+            .on_event(Arc::new(move |name: &str, payload: Value| {
+                let _ = tsfn.call(
+                    (name.to_string(), payload).into(),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            }));
+        Ok(())
+    }
 }
 
 api! {
     // open: opens (creating if needed) the user's local database; no network.
     open(user_id) ["userId: string"] -> "Promise<ImResult<void>>";
+    connect(token, reconnect_kick_enable) ["token: string, reconnectKickEnable?: boolean"]
+        -> "Promise<ImResult<{ userId: string }>>";
+    disconnect(close_db) ["closeDB?: boolean"] -> "Promise<ImResult<void>>";
+    get_connection_status() [""] -> "Promise<ImResult<number>>";
+    send_message(conversation, message, options)
+        ["conversation: IConversationOption, message: { messageType: string, content: Record<string, any> }, options?: ISendMessageOptions"]
+        -> "Promise<ImResult<IAReceivedMessage>>";
     // close: closes the database after queued work finishes; idempotent.
     close() [""] -> "Promise<ImResult<void>>";
     register_message_type(message_type, is_persisted, is_counted, search_props, is_status_message)

@@ -24,15 +24,19 @@ pub const MAX_CONVERSATION_PAGE: i64 = 1000;
 pub const MAX_GET_CONVERSATIONS: usize = 100;
 pub const MAX_DELETE_IDS: usize = 1000;
 
-struct OpenDb {
-    user_id: String,
-    store: Store,
+pub(crate) struct OpenDb {
+    pub user_id: String,
+    pub store: Store,
 }
 
 pub struct Engine {
     options: EngineOptions,
-    registry: RwLock<Registry>,
+    /// Copy-on-write: readers take a cheap snapshot, registration swaps in a new one.
+    registry: RwLock<Arc<Registry>>,
     db: RwLock<Option<Arc<OpenDb>>>,
+    pub(crate) events: RwLock<Option<crate::sync::EventSink>>,
+    pub(crate) sync: std::sync::Mutex<crate::sync::SyncState>,
+    pub(crate) device_id: once_cell::sync::OnceCell<String>,
     /// Serialises open/close so two overlapping calls cannot both open a database.
     lifecycle: tokio::sync::Mutex<()>,
     check_duplicate: AtomicBool,
@@ -58,8 +62,11 @@ impl Engine {
         crate::logging::init(&options.dbpath, options.log_level);
         Ok(Self {
             options,
-            registry: RwLock::new(Registry::default()),
+            registry: RwLock::new(Arc::new(Registry::default())),
             db: RwLock::new(None),
+            events: RwLock::new(None),
+            sync: std::sync::Mutex::new(Default::default()),
+            device_id: once_cell::sync::OnceCell::new(),
             lifecycle: tokio::sync::Mutex::new(()),
             check_duplicate: AtomicBool::new(true),
         })
@@ -69,7 +76,7 @@ impl Engine {
         &self.options
     }
 
-    fn db(&self) -> ImResult<Arc<OpenDb>> {
+    pub(crate) fn db(&self) -> ImResult<Arc<OpenDb>> {
         self.db
             .read()
             .unwrap()
@@ -137,8 +144,9 @@ impl Engine {
         }
     }
 
-    /// Closes the database after queued work finishes. Idempotent.
+    /// Ends any session, then closes the database after queued work finishes. Idempotent.
     pub async fn close(&self) -> ImResult<Value> {
+        self.stop_session().await;
         let _guard = self.lifecycle.lock().await;
         self.close_locked().await;
         Ok(Value::Null)
@@ -159,13 +167,12 @@ impl Engine {
         let counted = args::boolean(Some(&is_counted), "isCounted", None)?;
         let props = args::string_array(Some(&search_props), "searchProps", 32)?.unwrap_or_default();
         let status = args::boolean(Some(&is_status_message), "isStatusMessage", Some(false))?;
-        self.registry.write().unwrap().register(
-            &name,
-            persisted,
-            counted,
-            props.clone(),
-            status,
-        )?;
+        {
+            let mut slot = self.registry.write().unwrap();
+            let mut next = (**slot).clone();
+            next.register(&name, persisted, counted, props.clone(), status)?;
+            *slot = Arc::new(next);
+        }
         if let Ok(db) = self.db() {
             let info = self
                 .registry
@@ -188,7 +195,7 @@ impl Engine {
         Ok(Value::Null)
     }
 
-    pub fn registry(&self) -> Registry {
+    pub fn registry(&self) -> Arc<Registry> {
         self.registry.read().unwrap().clone()
     }
 

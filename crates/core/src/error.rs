@@ -3,11 +3,14 @@
 
 use crate::codes;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{msg} (code {code})")]
 pub struct ImError {
     pub code: i32,
     pub msg: String,
+    /// A result that still matters on failure (a failed send resolves the stored message,
+    /// marked FAILED, so the app can offer a resend by its messageId).
+    pub data: Option<serde_json::Value>,
 }
 
 pub type ImResult<T> = Result<T, ImError>;
@@ -17,6 +20,7 @@ impl ImError {
         Self {
             code,
             msg: msg.into(),
+            data: None,
         }
     }
 
@@ -32,17 +36,15 @@ impl ImError {
         )
     }
 
-    pub fn internal(msg: impl Into<String>) -> Self {
-        Self::new(codes::MAIN_PROCESS_ERROR, msg)
+    pub fn with_data(self, data: serde_json::Value) -> Self {
+        Self {
+            data: Some(data),
+            ..self
+        }
     }
 
-    /// Prefixes the message with the position of the element that caused it, so a batch
-    /// caller learns which element to fix (the seed puts the index in `msg`).
-    pub fn at_index(self, index: usize) -> Self {
-        Self {
-            code: self.code,
-            msg: format!("messages[{index}]: {}", self.msg),
-        }
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::new(codes::MAIN_PROCESS_ERROR, msg)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod model;
 pub mod options;
 pub mod registry;
 pub mod store;
+pub mod sync;
 
 pub use engine::Engine;
 pub use error::{ImError, ImResult};

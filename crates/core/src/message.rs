@@ -40,6 +40,8 @@ pub struct NewMessage {
     pub expansion: Option<String>,
     pub extra: Option<String>,
     pub search_text: Option<String>,
+    /// Set on messages this device sends: the id the server deduplicates resends by.
+    pub client_id: Option<String>,
 }
 
 impl NewMessage {
@@ -289,7 +291,7 @@ impl Parser<'_> {
             flags |= flag::CAN_INCLUDE_EXPANSION;
         }
         let search_text = match &options.search_content {
-            Some(s) if !s.is_empty() => Some(s.clone()),
+            Some(s) if !s.is_empty() => Some(crate::store::tokenizer::escape_text(s).into_owned()),
             Some(_) => None,
             None => search_text(info, content_value),
         };
@@ -312,6 +314,7 @@ impl Parser<'_> {
             expansion,
             extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
             search_text,
+            client_id: None,
         })
     }
 }

@@ -18,6 +18,10 @@ pub struct EngineOptions {
     pub server_url: Option<String>,
     pub platform: String,
     pub device_id: Option<String>,
+    /// Pause between reconnect attempts (the seed's 5 s; `reconnectInterval` ms, for tests).
+    pub reconnect_interval: std::time::Duration,
+    /// Heartbeat period (`heartbeatInterval` ms); by default the server's.
+    pub heartbeat_interval: Option<std::time::Duration>,
 }
 
 impl EngineOptions {
@@ -65,6 +69,19 @@ impl EngineOptions {
             server_url,
             platform,
             device_id: args::string(m.get("deviceId"), "options.deviceId")?.map(str::to_string),
+            reconnect_interval: std::time::Duration::from_millis(args::ranged(
+                m.get("reconnectInterval"),
+                "options.reconnectInterval",
+                1,
+                600_000,
+                Some(5_000),
+            )? as u64),
+            heartbeat_interval: args::integer(
+                m.get("heartbeatInterval"),
+                "options.heartbeatInterval",
+            )?
+            .map(|ms| ms.clamp(50, 600_000))
+            .map(|ms| std::time::Duration::from_millis(ms as u64)),
         })
     }
 }

@@ -172,7 +172,7 @@ pub fn search_text(info: &MessageTypeInfo, content: &Value) -> Option<String> {
         if !out.is_empty() {
             out.push(FIELD_SEPARATOR);
         }
-        out.push_str(&piece.replace(FIELD_SEPARATOR, " "));
+        out.push_str(&crate::store::tokenizer::escape_text(&piece));
     }
     (!out.is_empty()).then_some(out)
 }

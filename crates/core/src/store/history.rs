@@ -35,7 +35,11 @@ pub fn page(
             let marks: Vec<String> = (0..t.len()).map(|i| format!("?{}", i + 3)).collect();
             params.extend(t.iter().map(|s| Sql::Text(s.clone())));
             // Lets the planner use the partial type index (which has no text messages).
-            let not_text = if t.iter().any(|s| s == TEXT) { "" } else { "AND m.object_name <> 'RC:TxtMsg'" };
+            let not_text = if t.iter().any(|s| s == TEXT) {
+                ""
+            } else {
+                "AND m.object_name <> 'RC:TxtMsg'"
+            };
             format!("AND m.object_name IN ({}) {not_text}", marks.join(", "))
         }
         _ => String::new(),

@@ -47,9 +47,13 @@ const MIGRATIONS: &[&str] = &[
         mentioned       INTEGER NOT NULL DEFAULT 0,
         flags           INTEGER NOT NULL DEFAULT 0,
         expansion       TEXT,
-        extra           TEXT
+        extra           TEXT,
+        client_id       TEXT
     );
     CREATE UNIQUE INDEX messages_by_uid ON messages (uid) WHERE uid IS NOT NULL;
+    -- The outbox: the client id of every message this device sent, so a resend reuses it
+    -- and the server's copy (acked or synced back) lands on the same row.
+    CREATE UNIQUE INDEX messages_by_client_id ON messages (client_id) WHERE client_id IS NOT NULL;
     CREATE INDEX messages_by_time ON messages (conv_id, sent_time);
     CREATE INDEX messages_by_sender ON messages (conv_id, sender, sent_time);
     -- Text is most of any history and is found fastest by scanning the time index, so

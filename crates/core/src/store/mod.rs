@@ -5,6 +5,7 @@
 
 pub mod conversations;
 pub mod history;
+pub mod inbox;
 mod migrations;
 pub mod search;
 pub mod tokenizer;
@@ -12,7 +13,8 @@ pub mod writes;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -30,6 +32,8 @@ const READERS: usize = 2;
 
 pub struct Store {
     path: PathBuf,
+    /// Set by `close`, so background work stops requeueing itself and closing is prompt.
+    closing: Arc<AtomicBool>,
     writer: Mutex<Option<Sender<Job>>>,
     readers: Mutex<Option<Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -146,6 +150,7 @@ impl Store {
         }
         let store = Store {
             path: path.clone(),
+            closing: Arc::new(AtomicBool::new(false)),
             writer: Mutex::new(Some(wtx)),
             readers: Mutex::new(Some(rtx)),
             threads: Mutex::new(threads),
@@ -228,13 +233,15 @@ impl Store {
             return;
         };
         let again = tx.clone();
+        let closing = self.closing.clone();
         let _ = tx.send(Box::new(move |conn: &mut Connection| {
-            reclaim_step(conn, again, 0)
+            reclaim_step(conn, again, closing, 0)
         }));
     }
 
     /// Stops the threads after they drain queued work. Idempotent.
     pub async fn close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
         self.writer.lock().unwrap().take();
         self.readers.lock().unwrap().take();
         let threads: Vec<_> = std::mem::take(&mut *self.threads.lock().unwrap());
@@ -254,7 +261,10 @@ impl Store {
 
 /// One step of background space reclaim: first let FTS5 merge away deleted index entries,
 /// then hand free pages back to the file system; requeues itself until nothing is left.
-fn reclaim_step(conn: &mut Connection, tx: Sender<Job>, merges: u32) {
+fn reclaim_step(conn: &mut Connection, tx: Sender<Job>, closing: Arc<AtomicBool>, merges: u32) {
+    if closing.load(Ordering::Relaxed) {
+        return;
+    }
     let step = || -> ImResult<bool> {
         if merges < 64 {
             let before = conn.total_changes();
@@ -270,7 +280,12 @@ fn reclaim_step(conn: &mut Connection, tx: Sender<Job>, merges: u32) {
         if free == 0 {
             return Ok(false);
         }
-        conn.execute_batch("PRAGMA incremental_vacuum(512)")?;
+        // Each step of this pragma frees one page: run it to completion.
+        let mut vacuum = conn.prepare("PRAGMA incremental_vacuum(512)")?;
+        let mut rows = vacuum.query([])?;
+        while rows.next()?.is_some() {}
+        drop(rows);
+        drop(vacuum);
         let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
         Ok(true)
     };
@@ -278,7 +293,7 @@ fn reclaim_step(conn: &mut Connection, tx: Sender<Job>, merges: u32) {
         Ok(true) => {
             let again = tx.clone();
             let _ = tx.send(Box::new(move |c: &mut Connection| {
-                reclaim_step(c, again, merges + 1)
+                reclaim_step(c, again, closing, merges + 1)
             }));
         }
         Ok(false) => tracing::debug!("disk space reclaimed"),

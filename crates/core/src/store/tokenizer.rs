@@ -38,10 +38,28 @@ pub fn fold_str(s: &str) -> String {
     s.chars().map(fold).collect()
 }
 
+/// Maps the two characters the index cannot hold as text to noncharacters, in indexed
+/// text and keywords alike, so searching stays exact: NUL would end FTS5's query string,
+/// and U+001F is the separator between a message's search fields.
+pub fn escape_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['\0', FIELD_SEPARATOR]) {
+        s.chars()
+            .map(|c| match c {
+                '\0' => '\u{FFFF}',
+                FIELD_SEPARATOR => '\u{FFFE}',
+                c => c,
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 /// Builds the FTS5 query for a keyword: one quoted phrase, with embedded quotes doubled, so
 /// user input never reaches FTS5 query syntax (`AND`, `NEAR(`, `*`, `-`, `"` are all text).
 pub fn match_expression(keyword: &str) -> String {
-    format!("\"{}\"", keyword.replace('"', "\"\""))
+    format!("\"{}\"", escape_text(keyword).replace('"', "\"\""))
 }
 
 struct Emitter {

@@ -36,8 +36,8 @@ pub fn insert(
     )?;
     let mut put = conn.prepare_cached(
         "INSERT INTO messages (id, conv_id, uid, sender, object_name, content, direction, sent_time, \
-         received_time, sent_status, received_status, unread, mentioned, flags, expansion, extra) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         received_time, sent_status, received_status, unread, mentioned, flags, expansion, extra, client_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?;
     let mut index =
         conn.prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?;
@@ -107,6 +107,7 @@ pub fn insert(
             m.flags,
             m.expansion,
             m.extra,
+            m.client_id,
         ])?;
         if let Some(text) = &m.search_text {
             index.execute(params![id, text])?;

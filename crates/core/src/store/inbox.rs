@@ -1,0 +1,215 @@
+//! Applying what the server delivers: inbox entries become messages (idempotently, by
+//! `messageUId` and by this device's client ids), recalls replace their originals, read
+//! sync clears unread counts — and the inbox cursor moves in the same transaction, so a
+//! crash can neither lose nor repeat an entry.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::conversations::{self, conv_of};
+use super::writes::{self, Outcome};
+use crate::error::ImResult;
+use crate::message::{flag, NewMessage};
+use crate::model::{received_status, sent_status, ConversationKey};
+
+const CURSOR_KEY: &str = "inbox_cursor";
+
+/// One delivered item, already converted from the wire.
+#[derive(Debug, Clone)]
+pub enum Apply {
+    /// A message to store (or to match to this device's own outbox row).
+    Store(NewMessage),
+    /// A recall notice: the message with uid `original` becomes `notice` in place; when it
+    /// is not stored, the notice is inserted instead (seed: 5.8.3).
+    Recall {
+        original: String,
+        notice: NewMessage,
+    },
+    /// The user read `key` up to `time` on another device (RC:SRSMsg / RC:ReadNtf).
+    ReadUpTo { key: ConversationKey, time: i64 },
+}
+
+/// What applying changed: new messages (for the MESSAGES event) and touched conversations
+/// (for the CONVERSATION event).
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub new_messages: Vec<i64>,
+    pub changed_messages: Vec<i64>,
+    pub conversations: BTreeSet<i64>,
+}
+
+pub fn cursor(conn: &Connection) -> ImResult<u64> {
+    let v: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([CURSOR_KEY], |r| r.get(0))
+        .optional()?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+pub fn set_cursor(conn: &Connection, seq: u64) -> ImResult<()> {
+    conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+        .execute(params![CURSOR_KEY, seq.to_string()])?;
+    Ok(())
+}
+
+/// Applies `items` in order and, when given, moves the cursor to `cursor_to`.
+pub fn apply(
+    conn: &Connection,
+    items: &[Apply],
+    cursor_to: Option<u64>,
+    check_content: bool,
+) -> ImResult<Applied> {
+    let mut out = Applied::default();
+    let mut pending: Vec<NewMessage> = Vec::new();
+    for item in items {
+        match item {
+            Apply::Store(m) => {
+                if let Some(id) = settle_own(conn, m)? {
+                    flush(conn, &mut pending, check_content, &mut out)?;
+                    out.changed_messages.push(id);
+                    out.conversations.insert(conv_of(id));
+                } else {
+                    pending.push(m.clone());
+                }
+            }
+            Apply::Recall { original, notice } => {
+                flush(conn, &mut pending, check_content, &mut out)?;
+                match replace_with_notice(conn, original, notice)? {
+                    Some(id) => {
+                        out.changed_messages.push(id);
+                        out.conversations.insert(conv_of(id));
+                    }
+                    None => {
+                        pending.push(notice.clone());
+                        flush(conn, &mut pending, false, &mut out)?;
+                    }
+                }
+            }
+            Apply::ReadUpTo { key, time } => {
+                flush(conn, &mut pending, check_content, &mut out)?;
+                if let Some(conv) = conversations::find_id(conn, key)? {
+                    mark_read_up_to(conn, conv, *time)?;
+                    out.conversations.insert(conv);
+                }
+            }
+        }
+    }
+    flush(conn, &mut pending, check_content, &mut out)?;
+    if let Some(seq) = cursor_to {
+        set_cursor(conn, seq)?;
+    }
+    Ok(out)
+}
+
+fn flush(
+    conn: &Connection,
+    pending: &mut Vec<NewMessage>,
+    check_content: bool,
+    out: &mut Applied,
+) -> ImResult<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    for outcome in writes::insert(conn, pending, check_content)? {
+        if let Outcome::Inserted(id) = outcome {
+            out.new_messages.push(id);
+            out.conversations.insert(conv_of(id));
+        }
+    }
+    pending.clear();
+    Ok(())
+}
+
+/// A message this device sent comes back (ack lost, or synced from the own inbox): it
+/// lands on the outbox row carrying the same client id instead of becoming a copy.
+fn settle_own(conn: &Connection, m: &NewMessage) -> ImResult<Option<i64>> {
+    let Some(client_id) = &m.client_id else {
+        return Ok(None);
+    };
+    let Some(id) = conn
+        .prepare_cached("SELECT id FROM messages WHERE client_id = ?1")?
+        .query_row([client_id], |r| r.get::<_, i64>(0))
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    mark_sent(conn, id, m.uid.as_deref().unwrap_or_default(), m.sent_time)?;
+    Ok(Some(id))
+}
+
+/// Records the server's acknowledgement on an outbox row. A row whose uid is already set
+/// keeps it (the ack and the synced copy carry the same one).
+pub fn mark_sent(conn: &Connection, id: i64, uid: &str, sent_time: i64) -> ImResult<()> {
+    let old_time: i64 = conn
+        .prepare_cached("SELECT sent_time FROM messages WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    conn.prepare_cached(
+        "UPDATE messages SET uid = COALESCE(uid, NULLIF(?2, '')), sent_time = ?3, \
+         sent_status = CASE WHEN sent_status IN (?4, ?5) THEN ?6 ELSE sent_status END WHERE id = ?1",
+    )?
+    .execute(params![id, uid, sent_time, sent_status::SENDING, sent_status::FAILED, sent_status::SENT])?;
+    if old_time != sent_time {
+        // The server's time orders the conversation; the latest message may change.
+        let mut state = conversations::state(conn, conv_of(id))?;
+        conversations::refresh_latest(conn, &mut state)?;
+        conversations::save(conn, &state)?;
+    }
+    Ok(())
+}
+
+fn replace_with_notice(
+    conn: &Connection,
+    original: &str,
+    notice: &NewMessage,
+) -> ImResult<Option<i64>> {
+    let Some((id, unread, mentioned, flags)) = conn
+        .prepare_cached("SELECT id, unread, mentioned, flags FROM messages WHERE uid = ?1")?
+        .query_row([original], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    if flags & flag::INDEXED != 0 {
+        conn.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
+            .execute([id])?;
+    }
+    let new_flags =
+        (flags & !(flag::INDEXED | flag::COUNTED | flag::CAN_INCLUDE_EXPANSION)) | flag::PERSISTED;
+    conn.prepare_cached(
+        "UPDATE messages SET object_name = ?2, content = ?3, unread = 0, mentioned = 0, flags = ?4, \
+         expansion = NULL, received_status = received_status | ?5 WHERE id = ?1",
+    )?
+    .execute(params![id, notice.object_name, notice.content, new_flags, received_status::READ])?;
+    if unread {
+        let mut state = conversations::state(conn, conv_of(id))?;
+        state.unread_count -= 1;
+        state.mention_count -= mentioned as i64;
+        conversations::save(conn, &state)?;
+    }
+    Ok(Some(id))
+}
+
+/// Marks a conversation's received messages up to `time` read and recounts its unread
+/// and mention counters from the partial unread index.
+pub fn mark_read_up_to(conn: &Connection, conv: i64, time: i64) -> ImResult<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET unread = 0, received_status = received_status | ?3 \
+         WHERE conv_id = ?1 AND unread = 1 AND sent_time <= ?2",
+    )?
+    .execute(params![conv, time, received_status::READ])?;
+    let (unread, mentions): (i64, i64) = conn
+        .prepare_cached("SELECT count(*), count(*) FILTER (WHERE mentioned = 1) FROM messages WHERE conv_id = ?1 AND unread = 1")?
+        .query_row([conv], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let mut state = conversations::state(conn, conv)?;
+    state.unread_count = unread;
+    state.mention_count = mentions;
+    conversations::save(conn, &state)
+}

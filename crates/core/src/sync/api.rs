@@ -1,0 +1,582 @@
+//! The connection calls of the API (`connect`, `disconnect`, `getConnectionStatus`,
+//! `sendMessage`) and the engine side of the session: applying entries, the outbox.
+
+use std::sync::Arc;
+
+use imsync_protocol as pb;
+use pb::{request, response};
+use rusqlite::params;
+use serde_json::{json, Map, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::session::{self, Params, NET_UNAVAILABLE};
+use super::{convert, token_user_id, Command, EventSink, Link, Status};
+use crate::args;
+use crate::engine::Engine;
+use crate::error::{ImError, ImResult};
+use crate::message::{now_ms, InsertOptions, Parser};
+use crate::model::{conversation_type, direction, sent_status};
+use crate::store::{history, inbox, writes};
+
+const BIZ_ERROR_CONNECTING: i32 = 33006;
+const CONNECTION_EXIST: i32 = 34001;
+const TOKEN_INCORRECT: i32 = 31004;
+const SYS_CONVERSATION_NOT_SUPPORT: i32 = 20109;
+
+fn new_client_id() -> String {
+    format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    )
+}
+
+impl Engine {
+    /// Registers the receiver of every event; replaces an earlier one.
+    pub fn on_event(&self, sink: EventSink) {
+        *self.events.write().unwrap() = Some(sink);
+    }
+
+    pub(crate) fn emit(&self, name: &str, payload: Value) {
+        let sink = self.events.read().unwrap().clone();
+        if let Some(sink) = sink {
+            sink(name, payload);
+        }
+    }
+
+    pub(crate) fn set_status(&self, status: Status) {
+        self.sync.lock().unwrap().status = Some(status);
+    }
+
+    pub fn connection_status(&self) -> Status {
+        self.sync.lock().unwrap().status.unwrap_or(Status::Idle)
+    }
+
+    pub async fn get_connection_status(&self) -> ImResult<Value> {
+        Ok(json!(self.connection_status().code()))
+    }
+
+    /// Opens the token's user database first (local calls work offline from then on),
+    /// then connects; resolves once the server accepted or refused the first attempt.
+    pub async fn connect(
+        self: &Arc<Self>,
+        token: Value,
+        reconnect_kick_enable: Value,
+    ) -> ImResult<Value> {
+        let token = args::string(Some(&token), "token")?
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ImError::invalid("token is required (a non-empty string)"))?
+            .to_string();
+        let kick_enable = args::boolean(
+            Some(&reconnect_kick_enable),
+            "reconnectKickEnable",
+            Some(false),
+        )?;
+        if self.options().server_url.is_none() {
+            return Err(ImError::invalid(
+                "options.serverUrl is required to connect (e.g. http://127.0.0.1:8080)",
+            ));
+        }
+        let user_id =
+            token_user_id(&token).ok_or_else(|| ImError::new(TOKEN_INCORRECT, "token invalid"))?;
+        let first = {
+            let mut sync = self.sync.lock().unwrap();
+            if let Some(link) = &sync.link {
+                if !link.task.is_finished() {
+                    return Err(match sync.status {
+                        Some(Status::Connected) => ImError::new(
+                            CONNECTION_EXIST,
+                            "already connected: call disconnect() first",
+                        ),
+                        _ => ImError::new(
+                            BIZ_ERROR_CONNECTING,
+                            "a connection is being established: call disconnect() first",
+                        ),
+                    });
+                }
+            }
+            let (first_tx, first_rx) = oneshot::channel();
+            let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+            let (stop_tx, stop_rx) = watch::channel(false);
+            sync.status = Some(Status::Connecting);
+            let engine = self.clone();
+            let params = Params { token, kick_enable };
+            let task = tokio::spawn(async move {
+                // The database must be open before the first frame is applied.
+                if let Err(e) = engine.open(json!(user_id)).await {
+                    engine.set_status(Status::Disconnected(e.code));
+                    let _ = first_tx.send(Err(e));
+                    return;
+                }
+                session::run(engine, params, first_tx, commands_rx, stop_rx).await
+            });
+            sync.link = Some(Link {
+                commands: commands_tx,
+                stop: stop_tx,
+                task,
+            });
+            first_rx
+        };
+        let user = first
+            .await
+            .unwrap_or_else(|_| Err(ImError::internal("the connection task ended unexpectedly")))?;
+        Ok(json!({ "userId": user }))
+    }
+
+    /// Ends the session (DISCONNECT(2) is emitted) and, with `closeDB`, closes the
+    /// database too. Idempotent.
+    pub async fn disconnect(&self, close_db: Value) -> ImResult<Value> {
+        let close_db = args::boolean(Some(&close_db), "closeDB", Some(false))?;
+        self.stop_session().await;
+        if close_db {
+            self.close().await?;
+        }
+        Ok(Value::Null)
+    }
+
+    pub(crate) async fn stop_session(&self) {
+        let link = self.sync.lock().unwrap().link.take();
+        if let Some(link) = link {
+            let _ = link.stop.send(true);
+            let _ = link.task.await;
+        }
+    }
+
+    async fn request(&self, op: request::Op) -> ImResult<pb::Response> {
+        let commands = {
+            let sync = self.sync.lock().unwrap();
+            match (&sync.link, sync.status) {
+                (Some(link), Some(Status::Connected)) => link.commands.clone(),
+                _ => return Err(ImError::new(NET_UNAVAILABLE, "not connected")),
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::Request { op, reply })
+            .map_err(|_| ImError::new(NET_UNAVAILABLE, "not connected"))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(ImError::new(NET_UNAVAILABLE, "the connection ended")))
+    }
+
+    /// Sends a message: stored first (SENDING, with a local messageId and a client id),
+    /// then SENT with the server's messageUId and sentTime, or FAILED with its code (the
+    /// failed message comes back in `data`). `options.messageId` resends a stored message
+    /// under its original client id, so the server never stores it twice.
+    pub async fn send_message(
+        &self,
+        conversation: Value,
+        message: Value,
+        options: Value,
+    ) -> ImResult<Value> {
+        let key = args::conversation(Some(&conversation), "conversation")?;
+        if key.conversation_type == conversation_type::SYSTEM {
+            return Err(ImError::new(
+                SYS_CONVERSATION_NOT_SUPPORT,
+                "messages cannot be sent to a system conversation",
+            ));
+        }
+        let m = args::object(Some(&message), "message")?;
+        let opts = args::optional_object(Some(&options), "options")?
+            .cloned()
+            .unwrap_or_default();
+        let db = self.db()?;
+        let object_name = args::id(m.get("messageType"), "message.messageType")?;
+        let info = self.registry().require(&object_name)?.clone();
+        let content = args::object(m.get("content"), "message.content")?.clone();
+        let content_json = Value::Object(content.clone()).to_string();
+        if content_json.len() > pb::MAX_CONTENT_BYTES {
+            return Err(ImError::new(
+                30016,
+                format!(
+                    "message.content is {} bytes as JSON; the limit is 128 KB",
+                    content_json.len()
+                ),
+            ));
+        }
+        let mut req = pb::SendMessageRequest {
+            conversation: Some(convert::to_wire(&key)),
+            object_name: object_name.clone(),
+            content: content_json,
+            is_persisted: info.is_persisted,
+            is_counted: info.is_counted,
+            is_status_message: info.is_status
+                || args::boolean(
+                    opts.get("isStatusMessage"),
+                    "options.isStatusMessage",
+                    Some(false),
+                )?,
+            disable_notification: args::boolean(
+                opts.get("disableNotification"),
+                "options.disableNotification",
+                Some(false),
+            )?,
+            is_mentioned: args::boolean(
+                opts.get("isMentioned"),
+                "options.isMentioned",
+                Some(false),
+            )?,
+            can_include_expansion: args::boolean(
+                opts.get("canIncludeExpansion"),
+                "options.canIncludeExpansion",
+                Some(false),
+            )?,
+            ..Default::default()
+        };
+        if let Some(info) = content.get("mentionedInfo").and_then(Value::as_object) {
+            req.is_mentioned = true;
+            req.mentioned_info = Some(pb::MentionedInfo {
+                r#type: info.get("type").and_then(Value::as_i64).unwrap_or(0) as i32,
+                user_ids: info
+                    .get("userIdList")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                mentioned_content: info
+                    .get("mentionedContent")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .into(),
+            });
+        }
+        if let Some(ids) = args::string_array(
+            opts.get("directionalUserIdList"),
+            "options.directionalUserIdList",
+            1000,
+        )? {
+            req.directed_user_ids = ids;
+        }
+        if let Some(exp) = args::optional_object(opts.get("expansion"), "options.expansion")? {
+            for (k, v) in exp {
+                let v = v.as_str().ok_or_else(|| {
+                    ImError::invalid(format!("options.expansion.{k} must be a string"))
+                })?;
+                req.expansion.insert(k.clone(), v.to_string());
+            }
+        }
+        let push = args::optional_object(opts.get("pushConfig"), "options.pushConfig")?;
+        let push_content = args::string(opts.get("pushContent"), "options.pushContent")?;
+        let push_data = args::string(opts.get("pushData"), "options.pushData")?;
+        if push.is_some() || push_content.is_some() || push_data.is_some() {
+            let get = |k: &str| {
+                push.and_then(|p| p.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            req.push_config = Some(pb::PushConfig {
+                push_title: get("pushTitle"),
+                push_content: push_content
+                    .map(str::to_string)
+                    .unwrap_or_else(|| get("pushContent")),
+                push_data: push_data
+                    .map(str::to_string)
+                    .unwrap_or_else(|| get("pushData")),
+                ..Default::default()
+            });
+        }
+
+        if req.is_status_message || !info.is_persisted {
+            // Not stored anywhere: sent once, reported as sent.
+            req.client_msg_id = new_client_id();
+            let r = self.request(request::Op::SendMessage(req.clone())).await?;
+            if r.code != 0 {
+                return Err(ImError::new(r.code, r.msg));
+            }
+            let ack = match r.body {
+                Some(response::Body::MessageAck(a)) => a,
+                _ => pb::MessageAck::default(),
+            };
+            return Ok(json!({
+                "messageId": 0, "messageUId": ack.message_uid, "sentTime": ack.sent_time,
+                "conversationType": key.conversation_type, "targetId": key.target_id, "channelId": key.channel_id,
+                "senderUserId": db.user_id, "messageType": object_name, "content": content,
+                "messageDirection": direction::SEND, "sentStatus": sent_status::SENT,
+                "isPersisted": false, "isCounted": false, "isStatusMessage": req.is_status_message,
+            }));
+        }
+
+        // Store first, so the message is in the outbox before a byte leaves.
+        let resend = args::integer(opts.get("messageId"), "options.messageId")?;
+        let mut stored = m.clone();
+        stored.insert("messageDirection".into(), json!(direction::SEND));
+        stored.insert("senderUserId".into(), json!(db.user_id));
+        stored.insert("sentStatus".into(), json!(sent_status::SENDING));
+        stored.remove("messageUId");
+        stored.remove("messageUid");
+        stored.remove("sentTime");
+        if req.can_include_expansion {
+            stored.insert("canIncludeExpansion".into(), json!(true));
+            if !req.expansion.is_empty() {
+                stored.insert("expansion".into(), json!(req.expansion));
+            }
+        }
+        if !req.directed_user_ids.is_empty() {
+            stored.insert("directedUserIds".into(), json!(req.directed_user_ids));
+        }
+        let parsed = {
+            let registry = self.registry();
+            let mut p = Parser {
+                registry: &registry,
+                user_id: &db.user_id,
+                now: now_ms(),
+            }
+            .parse(key.clone(), &stored, "message", &InsertOptions::default())?;
+            p.client_id = Some(new_client_id());
+            p
+        };
+        let (id, client_id) = db
+            .store
+            .write(move |tx| {
+                if let Some(id) = resend {
+                    let row: Option<(i64, String, Option<String>)> = tx
+                        .prepare_cached(
+                            "SELECT direction, client_id, uid FROM messages WHERE id = ?1",
+                        )?
+                        .query_row([id], |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                                r.get(2)?,
+                            ))
+                        })
+                        .map(Some)
+                        .or_else(|e| {
+                            if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
+                                Ok(None)
+                            } else {
+                                Err(e)
+                            }
+                        })?;
+                    let Some((dir, client_id, uid)) = row else {
+                        return Err(ImError::invalid(format!(
+                            "options.messageId {id} does not exist in the local database"
+                        )));
+                    };
+                    if dir != direction::SEND {
+                        return Err(ImError::invalid(format!(
+                            "options.messageId {id} is not a message this user sent"
+                        )));
+                    }
+                    if uid.is_some() {
+                        // Already acknowledged: nothing to resend.
+                        return Ok((id, String::new()));
+                    }
+                    let client_id = if client_id.is_empty() {
+                        new_client_id()
+                    } else {
+                        client_id
+                    };
+                    tx.execute(
+                        "UPDATE messages SET sent_status = ?2, client_id = ?3 WHERE id = ?1",
+                        params![id, sent_status::SENDING, client_id],
+                    )?;
+                    return Ok((id, client_id));
+                }
+                let client_id = parsed.client_id.clone().unwrap_or_default();
+                match writes::insert(tx, std::slice::from_ref(&parsed), false)?[0] {
+                    writes::Outcome::Inserted(id) => Ok((id, client_id)),
+                    writes::Outcome::Duplicate(_) => Err(ImError::internal(
+                        "a new message collided with a stored one",
+                    )),
+                }
+            })
+            .await?;
+        if client_id.is_empty() {
+            return self.stored_message(id).await;
+        }
+        req.client_msg_id = client_id;
+        let answer = self.request(request::Op::SendMessage(req)).await;
+        let outcome = match answer {
+            Ok(r) if r.code == 0 => match r.body {
+                Some(response::Body::MessageAck(ack)) => Ok(ack),
+                _ => Err(ImError::new(
+                    session::SOCKET_DISCONNECTED,
+                    "send answered without an ack",
+                )),
+            },
+            Ok(r) => Err(ImError::new(r.code, r.msg)),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(ack) => {
+                db.store
+                    .write(move |tx| inbox::mark_sent(tx, id, &ack.message_uid, ack.sent_time))
+                    .await?;
+                self.stored_message(id).await
+            }
+            Err(e) => {
+                db.store
+                    .write(move |tx| {
+                        tx.execute(
+                            "UPDATE messages SET sent_status = ?2 WHERE id = ?1 AND sent_status = ?3",
+                            params![id, sent_status::FAILED, sent_status::SENDING],
+                        )?;
+                        Ok(())
+                    })
+                    .await?;
+                let message = self.stored_message(id).await.unwrap_or(Value::Null);
+                Err(e.with_data(message))
+            }
+        }
+    }
+
+    async fn stored_message(&self, id: i64) -> ImResult<Value> {
+        self.db()?
+            .store
+            .read(move |c| {
+                history::by_ids(c, &[id])?
+                    .pop()
+                    .ok_or_else(|| ImError::internal("message vanished"))
+            })
+            .await
+    }
+
+    pub(crate) fn device_id(&self) -> String {
+        self.device_id.get_or_init(|| self.load_device_id()).clone()
+    }
+
+    /// The device id: from the options, else generated once and kept under `dbpath`.
+    fn load_device_id(&self) -> String {
+        if let Some(id) = &self.options().device_id {
+            return id.clone();
+        }
+        let path = self.options().dbpath.join("imsync").join("device-id");
+        if let Ok(id) = std::fs::read_to_string(&path) {
+            let id = id.trim().to_string();
+            if !id.is_empty() {
+                return id;
+            }
+        }
+        let id = new_client_id();
+        let _ = std::fs::create_dir_all(path.parent().unwrap_or(&path))
+            .and_then(|_| std::fs::write(&path, &id));
+        id
+    }
+
+    pub(crate) async fn read_cursor(&self) -> ImResult<u64> {
+        self.db()?.store.read(|c| inbox::cursor(c)).await
+    }
+
+    /// Applies delivered entries and moves the cursor in one transaction, then emits
+    /// MESSAGES and CONVERSATION for what changed.
+    pub(crate) async fn apply_entries(
+        &self,
+        entries: Vec<pb::InboxEntry>,
+        cursor_to: u64,
+        offline: bool,
+    ) -> ImResult<()> {
+        let db = self.db()?;
+        let now = now_ms();
+        let items: Vec<inbox::Apply> = {
+            let registry = self.registry();
+            entries
+                .iter()
+                .filter_map(|e| e.message.as_ref())
+                .filter_map(|m| convert::to_apply(m, &registry, &db.user_id, offline, now))
+                .collect()
+        };
+        let check = self.check_duplicate();
+        let (messages, convs) = db
+            .store
+            .write(move |tx| {
+                let applied = inbox::apply(tx, &items, Some(cursor_to), check)?;
+                session::event_payloads(tx, &applied)
+            })
+            .await?;
+        if !messages.is_empty() {
+            self.emit("MESSAGES", json!({ "messages": messages }));
+        }
+        if !convs.is_empty() {
+            self.emit("CONVERSATION", json!({ "conversationList": convs }));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn emit_status_message(&self, m: &pb::Message) {
+        if m.object_name == "RC:TypSts" {
+            let key = convert::key_of(m.conversation.as_ref());
+            let kind = serde_json::from_str::<Value>(&m.content)
+                .ok()
+                .and_then(|c| c.get("typingContentType").cloned())
+                .unwrap_or(Value::Null);
+            self.emit(
+                "TYPING_STATUS",
+                json!({ "status": [{ "conversationType": key.conversation_type, "targetId": key.target_id,
+                    "channelId": key.channel_id,
+                    "list": [{ "userId": m.sender_user_id, "timestamp": m.sent_time, "messageType": kind }] }] }),
+            );
+        } else {
+            self.emit(
+                "MESSAGES",
+                json!({ "messages": [convert::transient_json(m)] }),
+            );
+        }
+    }
+
+    /// Messages left SENDING by an earlier run (the app quit mid-send), as requests to
+    /// resend under their original client ids.
+    pub(crate) async fn outbox_requests(&self) -> ImResult<Vec<(i64, pb::SendMessageRequest)>> {
+        self.db()?
+            .store
+            .read(|c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT m.id, m.client_id, m.object_name, m.content, m.flags, m.extra, c.type, c.target, c.channel \
+                     FROM messages m JOIN conversations c ON c.id = m.conv_id \
+                     WHERE m.client_id IS NOT NULL AND m.uid IS NULL AND m.sent_status = ?1",
+                )?;
+                let rows = stmt.query_map([sent_status::SENDING], |r| {
+                    let flags: i64 = r.get(4)?;
+                    let extra: Option<String> = r.get(5)?;
+                    let extra: Map<String, Value> = extra.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or_default();
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        pb::SendMessageRequest {
+                            client_msg_id: r.get(1)?,
+                            conversation: Some(pb::Conversation { r#type: r.get(6)?, target_id: r.get(7)?, channel_id: r.get(8)? }),
+                            object_name: r.get(2)?,
+                            content: r.get(3)?,
+                            is_persisted: true,
+                            is_counted: flags & crate::message::flag::COUNTED != 0,
+                            can_include_expansion: flags & crate::message::flag::CAN_INCLUDE_EXPANSION != 0,
+                            directed_user_ids: extra
+                                .get("directedUserIds")
+                                .and_then(Value::as_array)
+                                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                                .unwrap_or_default(),
+                            ..Default::default()
+                        },
+                    ))
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
+    /// Records the answer to an outbox resend.
+    pub(crate) async fn settle_outbox(&self, id: i64, r: pb::Response) {
+        let Ok(db) = self.db() else { return };
+        let result = db
+            .store
+            .write(move |tx| match (r.code, r.body) {
+                (0, Some(response::Body::MessageAck(ack))) => {
+                    inbox::mark_sent(tx, id, &ack.message_uid, ack.sent_time)
+                }
+                _ => {
+                    tx.execute(
+                        "UPDATE messages SET sent_status = ?2 WHERE id = ?1 AND sent_status = ?3",
+                        params![id, sent_status::FAILED, sent_status::SENDING],
+                    )?;
+                    Ok(())
+                }
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "settling an outbox message failed");
+        }
+    }
+}

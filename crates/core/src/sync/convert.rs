@@ -1,0 +1,157 @@
+//! Between the wire and the store: inbox entries into [`Apply`] items, API sends into
+//! `SendMessageRequest`s.
+
+use imsync_protocol as pb;
+use serde_json::{json, Map, Value};
+
+use crate::message::{flag, mentions, NewMessage};
+use crate::model::{direction, received_status, sent_status, ConversationKey};
+use crate::registry::{search_text, Registry};
+use crate::store::inbox::Apply;
+
+pub const RECALL: &str = "RC:RcNtf";
+pub const SYNC_READ_STATUS: &str = "RC:SRSMsg";
+pub const READ_NOTIFY: &str = "RC:ReadNtf";
+
+pub fn key_of(c: Option<&pb::Conversation>) -> ConversationKey {
+    let c = c.cloned().unwrap_or_default();
+    ConversationKey {
+        conversation_type: c.r#type as i64,
+        target_id: c.target_id,
+        channel_id: c.channel_id,
+    }
+}
+
+pub fn to_wire(key: &ConversationKey) -> pb::Conversation {
+    pb::Conversation {
+        r#type: key.conversation_type as i32,
+        target_id: key.target_id.clone(),
+        channel_id: key.channel_id.clone(),
+    }
+}
+
+fn mentioned_info_json(m: &pb::MentionedInfo) -> Value {
+    json!({ "type": m.r#type, "userIdList": m.user_ids, "mentionedContent": m.mentioned_content })
+}
+
+/// Converts one delivered message into what the store applies, or None for what is not
+/// stored (status messages, types registered as not persisted).
+pub fn to_apply(
+    m: &pb::Message,
+    registry: &Registry,
+    user_id: &str,
+    offline: bool,
+    now: i64,
+) -> Option<Apply> {
+    let key = key_of(m.conversation.as_ref());
+    let mut content: Value = serde_json::from_str(&m.content).unwrap_or_else(|_| json!({}));
+    match m.object_name.as_str() {
+        SYNC_READ_STATUS | READ_NOTIFY => {
+            let time = content
+                .get("lastMessageSendTime")
+                .and_then(Value::as_i64)
+                .unwrap_or(m.sent_time);
+            return Some(Apply::ReadUpTo { key, time });
+        }
+        _ => {}
+    }
+    if m.is_status_message {
+        return None;
+    }
+    let info = registry.get(&m.object_name);
+    if info.is_some_and(|i| !i.is_persisted) {
+        return None;
+    }
+    if let (Some(mi), Some(obj)) = (&m.mentioned_info, content.as_object_mut()) {
+        obj.entry("mentionedInfo")
+            .or_insert_with(|| mentioned_info_json(mi));
+    }
+    let dir = if m.direction == pb::MessageDirection::Send as i32 {
+        direction::SEND
+    } else {
+        direction::RECEIVE
+    };
+    let counted = info.map(|i| i.is_counted).unwrap_or(m.is_counted);
+    let mentioned = dir == direction::RECEIVE && (m.is_mentioned || mentions(&content, user_id));
+    let mut flags = flag::PERSISTED;
+    if counted {
+        flags |= flag::COUNTED;
+    }
+    if offline {
+        flags |= flag::OFFLINE;
+    }
+    if m.disable_notification {
+        flags |= flag::DISABLE_NOTIFICATION;
+    }
+    if m.can_include_expansion {
+        flags |= flag::CAN_INCLUDE_EXPANSION;
+    }
+    let text = info.and_then(|i| search_text(i, &content));
+    if text.is_some() {
+        flags |= flag::INDEXED;
+    }
+    let mut extra = Map::new();
+    if !m.directed_user_ids.is_empty() {
+        extra.insert("directedUserIds".into(), json!(m.directed_user_ids));
+    }
+    if let Some(p) = &m.push_config {
+        extra.insert(
+            "pushConfig".into(),
+            json!({ "pushTitle": p.push_title, "pushContent": p.push_content, "pushData": p.push_data }),
+        );
+    }
+    let message = NewMessage {
+        key,
+        uid: (!m.message_uid.is_empty()).then(|| m.message_uid.clone()),
+        sender: m.sender_user_id.clone(),
+        object_name: m.object_name.clone(),
+        content: content.to_string(),
+        direction: dir,
+        sent_time: m.sent_time,
+        received_time: now,
+        sent_status: sent_status::SENT,
+        received_status: if dir == direction::SEND {
+            received_status::READ
+        } else {
+            received_status::UNREAD
+        },
+        mentioned,
+        flags,
+        expansion: (m.can_include_expansion && !m.expansion.is_empty())
+            .then(|| json!(m.expansion).to_string()),
+        extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
+        search_text: text,
+        client_id: (dir == direction::SEND && !m.client_msg_id.is_empty())
+            .then(|| m.client_msg_id.clone()),
+    };
+    if m.object_name == RECALL && !m.ref_message_uid.is_empty() {
+        return Some(Apply::Recall {
+            original: m.ref_message_uid.clone(),
+            notice: message,
+        });
+    }
+    Some(Apply::Store(message))
+}
+
+/// The API form of a message that is delivered but not stored (status messages).
+pub fn transient_json(m: &pb::Message) -> Value {
+    let key = key_of(m.conversation.as_ref());
+    json!({
+        "messageId": 0,
+        "messageUId": m.message_uid,
+        "conversationType": key.conversation_type,
+        "targetId": key.target_id,
+        "channelId": key.channel_id,
+        "senderUserId": m.sender_user_id,
+        "messageType": m.object_name,
+        "content": serde_json::from_str::<Value>(&m.content).unwrap_or(Value::Null),
+        "sentTime": m.sent_time,
+        "messageDirection": m.direction,
+        "isPersisted": m.is_persisted,
+        "isCounted": m.is_counted,
+        "isStatusMessage": m.is_status_message,
+        "isOfflineMessage": false,
+        "disableNotification": m.disable_notification,
+        "directedUserIds": m.directed_user_ids,
+    })
+}

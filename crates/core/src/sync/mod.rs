@@ -1,0 +1,130 @@
+//! The sync engine: one WebSocket session per signed-in user to imsync-server, the inbox
+//! cursor kept in the database, the persisted outbox, heartbeat and reconnect.
+
+mod api;
+pub mod convert;
+mod session;
+
+use std::sync::Arc;
+
+use imsync_protocol as pb;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::ImError;
+
+/// Receives every event: its name (as in the SDK's `Events`) and its payload.
+pub type EventSink = Arc<dyn Fn(&str, Value) + Send + Sync>;
+
+/// Where the connection is; `getConnectionStatus` reports it with the SDK's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Idle,
+    Connecting,
+    Connected,
+    /// Dropped abnormally; retrying. Carries the reason code.
+    Suspended(i32),
+    /// Stopped: by `disconnect` (code 2) or a fatal code (kicked, token invalid, …).
+    Disconnected(i32),
+}
+
+impl Status {
+    /// The SDK's ConnectionStatus: 0 connected, 1 connecting, 2 disconnected by the user,
+    /// 3 network unavailable (retrying), 6 kicked, 9 banned, 31004/31020-style codes for
+    /// other fatal stops.
+    pub fn code(self) -> i64 {
+        match self {
+            Status::Connected => 0,
+            Status::Connecting => 1,
+            Status::Idle | Status::Disconnected(2) => 2,
+            Status::Suspended(_) => 3,
+            Status::Disconnected(31010) | Status::Disconnected(31023) => 6,
+            Status::Disconnected(31009) => 9,
+            Status::Disconnected(code) => code as i64,
+        }
+    }
+}
+
+pub(crate) enum Command {
+    Request {
+        op: pb::request::Op,
+        reply: oneshot::Sender<Result<pb::Response, ImError>>,
+    },
+}
+
+/// A running session task.
+pub(crate) struct Link {
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub stop: watch::Sender<bool>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+pub(crate) struct SyncState {
+    pub status: Option<Status>,
+    pub link: Option<Link>,
+}
+
+/// Codes after which retrying cannot help: the session ends with DISCONNECT(code).
+pub fn is_fatal(code: i32) -> bool {
+    matches!(
+        code,
+        31001
+            | 31002
+            | 31004
+            | 31005
+            | 31008
+            | 31009
+            | 31010
+            | 31011
+            | 31020
+            | 31021
+            | 31023
+            | 31027
+            | 31028
+            | 31029
+            | 33003
+    )
+}
+
+/// Reads the user id out of an imsync-server token (`t1.<hex user id>.<expiry>.<mac>`)
+/// so the user's database can open before any network; the server verifies the token.
+pub fn token_user_id(token: &str) -> Option<String> {
+    let mut parts = token.split('.');
+    let (Some("t1"), Some(hex), Some(_), Some(_)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok().filter(|u| !u.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_user_id_reads_the_hex_user() {
+        assert_eq!(
+            token_user_id("t1.616c696365.0.abcd").as_deref(),
+            Some("alice")
+        );
+        for bad in [
+            "",
+            "t1.zz.0.a",
+            "t2.61.0.a",
+            "t1..0.a",
+            "t1.6.0.a",
+            "t1.61.0",
+        ] {
+            assert_eq!(token_user_id(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! One signed-in user's session task: connect and authenticate, pull the inbox from the
+//! persisted cursor, apply pushes (pulling again on any gap), answer API requests,
+//! heartbeat, and on loss SUSPEND and retry — or DISCONNECT on a fatal code.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use imsync_protocol as pb;
+use pb::{frame, push, request, response};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::{is_fatal, Command, Status};
+use crate::engine::Engine;
+use crate::error::ImError;
+use crate::message::now_ms;
+use crate::store::{conversations, history, inbox};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub const SOCKET_NOT_CREATED: i32 = 30010;
+pub const SOCKET_DISCONNECTED: i32 = 30011;
+pub const PONG_TIMEOUT: i32 = 30013;
+pub const NET_UNAVAILABLE: i32 = 30002;
+pub const RESPONSE_TIMEOUT: i32 = 30003;
+pub const CONN_ACK_TIMEOUT: i32 = 31000;
+pub const SERVER_RESET: i32 = 32054;
+pub const ACTIVE_DISCONNECT: i32 = 2;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const PULL_LIMIT: u32 = 500;
+
+pub(crate) struct Params {
+    pub token: String,
+    pub kick_enable: bool,
+}
+
+fn net(code: i32, what: impl std::fmt::Display) -> ImError {
+    ImError::new(code, what.to_string())
+}
+
+fn ws_url(server: &str) -> String {
+    let rest = server.strip_prefix("http://").map(|r| format!("ws://{r}"));
+    let rest = rest.or_else(|| {
+        server
+            .strip_prefix("https://")
+            .map(|r| format!("wss://{r}"))
+    });
+    format!(
+        "{}{}",
+        rest.unwrap_or_else(|| server.to_string()),
+        pb::WS_PATH
+    )
+}
+
+fn platform(name: &str) -> pb::Platform {
+    match name.to_ascii_lowercase().as_str() {
+        "web" => pb::Platform::Web,
+        "android" | "ios" | "mobile" | "harmonyos" => pb::Platform::Mobile,
+        _ => pb::Platform::Desktop,
+    }
+}
+
+fn encode(frame: &pb::Frame) -> Ws {
+    Ws::Binary(pb::encode_frame(frame).unwrap_or_default().into())
+}
+
+/// Opens the WebSocket and authenticates. On a reconnect the user's
+/// `reconnectKickEnable` applies (seed: it decides who yields when reconnecting); the
+/// first connect always takes the session.
+async fn connect(
+    engine: &Engine,
+    params: &Params,
+    reconnecting: bool,
+) -> Result<(Socket, pb::ConnectAck), ImError> {
+    let opts = engine.options();
+    let server = opts
+        .server_url
+        .clone()
+        .ok_or_else(|| ImError::invalid("options.serverUrl is required to connect"))?;
+    let handshake = async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&server))
+            .await
+            .map_err(|e| net(SOCKET_NOT_CREATED, format!("cannot reach {server}: {e}")))?;
+        let req = pb::ConnectRequest {
+            protocol_version: pb::PROTOCOL_VERSION,
+            token: params.token.clone(),
+            device_id: engine.device_id(),
+            platform: platform(&opts.platform) as i32,
+            sdk_version: concat!("imsync-", env!("CARGO_PKG_VERSION")).into(),
+            reconnect_kick_enable: reconnecting && params.kick_enable,
+        };
+        ws.send(encode(&pb::Frame::request(1, request::Op::Connect(req))))
+            .await
+            .map_err(|e| net(SOCKET_DISCONNECTED, e))?;
+        while let Some(msg) = ws.next().await {
+            let Ws::Binary(bytes) = msg.map_err(|e| net(SOCKET_DISCONNECTED, e))? else {
+                continue;
+            };
+            let Ok(frame) = pb::decode_frame(&bytes) else {
+                continue;
+            };
+            if let Some(frame::Kind::Response(r)) = frame.kind {
+                if r.code != 0 {
+                    return Err(ImError::new(
+                        r.code,
+                        if r.msg.is_empty() {
+                            "connect refused".into()
+                        } else {
+                            r.msg
+                        },
+                    ));
+                }
+                return match r.body {
+                    Some(response::Body::ConnectAck(ack)) => Ok((ws, ack)),
+                    _ => Err(net(SOCKET_DISCONNECTED, "connect answered without an ack")),
+                };
+            }
+        }
+        Err(net(SOCKET_DISCONNECTED, "connection closed during connect"))
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .unwrap_or_else(|_| Err(net(CONN_ACK_TIMEOUT, "no connect answer in time")))
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The session task. Reports the first connect's outcome through `first`.
+pub(crate) async fn run(
+    engine: Arc<Engine>,
+    params: Params,
+    first: oneshot::Sender<Result<String, ImError>>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut first = Some(first);
+    loop {
+        engine.set_status(Status::Connecting);
+        engine.emit("CONNECTING", Value::Null);
+        let outcome = tokio::select! {
+            r = connect(&engine, &params, first.is_none()) => r,
+            _ = stopped(&mut stop) => Err(ImError::new(ACTIVE_DISCONNECT, "disconnected")),
+        };
+        let code = match outcome {
+            Ok((ws, ack)) => {
+                engine.set_status(Status::Connected);
+                engine.emit("CONNECTED", Value::Null);
+                if let Some(f) = first.take() {
+                    let _ = f.send(Ok(ack.user_id.clone()));
+                }
+                let hb = engine
+                    .options()
+                    .heartbeat_interval
+                    .unwrap_or(Duration::from_millis(if ack.heartbeat_interval_ms > 0 {
+                        ack.heartbeat_interval_ms as u64
+                    } else {
+                        pb::HEARTBEAT_INTERVAL_MS as u64
+                    }));
+                let mut live = Live::new(engine.clone(), ws, hb);
+                live.run(&mut commands, &mut stop).await
+            }
+            Err(e) => {
+                if let Some(f) = first.take() {
+                    engine.set_status(Status::Disconnected(e.code));
+                    let _ = f.send(Err(e));
+                    return;
+                }
+                e.code
+            }
+        };
+        if code == ACTIVE_DISCONNECT || *stop.borrow() {
+            engine.set_status(Status::Disconnected(ACTIVE_DISCONNECT));
+            engine.emit("DISCONNECT", json!(ACTIVE_DISCONNECT));
+            return;
+        }
+        if is_fatal(code) {
+            engine.set_status(Status::Disconnected(code));
+            engine.emit("DISCONNECT", json!(code));
+            return;
+        }
+        engine.set_status(Status::Suspended(code));
+        engine.emit("SUSPEND", json!(code));
+        let base = engine.options().reconnect_interval.as_millis() as u64;
+        let jitter = if base >= 5 {
+            rand::random_range(0..=base / 5)
+        } else {
+            0
+        };
+        let wait = tokio::time::sleep(Duration::from_millis(base - base / 10 + jitter));
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                _ = stopped(&mut stop) => {
+                    engine.set_status(Status::Disconnected(ACTIVE_DISCONNECT));
+                    engine.emit("DISCONNECT", json!(ACTIVE_DISCONNECT));
+                    return;
+                }
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Request { reply, .. }) => {
+                        let _ = reply.send(Err(net(NET_UNAVAILABLE, "not connected: the connection is being re-established")));
+                    }
+                    None => return,
+                },
+            }
+        }
+    }
+}
+
+enum Pending {
+    Api(oneshot::Sender<Result<pb::Response, ImError>>),
+    Pull,
+    /// A message left SENDING by an earlier run, resent with its client id.
+    Outbox(i64),
+}
+
+struct Live {
+    engine: Arc<Engine>,
+    ws: Socket,
+    pending: HashMap<u64, (Pending, Instant)>,
+    next_id: u64,
+    cursor: u64,
+    /// Highest seq pushed while a pull was running: pull again if the pull ends below it.
+    seen: u64,
+    pulling: bool,
+    offline_done: bool,
+    heartbeat: Duration,
+    last_heard: Instant,
+}
+
+impl Live {
+    fn new(engine: Arc<Engine>, ws: Socket, heartbeat: Duration) -> Self {
+        Self {
+            engine,
+            ws,
+            pending: HashMap::new(),
+            next_id: 2,
+            cursor: 0,
+            seen: 0,
+            pulling: false,
+            offline_done: false,
+            heartbeat,
+            last_heard: Instant::now(),
+        }
+    }
+
+    fn fail_pending(&mut self, code: i32) {
+        for (_, (p, _)) in self.pending.drain() {
+            if let Pending::Api(reply) = p {
+                let _ = reply.send(Err(net(
+                    code,
+                    "the connection was lost before the server answered",
+                )));
+            }
+        }
+    }
+
+    async fn send(&mut self, op: request::Op, pending: Pending) -> Result<(), i32> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(id, (pending, Instant::now()));
+        self.ws
+            .send(encode(&pb::Frame::request(id, op)))
+            .await
+            .map_err(|_| SOCKET_DISCONNECTED)
+    }
+
+    async fn pull(&mut self) -> Result<(), i32> {
+        self.pulling = true;
+        let op = request::Op::PullInbox(pb::PullInboxRequest {
+            after_seq: self.cursor,
+            limit: PULL_LIMIT,
+        });
+        self.send(op, Pending::Pull).await
+    }
+
+    /// Runs until the connection is lost (returns its code) or `stop` (returns 2).
+    async fn run(
+        &mut self,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> i32 {
+        let code = self.serve(commands, stop).await;
+        self.fail_pending(if code == ACTIVE_DISCONNECT {
+            ACTIVE_DISCONNECT
+        } else {
+            SOCKET_DISCONNECTED
+        });
+        let _ = self.ws.close(None).now_or_never();
+        code
+    }
+
+    async fn serve(
+        &mut self,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> i32 {
+        match self.engine.read_cursor().await {
+            Ok(c) => {
+                self.cursor = c;
+                self.seen = c;
+            }
+            Err(e) => return e.code,
+        }
+        if let Err(code) = self.pull().await {
+            return code;
+        }
+        let mut ticker = tokio::time::interval(self.heartbeat);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                msg = self.ws.next() => {
+                    let Some(Ok(msg)) = msg else { return SOCKET_DISCONNECTED };
+                    self.last_heard = Instant::now();
+                    let bytes = match msg {
+                        Ws::Binary(b) => b,
+                        Ws::Close(Some(c)) if u16::from(c.code) == 1001 => return SERVER_RESET,
+                        Ws::Close(_) => return SOCKET_DISCONNECTED,
+                        _ => continue,
+                    };
+                    let Ok(frame) = pb::decode_frame(&bytes) else { continue };
+                    if let Err(code) = self.on_frame(frame).await {
+                        return code;
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Request { op, reply }) => {
+                        if let Err(code) = self.send(op, Pending::Api(reply)).await {
+                            return code;
+                        }
+                    }
+                    None => return ACTIVE_DISCONNECT,
+                },
+                _ = ticker.tick() => {
+                    if self.last_heard.elapsed() > self.heartbeat * 2 + self.heartbeat / 2 {
+                        return PONG_TIMEOUT;
+                    }
+                    let timeout = self.heartbeat * 2;
+                    let expired: Vec<u64> =
+                        self.pending.iter().filter(|(_, (_, t))| t.elapsed() > timeout).map(|(id, _)| *id).collect();
+                    for id in expired {
+                        match self.pending.remove(&id) {
+                            Some((Pending::Api(reply), _)) => {
+                                let _ = reply.send(Err(net(RESPONSE_TIMEOUT, "the server did not answer in time")));
+                            }
+                            // A pull or resend that never answers means a dead link.
+                            Some(_) => return RESPONSE_TIMEOUT,
+                            None => {}
+                        }
+                    }
+                    let ping = pb::Frame::ping(0, now_ms());
+                    if self.ws.send(encode(&ping)).await.is_err() {
+                        return SOCKET_DISCONNECTED;
+                    }
+                }
+                _ = stopped(stop) => return ACTIVE_DISCONNECT,
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: pb::Frame) -> Result<(), i32> {
+        match frame.kind {
+            Some(frame::Kind::Response(r)) => {
+                let Some((pending, _)) = self.pending.remove(&frame.id) else {
+                    return Ok(());
+                };
+                match pending {
+                    Pending::Api(reply) => {
+                        let _ = reply.send(Ok(r));
+                    }
+                    Pending::Pull => self.on_pull(r).await?,
+                    Pending::Outbox(id) => self.engine.settle_outbox(id, r).await,
+                }
+            }
+            Some(frame::Kind::Push(p)) => match p.event {
+                Some(push::Event::Entry(entry)) => self.on_entries(vec![entry]).await?,
+                Some(push::Event::StatusMessage(m)) => self.engine.emit_status_message(&m),
+                Some(push::Event::Kick(k)) => return Err(if k.code != 0 { k.code } else { 31010 }),
+                Some(push::Event::SettingsChanged(_)) | None => {}
+            },
+            Some(frame::Kind::Ping(p)) => {
+                let pong = pb::Frame {
+                    id: frame.id,
+                    kind: Some(frame::Kind::Pong(pb::Pong {
+                        timestamp: p.timestamp,
+                        server_time: now_ms(),
+                    })),
+                };
+                self.ws
+                    .send(encode(&pong))
+                    .await
+                    .map_err(|_| SOCKET_DISCONNECTED)?;
+            }
+            Some(frame::Kind::Pong(_)) | Some(frame::Kind::Request(_)) | None => {}
+        }
+        Ok(())
+    }
+
+    async fn on_pull(&mut self, r: pb::Response) -> Result<(), i32> {
+        if r.code != 0 {
+            return Err(r.code);
+        }
+        let Some(response::Body::PullInbox(page)) = r.body else {
+            return Err(SOCKET_DISCONNECTED);
+        };
+        let last = page.entries.last().map(|e| e.seq).unwrap_or(self.cursor);
+        // Entries past the server's retention are gone: move on to what it still has.
+        let to = if page.entries.is_empty() && !page.has_more {
+            page.head_seq.max(self.cursor)
+        } else {
+            last
+        };
+        let offline = !self.offline_done;
+        self.apply(page.entries, to, offline).await?;
+        if page.has_more {
+            return self.pull().await;
+        }
+        self.pulling = false;
+        if !self.offline_done {
+            self.offline_done = true;
+            self.engine
+                .emit("PULL_OFFLINE_MESSAGE_FINISHED", Value::Null);
+            self.resend_outbox().await?;
+        }
+        if self.seen > self.cursor {
+            return self.pull().await;
+        }
+        Ok(())
+    }
+
+    /// Applies pushed entries, with any others already waiting on the socket, in one
+    /// transaction; a gap in the sequence triggers a pull instead.
+    async fn on_entries(&mut self, mut entries: Vec<pb::InboxEntry>) -> Result<(), i32> {
+        while entries.len() < PULL_LIMIT as usize {
+            let Some(Some(Ok(Ws::Binary(bytes)))) = self.ws.next().now_or_never() else {
+                break;
+            };
+            match pb::decode_frame(&bytes) {
+                Ok(pb::Frame {
+                    kind:
+                        Some(frame::Kind::Push(pb::Push {
+                            event: Some(push::Event::Entry(e)),
+                        })),
+                    ..
+                }) => entries.push(e),
+                Ok(other) => Box::pin(self.on_frame(other)).await?,
+                Err(_) => {}
+            }
+        }
+        self.seen = self
+            .seen
+            .max(entries.iter().map(|e| e.seq).max().unwrap_or(0));
+        if self.pulling {
+            return Ok(());
+        }
+        let mut run = Vec::new();
+        let mut next = self.cursor + 1;
+        for e in entries {
+            if e.seq < next {
+                continue;
+            }
+            if e.seq > next {
+                // A gap: what is missing (and what follows) comes with a pull.
+                let to = next - 1;
+                if !run.is_empty() {
+                    self.apply(run, to, false).await?;
+                }
+                return self.pull().await;
+            }
+            next += 1;
+            run.push(e);
+        }
+        if !run.is_empty() {
+            self.apply(run, next - 1, false).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply(
+        &mut self,
+        entries: Vec<pb::InboxEntry>,
+        cursor_to: u64,
+        offline: bool,
+    ) -> Result<(), i32> {
+        let statuses: Vec<pb::Message> = entries
+            .iter()
+            .filter_map(|e| e.message.clone())
+            .filter(|m| m.is_status_message)
+            .collect();
+        match self.engine.apply_entries(entries, cursor_to, offline).await {
+            Ok(()) => {
+                self.cursor = cursor_to;
+                self.seen = self.seen.max(cursor_to);
+                for m in statuses {
+                    self.engine.emit_status_message(&m);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "applying inbox entries failed; reconnecting to retry");
+                Err(e.code)
+            }
+        }
+    }
+
+    async fn resend_outbox(&mut self) -> Result<(), i32> {
+        let Ok(rows) = self.engine.outbox_requests().await else {
+            return Ok(());
+        };
+        for (id, req) in rows {
+            self.send(request::Op::SendMessage(req), Pending::Outbox(id))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the MESSAGES and CONVERSATION payloads of what an apply changed (read in the
+/// same transaction, so events never show a half-applied state).
+pub(crate) fn event_payloads(
+    conn: &rusqlite::Connection,
+    applied: &inbox::Applied,
+) -> crate::error::ImResult<(Vec<Value>, Vec<Value>)> {
+    let messages = history::by_ids(conn, &applied.new_messages)?;
+    let ids: Vec<i64> = applied.conversations.iter().copied().collect();
+    let convs = conversations::by_ids(conn, &ids)?;
+    Ok((messages, convs))
+}
