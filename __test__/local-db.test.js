@@ -603,11 +603,6 @@ test('deleteMessagesByTimestamp: deletes messages sent strictly before the times
 
 test(
   'deleteMessagesByTimestamp cleanSpace: the file shrinks in the background while other calls keep answering',
-  {
-    todo:
-      'addon bug: the background reclaim frees one page per writer job (PRAGMA incremental_vacuum(512) run with ' +
-      'execute_batch steps the statement once, and each step frees one page), so a few MB take tens of seconds',
-  },
   async (t) => {
     const { engine, dbFile } = await openEngine(t)
     const big = priv('big')
@@ -674,12 +669,6 @@ test(
 
 test(
   'close() during a cleanSpace reclaim resolves promptly and the database reopens intact',
-  {
-    todo:
-      'addon bug: close() waits for the whole background reclaim (the reclaim job re-queues itself on a clone of ' +
-      'the writer sender), and with one page freed per job that takes tens of seconds; passes once the reclaim ' +
-      'steps incremental_vacuum to completion',
-  },
   async (t) => {
     const { engine, dbFile } = await openEngine(t)
     const big = priv('big')
