@@ -54,7 +54,7 @@ struct Deliveries {
 /// A load-test connection: a sink for requests, responses on a channel, a
 /// reader task counting pushes.
 struct Conn {
-    sink: Sink,
+    sink: Arc<tokio::sync::Mutex<Sink>>,
     responses: mpsc::UnboundedReceiver<Event>,
     next_id: u64,
 }
@@ -67,7 +67,7 @@ impl Conn {
         platform: Platform,
         stats: Arc<Deliveries>,
     ) -> Conn {
-        let (ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(server.ws_url(), None, true)
             .await
             .expect("ws");
         let (mut sink, mut stream) = ws.split();
@@ -120,6 +120,27 @@ impl Conn {
                 }
             }
         });
+        // Heartbeat, as a real client does: the server closes connections
+        // that stay silent for IDLE_TIMEOUT_MS.
+        let sink = Arc::new(tokio::sync::Mutex::new(sink));
+        let beat = Arc::downgrade(&sink);
+        tokio::spawn(async move {
+            let period = Duration::from_millis(imsync_protocol::HEARTBEAT_INTERVAL_MS as u64);
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(sink) = beat.upgrade() else { return };
+                let ping = encode_frame(&Frame::ping(u64::MAX, 0)).unwrap();
+                if sink
+                    .lock()
+                    .await
+                    .send(WsMessage::Binary(ping.into()))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
         Conn {
             sink,
             responses: rx,
@@ -132,6 +153,8 @@ impl Conn {
         self.next_id += 1;
         let bytes = encode_frame(&Frame::request(id, op)).unwrap();
         self.sink
+            .lock()
+            .await
             .send(WsMessage::Binary(bytes.into()))
             .await
             .unwrap();
@@ -170,6 +193,28 @@ fn rss_kb(pid: i32) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// The 1-minute load average (other work on the machine skews wall-clock
+/// numbers; the CPU-per-message figures are not affected by it).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_secs(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses).
+    let rest = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -211,6 +256,7 @@ async fn tokens(server: &Server, users: &[String]) -> HashMap<String, String> {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
+    let load_start = loadavg();
     let server = Server::start(Opts::default());
     let pid = server.pid();
     let mut report = String::new();
@@ -280,6 +326,7 @@ async fn main() {
     }
     let base = stats.count.load(Ordering::Relaxed);
     let n_group = 200usize;
+    let cpu0 = cpu_secs(pid);
     let start = Instant::now();
     conns[0]
         .pipeline(n_group, 16, |i| msg(group("g500"), format!("g-{i}"), i))
@@ -292,6 +339,7 @@ async fn main() {
     )
     .await;
     let fanned = done - start;
+    let cpu_group = cpu_secs(pid) - cpu0;
     line(format!(
         "| group (500 members): messages accepted | {:.0} msg/s ({n_group} in {:.2} s) |",
         n_group as f64 / accepted.as_secs_f64(),
@@ -302,6 +350,12 @@ async fn main() {
         (n_group * 500) as f64 / fanned.as_secs_f64(),
         n_group * 500,
         fanned.as_secs_f64()
+    ));
+    line(format!(
+        "| group (500 members): server CPU per message (store + 500 pushes) | {:.2} ms → {:.0} msg/s, {:.0} deliveries/s per server core |",
+        cpu_group * 1000.0 / n_group as f64,
+        n_group as f64 / cpu_group,
+        (n_group * 500) as f64 / cpu_group
     ));
 
     // 3. Group latency: 50 sequential messages, each fully delivered first.
@@ -338,6 +392,7 @@ async fn main() {
     let pairs = 100usize;
     let per = 200usize;
     let base = stats.count.load(Ordering::Relaxed);
+    let cpu0 = cpu_secs(pid);
     let start = Instant::now();
     let mut senders: Vec<Conn> = conns.drain(500..600).collect();
     let mut tasks = Vec::new();
@@ -360,6 +415,7 @@ async fn main() {
         Duration::from_secs(300),
     )
     .await;
+    let cpu_pairs = cpu_secs(pid) - cpu0;
     let total = pairs * per;
     line(format!(
         "| 1:1 (100 pairs): messages accepted | {:.0} msg/s ({total} in {:.2} s) |",
@@ -369,6 +425,11 @@ async fn main() {
     line(format!(
         "| 1:1 (100 pairs): deliveries pushed (receiver + sender's inbox) | {:.0} deliveries/s |",
         (total * 2) as f64 / (done - start).as_secs_f64()
+    ));
+    line(format!(
+        "| 1:1: server CPU per message (store + ack + 2 pushes) | {:.3} ms → {:.0} msg/s per server core |",
+        cpu_pairs * 1000.0 / total as f64,
+        total as f64 / cpu_pairs
     ));
 
     // 5. 1:1 latency, unloaded: 1000 sequential samples m700 -> m701.
@@ -432,6 +493,7 @@ async fn main() {
     )
     .await;
     for limit in [100u32, 500] {
+        let cpu0 = cpu_secs(pid);
         let start = Instant::now();
         let mut cursor = 0;
         let mut entries = 0usize;
@@ -456,12 +518,14 @@ async fn main() {
             }
         }
         let secs = start.elapsed().as_secs_f64();
+        let cpu = cpu_secs(pid) - cpu0;
         assert_eq!(entries, 10_000);
         line(format!(
-            "| pull, one client, 10 000 entries, pages of {limit} | {:.0} entries/s ({:.1} MB/s, {:.2} s) |",
+            "| pull, one client, 10 000 entries, pages of {limit} | {:.0} entries/s ({:.1} MB/s, {:.2} s; server CPU {:.1} µs/entry) |",
             entries as f64 / secs,
             bytes as f64 / secs / 1e6,
-            secs
+            secs,
+            cpu * 1e6 / entries as f64
         ));
     }
     // 100 group members pull their 250-entry inboxes concurrently.
@@ -500,6 +564,10 @@ async fn main() {
     line(format!(
         "| pull, 100 clients concurrently, {total} entries in all | {:.0} entries/s ({secs:.2} s) |",
         total as f64 / secs
+    ));
+    line(format!(
+        "| load average (1 min) at start / end | {load_start} / {} |",
+        loadavg()
     ));
     line(format!(
         "| server RSS at the end | {:.1} MiB |",

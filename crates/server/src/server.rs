@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -93,6 +94,13 @@ pub async fn run(config: Config) -> Result<(), String> {
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
     };
+    // Small frames must leave at once: without TCP_NODELAY, Nagle's
+    // algorithm and delayed ACKs add ~40 ms to a push after a response.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "set_nodelay failed");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await

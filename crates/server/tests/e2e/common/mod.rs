@@ -366,7 +366,8 @@ pub struct Client {
 
 /// Opens a raw WebSocket to the server.
 pub async fn raw_ws(server: &Server) -> Ws {
-    let (ws, _) = tokio::time::timeout(DEADLINE, tokio_tungstenite::connect_async(server.ws_url()))
+    let connect = tokio_tungstenite::connect_async_with_config(server.ws_url(), None, true);
+    let (ws, _) = tokio::time::timeout(DEADLINE, connect)
         .await
         .expect("ws connect timeout")
         .expect("ws connect");
