@@ -1,0 +1,427 @@
+'use strict'
+// Local-database benchmark of issue 2: imsync's native Engine beside a hand-written
+// better-sqlite3 baseline (baseline.js), on one generated corpus (corpus.js).
+//
+//   node --expose-gc benches/local-db.js            # 1,000,000 messages (the reported run)
+//   BENCH_MESSAGES=100000 node benches/local-db.js  # quick run
+//
+// Environment: BENCH_MESSAGES (1000000), BENCH_CONVERSATIONS (1000),
+// BENCH_LIST_CONVERSATIONS (10000), BENCH_CALLS (200 timed calls per keyword class),
+// BENCH_CLASS_BUDGET_MS (10000: a class stops early, after at least 20 calls, once its
+// timed calls took this long), BENCH_OUT (also write the results as JSON to this file),
+// BENCH_KEEP_DATA=1 (keep benches/.data/ instead of deleting it).
+//
+// Every call is timed with process.hrtime.bigint() around the awaited promise (imsync) or
+// the synchronous call (baseline, as it would run on the Electron main thread).
+
+const fs = require('node:fs')
+const path = require('node:path')
+const os = require('node:os')
+const { execFileSync } = require('node:child_process')
+const { monitorEventLoopDelay } = require('node:perf_hooks')
+
+const { generate, KEYWORD_CLASSES, sampleKeywords, rng } = require('./corpus.js')
+const { Baseline } = require('./baseline.js')
+const { Engine } = require(path.join(__dirname, '..', 'index.js'))
+
+const env = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt)
+const N = env('BENCH_MESSAGES', 1_000_000)
+const CONVERSATIONS = env('BENCH_CONVERSATIONS', 1000)
+const LIST_CONVERSATIONS = env('BENCH_LIST_CONVERSATIONS', 10_000)
+const LIST_PER_CONVERSATION = 10
+const CALLS = env('BENCH_CALLS', 200)
+const BUDGET_MS = env('BENCH_CLASS_BUDGET_MS', 10_000)
+const MIN_CALLS = 20
+const WARMUP = 5
+const BATCH = 500
+const HISTORY_CALLS = 2000
+const LIST_CALLS = 1000
+const OPEN_RUNS = 5
+const USER = 'bench-user'
+const DATA = path.join(__dirname, '.data')
+const TYPES = ['RC:TxtMsg']
+
+const now = () => process.hrtime.bigint()
+const toMs = (ns) => Number(ns) / 1e6
+const gc = () => global.gc && global.gc()
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a)
+
+function pct(sortedMs, q) {
+  if (!sortedMs.length) return NaN
+  return sortedMs[Math.min(sortedMs.length - 1, Math.max(0, Math.ceil(q * sortedMs.length) - 1))]
+}
+
+function summary(samplesMs) {
+  const s = Float64Array.from(samplesMs).sort()
+  return { n: s.length, p50: pct(s, 0.5), p99: pct(s, 0.99), max: s[s.length - 1] }
+}
+
+function check(res, what) {
+  if (!res || res.code !== 0) throw new Error(`${what} failed: ${JSON.stringify(res).slice(0, 300)}`)
+  return res.data
+}
+
+function dirBytes(dir, filter) {
+  let total = 0
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) total += dirBytes(p, filter)
+    else if (filter(e.name)) total += fs.statSync(p).size
+  }
+  return total
+}
+const isDbFile = (name) => /\.db(-wal)?$/.test(name)
+
+// ---- ingest -------------------------------------------------------------------------------
+
+/**
+ * Feeds the corpus through `insert` (500 messages per call, awaited one after another)
+ * while monitorEventLoopDelay (1 ms resolution) watches the event loop. The baseline
+ * yields to the event loop between batches (setImmediate), as a main-process app must to
+ * keep its windows alive at all.
+ */
+async function ingest(corpus, insert, { yieldBetween }) {
+  const h = monitorEventLoopDelay({ resolution: 1 })
+  const calls = []
+  const jsThread = []
+  let inserted = 0
+  gc()
+  h.enable()
+  const t0 = now()
+  for (let i = 0; i < corpus.messages; i += BATCH) {
+    const batch = []
+    for (let j = i; j < Math.min(i + BATCH, corpus.messages); j++) batch.push(corpus.message(j))
+    const c0 = now()
+    const pending = insert(batch)
+    jsThread.push(toMs(now() - c0)) // the part of the call that runs on the JS thread
+    const res = await pending
+    calls.push(toMs(now() - c0))
+    inserted += check(res, 'batchInsertMessage').inserted
+    if (yieldBetween) await new Promise((r) => setImmediate(r))
+  }
+  const seconds = toMs(now() - t0) / 1000
+  h.disable()
+  if (inserted !== corpus.messages) throw new Error(`inserted ${inserted} of ${corpus.messages}`)
+  return {
+    messages: inserted,
+    seconds,
+    msgsPerSec: inserted / seconds,
+    call: summary(calls),
+    jsThread: summary(jsThread),
+    eventLoopDelay: {
+      p50: h.percentile(50) / 1e6,
+      p99: h.percentile(99) / 1e6,
+      max: h.max / 1e6,
+      samples: h.count,
+    },
+  }
+}
+
+// ---- timed call loops ---------------------------------------------------------------------
+
+/** Runs `call(arg)` for each argument (after WARMUP untimed calls), within the budget. */
+async function timeCalls(args, call, { warm = WARMUP, budgetMs = BUDGET_MS } = {}) {
+  for (let i = 0; i < Math.min(warm, args.length); i++) await call(args[i], i)
+  const samples = []
+  const results = []
+  let spent = 0
+  for (let i = warm; i < args.length; i++) {
+    const t0 = now()
+    const res = await call(args[i], i)
+    const dt = toMs(now() - t0)
+    samples.push(dt)
+    results.push(res)
+    spent += dt
+    if (spent > budgetMs && samples.length >= MIN_CALLS) break
+  }
+  return { stats: summary(samples), results }
+}
+
+function conversationOption(corpus, c) {
+  const { conversationType, targetId } = corpus.conversations[c]
+  return { conversationType, targetId, channelId: '' }
+}
+
+/** Which addon build is measured (the work tree may hold uncommitted changes). */
+function buildInfo() {
+  const root = path.join(__dirname, '..')
+  const git = (...a) => {
+    try {
+      return execFileSync('git', a, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    } catch {
+      return null
+    }
+  }
+  const addon = process.env.NAPI_RS_NATIVE_LIBRARY_PATH || path.join(root, 'imsync.linux-x64-gnu.node')
+  let addonBytes = null
+  try {
+    addonBytes = fs.statSync(addon).size
+  } catch {}
+  const dirty = git('status', '--porcelain', '--', 'crates/core', 'src', 'Cargo.toml', 'Cargo.lock')
+  return { commit: git('rev-parse', '--short', 'HEAD'), uncommittedAddonChanges: dirty ? dirty.split('\n').length : 0, addon, addonBytes }
+}
+
+// ---- the run ------------------------------------------------------------------------------
+
+async function main() {
+  const started = now()
+  // Start from an empty data dir (run.sh keeps its private copy of the addon in addon/).
+  fs.mkdirSync(DATA, { recursive: true })
+  for (const e of fs.readdirSync(DATA)) if (e !== 'addon') fs.rmSync(path.join(DATA, e), { recursive: true, force: true })
+  const out = {
+    when: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    config: { messages: N, conversations: CONVERSATIONS, listConversations: LIST_CONVERSATIONS, calls: CALLS, budgetMs: BUDGET_MS },
+    problems: [],
+    load: [],
+    build: buildInfo(),
+  }
+  const mark = (phase) => out.load.push({ phase, loadavg1: +os.loadavg()[0].toFixed(2) })
+  mark('start')
+
+  log(`generating ${N} messages over ${CONVERSATIONS} conversations`)
+  let t0 = now()
+  const corpus = generate({ messages: N, conversations: CONVERSATIONS })
+  let chars = 0
+  for (const s of corpus.texts) chars += s.length
+  out.corpus = {
+    generateSeconds: toMs(now() - t0) / 1000,
+    avgChars: chars / N,
+    vocabulary: corpus.vocabulary,
+    largestConversation: Math.max(...corpus.conversations.map((_, c) => corpus.messagesOf(c).length)),
+  }
+  log('corpus', JSON.stringify(out.corpus))
+
+  // -- ingest: imsync then baseline, each into its own directory
+  const imsyncDir = path.join(DATA, 'imsync')
+  const engine = new Engine({ appkey: 'bench', dbpath: imsyncDir, logOutputLevel: 1 })
+  check(await engine.open(USER), 'open')
+  log('imsync ingest')
+  out.ingest = { imsync: await ingest(corpus, (b) => engine.batchInsertMessage(b, false), { yieldBetween: false }) }
+  log('imsync ingest', JSON.stringify(out.ingest.imsync))
+  mark('imsync ingest')
+
+  const baseFile = path.join(DATA, 'baseline', 'bench.db')
+  fs.mkdirSync(path.dirname(baseFile), { recursive: true })
+  const base = new Baseline(baseFile)
+  log('baseline ingest')
+  out.ingest.baseline = await ingest(corpus, (b) => base.batchInsertMessage(b), { yieldBetween: true })
+  log('baseline ingest', JSON.stringify(out.ingest.baseline))
+  mark('baseline ingest')
+
+  // -- search: the same keywords through both, answers cross-checked
+  out.search = {}
+  const rand = rng(7)
+  for (const cls of KEYWORD_CLASSES) {
+    const inConv = sampleKeywords(corpus, cls, CALLS + WARMUP, rand, true)
+    const global = sampleKeywords(corpus, cls, CALLS + WARMUP, rand, false)
+    const row = { searchMessages: {}, searchConversationByContent: {} }
+    gc()
+    log(`search ${cls.name}: searchMessages`)
+    const sm = (e) => (a) =>
+      e.searchMessages(conversationOption(corpus, a.conv), a.keyword, 0, 20)
+    const im = await timeCalls(inConv, sm(engine))
+    const bm = await timeCalls(inConv, sm(base))
+    row.searchMessages.imsync = im.stats
+    row.searchMessages.baseline = bm.stats
+    let hits = 0
+    for (let i = 0; i < Math.min(im.results.length, bm.results.length); i++) {
+      const a = check(im.results[i], 'searchMessages')
+      const b = check(bm.results[i], 'baseline searchMessages')
+      hits += a.count
+      const same = a.count === b.count && (a.messages[0]?.messageUId ?? '') === (b.messages[0]?.messageUId ?? '')
+      if (!same) {
+        out.problems.push({
+          call: 'searchMessages',
+          keyword: inConv[i + WARMUP].keyword,
+          conversation: conversationOption(corpus, inConv[i + WARMUP].conv),
+          imsync: { count: a.count, first: a.messages[0]?.messageUId },
+          baseline: { count: b.count, first: b.messages[0]?.messageUId },
+        })
+      }
+    }
+    row.searchMessages.meanMatches = hits / Math.max(1, Math.min(im.results.length, bm.results.length))
+
+    log(`search ${cls.name}: searchConversationByContent`)
+    const sc = (e) => (a) => e.searchConversationByContent(a.keyword, TYPES)
+    const ic = await timeCalls(global, sc(engine))
+    const bc = await timeCalls(global, sc(base))
+    row.searchConversationByContent.imsync = ic.stats
+    row.searchConversationByContent.baseline = bc.stats
+    let convs = 0
+    for (let i = 0; i < Math.min(ic.results.length, bc.results.length); i++) {
+      const a = check(ic.results[i], 'searchConversationByContent')
+      const b = check(bc.results[i], 'baseline searchConversationByContent')
+      convs += a.length
+      const ids = (l) => l.map((c) => c.targetId).sort().join(',')
+      if (ids(a) !== ids(b)) {
+        out.problems.push({
+          call: 'searchConversationByContent',
+          keyword: global[i + WARMUP].keyword,
+          imsync: a.length,
+          baseline: b.length,
+        })
+      }
+    }
+    row.searchConversationByContent.meanConversations = convs / Math.max(1, Math.min(ic.results.length, bc.results.length))
+    out.search[cls.name] = row
+    log(`search ${cls.name}`, JSON.stringify(row))
+    mark(`search ${cls.name}`)
+  }
+
+  // -- history: the newest page of 20 of a conversation (weighted by activity)
+  gc()
+  log('getHistoryMessages')
+  const histArgs = []
+  for (let i = 0; i < HISTORY_CALLS + 50; i++) histArgs.push(corpus.conv[Math.floor(rand() * N)])
+  const hist = (e) => (c) => e.getHistoryMessages(conversationOption(corpus, c), { timestamp: 0, count: 20, order: 0 })
+  const ih = await timeCalls(histArgs, hist(engine), { warm: 50, budgetMs: Infinity })
+  const bh = await timeCalls(histArgs, hist(base), { warm: 50, budgetMs: Infinity })
+  ih.results.forEach((r, i) => {
+    const want = Math.min(20, corpus.messagesOf(histArgs[i + 50]).length)
+    const got = check(r, 'getHistoryMessages').list.length
+    if (got !== want) out.problems.push({ call: 'getHistoryMessages', conversation: conversationOption(corpus, histArgs[i + 50]), want, got })
+  })
+  out.history = { imsync: ih.stats, baseline: bh.stats }
+  log('history', JSON.stringify(out.history))
+  mark('history')
+
+  // -- size on disk (file + WAL after checkpoint), then open-to-first-query in a fresh process
+  check(await engine.close(), 'close') // the writer checkpoints (TRUNCATE) as it closes
+  base.close()
+  const imsyncBytes = dirBytes(imsyncDir, isDbFile)
+  const baseBytes = dirBytes(path.dirname(baseFile), isDbFile)
+  out.bytes = {
+    imsync: { total: imsyncBytes, perMessage: imsyncBytes / N },
+    baseline: { total: baseBytes, perMessage: baseBytes / N },
+  }
+  log('bytes', JSON.stringify(out.bytes))
+
+  log('open to first query')
+  const probe = (args) => JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'open-probe.js'), ...args], { encoding: 'utf8' }))
+  const opens = { imsync: [], baseline: [] }
+  for (let i = 0; i < OPEN_RUNS; i++) {
+    opens.imsync.push(probe(['imsync', imsyncDir, USER]))
+    opens.baseline.push(probe(['baseline', baseFile]))
+  }
+  const med = (runs, k) => summary(runs.map((r) => r[k])).p50
+  out.open = {}
+  for (const k of ['imsync', 'baseline']) {
+    out.open[k] = {
+      runs: opens[k].length,
+      totalMs: med(opens[k], 'totalMs'),
+      openMs: med(opens[k], 'openMs'),
+      firstQueryMs: med(opens[k], 'firstQueryMs'),
+      requireMs: med(opens[k], 'requireMs'),
+      all: opens[k].map((r) => +r.totalMs.toFixed(2)),
+    }
+  }
+  log('open', JSON.stringify(out.open))
+  mark('open')
+
+  // -- conversation list over 10,000 conversations (a second database)
+  gc()
+  const listCorpus = generate({
+    messages: LIST_CONVERSATIONS * LIST_PER_CONVERSATION,
+    conversations: LIST_CONVERSATIONS,
+    skew: 0,
+    seed: 99,
+    uidPrefix: 'L',
+  })
+  log(`conversation list: ${LIST_CONVERSATIONS} conversations, ${listCorpus.messages} messages`)
+  const listEngine = new Engine({ appkey: 'bench', dbpath: path.join(DATA, 'imsync-list'), logOutputLevel: 1 })
+  check(await listEngine.open(USER), 'open list db')
+  const listBaseFile = path.join(DATA, 'baseline-list', 'bench.db')
+  fs.mkdirSync(path.dirname(listBaseFile), { recursive: true })
+  const listBase = new Baseline(listBaseFile)
+  const li = await ingest(listCorpus, (b) => listEngine.batchInsertMessage(b, false), { yieldBetween: false })
+  const lb = await ingest(listCorpus, (b) => listBase.batchInsertMessage(b), { yieldBetween: true })
+  const listArgs = new Array(LIST_CALLS + 50).fill(0)
+  const list = (e) => () => e.getConversationList(0, 50)
+  const il = await timeCalls(listArgs, list(listEngine), { warm: 50, budgetMs: Infinity })
+  const bl = await timeCalls(listArgs, list(listBase), { warm: 50, budgetMs: Infinity })
+  const a = check(il.results[0], 'getConversationList')
+  const b = check(bl.results[0], 'baseline getConversationList')
+  if (a.length !== 50 || a.map((c) => c.targetId).join() !== b.map((c) => c.targetId).join()) {
+    out.problems.push({ call: 'getConversationList', imsync: a.map((c) => c.targetId).slice(0, 5), baseline: b.map((c) => c.targetId).slice(0, 5) })
+  }
+  out.conversationList = {
+    conversations: LIST_CONVERSATIONS,
+    messages: listCorpus.messages,
+    imsync: il.stats,
+    baseline: bl.stats,
+    ingest: { imsync: li.msgsPerSec, baseline: lb.msgsPerSec },
+  }
+  log('conversation list', JSON.stringify(out.conversationList))
+  mark('conversation list')
+  check(await listEngine.close(), 'close list db')
+  listBase.close()
+
+  out.totalSeconds = toMs(now() - started) / 1000
+  report(out)
+  if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, JSON.stringify(out, null, 2))
+}
+
+// ---- report -------------------------------------------------------------------------------
+
+function report(out) {
+  const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '—')
+  const ratio = (i, b) => (Number.isFinite(i) && Number.isFinite(b) && b > 0 ? `${(i / b).toFixed(2)}×` : '—')
+  const ok = (pass) => (pass == null ? '—' : pass ? 'met' : 'MISSED')
+  const rows = []
+  const add = (figure, target, imsync, baseline, pass, digits = 3) =>
+    rows.push([figure, target, f(imsync, digits), f(baseline, digits), ratio(imsync, baseline), ok(pass)])
+
+  const ing = out.ingest
+  add('ingest, batchInsertMessage ×500 (msgs/s)', '≥ 100,000', ing.imsync.msgsPerSec, ing.baseline.msgsPerSec, ing.imsync.msgsPerSec >= 100_000, 0)
+  add('ingest, one 500-message call p50 (ms)', '—', ing.imsync.call.p50, ing.baseline.call.p50, null)
+  add('ingest, one 500-message call p99 (ms)', '—', ing.imsync.call.p99, ing.baseline.call.p99, null)
+  add('ingest, JS-thread time per call p50 (ms)', '—', ing.imsync.jsThread.p50, ing.baseline.jsThread.p50, null)
+  add('event-loop delay p99 during ingest (ms)', '≤ 5', ing.imsync.eventLoopDelay.p99, ing.baseline.eventLoopDelay.p99, ing.imsync.eventLoopDelay.p99 <= 5)
+  add('event-loop delay max during ingest (ms)', '—', ing.imsync.eventLoopDelay.max, ing.baseline.eventLoopDelay.max, null)
+  for (const api of ['searchMessages', 'searchConversationByContent']) {
+    for (const [cls, row] of Object.entries(out.search)) {
+      const i = row[api].imsync
+      const b = row[api].baseline
+      add(`${api} ${cls} p50 (ms)`, '≤ 2', i.p50, b.p50, i.p50 <= 2)
+      add(`${api} ${cls} p99 (ms) [n=${i.n}/${b.n}]`, '≤ 20', i.p99, b.p99, i.p99 <= 20)
+    }
+  }
+  add('getHistoryMessages count 20 p50 (ms)', '≤ 0.1', out.history.imsync.p50, out.history.baseline.p50, out.history.imsync.p50 <= 0.1)
+  add('getHistoryMessages count 20 p99 (ms)', '—', out.history.imsync.p99, out.history.baseline.p99, null)
+  const cl = out.conversationList
+  add(`getConversationList(0, 50), ${cl.conversations} convs p50 (ms)`, '≤ 1', cl.imsync.p50, cl.baseline.p50, cl.imsync.p50 <= 1)
+  add('getConversationList(0, 50) p99 (ms)', '—', cl.imsync.p99, cl.baseline.p99, null)
+  add('open to first answered query (ms, median)', '≤ 100', out.open.imsync.totalMs, out.open.baseline.totalMs, out.open.imsync.totalMs <= 100, 1)
+  add('  of which new Engine + open() / new Database + schema (ms)', '—', out.open.imsync.openMs, out.open.baseline.openMs, null, 1)
+  add('database bytes per message (file + WAL after checkpoint)', '—', out.bytes.imsync.perMessage, out.bytes.baseline.perMessage, null, 1)
+
+  const header = ['figure', 'target', 'imsync', 'baseline', 'imsync/baseline', 'imsync vs target']
+  const lines = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)
+  console.log(`\nimsync local-database benchmark: ${out.config.messages} messages over ${out.config.conversations} conversations`)
+  console.log(`machine: ${out.machine.cpus} × ${out.machine.cpuModel}, ${out.machine.memGiB} GiB, node ${out.machine.node}`)
+  console.log(lines.join('\n'))
+  console.log(`\nmean matches per searchMessages call: ${Object.entries(out.search).map(([k, r]) => `${k} ${f(r.searchMessages.meanMatches, 1)}`).join(', ')}`)
+  console.log(`mean conversations per searchConversationByContent call: ${Object.entries(out.search).map(([k, r]) => `${k} ${f(r.searchConversationByContent.meanConversations, 1)}`).join(', ')}`)
+  console.log(`answers that differ between imsync and the baseline: ${out.problems.length}`)
+  for (const p of out.problems.slice(0, 10)) console.log('  ', JSON.stringify(p))
+  console.log(`load average (1 min) by phase: ${out.load.map((l) => `${l.phase} ${l.loadavg1}`).join(', ')}`)
+  console.log(`addon: commit ${out.build.commit}, ${out.build.uncommittedAddonChanges} uncommitted addon files, ${out.build.addon}`)
+  console.log(`total run: ${f(out.totalSeconds, 0)} s`)
+  console.log(`RESULTS_JSON ${JSON.stringify(out)}`)
+}
+
+main()
+  .catch((e) => {
+    console.error(e)
+    process.exitCode = 1
+  })
+  .finally(() => {
+    if (process.env.BENCH_KEEP_DATA !== '1') fs.rmSync(DATA, { recursive: true, force: true })
+  })
