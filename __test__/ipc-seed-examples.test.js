@@ -1,0 +1,341 @@
+'use strict'
+// The vendor docs' Electron code examples (seed 002, copied verbatim into
+// electron/fixtures/seed-examples.js) run unchanged against imsync:
+// - the vendor's main.js (RCInit, BrowserWindow with contextIsolation off, rcService.destroy
+//   on before-quit) and preload.js (require the renderer module, initContextBridge) run in
+//   the stand-in Electron with `@rongcloud/electron(-renderer)` resolving to imsync;
+// - every page example runs with `RongIMLib` bound to the renderer API object, in that
+//   vendor window and in a secure window (contextIsolation, sandbox), and what each example
+//   saw is exactly what the Engine resolved.
+// Only the placeholders that are not JavaScript (`[<messageId>]`, `'<path/to/preload.js>'`)
+// and the example message id `1` are replaced; the string placeholders ('<目标用户ID>' …) stay
+// as they are (they are valid ids). Two examples use `option` but declare `options` (a typo
+// in the seed): they are run as printed (a ReferenceError before any call) and once with the
+// typo fixed.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const h = require('./electron/harness')
+const { electron, Engine } = h
+const seed = require('./electron/fixtures/seed-examples')
+const rcElectron = require('@rongcloud/electron')
+
+const byName = Object.fromEntries(seed.map((s) => [s.name, s]))
+const PAGE = seed.filter((s) => s.world === 'page')
+
+const direct = (engine, method, ...args) => Engine.prototype[method].apply(engine, args)
+const T_OLD = 1632728000000 // before the examples' fixed timestamps (1632728573423)
+
+/** Data the examples look for, written with the Engine directly (not through the spy). */
+async function seedData(engine) {
+  const ok = async (p) => {
+    const r = await p
+    assert.equal(r.code, 0, JSON.stringify(r))
+    return r.data
+  }
+  const ins = (targetId, content, extra = {}, type = 1) =>
+    ok(direct(engine, 'insertMessage', { conversationType: type, targetId }, { messageType: 'RC:TxtMsg', content: { content }, ...extra }))
+  // getHistoryMessages / …ByMessageTypes / …AroundTimestamp use '<目标用户Id>'.
+  await ins('<目标用户Id>', 'first', { sentTime: T_OLD })
+  await ins('<目标用户Id>', 'second', { sentTime: T_OLD + 1 })
+  await ok(direct(engine, 'insertMessage', { conversationType: 1, targetId: '<目标用户Id>' }, { messageType: 'RC:FileMsg', content: { name: 'a.txt', size: 1, type: 'txt', fileUrl: 'x' }, sentTime: T_OLD + 2 }))
+  // The status examples' message: a received message.
+  const received = await ins('user1', 'received message', { senderUserId: 'user1', messageDirection: 2 })
+  return { received }
+}
+
+/** Per-example setup, run just before it (the examples clear '<目标用户ID>' on the way). */
+const before = {
+  'electronExtension.searchMessages': (e) =>
+    direct(e, 'insertMessage', { conversationType: 1, targetId: '<目标用户ID>', channelId: '' }, { messageType: 'RC:TxtMsg', content: { content: '这里有搜索关键字' }, sentTime: T_OLD }),
+  'electronExtension.searchMessageInTimeRange': (e) =>
+    direct(e, 'insertMessage', { conversationType: 1, targetId: '<目标用户ID>' }, { messageType: 'RC:TxtMsg', content: { content: 'hello there' }, sentTime: T_OLD + 10 }),
+  'electronExtension.searchMessagesByUser': (e) =>
+    direct(e, 'insertMessage', { conversationType: 1, targetId: '<会话 ID>', channelId: '' }, { messageType: 'RC:TxtMsg', content: { content: 'by user' }, senderUserId: '用户 ID', messageDirection: 2, sentTime: T_OLD }),
+  'electronExtension.searchConversationByContent': (e) =>
+    direct(e, 'insertMessage', { conversationType: 1, targetId: 'kw' }, { messageType: 'RC:TxtMsg', content: { content: 'has <keyword> inside' } }),
+}
+
+/** The example code to run, with its non-JavaScript placeholders filled in. */
+function codeOf(example, ctx) {
+  let code = example.code
+  if (example.name === 'electronExtension.deleteMessages') code = code.replace('[<messageId>]', `[${ctx.deletable}]`)
+  if (/setMessage(ReceivedStatusInfo|ReceivedStatus|SentStatus)$/.test(example.name)) {
+    code = code.replace('const messageId = 1 //', `const messageId = ${ctx.received} //`)
+  }
+  return code
+}
+
+const RUNNER = `
+  globalThis.seedLog = []
+  globalThis.seedWaiters = new Set()
+  globalThis.seedWait = (pred) => new Promise((resolve) => {
+    const check = () => {
+      if (seedLog.some(pred)) {
+        seedWaiters.delete(check)
+        resolve()
+      }
+    }
+    seedWaiters.add(check)
+    check()
+  })
+  globalThis.runSeed = async (RongIMLib, name, code) => {
+    const tag = (level) => (...args) => {
+      seedLog.push({ name, level, args })
+      for (const w of [...seedWaiters]) w()
+    }
+    const console = { log: tag('log'), warn: tag('warn'), error: tag('error'), info: tag('info') }
+    // Direct eval inside a function whose parameters are RongIMLib and console: the example's
+    // own top-level declarations stay in the eval; its completion value is its promise chain.
+    const run = new Function('RongIMLib', 'console', 'return eval(arguments[2])')
+    let value
+    let threw = null
+    try {
+      value = run(RongIMLib, console, code)
+      if (value && typeof value.then === 'function') value = await value
+    } catch (e) {
+      threw = String(e && e.message ? e.message : e)
+    }
+    return { threw, value: typeof value === 'function' ? 'function' : value, logs: seedLog.filter((l) => l.name === name).map((l) => [l.level, ...l.args]) }
+  }
+`
+
+/** Runs every page example in `win` (RongIMLib = `rong` in the page) and checks each. */
+async function runPageExamples(win, rong, service, spy) {
+  const engine = service.engine
+  const ctx = await seedData(engine)
+  ctx.received = ctx.received.messageId
+  const deletable = await direct(engine, 'insertMessage', { conversationType: 1, targetId: '<目标用户ID>' }, { messageType: 'RC:TxtMsg', content: { content: 'to delete' } })
+  ctx.deletable = deletable.data.messageId
+  await h.page(win, RUNNER)
+  const run = async (name, code) => {
+    const from = spy.calls.length
+    const r = await h.page(win, `return await runSeed(${rong}, ${JSON.stringify(name)}, ${JSON.stringify(code)})`)
+    r.calls = spy.calls.slice(from)
+    // (registerMessageType answers nothing the example waits for: let its call settle.)
+    await Promise.all(r.calls.map((c) => c.promise))
+    return r
+  }
+  const results = {}
+  for (const ex of PAGE) {
+    if (before[ex.name]) assert.equal((await before[ex.name](engine)).code, 0)
+    results[ex.name] = await run(ex.name, codeOf(ex, ctx))
+  }
+  const only = (name, method) => {
+    const r = results[name]
+    assert.equal(r.threw, null, `${name} threw ${r.threw}`)
+    assert.deepEqual(r.calls.map((c) => c.method), [method], name)
+    return { r, result: r.calls[0].result, args: r.calls[0].args }
+  }
+  const logOf = (r) => r.logs.map((l) => l.slice(1))
+
+  // init: resolves at once, reaches nothing.
+  assert.equal(results.init.threw, null)
+  assert.deepEqual(results.init.value, { code: 0 })
+  assert.deepEqual(results.init.calls, [])
+
+  // connect: the Engine's answer, seen by the example (no serverUrl here: refused at once).
+  {
+    const { r, result } = only('connect', 'connect')
+    assert.deepEqual(r.calls[0].args, ['<Your-Token>'])
+    if (result.code === 0) assert.deepEqual(logOf(r), [['连接成功，连接用户 id 为: ', result.data.userId]])
+    else assert.deepEqual(r.logs, [['warn', '连接失败，code:', result.code]])
+  }
+
+  // Events: the listener examples, driven by engine events, observed through sentinels.
+  {
+    const log = () => h.page(win, 'return seedLog.map((l) => [l.name, ...l.args])')
+    // Resolves when a matching log entry exists (the control call has a 10 s deadline).
+    const wait = (pred) => h.page(win, `await seedWait(${pred})`, 10000)
+    h.emitEngineEvent(engine, 'CONNECTING', undefined)
+    h.emitEngineEvent(engine, 'CONNECTED', undefined)
+    await wait(`(l) => l.args[0] === '已经连接到服务器'`)
+    let all = await log()
+    assert.ok(all.some((l) => l[1] === '正在连接服务器'))
+    // The MESSAGES listeners were all removed by the last listener example
+    // (removeEventListeners(Events.MESSAGES)): a MESSAGES event logs nothing.
+    const count = all.length
+    h.emitEngineEvent(engine, 'MESSAGES', { messages: [{ messageUId: 'x' }] })
+    h.emitEngineEvent(engine, 'CONNECTED', undefined)
+    await wait(`(l, i) => i >= ${count} && l.args[0] === '已经连接到服务器'`)
+    all = await log()
+    assert.deepEqual(all.slice(count).map((l) => l[1]), ['已经连接到服务器'])
+  }
+
+  // setCheckDuplicateMessage(false)
+  assert.deepEqual(only('electronExtension.setCheckDuplicateMessage', 'setCheckDuplicateMessage').args, [false])
+
+  // getHistoryMessages (local): the example logs list and hasMore.
+  {
+    const { r, result } = only('getHistoryMessages (local)', 'getHistoryMessages')
+    assert.equal(result.code, 0)
+    assert.equal(result.data.list.length, 3)
+    assert.deepEqual(logOf(r), [[result.data.list], [result.data.hasMore]])
+  }
+
+  // The two examples with the seed's `option`/`options` typo.
+  for (const [name, method, check] of [
+    ['electronExtension.getHistoryMessagesByMessageTypes', 'getHistoryMessagesByMessageTypes', (res, r) => {
+      assert.deepEqual(res.data.list.map((m) => m.messageType), ['RC:TxtMsg', 'RC:TxtMsg'])
+      assert.deepEqual(logOf(r), [[res.data.list], [res.data.hasMore]])
+    }],
+    ['electronExtension.getMessagesAroundTimestamp', 'getMessagesAroundTimestamp', (res, r) => {
+      assert.equal(res.data.length, 3)
+      assert.deepEqual(logOf(r), [[res.data]])
+    }],
+  ]) {
+    const asPrinted = results[name]
+    assert.match(asPrinted.threw, /option is not defined/, `${name} as printed`)
+    assert.deepEqual(asPrinted.calls, [])
+    const fixed = await run(`${name} (typo fixed)`, byName[name].code.replace(/\(conversation, option\)/, '(conversation, options)'))
+    assert.equal(fixed.threw, null)
+    assert.deepEqual(fixed.calls.map((c) => c.method), [method])
+    assert.equal(fixed.calls[0].result.code, 0, JSON.stringify(fixed.calls[0].result))
+    check(fixed.calls[0].result, fixed)
+  }
+
+  // Calls the Engine may not have yet: the example logs the code and message it got.
+  for (const [name, method] of [
+    ['getRemoteHistoryMessages', 'getRemoteHistoryMessages'],
+    ['electronExtension.getContinuousMessages', 'getContinuousMessages'],
+    ['recallMessage', 'recallMessage'],
+  ]) {
+    const r = results[name]
+    assert.equal(r.threw, null, name)
+    if (typeof Engine.prototype[method] !== 'function') {
+      assert.deepEqual(r.calls, [])
+      assert.deepEqual(logOf(r), [[35004, `not supported yet: ${method}`]], name)
+    } else {
+      assert.deepEqual(r.calls.map((c) => c.method), [method])
+    }
+  }
+
+  // insertMessage: the example's message comes back stored.
+  {
+    const { r, result } = only('electronExtension.insertMessage', 'insertMessage')
+    assert.equal(result.code, 0)
+    assert.equal(result.data.senderUserId, '<userId>')
+    assert.equal(result.data.messageDirection, 1)
+    assert.deepEqual(result.data.content, { content: '插入一条消息' })
+    assert.deepEqual(logOf(r), [['消息插入成功', result.data]])
+  }
+  {
+    const { r, result } = only('electronExtension.batchInsertMessage', 'batchInsertMessage')
+    assert.deepEqual(result, { code: 0, data: { inserted: 1, duplicates: 0 } })
+    assert.deepEqual(logOf(r), [['批量插入成功', result.data]])
+  }
+  for (const name of ['electronExtension.clearMessages', 'electronExtension.deleteMessagesByTimestamp']) {
+    const { r, result } = only(name, name.split('.')[1])
+    assert.deepEqual(result, { code: 0 })
+    assert.deepEqual(logOf(r), [['成功清理此会话下的消息']])
+  }
+  {
+    const { r, result, args } = only('electronExtension.deleteMessages', 'deleteMessages')
+    assert.deepEqual(args, [[ctx.deletable]])
+    assert.deepEqual(result, { code: 0 })
+    assert.deepEqual(logOf(r), [['成功删除消息']])
+  }
+  // Search: `{ messages, count }` logged as res.data.
+  for (const [name, method, expected] of [
+    ['electronExtension.searchMessages', 'searchMessages', 1],
+    ['electronExtension.searchMessageInTimeRange', 'searchMessageInTimeRange', 1],
+    ['electronExtension.searchMessagesByUser', 'searchMessagesByUser', 1],
+  ]) {
+    const { r, result } = only(name, method)
+    assert.equal(result.code, 0, JSON.stringify(result))
+    assert.equal(result.data.count, expected, name)
+    assert.deepEqual(logOf(r), [[0, result.data]])
+  }
+  // registerMessageType: the example keeps the class in a const (its completion value is
+  // empty); the registration reached the engine. (The class itself: ipc-bridge.test.js.)
+  {
+    const { args, result } = only('registerMessageType', 'registerMessageType')
+    assert.deepEqual(args, ['s:person', true, true, [], false])
+    assert.deepEqual(result, { code: 0 })
+  }
+  // Message status examples: each logs res.code.
+  for (const [name, method, args] of [
+    ['electronExtension.setMessageReceivedStatusInfo', 'setMessageReceivedStatusInfo', [ctx.received, { isRead: true, isListened: true, isDownload: false, isRetrieved: false }]],
+    ['electronExtension.setMessageReceivedStatus', 'setMessageReceivedStatus', [ctx.received, 1]],
+    ['electronExtension.setMessageSentStatus', 'setMessageSentStatus', [ctx.received, 30]],
+    ['electronExtension.setMessageStatusToRead', 'setMessageStatusToRead', [{ conversationType: 1, targetId: '<目标用户ID>', channelId: '' }, 1632728573423]],
+  ]) {
+    const got = only(name, method)
+    assert.deepEqual(got.args, args, name)
+    assert.equal(got.result.code, 0, `${name}: ${JSON.stringify(got.result)}`)
+    assert.deepEqual(logOf(got.r), [[0]])
+  }
+  // Conversations: res.code and res.data logged.
+  for (const [name, method, check] of [
+    ['electronExtension.getAllConversationList', 'getAllConversationList', (d) => assert.ok(d.length >= 4)],
+    ['electronExtension.getConversationList', 'getConversationList', (d) => {
+      const all = results['electronExtension.getAllConversationList'].calls[0].result.data
+      assert.deepEqual(d, all.slice(0, 10))
+    }],
+    ['electronExtension.getConversations', 'getConversations', (d) => assert.deepEqual(d.map((c) => c.targetId), ['user1'])],
+    ['electronExtension.searchConversationByContent', 'searchConversationByContent', (d) => assert.deepEqual(d.map((c) => c.targetId), ['kw'])],
+  ]) {
+    const { r, result } = only(name, method)
+    assert.equal(result.code, 0)
+    check(result.data)
+    assert.deepEqual(logOf(r), [[0, result.data]])
+  }
+  // Every page example was checked above.
+  return results
+}
+
+test("the vendor's main.js and preload.js run unchanged, and so do the page examples in that window", async (t) => {
+  const dir = h.tmpDir('vendor-app')
+  const userData = path.join(dir, 'userData')
+  electron.app.setPath('userData', userData)
+  const preloadFile = path.join(dir, 'preload.js')
+  fs.writeFileSync(preloadFile, `${byName['preload.js: require the renderer module'].code}\n${byName['preload.js: initContextBridge (contextIsolation)'].code}\n`)
+  const mainFile = path.join(dir, 'main.js')
+  fs.writeFileSync(mainFile, byName['main.js: RCInit in the main process'].code.replace("'<path/to/preload.js>'", JSON.stringify(preloadFile)))
+  t.after(async () => {
+    for (const s of rcElectron.created.splice(0)) await s.destroy()
+    await electron.__reset()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+  require(mainFile)
+  electron.app.emit('ready')
+  assert.equal(rcElectron.created.length, 1)
+  const service = rcElectron.created[0]
+  assert.equal(service.windowMode, 'auto')
+  const [win] = electron.BrowserWindow.getAllWindows()
+  const ready = await h.withDeadline(win.webContents.__whenReady(), 20000, 'vendor window')
+  assert.equal(ready.preloadError, null)
+  assert.equal(ready.contextIsolation, false)
+  assert.equal(ready.sandbox, false)
+  assert.equal(service.hasWindow(win), true, 'the window the vendor main.js created is registered')
+  const spy = h.spyEngine(service.engine)
+  assert.equal((await service.open('alice')).code, 0)
+  await runPageExamples(win, 'window.imsync', service, spy)
+  // The database is where the vendor's main.js put it: app.getPath('userData').
+  assert.ok(fs.readdirSync(userData, { recursive: true }).map(String).some((f) => f.endsWith('alice.db')))
+  // before-quit → rcService.destroy(): the handler is gone, the engine closes.
+  electron.app.quit()
+  assert.equal(service.destroyed, true)
+  await service.destroy()
+  assert.deepEqual(electron.ipcMain.__handlerChannels, [])
+  assert.equal(spy.count('close'), 1)
+  assert.equal(electron.app.__quitCount, 1)
+})
+
+test('the page examples run unchanged in a secure window (contextIsolation, sandbox)', async (t) => {
+  const { service, spy } = h.startService(t)
+  assert.equal((await service.open('alice')).code, 0)
+  const win = await h.openWindow()
+  await runPageExamples(win, 'window.imsync', service, spy)
+})
+
+test('the example snippets are the seed text, verbatim', () => {
+  const lines = fs.readFileSync(path.join(h.ROOT, '..', 'shared', 'reference', 'seeds', '002_7c5513e7d30605ec.txt'), 'utf8').split('\n')
+  for (const ex of seed) {
+    assert.equal(ex.code, lines.slice(ex.lines[0] - 1, ex.lines[1]).join('\n'), ex.name)
+  }
+  assert.equal(PAGE.length, seed.length - 3)
+})

@@ -1,0 +1,183 @@
+// Types of `require('imsync')`: the main-process entry point (js/main.js).
+import type { EngineOptions, ImResult } from './types'
+import type { Engine as NativeEngine } from '../index'
+
+/**
+ * `init(options)`: creates the imsync service (one Engine, the `imsync:call` IPC handler,
+ * the event fan-out). Also the module's default export, like the vendor's `RCInit`.
+ * Throws (a TypeError with `code` 33003) only for invalid options.
+ */
+declare function init(options: init.InitOptions): init.ImsyncService
+
+declare namespace init {
+  /** The part of an Electron webContents the service uses. */
+  interface WebContentsLike {
+    readonly id: number
+    send(channel: string, ...args: any[]): void
+    isDestroyed?(): boolean
+    once?(event: string, listener: (...args: any[]) => void): unknown
+    on?(event: string, listener: (...args: any[]) => void): unknown
+    removeListener?(event: string, listener: (...args: any[]) => void): unknown
+    readonly mainFrame?: WebFrameLike
+  }
+
+  /** The part of an Electron WebFrameMain the sender check uses. */
+  interface WebFrameLike {
+    readonly url: string
+    readonly origin?: string
+    readonly parent: WebFrameLike | null
+    readonly routingId: number
+    readonly processId: number
+  }
+
+  /** The part of an Electron BrowserWindow the service uses. */
+  interface BrowserWindowLike {
+    readonly webContents: WebContentsLike
+  }
+
+  /** The IPC event of a renderer message (IpcMainInvokeEvent / IpcMainEvent). */
+  interface IpcSenderEvent {
+    readonly sender: WebContentsLike
+    readonly senderFrame?: WebFrameLike | null
+    readonly processId?: number
+    readonly frameId?: number
+  }
+
+  type ExtensionMethodName =
+    | 'getHistoryMessagesByMessageTypes'
+    | 'getMessagesAroundTimestamp'
+    | 'getContinuousMessages'
+    | 'getMessageCount'
+    | 'insertMessage'
+    | 'batchInsertMessage'
+    | 'clearMessages'
+    | 'deleteMessagesByTimestamp'
+    | 'deleteMessages'
+    | 'searchMessages'
+    | 'searchMessageInTimeRange'
+    | 'searchMessagesByUser'
+    | 'searchConversationByContent'
+    | 'getAllConversationList'
+    | 'getConversationList'
+    | 'getConversations'
+    | 'setMessageReceivedStatusInfo'
+    | 'setMessageReceivedStatus'
+    | 'setMessageSentStatus'
+    | 'setMessageStatusToRead'
+    | 'setCheckDuplicateMessage'
+
+  type ImlibMethodName =
+    | 'open'
+    | 'connect'
+    | 'disconnect'
+    | 'getConnectionStatus'
+    | 'registerMessageType'
+    | 'sendMessage'
+    | 'recallMessage'
+    | 'getHistoryMessages'
+    | 'getRemoteHistoryMessages'
+    | 'getConversation'
+    | 'removeConversation'
+    | 'getTopConversationList'
+    | 'getUnreadConversationList'
+    | 'getTotalUnreadCount'
+    | 'getUnreadCount'
+    | 'getUnreadMentionedCount'
+    | 'getAllUnreadMentionedCount'
+    | 'clearMessagesUnreadStatus'
+    | 'clearAllMessagesUnreadStatus'
+    | 'getFirstUnreadMessageInfo'
+    | 'saveTextMessageDraft'
+    | 'getTextMessageDraft'
+    | 'clearTextMessageDraft'
+    | 'setConversationToTop'
+    | 'setConversationNotificationLevel'
+    | 'getConversationNotificationLevel'
+    | 'setConversationNotificationStatus'
+    | 'getConversationNotificationStatus'
+    | 'getBlockedConversationList'
+    | 'addTag'
+    | 'removeTag'
+    | 'updateTag'
+    | 'getTags'
+    | 'getTagsFromConversation'
+    | 'addConversationsToTag'
+    | 'removeConversationsFromTag'
+    | 'removeTagsFromConversation'
+    | 'removeTagFromConversations'
+    | 'getConversationsFromTagByPage'
+    | 'getUnreadCountByTag'
+    | 'setConversationToTopInTag'
+    | 'addToBlacklist'
+    | 'removeFromBlacklist'
+    | 'getBlacklist'
+    | 'getBlacklistStatus'
+    | 'sendTypingStatusMessage'
+    | 'sendReadReceiptMessage'
+    | 'sendReadReceiptRequest'
+    | 'sendReadReceiptResponseV2'
+    | 'sendSyncReadStatusMessage'
+    | 'updateMessageExpansion'
+    | 'removeMessageExpansionForKey'
+
+  /** The Engine options plus how windows are registered. */
+  interface InitOptions extends EngineOptions {
+    /**
+     * 'auto' (default): every BrowserWindow that exists at init() or is created later
+     * (app 'browser-window-created') is registered. 'manual': only what addWindow() gets.
+     */
+    windows?: 'auto' | 'manual'
+    /** An extra check of each renderer message (after the registered-window check). */
+    validateSender?: (event: IpcSenderEvent) => boolean
+  }
+
+  /** Every method name a renderer may call through `imsync:call`. */
+  type MethodName = ImlibMethodName | ExtensionMethodName
+
+  interface ImsyncService {
+    /** The native Engine, for main-process code that calls it directly. */
+    readonly engine: NativeEngine
+    /** True once destroy() was called. */
+    readonly destroyed: boolean
+    readonly windowMode: 'auto' | 'manual'
+    /** Registers a window (or webContents): its top frame may call imsync and get events. */
+    addWindow(win: BrowserWindowLike | WebContentsLike): this
+    /** Unregisters a window (or webContents). */
+    removeWindow(win: BrowserWindowLike | WebContentsLike): this
+    hasWindow(win: BrowserWindowLike | WebContentsLike): boolean
+    /** A main-process call with the renderer's rules: allow-list, open gate, envelopes. */
+    call(method: MethodName, args?: unknown[]): Promise<ImResult<any>>
+    /** Opens `userId`'s local database (local-only apps; connect() opens it by itself). */
+    open(userId: string): Promise<ImResult<void>>
+    /**
+     * Removes the IPC handler and listeners, answers waiting calls (35005), lets calls inside
+     * the engine finish, disconnects and closes the engine. Idempotent: the same promise.
+     */
+    destroy(): Promise<void>
+  }
+
+  /** init itself (`require('imsync').init === require('imsync')`). */
+  const init: (options: InitOptions) => ImsyncService
+
+  /** The allow-list: every method name a renderer may call. */
+  const METHODS: readonly MethodName[]
+  /** The top-level IMLib calls forwarded to the Engine (plus `open`). */
+  const IMLIB_METHODS: readonly ImlibMethodName[]
+  /** The electronExtension calls. */
+  const EXTENSION_METHODS: readonly ExtensionMethodName[]
+  /** The IPC channel names. */
+  const CHANNELS: {
+    readonly call: 'imsync:call'
+    readonly event: 'imsync:event'
+    readonly subscribe: 'imsync:subscribe'
+    readonly unsubscribe: 'imsync:unsubscribe'
+    readonly ready: 'imsync:ready'
+  }
+  /** The native Engine class (`require('imsync/native').Engine`). */
+  const Engine: typeof NativeEngine
+  type Engine = NativeEngine
+  /** The service class init() instantiates. */
+  const ImsyncService: new (options: InitOptions, electron: object | null, engineClass: typeof NativeEngine) => ImsyncService
+}
+
+export = init

@@ -1,0 +1,593 @@
+'use strict'
+// imsync, main process: `const init = require('imsync'); const service = init({ appkey })`.
+//
+// One Engine (the napi addon) per app, shared by every window. Renderers reach it through
+// ONE handler, `ipcMain.handle('imsync:call', (event, method, args) => …)`, which
+//   1. checks the sender: the webContents must be a registered window (see "Windows" below)
+//      and the message must come from its top frame (sub-frames and other webContents are
+//      refused with 35005, without touching the engine);
+//   2. checks the method name against METHODS (the API methods of ARCHITECTURE.md §4 plus
+//      `open`; never close, constructor, onEvent, __proto__, …) and that `args` is an array
+//      (33003 otherwise, without touching the engine);
+//   3. calls the Engine method of the same name with the same positional arguments and
+//      resolves its envelope unchanged. A method the Engine does not have (yet) resolves
+//      35004 'not supported yet: <name>'; a throw or rejection inside resolves 35005.
+// Calls that arrive while an `open` is in flight wait for it instead of failing with "no user
+// database is open"; during a `connect` they wait until its database is open (connect opens
+// it before it talks to the server), not for the server's answer.
+//
+// Events: one `engine.onEvent((name, payload) => …)` subscription (when the Engine has it)
+// fans out `webContents.send('imsync:event', name, payload)` to every registered window that
+// subscribed to `name` ('imsync:subscribe' with the full list of names it listens to,
+// 'imsync:unsubscribe' to stop); destroyed or crashed windows are dropped.
+//
+// Windows: by default every BrowserWindow that exists at init() or is created later
+// (app 'browser-window-created') is registered automatically, so the vendor's main.js works
+// unchanged. `init({ windows: 'manual' })` registers nothing by itself: the app calls
+// `service.addWindow(win)` for the windows (or webContents) it trusts. Either way a window
+// is forgotten when its webContents is destroyed. `validateSender(event)` (option) can add
+// an app-specific check, e.g. of `event.senderFrame.url`.
+//
+// `service.destroy()` (call it on app 'before-quit'): removes the handler and listeners,
+// answers calls still waiting with 35005, disconnects (a pending connect resolves), lets calls
+// already inside the engine finish with their result (up to 10 s), then closes the engine.
+// Idempotent: every call returns the same promise.
+
+const CALL_CHANNEL = 'imsync:call'
+const EVENT_CHANNEL = 'imsync:event'
+const SUBSCRIBE_CHANNEL = 'imsync:subscribe'
+const UNSUBSCRIBE_CHANNEL = 'imsync:unsubscribe'
+const READY_CHANNEL = 'imsync:ready'
+
+/** How often a pending connect is checked for its database being open. */
+const OPEN_POLL_MS = 5
+/** How long destroy() waits for calls inside the engine before it closes it anyway. */
+const DESTROY_WAIT_MS = 10000
+
+const SUCCESS = 0
+const INVALID_PARAMETER = 33003
+const NOT_SUPPORT = 35004
+const MAIN_PROCESS_ERROR = 35005
+
+/** electronExtension.* (ARCHITECTURE.md §4). Keep in step with js/renderer.js. */
+const EXTENSION_METHODS = Object.freeze([
+  'getHistoryMessagesByMessageTypes',
+  'getMessagesAroundTimestamp',
+  'getContinuousMessages',
+  'getMessageCount',
+  'insertMessage',
+  'batchInsertMessage',
+  'clearMessages',
+  'deleteMessagesByTimestamp',
+  'deleteMessages',
+  'searchMessages',
+  'searchMessageInTimeRange',
+  'searchMessagesByUser',
+  'searchConversationByContent',
+  'getAllConversationList',
+  'getConversationList',
+  'getConversations',
+  'setMessageReceivedStatusInfo',
+  'setMessageReceivedStatus',
+  'setMessageSentStatus',
+  'setMessageStatusToRead',
+  'setCheckDuplicateMessage',
+])
+
+/**
+ * Top-level IMLib calls forwarded to the Engine (ARCHITECTURE.md §4), plus `open` for
+ * local-only apps. init and the event-listener calls are answered in the renderer itself.
+ * Keep in step with js/renderer.js.
+ */
+const IMLIB_METHODS = Object.freeze([
+  'open',
+  'connect',
+  'disconnect',
+  'getConnectionStatus',
+  'registerMessageType',
+  'sendMessage',
+  'recallMessage',
+  'getHistoryMessages',
+  'getRemoteHistoryMessages',
+  'getConversation',
+  'removeConversation',
+  'getTopConversationList',
+  'getUnreadConversationList',
+  'getTotalUnreadCount',
+  'getUnreadCount',
+  'getUnreadMentionedCount',
+  'getAllUnreadMentionedCount',
+  'clearMessagesUnreadStatus',
+  'clearAllMessagesUnreadStatus',
+  'getFirstUnreadMessageInfo',
+  'saveTextMessageDraft',
+  'getTextMessageDraft',
+  'clearTextMessageDraft',
+  'setConversationToTop',
+  'setConversationNotificationLevel',
+  'getConversationNotificationLevel',
+  'setConversationNotificationStatus',
+  'getConversationNotificationStatus',
+  'getBlockedConversationList',
+  'addTag',
+  'removeTag',
+  'updateTag',
+  'getTags',
+  'getTagsFromConversation',
+  'addConversationsToTag',
+  'removeConversationsFromTag',
+  'removeTagsFromConversation',
+  'removeTagFromConversations',
+  'getConversationsFromTagByPage',
+  'getUnreadCountByTag',
+  'setConversationToTopInTag',
+  'addToBlacklist',
+  'removeFromBlacklist',
+  'getBlacklist',
+  'getBlacklistStatus',
+  'sendTypingStatusMessage',
+  'sendReadReceiptMessage',
+  'sendReadReceiptRequest',
+  'sendReadReceiptResponseV2',
+  'sendSyncReadStatusMessage',
+  'updateMessageExpansion',
+  'removeMessageExpansionForKey',
+])
+
+/** Every method name a renderer may call: the allow-list. */
+const METHODS = Object.freeze([...IMLIB_METHODS, ...EXTENSION_METHODS])
+const ALLOWED = new Set(METHODS)
+/** Calls that open a user database; other calls wait while one is in flight. */
+const OPENING = new Set(['open', 'connect'])
+
+function loadElectron() {
+  try {
+    const e = require('electron')
+    // Outside Electron, the `electron` npm package resolves to the path of its binary.
+    return e && typeof e === 'object' ? e : null
+  } catch {
+    return null
+  }
+}
+
+function loadEngine() {
+  return require('../index.js').Engine
+}
+
+function describe(v) {
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  return typeof v
+}
+
+function errorText(e) {
+  if (e && typeof e === 'object' && typeof e.message === 'string') return e.message
+  return String(e)
+}
+
+/** The webContents of a BrowserWindow, or the webContents itself. */
+function webContentsOf(x) {
+  if (x && typeof x === 'object') {
+    if (x.webContents && typeof x.webContents === 'object') return x.webContents
+    if (typeof x.send === 'function' && typeof x.id === 'number') return x
+  }
+  return null
+}
+
+function isDestroyed(wc) {
+  try {
+    return typeof wc.isDestroyed === 'function' ? wc.isDestroyed() : false
+  } catch {
+    return true
+  }
+}
+
+class ImsyncService {
+  /**
+   * @param {object} options init options (Engine options plus windows, validateSender)
+   * @param {object|null} electron the electron module (main process), or null outside Electron
+   * @param {Function} Engine the Engine class
+   */
+  constructor(options, electron, Engine) {
+    if (!options || typeof options !== 'object' || Array.isArray(options)) {
+      throw Object.assign(new TypeError('imsync init(options): options must be an object'), { code: INVALID_PARAMETER })
+    }
+    const { windows = 'auto', validateSender, ...engineOptions } = options
+    if (windows !== 'auto' && windows !== 'manual') {
+      throw Object.assign(new TypeError(`imsync init(options): options.windows must be 'auto' or 'manual', got ${describe(windows)}`), {
+        code: INVALID_PARAMETER,
+      })
+    }
+    if (validateSender !== undefined && typeof validateSender !== 'function') {
+      throw Object.assign(new TypeError('imsync init(options): options.validateSender must be a function'), { code: INVALID_PARAMETER })
+    }
+    const app = electron && electron.app
+    if (engineOptions.dbpath === undefined) {
+      engineOptions.dbpath = app && typeof app.getPath === 'function' ? app.getPath('userData') : process.cwd()
+    }
+
+    /** @private */ this._electron = electron
+    /** @private */ this._mode = windows
+    /** @private */ this._validateSender = validateSender || null
+    /** @private */ this._engine = new Engine(engineOptions) // throws (33003) on invalid options
+    /** @private */ this._windows = new Map() // webContents.id -> { webContents, subs: Set<string>, cleanup }
+    /** @private */ this._opening = null // the open/connect in flight, if any
+    /** @private */ this._waiting = new Set() // callbacks that abort calls waiting on _opening
+    /** @private */ this._inflight = new Set() // engine calls not yet settled
+    /** @private */ this._destroyPromise = null
+    /** @private */ this._cleanups = []
+
+    try {
+      this._attachIpc()
+    } catch (e) {
+      this._teardown()
+      this._engine.close().catch(() => {})
+      if (/second handler/.test(errorText(e))) {
+        throw new Error("imsync init(): the 'imsync:call' IPC handler is already registered: one service per app (destroy() the previous one first)")
+      }
+      throw e
+    }
+    this._subscribeEngineEvents()
+  }
+
+  /** The native Engine (for main-process code that calls it directly). */
+  get engine() {
+    return this._engine
+  }
+
+  /** True once destroy() was called. */
+  get destroyed() {
+    return this._destroyPromise !== null
+  }
+
+  /** How windows are registered: 'auto' or 'manual'. */
+  get windowMode() {
+    return this._mode
+  }
+
+  /** Registers a BrowserWindow (or a webContents): its top frame may call and subscribe. */
+  addWindow(win) {
+    const wc = webContentsOf(win)
+    if (!wc) throw new TypeError('imsync service.addWindow(win): expected a BrowserWindow or a webContents')
+    if (this.destroyed || isDestroyed(wc) || this._windows.has(wc.id)) return this
+    const entry = { webContents: wc, subs: new Set(), cleanup: [] }
+    const forget = () => this._forget(wc)
+    const crashed = () => entry.subs.clear() // a reloaded page subscribes again
+    if (typeof wc.once === 'function') {
+      wc.once('destroyed', forget)
+      entry.cleanup.push(() => wc.removeListener('destroyed', forget))
+    }
+    if (typeof wc.on === 'function') {
+      wc.on('render-process-gone', crashed)
+      entry.cleanup.push(() => wc.removeListener('render-process-gone', crashed))
+    }
+    this._windows.set(wc.id, entry)
+    // A window that loaded before it was registered may have calls waiting and listeners
+    // that were never subscribed: tell it the service is there.
+    this._sendTo(entry, READY_CHANNEL)
+    return this
+  }
+
+  /** Unregisters a window (or webContents): its calls are refused from now on. */
+  removeWindow(win) {
+    const wc = webContentsOf(win)
+    if (wc) this._forget(wc)
+    return this
+  }
+
+  /** Whether a window (or webContents) is registered. */
+  hasWindow(win) {
+    const wc = webContentsOf(win)
+    return !!wc && this._windows.has(wc.id) && this._windows.get(wc.id).webContents === wc
+  }
+
+  /**
+   * Main-process call with the renderer's rules (allow-list, open gate, envelopes), for main
+   * code that wants the same behaviour, e.g. `service.call('open', ['alice'])`.
+   */
+  call(method, args = []) {
+    if (typeof method !== 'string' || !ALLOWED.has(method)) {
+      return Promise.resolve({ code: INVALID_PARAMETER, msg: `imsync: ${describe(method)} is not an imsync API method` })
+    }
+    if (!Array.isArray(args)) {
+      return Promise.resolve({ code: INVALID_PARAMETER, msg: `imsync: the arguments of ${method} must be an array, got ${describe(args)}` })
+    }
+    return this._dispatch(method, args)
+  }
+
+  /** Opens `userId`'s local database (local-only apps; connect() opens it by itself). */
+  open(userId) {
+    return this.call('open', [userId])
+  }
+
+  /** Closes everything; idempotent (returns the same promise every time). */
+  destroy() {
+    if (!this._destroyPromise) this._destroyPromise = this._destroy()
+    return this._destroyPromise
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  /** @private */
+  _teardown() {
+    for (const fn of this._cleanups.splice(0)) {
+      try {
+        fn()
+      } catch {
+        // best effort: a half-torn-down electron must not stop the engine from closing
+      }
+    }
+    for (const entry of this._windows.values()) for (const fn of entry.cleanup) fn()
+    this._windows.clear()
+  }
+
+  /** @private */
+  async _destroy() {
+    this._teardown()
+    for (const abort of [...this._waiting]) abort()
+    const engine = this._engine
+    // End the session first: a connect still waiting for the server resolves now.
+    if (typeof engine.disconnect === 'function') {
+      try {
+        await engine.disconnect()
+      } catch {
+        // the connection may already be gone; close() below is what must happen
+      }
+    }
+    // Calls already inside the engine finish with their own result (bounded wait).
+    let timer
+    await Promise.race([
+      Promise.allSettled([...this._inflight]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, DESTROY_WAIT_MS)
+      }),
+    ])
+    clearTimeout(timer)
+    try {
+      await engine.close()
+    } catch {
+      // close() resolves an envelope; a throw here has nobody left to report to
+    }
+  }
+
+  /** @private */
+  _subscribeEngineEvents() {
+    const engine = this._engine
+    if (typeof engine.onEvent !== 'function') return
+    engine.onEvent((...a) => {
+      // (name, payload); tolerate a napi error-first callback (null, name, payload).
+      if (a.length >= 3 && a[0] == null && typeof a[1] === 'string') a.shift()
+      this._fanOut(a[0], a[1])
+    })
+  }
+
+  /** @private */
+  _fanOut(name, payload) {
+    if (this.destroyed || typeof name !== 'string') return
+    for (const entry of [...this._windows.values()]) {
+      if (!entry.subs.has(name)) continue
+      if (isDestroyed(entry.webContents)) {
+        this._forget(entry.webContents)
+        continue
+      }
+      if (!this._sendTo(entry, EVENT_CHANNEL, name, payload)) entry.subs.clear()
+    }
+  }
+
+  /** @private */
+  _sendTo(entry, channel, ...args) {
+    try {
+      entry.webContents.send(channel, ...args)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** @private */
+  _forget(wc) {
+    const entry = this._windows.get(wc.id)
+    if (!entry || entry.webContents !== wc) return
+    this._windows.delete(wc.id)
+    for (const fn of entry.cleanup) fn()
+  }
+
+  /** @private */
+  _attachIpc() {
+    const electron = this._electron
+    if (!electron) return
+    const { ipcMain, app, BrowserWindow } = electron
+    if (ipcMain && typeof ipcMain.handle === 'function') {
+      ipcMain.handle(CALL_CHANNEL, (event, method, args) => this._handle(event, method, args))
+      this._cleanups.push(() => ipcMain.removeHandler(CALL_CHANNEL))
+      const onSubscribe = (event, names) => {
+        const entry = this._entryFor(event)
+        if (!entry || !Array.isArray(names)) return
+        entry.subs = new Set(names.filter((n) => typeof n === 'string' && n.length <= 128).slice(0, 256))
+      }
+      const onUnsubscribe = (event) => {
+        const entry = this._entryFor(event)
+        if (entry) entry.subs.clear()
+      }
+      ipcMain.on(SUBSCRIBE_CHANNEL, onSubscribe)
+      ipcMain.on(UNSUBSCRIBE_CHANNEL, onUnsubscribe)
+      this._cleanups.push(() => ipcMain.removeListener(SUBSCRIBE_CHANNEL, onSubscribe))
+      this._cleanups.push(() => ipcMain.removeListener(UNSUBSCRIBE_CHANNEL, onUnsubscribe))
+    }
+    if (this._mode === 'auto') {
+      if (app && typeof app.on === 'function') {
+        const onCreated = (_event, win) => {
+          try {
+            this.addWindow(win)
+          } catch {
+            // not a window we can serve
+          }
+        }
+        app.on('browser-window-created', onCreated)
+        this._cleanups.push(() => app.removeListener('browser-window-created', onCreated))
+      }
+      if (BrowserWindow && typeof BrowserWindow.getAllWindows === 'function') {
+        for (const win of BrowserWindow.getAllWindows()) this.addWindow(win)
+      }
+    }
+  }
+
+  /** The registry entry of a valid sender, or null. @private */
+  _entryFor(event) {
+    if (this.destroyed || !event || typeof event !== 'object') return null
+    const wc = event.sender
+    if (!wc || typeof wc.id !== 'number') return null
+    const entry = this._windows.get(wc.id)
+    if (!entry || entry.webContents !== wc || isDestroyed(wc)) return null
+    // Only the window's top frame: not an iframe, not a frame that is gone (senderFrame null).
+    if ('senderFrame' in event) {
+      const frame = event.senderFrame
+      if (!frame || frame.parent) return null
+      const top = wc.mainFrame
+      if (top && (frame.routingId !== top.routingId || frame.processId !== top.processId)) return null
+    }
+    if (this._validateSender) {
+      try {
+        if (!this._validateSender(event)) return null
+      } catch {
+        return null
+      }
+    }
+    return entry
+  }
+
+  /** @private */
+  async _handle(event, method, args) {
+    try {
+      if (!this._entryFor(event)) {
+        const id = event && event.sender && typeof event.sender.id === 'number' ? event.sender.id : '?'
+        return {
+          code: MAIN_PROCESS_ERROR,
+          msg: `imsync: call refused: the sender (webContents ${id}) is not the top frame of a window registered with the imsync service`,
+        }
+      }
+      if (typeof method !== 'string' || !ALLOWED.has(method)) {
+        return { code: INVALID_PARAMETER, msg: `imsync: ${describe(method)} is not an imsync API method` }
+      }
+      if (!Array.isArray(args)) {
+        return { code: INVALID_PARAMETER, msg: `imsync: the arguments of ${method} must be an array, got ${describe(args)}` }
+      }
+      return await this._dispatch(method, args)
+    } catch (e) {
+      return { code: MAIN_PROCESS_ERROR, msg: `imsync: ${errorText(e)}` }
+    }
+  }
+
+  /** @private */
+  async _dispatch(method, args) {
+    if (this.destroyed) return { code: MAIN_PROCESS_ERROR, msg: 'imsync: the service is destroyed' }
+    if (OPENING.has(method)) {
+      const previous = this._opening
+      const run = (async () => {
+        if (previous) await previous
+        return this._invoke(method, args)
+      })()
+      const settled = run.then(
+        () => undefined,
+        () => undefined,
+      )
+      // connect resolves once the server answered; local calls only need its database,
+      // which it opens first: they go on as soon as the engine has a user open.
+      const gate = method === 'connect' ? Promise.race([settled, this._whenUserOpen(settled)]) : settled
+      this._opening = gate
+      gate.then(() => {
+        if (this._opening === gate) this._opening = null
+      })
+      return run
+    }
+    while (this._opening) {
+      const aborted = await this._waitOpening(this._opening)
+      if (aborted) return { code: MAIN_PROCESS_ERROR, msg: `imsync: ${method} was waiting for open when the service was destroyed` }
+    }
+    return this._invoke(method, args)
+  }
+
+  /** Resolves once the engine has a user database open, or when `until` settles. @private */
+  _whenUserOpen(until) {
+    return new Promise((resolve) => {
+      let timer = null
+      const done = () => {
+        clearInterval(timer)
+        resolve()
+      }
+      const check = () => {
+        let open = false
+        try {
+          open = this._engine.userId != null
+        } catch {
+          open = false
+        }
+        if (open) done()
+      }
+      timer = setInterval(check, OPEN_POLL_MS)
+      until.then(done)
+    })
+  }
+
+  /** Resolves false when `gate` settles, true when destroy() aborts the wait. @private */
+  _waitOpening(gate) {
+    return new Promise((resolve) => {
+      const abort = () => {
+        this._waiting.delete(abort)
+        resolve(true)
+      }
+      this._waiting.add(abort)
+      gate.then(() => {
+        this._waiting.delete(abort)
+        resolve(false)
+      })
+    })
+  }
+
+  /** @private */
+  async _invoke(method, args) {
+    const engine = this._engine
+    const fn = engine[method]
+    if (typeof fn !== 'function') return { code: NOT_SUPPORT, msg: `not supported yet: ${method}` }
+    let p
+    try {
+      p = Promise.resolve(fn.apply(engine, args))
+    } catch (e) {
+      return { code: MAIN_PROCESS_ERROR, msg: `imsync: ${method} failed in the main process: ${errorText(e)}` }
+    }
+    this._inflight.add(p)
+    try {
+      const r = await p
+      if (r && typeof r === 'object' && typeof r.code === 'number') return r
+      return r === undefined ? { code: SUCCESS } : { code: SUCCESS, data: r }
+    } catch (e) {
+      return { code: MAIN_PROCESS_ERROR, msg: `imsync: ${method} failed in the main process: ${errorText(e)}` }
+    } finally {
+      this._inflight.delete(p)
+    }
+  }
+}
+
+/**
+ * Creates the imsync service: one Engine, the IPC handler, the event fan-out.
+ * Throws (a TypeError with `code` 33003) only for invalid options, like the Engine constructor.
+ */
+function init(options) {
+  return new ImsyncService(options, loadElectron(), loadEngine())
+}
+
+module.exports = init
+module.exports.init = init
+module.exports.ImsyncService = ImsyncService
+module.exports.METHODS = METHODS
+module.exports.EXTENSION_METHODS = EXTENSION_METHODS
+module.exports.IMLIB_METHODS = IMLIB_METHODS
+module.exports.CHANNELS = Object.freeze({
+  call: CALL_CHANNEL,
+  event: EVENT_CHANNEL,
+  subscribe: SUBSCRIBE_CHANNEL,
+  unsubscribe: UNSUBSCRIBE_CHANNEL,
+  ready: READY_CHANNEL,
+})
+Object.defineProperty(module.exports, 'Engine', { enumerable: true, get: loadEngine })

@@ -1,0 +1,858 @@
+'use strict'
+// imsync/renderer: the preload half of imsync. `const RongIMLib = require('imsync/renderer')`
+// gives the RongIMLib-compatible API object (ARCHITECTURE.md §4): the top-level IMLib calls,
+// `electronExtension.*`, the enums, the event-listener calls and registerMessageType.
+//
+// Self-contained: it requires nothing but 'electron', so it runs in a sandboxed preload
+// (bundle it into the preload, e.g. with examples/electron-app/build-preload.js or any
+// bundler; a sandboxed preload cannot require files by itself).
+//
+// Every call is `ipcRenderer.invoke('imsync:call', method, args)` and resolves the main
+// process's `{ code, msg?, data? }` envelope; it never rejects. Calls made before the main
+// process registered its handler wait for it ('imsync:ready', or a retry) for up to
+// READY_TIMEOUT_MS, then resolve 35005. Arguments that cannot be structured-cloned resolve
+// 33003. Events arrive on 'imsync:event'; this window subscribes ('imsync:subscribe' with
+// the names it has listeners for) only to what it listens to.
+//
+// contextIsolation: true — call `initContextBridge(name = 'imsync')` in the preload. The page
+// then finds the API at `window[name]` (functions and enums only; ipcRenderer is never
+// exposed). With Electron >= 35 (contextBridge.executeInMainWorld) the event-listener
+// registry lives in the page's own world, so `removeEventListener(name, fn)` matches `fn`
+// by identity as in RongIMLib; with older Electron the API is exposed with
+// contextBridge.exposeInMainWorld, where a function passed twice arrives as two different
+// proxies: there, remove a listener with the function addEventListener returned, or with
+// removeEventListeners(name).
+
+let electron = null
+try {
+  electron = require('electron')
+} catch {
+  electron = null
+}
+const ipcRenderer = electron && typeof electron === 'object' ? electron.ipcRenderer || null : null
+const contextBridge = electron && typeof electron === 'object' ? electron.contextBridge || null : null
+
+const CALL_CHANNEL = 'imsync:call'
+const EVENT_CHANNEL = 'imsync:event'
+const SUBSCRIBE_CHANNEL = 'imsync:subscribe'
+const UNSUBSCRIBE_CHANNEL = 'imsync:unsubscribe'
+const READY_CHANNEL = 'imsync:ready'
+/** How long a call waits for the main process to register its handler. */
+const READY_TIMEOUT_MS = 30000
+
+// ---- enums (ARCHITECTURE.md §4 "Values"; the vendor SDK's numbers) ------------------------
+
+const ConversationType = Object.freeze({
+  PRIVATE: 1,
+  DISCUSSION: 2,
+  GROUP: 3,
+  CHATROOM: 4,
+  CUSTOMER_SERVICE: 5,
+  SYSTEM: 6,
+  ULTRA_GROUP: 10,
+})
+
+const MessageDirection = Object.freeze({ SEND: 1, RECEIVE: 2 })
+
+const SentStatus = Object.freeze({
+  SENDING: 10,
+  FAILED: 20,
+  SENT: 30,
+  RECEIVED: 40,
+  READ: 50,
+  DESTROYED: 60,
+  CANCELED: 70,
+})
+
+/** Bit flags. */
+const ReceivedStatus = Object.freeze({
+  UNREAD: 0,
+  READ: 1,
+  LISTENED: 2,
+  DOWNLOADED: 4,
+  RETRIEVED: 8,
+  MULTIPLE_RECEIVE: 16,
+})
+
+const NotificationLevel = Object.freeze({
+  ALL_MESSAGE: -1,
+  NOT_SET: 0,
+  AT_MESSAGE_NOTIFICATION: 1,
+  AT_USER_NOTIFICATION: 2,
+  AT_GROUP_ALL_USER_NOTIFICATION: 4,
+  NOT_MESSAGE_NOTIFICATION: 5,
+})
+
+/** The legacy two-value view of NotificationLevel: OPEN = do not disturb, CLOSE = notify. */
+const NotificationStatus = Object.freeze({ OPEN: 1, CLOSE: 2 })
+
+/** Connection states of the pre-5.7 payloads (seed: ConnectionStatus table). */
+const ConnectionStatus = Object.freeze({
+  CONNECTED: 0,
+  CONNECTING: 1,
+  DISCONNECTED: 2,
+  NETWORK_UNAVAILABLE: 3,
+  SOCKET_ERROR: 4,
+  KICKED_OFFLINE_BY_OTHER_CLIENT: 6,
+  BLOCKED: 9,
+  DOMAIN_INCORRECT: 12,
+})
+
+/** mentionedInfo.type: 1 @all, 2 @ the users in userIdList (the vendor spells it SINGAL). */
+const MentionedType = Object.freeze({ ALL: 1, SINGAL: 2 })
+
+/** Object names of the built-in messages. */
+const MessageType = Object.freeze({
+  TEXT: 'RC:TxtMsg',
+  IMAGE: 'RC:ImgMsg',
+  FILE: 'RC:FileMsg',
+  HQ_VOICE: 'RC:HQVCMsg',
+  SIGHT: 'RC:SightMsg',
+  GIF: 'RC:GIFMsg',
+  REFERENCE: 'RC:ReferenceMsg',
+  LOCATION: 'RC:LBSMsg',
+  RICH_CONTENT: 'RC:ImgTextMsg',
+  INFORMATION_NOTIFICATION: 'RC:InfoNtf',
+  COMMAND: 'RC:CmdMsg',
+  GROUP_NOTIFICATION: 'RC:GrpNtf',
+  TYPING_STATUS: 'RC:TypSts',
+  RECALL_NOTIFICATION: 'RC:RcNtf',
+  SYNC_READ_STATUS: 'RC:SRSMsg',
+  READ_RECEIPT: 'RC:ReadNtf',
+})
+
+/** Event names: each value is its own name, and is the name the Engine emits. */
+const Events = Object.freeze(
+  Object.fromEntries(
+    [
+      'CONNECTING',
+      'CONNECTED',
+      'DISCONNECT',
+      'SUSPEND',
+      'MESSAGES',
+      'READ_RECEIPT_RECEIVED',
+      'MESSAGE_RECEIPT_REQUEST',
+      'MESSAGE_RECEIPT_RESPONSE',
+      'CONVERSATION',
+      'CHATROOM',
+      'EXPANSION',
+      'PULL_OFFLINE_MESSAGE_FINISHED',
+      'TAG',
+      'CONVERSATION_TAG',
+      'TYPING_STATUS',
+      'MESSAGE_BLOCKED',
+      'ULTRA_GROUP_ENABLE',
+      'OPERATE_STATUS',
+      'ULTRA_GROUP_MESSAGE_EXPANSION_UPDATED',
+      'ULTRA_GROUP_MESSAGE_MODIFIED',
+      'ULTRA_GROUP_MESSAGE_RECALLED',
+      'ULTRA_GROUP_CHANNEL_TYPE_CHANGE',
+      'ULTRA_GROUP_CHANNEL_DELETE',
+      'ULTRA_GROUP_CHANNEL_USER_KICKED',
+      'SUBSCRIBED_USER_STATUS_CHANGE',
+      'SUBSCRIBED_RELATION_CHANGE',
+      'SYNC_SUBSCRIBED_USER_STATUS_FINISHED',
+      'OWN_USER_PROFILE_CHANGED',
+      'USER_GROUP_STATUS',
+    ].map((n) => [n, n]),
+  ),
+)
+
+/** Result codes (seed: the ErrorCode table; call-signalling codes left out). */
+const ErrorCode = Object.freeze({
+  PARAMETER_CHANGED: -6,
+  EXTRA_METHOD_UNDEFINED: -4,
+  PARAMETER_ERROR: -3,
+  UNKNOWN: -2,
+  TIMEOUT: -1,
+  SUCCESS: 0,
+  ACTIVE_DISCONNECT: 2,
+  REJECTED_BY_BLACKLIST: 405,
+  SYS_CONVERSATION_NOT_SUPPORT_MESSAGE: 20109,
+  SEND_FREQUENCY_TOO_FAST: 20604,
+  OPERATION_BLOCKED: 20605,
+  OPERATION_NOT_SUPPORT: 20606,
+  REQUEST_OVER_FREQUENCY: 20607,
+  NOT_IN_DISCUSSION: 21406,
+  SENSITIVE_SHIELD: 21501,
+  SENSITIVE_REPLACE: 21502,
+  MESSAGE_EXPAND_NOT_EXIST: 22201,
+  MESSAGE_EXPAND_NOT_SUPPORT: 22202,
+  MESSAGE_EXPAND_FORMAT_ERROR: 22203,
+  MESSAGE_EXPAND_NOT_AUTHORIZED: 22204,
+  NOT_IN_GROUP: 22406,
+  FORBIDDEN_IN_GROUP: 22408,
+  NOT_IN_CHATROOM: 23406,
+  GET_USERINFO_ERROR: 23407,
+  FORBIDDEN_IN_CHATROOM: 23408,
+  RC_CHATROOM_USER_KICKED: 23409,
+  RC_CHATROOM_NOT_EXIST: 23410,
+  RC_CHATROOM_IS_FULL: 23411,
+  RC_CHATROOM_PARAMETER_INVALID: 23412,
+  CHATROOM_GET_HISTORYMSG_ERROR: 23413,
+  CHATROOM_NOT_OPEN_HISTORYMSG_STORE: 23414,
+  CHATROOM_KV_EXCEED: 23423,
+  CHATROOM_KV_OVERWRITE_INVALID: 23424,
+  CHATROOM_SET_PROPERTY_OVER_FREQUENCY: 23425,
+  CHATROOM_KV_STORE_NOT_OPEN: 23426,
+  CHATROOM_KEY_NOT_EXIST: 23427,
+  CHATROOM_KV_STORE_NOT_ALL_SUCCESS: 23428,
+  CHATROOM_KV_STORE_OUT_LIMIT: 23429,
+  CHATROOM_KV_SET_ERROR: 23431,
+  ULTRA_GROUP_SERVICE_UNAVAILABLE: 24401,
+  ULTRA_GROUP_SERVICE_ERROR: 24402,
+  ULTRA_GROUP_PARAMETER_ERROR: 24403,
+  ULTRA_GROUP_UNKNOWN_ERROR: 24404,
+  NOT_IN_ULTRA_GROUP: 24406,
+  FORBIDDEN_IN_ULTRA_GROUP: 24408,
+  ULTRA_GROUP_NOT_EXIST: 24410,
+  ULTRA_GROUP_MEMBERS_OVERSIZE: 24411,
+  ULTRA_GROUP_JOINED_OVERSIZE: 24412,
+  ULTRA_GROUP_CHANNELS_OVERSIZE: 24413,
+  ULTRA_GROUP_CHANNEL_ID_NOT_EXIST: 24414,
+  ULTRA_GROUP_MESSAGE_SENT_OVER_FREQUENCY: 24415,
+  ULTRA_GROUP_USER_NOT_IN_PRIVATE_CHANNEL: 24416,
+  RECALL_MESSAGE: 25101,
+  MESSAGE_STORAGE_SERVICE_UNAVAILABLE: 25102,
+  RECALL_MESSAGE_USER_INVALID: 25107,
+  PUSH_PARAMETER_INVALID: 26001,
+  USER_SETTING_SYNCED_ERROR: 26002,
+  CONVERSATION_TAG_OVERSIZE: 26004,
+  RC_NET_CHANNEL_INVALID: 30001,
+  RC_NET_UNAVAILABLE: 30002,
+  RC_MSG_RESP_TIMEOUT: 30003,
+  RC_HTTP_SEND_FAIL: 30004,
+  RC_HTTP_REQ_FAIL: 30005,
+  RC_HTTP_RECV_FAIL: 30006,
+  RC_NAVI_REQ_FAILED: 30007,
+  RC_NODE_NOT_FOUND: 30008,
+  RC_DOMAIN_NOT_RESOLVE: 30009,
+  RC_SOCKET_NOT_CREATED: 30010,
+  RC_SOCKET_DISCONNECTED: 30011,
+  RC_PING_EXCEED_LIMIT: 30012,
+  PONG_RECEIVED_ERROR: 30013,
+  RC_MSG_SEND_FAIL: 30014,
+  CONNECT_OVER_FREQUENCY: 30015,
+  RC_MSG_CONTENT_EXCEED_LIMIT: 30016,
+  RC_NETWORK_DOWN: 30019,
+  RC_TCP_DISCONNECTED_NO_RMTP: 30021,
+  RC_CONN_ACK_TIMEOUT: 31000,
+  RC_CONN_PROTO_VERSION_ERROR: 31001,
+  RC_CONN_IDENTIFIER_REJECTED: 31002,
+  RC_CONN_SERVER_UNAVAILABLE: 31003,
+  RC_CONN_TOKEN_INCORRECT: 31004,
+  RC_CONN_NOT_AUTHORIZED: 31005,
+  RC_CONN_REDIRECTED: 31006,
+  RC_CONN_PACKAGE_NAME_INVALID: 31007,
+  RC_CONN_APP_BLOCKED_OR_DELETED: 31008,
+  RC_CONN_USER_BLOCKED: 31009,
+  RC_DISCONN_KICK: 31010,
+  RC_DISCONN_EXCEPTION: 31011,
+  CONNECTION_ENCRYPT_AUTHORIZED_ERROR: 31012,
+  RC_CONN_TOKEN_EXPIRED: 31020,
+  RC_CONN_DEVICE_ERROR: 31021,
+  RC_CONN_HOSTNAME_ERROR: 31022,
+  RC_DISCONN_SAME_CLIENT_ON_LINE: 31023,
+  RC_LISCENSE_COUNT_OUT_OF_LIMIT: 31024,
+  RC_CONN_WRONG_CLUSTER: 31025,
+  RC_APP_AUTH_NOT_PASS: 31026,
+  RC_OTP_USED: 31027,
+  RC_PLATFORM_ERROR: 31028,
+  RC_ACCOUNT_CANCELLATION: 31029,
+  RC_LICENSE_EXPIRED: 31030,
+  RC_QUERY_ACK_NO_DATA: 32001,
+  RC_MSG_DATA_INCOMPLETE: 32002,
+  RC_UDP_DISCONNECTED: 32011,
+  RC_TCP_RESET: 32054,
+  CONNECTION_REFUSED: 32061,
+  PROTOCOL_MESSAGE_SAVED_ERROR: 33000,
+  BIZ_ERROR_CLIENT_NOT_INIT: 33001,
+  BIZ_ERROR_DATABASE_ERROR: 33002,
+  BIZ_ERROR_INVALID_PARAMETER: 33003,
+  BIZ_ERROR_NO_CHANNEL: 33004,
+  BIZ_ERROR_RECONNECT_SUCCESS: 33005,
+  BIZ_ERROR_CONNECTING: 33006,
+  MSG_ROAMING_SERVICE_UNAVAILABLE: 33007,
+  MSG_INSERT_ERROR: 33008,
+  MSG_DEL_ERROR: 33009,
+  TAG_NOT_EXIST: 33100,
+  TAG_EXISTS: 33101,
+  NO_TAG_IN_CONVER: 33102,
+  RC_CONNECTION_EXIST: 34001,
+  PACKAGE_ENVIRONMENT_ERROR: 34005,
+  CONNECTION_TIMEOUT: 34006,
+  MESSAGE_KV_NOT_SUPPORT: 34008,
+  MESSAGE_EXPANDED_ERROR: 34009,
+  EXPANSION_LIMIT_EXCEET: 34010,
+  UPLOAD_FAIL: 34011,
+  CONVER_OUT_LIMIT_ERROR: 34013,
+  READ_RECEIPT_ERROR: 34014,
+  PUSH_CONTENT_CONFIG_SERVICE_UNAVAILABLE: 34016,
+  MESSAGE_INTERCEPTION_PRODUCED_NULL_MESSAGE: 34017,
+  MESSAGE_NOT_REGISTERED: 34021,
+  METHOD_NOT_SUPPORT: 34022,
+  ULTRA_GROUP_CHANNEL_NOT_EXIST: 34024,
+  INCONSISTENT_CONVERSATION_TYPE: 34025,
+  CONVERSATION_TYPE_NOT_SUPPORT: 34201,
+  MSG_LIMIT_ERROR: 34206,
+  INVALID_PARAMETER_PROXY: 34238,
+  INVALID_PARAMETER_TESTHOST: 34239,
+  INVALID_CONNECT_TESTHOST_FAILED: 34240,
+  RC_CONN_PROXY_UNAVAILABLE: 34245,
+  GROUP_SYNC_ERROR: 35001,
+  GROUP_MATCH_ERROR: 35002,
+  NOT_SUPPORT: 35004,
+  MAIN_PROCESS_ERROR: 35005,
+  CAN_NOT_RECONNECT: 35007,
+  SERVER_UNAVAILABLE: 35008,
+  HOSTNAME_ERROR: 35009,
+  HAS_OHTER_SAME_CLIENT_ON_LINE: 35010,
+  METHOD_NOT_AVAILABLE: 35011,
+  METHOD_ONLY_SUPPORT_ULTRA_GROUP: 35014,
+  DRAFT_SAVE_ERROR: 35015,
+  DRAFT_REMOVE_ERROR: 35016,
+  CONVER_REMOVE_ERROR: 35020,
+  CONVER_GET_ERROR: 35021,
+  SEARCH_PROPS_LIMIT_ERROR: 35022,
+  CHATROOM_ID_ISNULL: 36001,
+  CHARTOOM_JOIN_ERROR: 36002,
+  CHATROOM_HISMESSAGE_ERROR: 36003,
+  CHATROOM_KV_NOT_FOUND: 36004,
+  BLACK_ADD_ERROR: 37001,
+  BLACK_GETSTATUS_ERROR: 37002,
+  BLACK_REMOVE_ERROR: 37003,
+  DRAF_GET_ERROR: 38001,
+  SUBSCRIBE_ERROR: 39001,
+  QNTKN_FILETYPE_ERROR: 41001,
+  QNTKN_GET_ERROR: 41002,
+})
+
+// ---- the methods forwarded to the main process (keep in step with js/main.js) ------------
+
+/** electronExtension.* */
+const EXTENSION_METHODS = Object.freeze([
+  'getHistoryMessagesByMessageTypes',
+  'getMessagesAroundTimestamp',
+  'getContinuousMessages',
+  'getMessageCount',
+  'insertMessage',
+  'batchInsertMessage',
+  'clearMessages',
+  'deleteMessagesByTimestamp',
+  'deleteMessages',
+  'searchMessages',
+  'searchMessageInTimeRange',
+  'searchMessagesByUser',
+  'searchConversationByContent',
+  'getAllConversationList',
+  'getConversationList',
+  'getConversations',
+  'setMessageReceivedStatusInfo',
+  'setMessageReceivedStatus',
+  'setMessageSentStatus',
+  'setMessageStatusToRead',
+  'setCheckDuplicateMessage',
+])
+
+/** Top-level calls (registerMessageType is forwarded too, see below). */
+const IMLIB_METHODS = Object.freeze([
+  'open',
+  'connect',
+  'disconnect',
+  'getConnectionStatus',
+  'registerMessageType',
+  'sendMessage',
+  'recallMessage',
+  'getHistoryMessages',
+  'getRemoteHistoryMessages',
+  'getConversation',
+  'removeConversation',
+  'getTopConversationList',
+  'getUnreadConversationList',
+  'getTotalUnreadCount',
+  'getUnreadCount',
+  'getUnreadMentionedCount',
+  'getAllUnreadMentionedCount',
+  'clearMessagesUnreadStatus',
+  'clearAllMessagesUnreadStatus',
+  'getFirstUnreadMessageInfo',
+  'saveTextMessageDraft',
+  'getTextMessageDraft',
+  'clearTextMessageDraft',
+  'setConversationToTop',
+  'setConversationNotificationLevel',
+  'getConversationNotificationLevel',
+  'setConversationNotificationStatus',
+  'getConversationNotificationStatus',
+  'getBlockedConversationList',
+  'addTag',
+  'removeTag',
+  'updateTag',
+  'getTags',
+  'getTagsFromConversation',
+  'addConversationsToTag',
+  'removeConversationsFromTag',
+  'removeTagsFromConversation',
+  'removeTagFromConversations',
+  'getConversationsFromTagByPage',
+  'getUnreadCountByTag',
+  'setConversationToTopInTag',
+  'addToBlacklist',
+  'removeFromBlacklist',
+  'getBlacklist',
+  'getBlacklistStatus',
+  'sendTypingStatusMessage',
+  'sendReadReceiptMessage',
+  'sendReadReceiptRequest',
+  'sendReadReceiptResponseV2',
+  'sendSyncReadStatusMessage',
+  'updateMessageExpansion',
+  'removeMessageExpansionForKey',
+])
+
+// ---- transport ---------------------------------------------------------------------------
+
+function errorText(e) {
+  if (e && typeof e === 'object' && typeof e.message === 'string') return e.message
+  return String(e)
+}
+
+const readyWaiters = new Set()
+
+/** Resolves on 'imsync:ready' from the main process or after a short backoff. */
+function waitReady(attempt) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      readyWaiters.delete(done)
+      resolve()
+    }
+    const timer = setTimeout(done, Math.min(25 * 2 ** attempt, 1000))
+    readyWaiters.add(done)
+  })
+}
+
+/** The registrations issued so far; later calls wait for them (a type before its messages). */
+let registrations = null
+
+async function invoke(method, args) {
+  if (!ipcRenderer) {
+    return { code: ErrorCode.MAIN_PROCESS_ERROR, msg: `imsync/renderer: ${method}: not running in an Electron renderer (no ipcRenderer)` }
+  }
+  if (registrations && method !== 'registerMessageType') await registrations
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ipcRenderer.invoke(CALL_CHANNEL, method, args)
+    } catch (e) {
+      const text = errorText(e)
+      if (/No handler registered/i.test(text) && Date.now() < deadline) {
+        await waitReady(attempt)
+        continue
+      }
+      if (/could not be cloned|DataCloneError/i.test(text)) {
+        return {
+          code: ErrorCode.BIZ_ERROR_INVALID_PARAMETER,
+          msg: `imsync: the arguments of ${method} cannot be sent to the main process (only plain objects, arrays, strings, numbers, booleans, null): ${text}`,
+        }
+      }
+      if (/No handler registered/i.test(text)) {
+        return { code: ErrorCode.MAIN_PROCESS_ERROR, msg: `imsync: ${method}: the main process did not initialize imsync within ${READY_TIMEOUT_MS} ms` }
+      }
+      return { code: ErrorCode.MAIN_PROCESS_ERROR, msg: `imsync: ${method}: ${text}` }
+    }
+  }
+}
+
+function forwarder(method) {
+  // A named, non-constructible function: `api.insertMessage.name === 'insertMessage'`.
+  return {
+    [method](...args) {
+      return invoke(method, args)
+    },
+  }[method]
+}
+
+// ---- events ------------------------------------------------------------------------------
+
+/** name -> [{ fn, target, once }] */
+const listeners = new Map()
+let subscribedKey = null
+
+function syncSubscriptions(force) {
+  if (!ipcRenderer) return
+  const names = [...listeners.keys()].sort()
+  const key = names.join('\n')
+  if (!force && key === subscribedKey) return
+  subscribedKey = key
+  try {
+    if (names.length) ipcRenderer.send(SUBSCRIBE_CHANNEL, names)
+    else ipcRenderer.send(UNSUBSCRIBE_CHANNEL)
+  } catch {
+    // the window is going away
+  }
+}
+
+function removeEntry(name, entry) {
+  const list = listeners.get(name)
+  if (!list) return
+  const i = list.indexOf(entry)
+  if (i >= 0) list.splice(i, 1)
+  if (!list.length) listeners.delete(name)
+  syncSubscriptions(false)
+}
+
+function addListener(name, fn, target, once) {
+  if (typeof name !== 'string' || typeof fn !== 'function') {
+    console.warn(`imsync: addEventListener(name, listener) needs a string and a function, got ${typeof name} and ${typeof fn}`)
+    return () => {}
+  }
+  let list = listeners.get(name)
+  if (!list) listeners.set(name, (list = []))
+  const entry = { fn, target, once }
+  list.push(entry)
+  syncSubscriptions(false)
+  let removed = false
+  return function removeThisListener() {
+    if (!removed) {
+      removed = true
+      removeEntry(name, entry)
+    }
+  }
+}
+
+function dispatch(name, payload) {
+  const list = listeners.get(name)
+  if (!list) return
+  for (const entry of list.slice()) {
+    if (entry.once) removeEntry(name, entry)
+    try {
+      entry.fn.call(entry.target, payload)
+    } catch (e) {
+      console.error(`imsync: a listener of ${name} threw`, e)
+    }
+  }
+}
+
+if (ipcRenderer) {
+  ipcRenderer.on(EVENT_CHANNEL, (_event, name, payload) => dispatch(name, payload))
+  ipcRenderer.on(READY_CHANNEL, () => {
+    for (const done of [...readyWaiters]) done()
+    syncSubscriptions(true)
+  })
+  // A reloaded page starts with no listeners: drop what the previous page subscribed to.
+  try {
+    ipcRenderer.send(UNSUBSCRIBE_CHANNEL)
+  } catch {
+    // not connected yet; nothing to drop
+  }
+  subscribedKey = ''
+}
+
+// ---- messages ----------------------------------------------------------------------------
+
+/**
+ * RongIMLib's BaseMessage: `{ messageType, content, isPersisted, isCounted, isStatusMessage }`.
+ * Callable with or without `new` (functions that crossed the context bridge lose `new`).
+ */
+function BaseMessage(messageType, content, isPersisted = true, isCounted = true, isStatusMessage = false) {
+  if (!(this instanceof BaseMessage)) return new BaseMessage(messageType, content, isPersisted, isCounted, isStatusMessage)
+  this.messageType = messageType
+  this.content = content
+  this.isPersisted = !!isPersisted
+  this.isCounted = !!isCounted
+  this.isStatusMessage = !!isStatusMessage
+}
+
+function defineMessage(className, messageType, isPersisted, isCounted, isStatusMessage) {
+  const C = function (content) {
+    if (!(this instanceof C)) return new C(content)
+    BaseMessage.call(this, messageType, content, isPersisted, isCounted, isStatusMessage)
+  }
+  Object.defineProperty(C, 'name', { value: className })
+  C.prototype = Object.create(BaseMessage.prototype, { constructor: { value: C, writable: true, configurable: true } })
+  C.messageType = messageType
+  return C
+}
+
+const TextMessage = defineMessage('TextMessage', MessageType.TEXT, true, true, false)
+const ImageMessage = defineMessage('ImageMessage', MessageType.IMAGE, true, true, false)
+const FileMessage = defineMessage('FileMessage', MessageType.FILE, true, true, false)
+const HQVoiceMessage = defineMessage('HQVoiceMessage', MessageType.HQ_VOICE, true, true, false)
+const SightMessage = defineMessage('SightMessage', MessageType.SIGHT, true, true, false)
+const GIFMessage = defineMessage('GIFMessage', MessageType.GIF, true, true, false)
+const ReferenceMessage = defineMessage('ReferenceMessage', MessageType.REFERENCE, true, true, false)
+const LocationMessage = defineMessage('LocationMessage', MessageType.LOCATION, true, true, false)
+const RichContentMessage = defineMessage('RichContentMessage', MessageType.RICH_CONTENT, true, true, false)
+const InformationNotificationMessage = defineMessage('InformationNotificationMessage', MessageType.INFORMATION_NOTIFICATION, true, false, false)
+const CommandMessage = defineMessage('CommandMessage', MessageType.COMMAND, false, false, false)
+const GroupNotificationMessage = defineMessage('GroupNotificationMessage', MessageType.GROUP_NOTIFICATION, true, false, false)
+
+/**
+ * RongIMLib.registerMessageType(messageType, isPersisted, isCounted, searchProps, isStatusMessage):
+ * returns the message class at once and registers the type with the main process; calls
+ * made after it wait until the registration is answered. A refused registration is logged.
+ */
+function registerMessageType(...args) {
+  const [messageType, isPersisted, isCounted, , isStatusMessage] = args
+  const p = invoke('registerMessageType', args).then((r) => {
+    if (!r || r.code !== 0) console.error(`imsync: registerMessageType(${JSON.stringify(messageType)}) failed`, r)
+    return r
+  })
+  const all = Promise.all([registrations, p])
+  registrations = all
+  all.then(() => {
+    if (registrations === all) registrations = null
+  })
+  const status = !!isStatusMessage
+  return defineMessage(
+    'CustomMessage',
+    messageType,
+    status ? false : isPersisted === undefined ? true : !!isPersisted,
+    status ? false : isCounted === undefined ? true : !!isCounted,
+    status,
+  )
+}
+
+/**
+ * RongIMLib.sendMessage(conversation, message, options). A function cannot cross the process
+ * boundary, so `options.onSendBefore` stays here: the message is first stored (SENDING, as
+ * the Engine's sendMessage stores it), onSendBefore gets that stored message (with its
+ * messageId, for list rendering and resends), then it is sent as a resend of that stored
+ * message (`options.messageId`), so it is stored once. A send refused before it started
+ * (e.g. content too large) leaves the stored message FAILED, like any failed send.
+ * Messages that are not stored (status messages) get onSendBefore with the unstored message.
+ */
+function sendMessage(...args) {
+  const [conversation, message, options] = args
+  if (!options || typeof options !== 'object' || typeof options.onSendBefore !== 'function') {
+    return invoke('sendMessage', args)
+  }
+  const { onSendBefore, ...sendOptions } = options
+  const notify = (m) => {
+    try {
+      onSendBefore(m)
+    } catch (e) {
+      console.error('imsync: onSendBefore threw', e)
+    }
+  }
+  return (async () => {
+    const plain = message && typeof message === 'object' ? message : null
+    const stored = plain && plain.isStatusMessage !== true && plain.isPersisted !== false
+    if (stored) {
+      const draft = {
+        messageType: plain.messageType,
+        content: plain.content,
+        messageDirection: MessageDirection.SEND,
+        sentStatus: SentStatus.SENDING,
+      }
+      for (const k of ['disableNotification', 'canIncludeExpansion', 'expansion', 'pushConfig', 'isMentioned']) {
+        if (sendOptions[k] !== undefined) draft[k] = sendOptions[k]
+      }
+      if (Array.isArray(sendOptions.directionalUserIdList)) draft.directedUserIds = sendOptions.directionalUserIdList
+      const inserted = await invoke('insertMessage', [conversation, draft])
+      if (inserted && inserted.code === 0 && inserted.data) {
+        notify(inserted.data)
+        const messageId = inserted.data.messageId
+        const r = await invoke('sendMessage', [conversation, message, { ...sendOptions, messageId }])
+        if (r && r.code !== 0 && !r.data) await invoke('setMessageSentStatus', [messageId, SentStatus.FAILED])
+        return r
+      }
+    }
+    notify({ ...plain, conversationType: conversation && conversation.conversationType, targetId: conversation && conversation.targetId, messageDirection: MessageDirection.SEND, sentStatus: SentStatus.SENDING })
+    return invoke('sendMessage', [conversation, message, sendOptions, ...args.slice(3)])
+  })()
+}
+
+// ---- the API object ----------------------------------------------------------------------
+
+const api = {}
+
+/** RongIMLib.init: the main process already initialized imsync; resolves at once. */
+api.init = function init() {
+  return Promise.resolve({ code: ErrorCode.SUCCESS })
+}
+
+const LOCAL = { registerMessageType, sendMessage }
+for (const m of IMLIB_METHODS) api[m] = LOCAL[m] || forwarder(m)
+
+/** Adds a listener; returns a function that removes exactly this listener. */
+api.addEventListener = function addEventListener(name, listener, target) {
+  return addListener(name, listener, target, false)
+}
+api.addListener = api.addEventListener
+/** Adds a listener that runs once. */
+api.onceEventListener = function onceEventListener(name, listener, target) {
+  return addListener(name, listener, target, true)
+}
+/** Removes every registration of `listener` for `name`. */
+api.removeEventListener = function removeEventListener(name, listener) {
+  const list = listeners.get(name)
+  if (!list) return
+  for (const entry of list.slice()) if (entry.fn === listener) removeEntry(name, entry)
+}
+/** Removes every listener of `name`. */
+api.removeEventListeners = function removeEventListeners(name) {
+  const list = listeners.get(name)
+  if (!list) return
+  for (const entry of list.slice()) removeEntry(name, entry)
+}
+
+const electronExtension = {}
+for (const m of EXTENSION_METHODS) electronExtension[m] = forwarder(m)
+api.electronExtension = electronExtension
+
+Object.assign(api, {
+  ConversationType,
+  MessageType,
+  MessageDirection,
+  SentStatus,
+  ReceivedStatus,
+  NotificationLevel,
+  NotificationStatus,
+  ConnectionStatus,
+  MentionedType,
+  ErrorCode,
+  Events,
+  BaseMessage,
+  TextMessage,
+  ImageMessage,
+  FileMessage,
+  HQVoiceMessage,
+  SightMessage,
+  GIFMessage,
+  ReferenceMessage,
+  LocationMessage,
+  RichContentMessage,
+  InformationNotificationMessage,
+  CommandMessage,
+  GroupNotificationMessage,
+})
+
+// ---- context bridge ----------------------------------------------------------------------
+
+/**
+ * Runs in the PAGE's world (serialized by contextBridge.executeInMainWorld): defines
+ * window[key] as a frozen copy of the bridged API whose event-listener calls keep their
+ * registry in the page world, so listener identity works as in RongIMLib. Must not use
+ * anything from this file's scope.
+ */
+function installPageApi(bridged, key) {
+  'use strict'
+  var registry = new Map()
+  var detach = new Map()
+  function remove(name, entry) {
+    var list = registry.get(name)
+    if (!list) return
+    var i = list.indexOf(entry)
+    if (i >= 0) list.splice(i, 1)
+    if (list.length === 0) {
+      registry.delete(name)
+      var off = detach.get(name)
+      detach.delete(name)
+      if (typeof off === 'function') off()
+    }
+  }
+  function dispatcher(name) {
+    return function (payload) {
+      var list = registry.get(name)
+      if (!list) return
+      list = list.slice()
+      for (var i = 0; i < list.length; i++) {
+        var entry = list[i]
+        if (entry.once) remove(name, entry)
+        try {
+          entry.fn.call(entry.target, payload)
+        } catch (e) {
+          console.error('imsync: a listener of ' + name + ' threw', e)
+        }
+      }
+    }
+  }
+  function add(name, fn, target, once) {
+    if (typeof name !== 'string' || typeof fn !== 'function') return function () {}
+    var list = registry.get(name)
+    if (!list) {
+      list = []
+      registry.set(name, list)
+    }
+    var entry = { fn: fn, target: target, once: once }
+    list.push(entry)
+    if (!detach.has(name)) detach.set(name, bridged.addEventListener(name, dispatcher(name)))
+    var removed = false
+    return function () {
+      if (!removed) {
+        removed = true
+        remove(name, entry)
+      }
+    }
+  }
+  var page = {}
+  Object.keys(bridged).forEach(function (k) {
+    page[k] = bridged[k]
+  })
+  page.addEventListener = function addEventListener(name, fn, target) {
+    return add(name, fn, target, false)
+  }
+  page.addListener = page.addEventListener
+  page.onceEventListener = function onceEventListener(name, fn, target) {
+    return add(name, fn, target, true)
+  }
+  page.removeEventListener = function removeEventListener(name, fn) {
+    var list = registry.get(name)
+    if (!list) return
+    list.slice().forEach(function (entry) {
+      if (entry.fn === fn) remove(name, entry)
+    })
+  }
+  page.removeEventListeners = function removeEventListeners(name) {
+    var list = registry.get(name)
+    if (!list) return
+    list.slice().forEach(function (entry) {
+      remove(name, entry)
+    })
+  }
+  Object.freeze(page)
+  Object.defineProperty(globalThis, key, { value: page, enumerable: true, writable: false, configurable: false })
+  return true
+}
+
+const bridged = new Set()
+
+/**
+ * Exposes the API to the page as window[name] (default 'imsync'): functions and enums only.
+ * Call it in the preload when contextIsolation is on; with contextIsolation off it just sets
+ * window[name]. Calling it again with the same name does nothing.
+ */
+function initContextBridge(name = 'imsync') {
+  if (typeof name !== 'string' || !name) throw new TypeError('imsync initContextBridge(name): name must be a non-empty string')
+  if (bridged.has(name)) return
+  const exposed = { ...api, electronExtension: { ...electronExtension } }
+  delete exposed.initContextBridge
+  const isolated = typeof process === 'object' && process && process.contextIsolated
+  if (isolated === false || !contextBridge) {
+    // No isolation: the preload shares the page's window.
+    const page = typeof window === 'object' && window ? window : globalThis
+    page[name] = exposed
+  } else {
+    let installed = false
+    if (typeof contextBridge.executeInMainWorld === 'function') {
+      try {
+        installed = contextBridge.executeInMainWorld({ func: installPageApi, args: [exposed, name] }) === true
+      } catch (e) {
+        console.warn('imsync: contextBridge.executeInMainWorld failed; exposing the API with exposeInMainWorld', e)
+      }
+    }
+    if (!installed) contextBridge.exposeInMainWorld(name, exposed)
+  }
+  bridged.add(name)
+}
+
+api.initContextBridge = initContextBridge
+
+Object.defineProperty(api, '__imsyncMethods', {
+  value: Object.freeze({ top: IMLIB_METHODS, electronExtension: EXTENSION_METHODS }),
+  enumerable: false,
+})
+
+module.exports = api
