@@ -288,7 +288,9 @@ async function main() {
     const got = check(r, 'getHistoryMessages').list.length
     if (got !== want) out.problems.push({ call: 'getHistoryMessages', conversation: conversationOption(corpus, histArgs[i + 50]), want, got })
   })
-  out.history = { imsync: ih.stats, baseline: bh.stats }
+  // The floor under every call: an async N-API round trip that converts almost nothing.
+  const trivial = await timeCalls(histArgs, (c) => engine.getMessageCount(conversationOption(corpus, c)), { warm: 50, budgetMs: Infinity })
+  out.history = { imsync: ih.stats, baseline: bh.stats, imsyncTrivialCall: trivial.stats }
   log('history', JSON.stringify(out.history))
   mark('history')
 
@@ -395,6 +397,7 @@ function report(out) {
   }
   add('getHistoryMessages count 20 p50 (ms)', '≤ 0.1', out.history.imsync.p50, out.history.baseline.p50, out.history.imsync.p50 <= 0.1)
   add('getHistoryMessages count 20 p99 (ms)', '—', out.history.imsync.p99, out.history.baseline.p99, null)
+  add('  floor: getMessageCount round trip p50 (ms)', '—', out.history.imsyncTrivialCall.p50, NaN, null)
   const cl = out.conversationList
   add(`getConversationList(0, 50), ${cl.conversations} convs p50 (ms)`, '≤ 1', cl.imsync.p50, cl.baseline.p50, cl.imsync.p50 <= 1)
   add('getConversationList(0, 50) p99 (ms)', '—', cl.imsync.p99, cl.baseline.p99, null)
