@@ -9,6 +9,56 @@
 //! * [`codes`] holds the error codes (the vendor SDK's `ErrorCode` numbers) a
 //!   [`Response::code`] can carry; [`object_names`] the built-in message types
 //!   the server writes itself.
+//!
+//! # Client flow
+//!
+//! ```
+//! use imsync_protocol::*;
+//!
+//! // 1. First frame on ws://HOST/ws: connect (the token travels here, never
+//! //    in the URL).
+//! let hello = Frame::request(1, request::Op::Connect(ConnectRequest {
+//!     protocol_version: PROTOCOL_VERSION,
+//!     token: "t1....".into(),
+//!     device_id: "install-123".into(),
+//!     platform: Platform::Desktop as i32,
+//!     sdk_version: "imsync/0.1".into(),
+//!     reconnect_kick_enable: false,
+//! }));
+//! let bytes = encode_frame(&hello).unwrap(); // send as one binary message
+//!
+//! // 2. Every frame received is decoded and dispatched on its kind.
+//! let reply = Frame::response(1, Response::ok(response::Body::ConnectAck(ConnectAck {
+//!     user_id: "alice".into(),
+//!     inbox_head_seq: 3,
+//!     ..Default::default()
+//! })));
+//! let cursor = 0u64; // persisted with the messages it covers
+//! match decode_frame(&encode_frame(&reply).unwrap()).unwrap().kind {
+//!     Some(frame::Kind::Response(r)) if r.code == codes::SUCCESS => {
+//!         if let Some(response::Body::ConnectAck(ack)) = r.body {
+//!             // 3. Pull while the server has more than the cursor.
+//!             if ack.inbox_head_seq > cursor {
+//!                 let pull = Frame::request(2, request::Op::PullInbox(PullInboxRequest {
+//!                     after_seq: cursor,
+//!                     limit: DEFAULT_PULL_LIMIT,
+//!                 }));
+//!                 let _ = encode_frame(&pull).unwrap();
+//!             }
+//!         }
+//!     }
+//!     Some(frame::Kind::Response(r)) => {
+//!         // e.g. codes::RC_CONN_TOKEN_INCORRECT: fatal, see codes::FATAL_CONNECT_CODES
+//!         assert!(codes::FATAL_CONNECT_CODES.contains(&r.code));
+//!     }
+//!     Some(frame::Kind::Push(Push { event: Some(push::Event::Entry(entry)) })) => {
+//!         // 4. seq == cursor + 1: apply; <= cursor: duplicate; else pull.
+//!         let _ = entry.seq;
+//!     }
+//!     _ => {}
+//! }
+//! # let _ = bytes;
+//! ```
 
 mod codec;
 pub mod codes;

@@ -5,6 +5,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::ApiError;
 
+/// Membership check on every group send.
+pub(crate) const SQL_IS_MEMBER: &str =
+    "SELECT 1 FROM group_members WHERE group_id = ?1 AND user_id = ?2";
+/// Group fan-out list.
+pub(crate) const SQL_MEMBERS: &str =
+    "SELECT user_id FROM group_members WHERE group_id = ?1 ORDER BY user_id";
+
 /// Records that `user_id` exists (first token issue); later calls update the
 /// profile fields when given.
 pub fn upsert_user(
@@ -76,7 +83,7 @@ pub fn exists(conn: &Connection, group_id: &str) -> Result<bool, ApiError> {
 /// Whether `user_id` is a member of `group_id`.
 pub fn is_member(conn: &Connection, group_id: &str, user_id: &str) -> Result<bool, ApiError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM group_members WHERE group_id = ?1 AND user_id = ?2")?
+        .prepare_cached(SQL_IS_MEMBER)?
         .query_row(params![group_id, user_id], |_| Ok(()))
         .optional()?
         .is_some())
@@ -84,8 +91,7 @@ pub fn is_member(conn: &Connection, group_id: &str, user_id: &str) -> Result<boo
 
 /// The members of `group_id`, sorted.
 pub fn members(conn: &Connection, group_id: &str) -> Result<Vec<String>, ApiError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT user_id FROM group_members WHERE group_id = ?1 ORDER BY user_id")?;
+    let mut stmt = conn.prepare_cached(SQL_MEMBERS)?;
     let rows = stmt.query_map([group_id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -37,6 +37,25 @@ const NOTICES: &[&str] = &[
     object_names::EXPANSION_NOTICE,
 ];
 
+/// Hot queries, named so a test can check that each one uses an index.
+pub(crate) const SQL_NEXT_SEQ: &str = "INSERT INTO inbox_heads (user_id, last_seq) VALUES (?1, 1)
+             ON CONFLICT(user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq";
+pub(crate) const SQL_HEAD_SEQ: &str = "SELECT last_seq FROM inbox_heads WHERE user_id = ?1";
+/// The `<> ''` term lets SQLite use the partial unique index (it cannot
+/// prove a bound parameter non-empty on its own; without it every send
+/// scanned the whole messages table).
+pub(crate) const SQL_DEDUP: &str = "SELECT id, uid, sent_time FROM messages WHERE sender = ?1 AND client_msg_id = ?2 AND client_msg_id <> ''";
+pub(crate) const SQL_SEQ_OF: &str = "SELECT seq FROM inbox WHERE message_id = ?1 AND user_id = ?2";
+pub(crate) const SQL_MIN_SEQ: &str = "SELECT MIN(seq) FROM inbox WHERE user_id = ?1";
+pub(crate) const SQL_LOAD: &str =
+    "SELECT id, body, expansion, recalled_by FROM messages WHERE uid = ?1";
+pub(crate) const SQL_OWNS: &str = "SELECT 1 FROM inbox WHERE message_id = ?1 AND user_id = ?2";
+pub(crate) const SQL_OWNERS: &str =
+    "SELECT DISTINCT user_id FROM inbox WHERE message_id = ?1 ORDER BY user_id";
+pub(crate) const SQL_PULL_PAGE: &str =
+    "SELECT i.seq, m.body FROM inbox i JOIN messages m ON m.id = i.message_id
+             WHERE i.user_id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3";
+
 /// A stored message row.
 struct Stored {
     id: i64,
@@ -77,10 +96,7 @@ pub fn view_for(owner: &str, stored: &Message) -> Message {
 /// transaction that inserts the entry).
 fn next_seq(conn: &Connection, user: &str) -> Result<u64, ApiError> {
     let seq: i64 = conn
-        .prepare_cached(
-            "INSERT INTO inbox_heads (user_id, last_seq) VALUES (?1, 1)
-             ON CONFLICT(user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
-        )?
+        .prepare_cached(SQL_NEXT_SEQ)?
         .query_row([user], |r| r.get(0))?;
     Ok(seq as u64)
 }
@@ -88,7 +104,7 @@ fn next_seq(conn: &Connection, user: &str) -> Result<u64, ApiError> {
 /// The highest seq ever assigned in `user`'s inbox.
 pub fn head_seq(conn: &Connection, user: &str) -> Result<u64, ApiError> {
     Ok(conn
-        .prepare_cached("SELECT last_seq FROM inbox_heads WHERE user_id = ?1")?
+        .prepare_cached(SQL_HEAD_SEQ)?
         .query_row([user], |r| r.get::<_, i64>(0))
         .optional()?
         .unwrap_or(0) as u64)
@@ -203,9 +219,7 @@ fn dedup_lookup(
     client_msg_id: &str,
 ) -> Result<Option<MessageAck>, ApiError> {
     let found = conn
-        .prepare_cached(
-            "SELECT id, uid, sent_time FROM messages WHERE sender = ?1 AND client_msg_id = ?2",
-        )?
+        .prepare_cached(SQL_DEDUP)?
         .query_row(params![sender, client_msg_id], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -218,7 +232,7 @@ fn dedup_lookup(
         return Ok(None);
     };
     let seq = conn
-        .prepare_cached("SELECT seq FROM inbox WHERE message_id = ?1 AND user_id = ?2")?
+        .prepare_cached(SQL_SEQ_OF)?
         .query_row(params![id, sender], |r| r.get::<_, i64>(0))
         .optional()?
         .unwrap_or(0) as u64;
@@ -263,7 +277,7 @@ pub fn pull(
     let tx = conn.transaction()?;
     let head = head_seq(&tx, user)?;
     let min: Option<i64> = tx
-        .prepare_cached("SELECT MIN(seq) FROM inbox WHERE user_id = ?1")?
+        .prepare_cached(SQL_MIN_SEQ)?
         .query_row([user], |r| r.get(0))?;
     let mut result = PullInboxResult {
         entries: Vec::new(),
@@ -272,10 +286,7 @@ pub fn pull(
         min_seq: min.unwrap_or(0) as u64,
     };
     {
-        let mut stmt = tx.prepare_cached(
-            "SELECT i.seq, m.body FROM inbox i JOIN messages m ON m.id = i.message_id
-             WHERE i.user_id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3",
-        )?;
+        let mut stmt = tx.prepare_cached(SQL_PULL_PAGE)?;
         let mut rows = stmt.query(params![user, after_seq as i64, limit as i64 + 1])?;
         let mut budget = PULL_PAGE_BUDGET;
         while let Some(row) = rows.next()? {
@@ -305,7 +316,7 @@ pub fn pull(
 
 fn load(conn: &Connection, uid: &str) -> Result<Option<Stored>, ApiError> {
     let row = conn
-        .prepare_cached("SELECT id, body, expansion, recalled_by FROM messages WHERE uid = ?1")?
+        .prepare_cached(SQL_LOAD)?
         .query_row([uid], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -329,16 +340,14 @@ fn load(conn: &Connection, uid: &str) -> Result<Option<Stored>, ApiError> {
 
 fn owns(conn: &Connection, message_id: i64, user: &str) -> Result<bool, ApiError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM inbox WHERE message_id = ?1 AND user_id = ?2")?
+        .prepare_cached(SQL_OWNS)?
         .query_row(params![message_id, user], |_| Ok(()))
         .optional()?
         .is_some())
 }
 
 fn owners_of(conn: &Connection, message_id: i64) -> Result<Vec<String>, ApiError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT user_id FROM inbox WHERE message_id = ?1 ORDER BY user_id",
-    )?;
+    let mut stmt = conn.prepare_cached(SQL_OWNERS)?;
     let rows = stmt.query_map([message_id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -417,11 +426,9 @@ pub fn recall(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let seq = conn
-            .query_row(
-                "SELECT seq FROM inbox WHERE message_id = ?1 AND user_id = ?2",
-                params![notice_id, caller],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row(SQL_SEQ_OF, params![notice_id, caller], |r| {
+                r.get::<_, i64>(0)
+            })
             .optional()?
             .unwrap_or(0) as u64;
         return Ok(Outcome::quiet(MessageAck {

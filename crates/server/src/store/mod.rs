@@ -248,3 +248,57 @@ fn run_batch(
         }
     }
 }
+
+#[cfg(test)]
+mod query_plans {
+    //! Every hot query must be answered through an index: one full scan in
+    //! the send path (a partial index the planner could not use) once cost
+    //! a millisecond per message.
+
+    use rusqlite::Connection;
+
+    use super::{messages, schema};
+
+    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let n = sql.matches('?').count();
+        let params: Vec<rusqlite::types::Value> = (0..n)
+            .map(|_| rusqlite::types::Value::Text("x".into()))
+            .collect();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare");
+        stmt.query_map(rusqlite::params_from_iter(params), |r| {
+            r.get::<_, String>(3)
+        })
+        .expect("plan")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    }
+
+    #[test]
+    fn hot_queries_use_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        schema::prepare(&mut conn, true).unwrap();
+        for sql in [
+            messages::SQL_NEXT_SEQ,
+            messages::SQL_HEAD_SEQ,
+            messages::SQL_DEDUP,
+            messages::SQL_SEQ_OF,
+            messages::SQL_MIN_SEQ,
+            messages::SQL_LOAD,
+            messages::SQL_OWNS,
+            messages::SQL_OWNERS,
+            messages::SQL_PULL_PAGE,
+            super::settings::SQL_IS_BLOCKED,
+            super::groups::SQL_IS_MEMBER,
+            super::groups::SQL_MEMBERS,
+        ] {
+            let plan = plan(&conn, sql);
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "full scan in {sql:?}: {plan:?}"
+            );
+        }
+    }
+}

@@ -15,10 +15,14 @@ use crate::validate;
 /// Notification levels the vendor defines.
 const LEVELS: &[i32] = &[-1, 0, 1, 2, 4, 5];
 
+/// Blacklist lookup on every private send.
+pub(crate) const SQL_IS_BLOCKED: &str =
+    "SELECT 1 FROM blacklist WHERE user_id = ?1 AND blocked_id = ?2";
+
 /// Whether `owner` has blacklisted `other`.
 pub fn is_blocked(conn: &Connection, owner: &str, other: &str) -> Result<bool, ApiError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM blacklist WHERE user_id = ?1 AND blocked_id = ?2")?
+        .prepare_cached(SQL_IS_BLOCKED)?
         .query_row(params![owner, other], |_| Ok(()))
         .optional()?
         .is_some())
