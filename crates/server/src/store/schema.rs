@@ -135,7 +135,10 @@ pub fn prepare(conn: &mut Connection, writer: bool) -> Result<(), String> {
     }
     // Inbox keys are spread over all users: a larger page cache keeps the
     // writer's B-tree pages in memory instead of re-reading them (64 MiB).
-    conn.execute_batch("PRAGMA cache_size = -65536;")
+    // Every write job runs in a savepoint, whose statement journal would
+    // otherwise go to a temp file: one pwrite per touched page (profiled at
+    // ~15% of the server's CPU under fan-out load).
+    conn.execute_batch("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;")
         .map_err(|e| e.to_string())?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
