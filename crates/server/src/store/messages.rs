@@ -56,6 +56,22 @@ pub(crate) const SQL_PULL_PAGE: &str =
     "SELECT i.seq, m.body FROM inbox i JOIN messages m ON m.id = i.message_id
              WHERE i.user_id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3";
 
+/// History candidates: the caller's inbox rows of one conversation, in time
+/// order (PRIVATE matches both directions of the pair).
+pub(crate) const SQL_HISTORY_BEFORE: &str =
+    "SELECT m.body FROM inbox i JOIN messages m ON m.id = i.message_id
+     WHERE i.user_id = ?1 AND m.conv_type = ?2 AND m.channel = ?3
+       AND (m.target = ?4 OR (m.conv_type = 1 AND m.sender = ?4 AND m.target = ?1))
+       AND m.sent_time < ?5
+     ORDER BY m.sent_time DESC, m.id DESC";
+/// As [`SQL_HISTORY_BEFORE`], after the timestamp, oldest first.
+pub(crate) const SQL_HISTORY_AFTER: &str =
+    "SELECT m.body FROM inbox i JOIN messages m ON m.id = i.message_id
+     WHERE i.user_id = ?1 AND m.conv_type = ?2 AND m.channel = ?3
+       AND (m.target = ?4 OR (m.conv_type = 1 AND m.sender = ?4 AND m.target = ?1))
+       AND m.sent_time > ?5
+     ORDER BY m.sent_time ASC, m.id ASC";
+
 /// A stored message row.
 struct Stored {
     id: i64,
@@ -311,6 +327,57 @@ pub fn pull(
         }
     }
     tx.commit()?;
+    Ok(result)
+}
+
+/// Remote history of one conversation from `user`'s inbox: up to `count`
+/// persisted messages before (`order` 0, newest first) or after (`order` 1,
+/// oldest first) `timestamp` (0 = now).
+pub fn history(
+    conn: &Connection,
+    user: &str,
+    conversation: Option<&Conversation>,
+    timestamp: i64,
+    count: u32,
+    order: u32,
+    now: i64,
+) -> Result<imsync_protocol::HistoryResult, ApiError> {
+    let (kind, target, channel) = validate::conversation(conversation)?;
+    if !matches!(
+        kind,
+        ConversationType::Private | ConversationType::Group | ConversationType::System
+    ) {
+        return Err(ApiError::new(
+            codes::CONVERSATION_TYPE_NOT_SUPPORT,
+            "history covers PRIVATE, GROUP and SYSTEM conversations",
+        ));
+    }
+    if count == 0 || count > 100 {
+        return Err(ApiError::invalid("count must be 1..=100"));
+    }
+    let (sql, reference) = match order {
+        0 => (
+            SQL_HISTORY_BEFORE,
+            if timestamp == 0 { now + 1 } else { timestamp },
+        ),
+        1 => (SQL_HISTORY_AFTER, timestamp),
+        _ => return Err(ApiError::invalid("order must be 0 (before) or 1 (after)")),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params![user, kind as i32, channel, target, reference])?;
+    let mut result = imsync_protocol::HistoryResult::default();
+    while let Some(row) = rows.next()? {
+        let body: Vec<u8> = row.get(0)?;
+        let stored = Message::decode(body.as_slice()).map_err(ApiError::internal)?;
+        if !stored.is_persisted {
+            continue;
+        }
+        if result.messages.len() == count as usize {
+            result.has_more = true;
+            break;
+        }
+        result.messages.push(view_for(user, &stored));
+    }
     Ok(result)
 }
 

@@ -260,13 +260,12 @@ mod query_plans {
     use super::{messages, schema};
 
     fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let n = sql.matches('?').count();
-        let params: Vec<rusqlite::types::Value> = (0..n)
-            .map(|_| rusqlite::types::Value::Text("x".into()))
-            .collect();
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .expect("prepare");
+        let params: Vec<rusqlite::types::Value> = (0..stmt.parameter_count())
+            .map(|_| rusqlite::types::Value::Text("x".into()))
+            .collect();
         stmt.query_map(rusqlite::params_from_iter(params), |r| {
             r.get::<_, String>(3)
         })
@@ -290,6 +289,8 @@ mod query_plans {
             messages::SQL_OWNS,
             messages::SQL_OWNERS,
             messages::SQL_PULL_PAGE,
+            messages::SQL_HISTORY_BEFORE,
+            messages::SQL_HISTORY_AFTER,
             super::settings::SQL_IS_BLOCKED,
             super::groups::SQL_IS_MEMBER,
             super::groups::SQL_MEMBERS,

@@ -195,6 +195,22 @@ async fn dispatch(
             };
             Ok(Some(Body::Blacklist(BlacklistResult { user_ids })))
         }
+        request::Op::History(req) => {
+            let page = store
+                .read(move |c| {
+                    messages::history(
+                        c,
+                        &user,
+                        req.conversation.as_ref(),
+                        req.timestamp,
+                        req.count,
+                        req.order,
+                        now,
+                    )
+                })
+                .await?;
+            Ok(Some(Body::History(page)))
+        }
         request::Op::GetSettings(_) => {
             let snapshot = store.read(move |c| settings::snapshot(c, &user)).await?;
             Ok(Some(Body::Settings(snapshot)))

@@ -556,3 +556,112 @@ async fn conversation_settings_and_tags_sync_across_devices() {
         .await;
     assert_eq!(later.ack.settings_version, snap.version);
 }
+
+fn history(
+    conv: imsync_protocol::Conversation,
+    timestamp: i64,
+    count: u32,
+    order: u32,
+) -> request::Op {
+    request::Op::History(imsync_protocol::HistoryRequest {
+        conversation: Some(conv),
+        timestamp,
+        count,
+        order,
+    })
+}
+
+fn history_page(r: Response) -> imsync_protocol::HistoryResult {
+    assert_eq!(r.code, 0, "{}", r.msg);
+    match r.body {
+        Some(response::Body::History(h)) => h,
+        other => panic!("expected history, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn remote_history_returns_persisted_messages_of_one_conversation() {
+    let server = Server::start(Opts::default());
+    server.create_group("gh", &["alice", "bob"]).await;
+    let mut alice = server.desktop("alice").await;
+    let mut bob = server.desktop("bob").await;
+    let a1 = alice.send(text(private("bob"), "h1", "a1")).await;
+    let b1 = bob.send(text(private("alice"), "h2", "b1")).await;
+    let mut cmd = text(private("bob"), "h3", "not stored");
+    cmd.is_persisted = false;
+    alice.send(cmd).await;
+    alice.send(text(group("gh"), "h4", "group")).await;
+    let a2 = alice.send(text(private("bob"), "h5", "a2")).await;
+    // A third party's conversation with bob never shows up in alice's history.
+    server
+        .desktop("carol")
+        .await
+        .send(text(private("bob"), "h6", "c1"))
+        .await;
+
+    let all = history_page(bob.request(history(private("alice"), 0, 100, 0)).await);
+    let uids: Vec<&str> = all
+        .messages
+        .iter()
+        .map(|m| m.message_uid.as_str())
+        .collect();
+    assert_eq!(
+        uids,
+        vec![
+            a2.message_uid.as_str(),
+            b1.message_uid.as_str(),
+            a1.message_uid.as_str()
+        ]
+    );
+    assert!(!all.has_more);
+    assert_eq!(
+        all.messages[1].direction,
+        MessageDirection::Send as i32,
+        "bob's own message"
+    );
+    assert_eq!(
+        all.messages[0].conversation.as_ref().unwrap().target_id,
+        "alice"
+    );
+
+    let page = history_page(bob.request(history(private("alice"), 0, 2, 0)).await);
+    assert_eq!(page.messages.len(), 2);
+    assert!(page.has_more);
+    let oldest_first = history_page(
+        bob.request(history(private("alice"), a1.sent_time - 1, 100, 1))
+            .await,
+    );
+    assert_eq!(
+        oldest_first.messages.first().unwrap().message_uid,
+        a1.message_uid
+    );
+    assert_eq!(
+        oldest_first.messages.last().unwrap().message_uid,
+        a2.message_uid
+    );
+    let before = history_page(
+        bob.request(history(private("alice"), a2.sent_time, 100, 0))
+            .await,
+    );
+    assert!(before.messages.iter().all(|m| m.sent_time < a2.sent_time));
+
+    let group_history = history_page(bob.request(history(group("gh"), 0, 10, 0)).await);
+    assert_eq!(group_history.messages.len(), 1);
+    assert_eq!(
+        bob.request(history(private("alice"), 0, 0, 0)).await.code,
+        codes::BIZ_ERROR_INVALID_PARAMETER
+    );
+    assert_eq!(
+        bob.request(history(private("alice"), 0, 101, 0)).await.code,
+        codes::BIZ_ERROR_INVALID_PARAMETER
+    );
+    assert_eq!(
+        bob.request(history(private("alice"), 0, 10, 2)).await.code,
+        codes::BIZ_ERROR_INVALID_PARAMETER
+    );
+    let room = imsync_protocol::Conversation::new(ConversationType::Chatroom, "r");
+    assert_eq!(
+        bob.request(history(room, 0, 10, 0)).await.code,
+        codes::CONVERSATION_TYPE_NOT_SUPPORT
+    );
+}
