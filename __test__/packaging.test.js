@@ -7,7 +7,7 @@
 //  (c) `npm pack --dry-run` of every npm/<platform> package ships exactly package.json,
 //      README.md and its .node binary, and `napi prepublish` (what the release workflow
 //      runs) keeps the root's optionalDependencies and the platform versions in step.
-// Needs the build (`npx napi build --platform --dts-header js/native-header.d.ts`).
+// Needs the build (`npx napi build --platform`).
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -86,7 +86,7 @@ function packedFiles(dir) {
 function requireBuild() {
   assert.ok(
     fs.existsSync(HOST_NODE),
-    `imsync.${HOST}.node is missing: run \`npx napi build --platform --dts-header js/native-header.d.ts\` first`,
+    `imsync.${HOST}.node is missing: run \`npx napi build --platform\` first`,
   )
 }
 

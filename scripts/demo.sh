@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules/@napi-rs/cli ] || npm install --no-audit --no-fund
-npx napi build --platform --release --dts-header js/native-header.d.ts >/dev/null
+npx napi build --platform --release >/dev/null
 node examples/demo.js

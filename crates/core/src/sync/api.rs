@@ -468,7 +468,7 @@ impl Engine {
         &self,
         entries: Vec<pb::InboxEntry>,
         cursor_to: u64,
-        offline: bool,
+        offline_before: i64,
     ) -> ImResult<()> {
         let db = self.db()?;
         let now = now_ms();
@@ -477,7 +477,9 @@ impl Engine {
             entries
                 .iter()
                 .filter_map(|e| e.message.as_ref())
-                .filter_map(|m| convert::to_apply(m, &registry, &db.user_id, offline, now))
+                .filter_map(|m| {
+                    convert::to_apply(m, &registry, &db.user_id, m.sent_time < offline_before, now)
+                })
                 .collect()
         };
         let check = self.check_duplicate();

@@ -84,7 +84,7 @@ async fn connect(
         .clone()
         .ok_or_else(|| ImError::invalid("options.serverUrl is required to connect"))?;
     let handshake = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&server))
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url(&server), None, true)
             .await
             .map_err(|e| net(SOCKET_NOT_CREATED, format!("cannot reach {server}: {e}")))?;
         let req = pb::ConnectRequest {
@@ -168,7 +168,7 @@ pub(crate) async fn run(
                     } else {
                         pb::HEARTBEAT_INTERVAL_MS as u64
                     }));
-                let mut live = Live::new(engine.clone(), ws, hb);
+                let mut live = Live::new(engine.clone(), ws, hb, ack.server_time);
                 live.run(&mut commands, &mut stop).await
             }
             Err(e) => {
@@ -238,10 +238,12 @@ struct Live {
     offline_done: bool,
     heartbeat: Duration,
     last_heard: Instant,
+    /// Server time at connect: pulled messages sent before it are offline messages.
+    connected_at: i64,
 }
 
 impl Live {
-    fn new(engine: Arc<Engine>, ws: Socket, heartbeat: Duration) -> Self {
+    fn new(engine: Arc<Engine>, ws: Socket, heartbeat: Duration, connected_at: i64) -> Self {
         Self {
             engine,
             ws,
@@ -253,6 +255,7 @@ impl Live {
             offline_done: false,
             heartbeat,
             last_heard: Instant::now(),
+            connected_at,
         }
     }
 
@@ -422,8 +425,12 @@ impl Live {
         } else {
             last
         };
-        let offline = !self.offline_done;
-        self.apply(page.entries, to, offline).await?;
+        let offline_before = if self.offline_done {
+            0
+        } else {
+            self.connected_at
+        };
+        self.apply(page.entries, to, offline_before).await?;
         if page.has_more {
             return self.pull().await;
         }
@@ -475,7 +482,7 @@ impl Live {
                 // A gap: what is missing (and what follows) comes with a pull.
                 let to = next - 1;
                 if !run.is_empty() {
-                    self.apply(run, to, false).await?;
+                    self.apply(run, to, 0).await?;
                 }
                 return self.pull().await;
             }
@@ -483,7 +490,7 @@ impl Live {
             run.push(e);
         }
         if !run.is_empty() {
-            self.apply(run, next - 1, false).await?;
+            self.apply(run, next - 1, 0).await?;
         }
         Ok(())
     }
@@ -492,14 +499,18 @@ impl Live {
         &mut self,
         entries: Vec<pb::InboxEntry>,
         cursor_to: u64,
-        offline: bool,
+        offline_before: i64,
     ) -> Result<(), i32> {
         let statuses: Vec<pb::Message> = entries
             .iter()
             .filter_map(|e| e.message.clone())
             .filter(|m| m.is_status_message)
             .collect();
-        match self.engine.apply_entries(entries, cursor_to, offline).await {
+        match self
+            .engine
+            .apply_entries(entries, cursor_to, offline_before)
+            .await
+        {
             Ok(()) => {
                 self.cursor = cursor_to;
                 self.seen = self.seen.max(cursor_to);
