@@ -45,6 +45,8 @@ export declare class Engine {
   open(userId: string): Promise<ImResult<void>>
   connect(token: string, reconnectKickEnable?: boolean): Promise<ImResult<{ userId: string }>>
   disconnect(closeDB?: boolean): Promise<ImResult<void>>
+  getRemoteHistoryMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage>>
+  getContinuousMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage & { timestamp: number }>>
   getConnectionStatus(): Promise<ImResult<number>>
   sendMessage(conversation: IConversationOption, message: { messageType: string, content: Record<string, any> }, options?: ISendMessageOptions): Promise<ImResult<IAReceivedMessage>>
   close(): Promise<ImResult<void>>

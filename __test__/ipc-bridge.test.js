@@ -134,6 +134,8 @@ test('every local API method called through the bridge resolves exactly what the
     ], false))
     await rec('getHistoryMessages', im.getHistoryMessages(bob, { timestamp: 0, count: 20, order: 0 }))
     await rec('getHistoryMessagesByMessageTypes', E.getHistoryMessagesByMessageTypes(bob, { timestamp: 0, count: 20, order: 0, messageTypes: ['RC:FileMsg'] }))
+    // Not connected: the local part answers, with the paging timestamp.
+    await rec('getContinuousMessages', E.getContinuousMessages(bob, { timestamp: 0, count: 20, order: 0 }))
     await rec('getMessagesAroundTimestamp', E.getMessagesAroundTimestamp(bob, { timestamp: T0 + 1000, beforeCount: 5, afterCount: 5 }))
     await rec('getMessageCount', E.getMessageCount(bob))
     await rec('searchMessages', E.searchMessages(bob, 'hello', 0, 10))

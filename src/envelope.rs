@@ -12,21 +12,16 @@ pub const MAX_DEPTH: usize = 32;
 /// Converts one argument to JSON. `undefined` becomes `null` (absent); values JSON cannot
 /// hold (functions, symbols, BigInt, NaN, Infinity, cycles) are a 33003 naming the exact
 /// place, e.g. `messages[3].content.size`.
-pub fn to_json(env: &Env, v: Unknown<'_>, name: &str) -> std::result::Result<Value, ImError> {
+pub fn to_json(v: Unknown<'_>, name: &str) -> std::result::Result<Value, ImError> {
     let mut path = name.to_string();
-    convert(env, v, &mut path, 0)
+    convert(v, &mut path, 0)
 }
 
 fn unreadable(path: &str, e: Error) -> ImError {
     ImError::invalid(format!("{path} cannot be read: {}", e.reason))
 }
 
-fn convert(
-    env: &Env,
-    v: Unknown<'_>,
-    path: &mut String,
-    depth: usize,
-) -> std::result::Result<Value, ImError> {
+fn convert(v: Unknown<'_>, path: &mut String, depth: usize) -> std::result::Result<Value, ImError> {
     let t = v.get_type().map_err(|e| unreadable(path, e))?;
     // SAFETY: every cast below matches the type napi just reported.
     unsafe {
@@ -69,7 +64,7 @@ fn convert(
                     for i in 0..len {
                         let item: Unknown = obj.get_element(i).map_err(|e| unreadable(path, e))?;
                         path.push_str(&format!("[{i}]"));
-                        out.push(convert(env, item, path, depth + 1)?);
+                        out.push(convert(item, path, depth + 1)?);
                         path.truncate(base);
                     }
                     return Ok(Value::Array(out));
@@ -84,7 +79,7 @@ fn convert(
                         .map_err(|e| unreadable(path, e))?;
                     path.push('.');
                     path.push_str(&key);
-                    let value = convert(env, item, path, depth + 1)?;
+                    let value = convert(item, path, depth + 1)?;
                     path.truncate(base);
                     // JSON.stringify drops undefined members; so does this.
                     if !value.is_null() || item.get_type().ok() == Some(ValueType::Null) {
@@ -101,12 +96,9 @@ fn convert(
     }
 }
 
-pub fn args_or_invalid(
-    env: &Env,
-    args: &[(&str, Unknown<'_>)],
-) -> std::result::Result<Vec<Value>, ImError> {
+pub fn args_or_invalid(args: &[(&str, Unknown<'_>)]) -> std::result::Result<Vec<Value>, ImError> {
     args.iter()
-        .map(|(name, v)| to_json(env, *v, &camel(name)))
+        .map(|(name, v)| to_json(*v, &camel(name)))
         .collect()
 }
 

@@ -28,7 +28,7 @@ macro_rules! api {
                 #[napi(ts_args_type = $ts_args, ts_return_type = $ts_ret)]
                 pub fn $name<'e>(&self, env: &'e Env, $($arg: Unknown<'e>),*) -> Result<PromiseRaw<'e, Value>> {
                     let core = self.core.clone();
-                    match args_or_invalid(env, &[$((stringify!($arg), $arg)),*]) {
+                    match args_or_invalid(&[$((stringify!($arg), $arg)),*]) {
                         Ok(values) => {
                             #[allow(unused_mut, unused_variables)]
                             let mut values = values.into_iter();
@@ -49,11 +49,11 @@ impl Engine {
     /// Creates the engine. Throws (with `code` 33003 on the error) only for invalid
     /// options, since a constructor has no result envelope.
     #[napi(constructor, ts_args_type = "options: EngineOptions")]
-    pub fn new(env: Env, options: Unknown) -> Result<Self> {
+    pub fn new(options: Unknown) -> Result<Self> {
         let invalid = |e: imsync_core::ImError| {
             Error::new(Status::InvalidArg, format!("{} (code {})", e.msg, e.code))
         };
-        let options = envelope::to_json(&env, options, "options").map_err(invalid)?;
+        let options = envelope::to_json(options, "options").map_err(invalid)?;
         imsync_core::Engine::new(&options)
             .map(|core| Self {
                 core: Arc::new(core),
@@ -94,6 +94,12 @@ api! {
     connect(token, reconnect_kick_enable) ["token: string, reconnectKickEnable?: boolean"]
         -> "Promise<ImResult<{ userId: string }>>";
     disconnect(close_db) ["closeDB?: boolean"] -> "Promise<ImResult<void>>";
+    get_remote_history_messages(conversation, options)
+        ["conversation: IConversationOption, options?: GetHistoryMessageOption"]
+        -> "Promise<ImResult<HistoryPage>>";
+    get_continuous_messages(conversation, options)
+        ["conversation: IConversationOption, options?: GetHistoryMessageOption"]
+        -> "Promise<ImResult<HistoryPage & { timestamp: number }>>";
     get_connection_status() [""] -> "Promise<ImResult<number>>";
     send_message(conversation, message, options)
         ["conversation: IConversationOption, message: { messageType: string, content: Record<string, any> }, options?: ISendMessageOptions"]

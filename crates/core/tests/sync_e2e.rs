@@ -391,7 +391,7 @@ async fn random_cuts_during_a_10000_message_exchange_lose_and_duplicate_nothing(
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 tokio::time::sleep(std::time::Duration::from_millis(20 + seed % 200)).await;
-                if seed % 2 == 0 {
+                if seed.is_multiple_of(2) {
                     a.cut()
                 } else {
                     b.cut()
@@ -579,4 +579,72 @@ async fn app_killed_with_sends_in_flight_settles_them_on_restart() {
         .map(|m| m["content"]["content"].as_str().unwrap())
         .collect();
     assert_eq!(texts.len() as u64, sent, "no message twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_and_continuous_history_fill_what_the_local_database_lacks() {
+    let server = Server::start();
+    let alice = Client::new(&server.url(), "Electron");
+    let mut bob = Client::new(&server.url(), "Electron");
+    alice.connect(&server.token("alice")).await;
+    bob.connect(&server.token("bob")).await;
+    for i in 0..30 {
+        alice
+            .engine
+            .send_message(private("bob"), text(&format!("h{i}")), Value::Null)
+            .await
+            .unwrap();
+    }
+    bob.wait_for("MESSAGES", |p| {
+        p["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["content"]["content"] == "h29")
+    })
+    .await;
+    bob.engine.clear_messages(private("alice")).await.unwrap();
+    let remote = bob
+        .engine
+        .get_remote_history_messages(private("alice"), json!({ "count": 10 }))
+        .await
+        .unwrap();
+    let texts: Vec<&str> = remote["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"]["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        (20..30).rev().map(|i| format!("h{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(remote["hasMore"], true);
+    let conv = &bob
+        .engine
+        .get_conversations(json!([private("alice")]))
+        .await
+        .unwrap()[0];
+    assert_eq!(conv["unreadMessageCount"], 0, "history is not news");
+    // Continuous paging: local (the 10 just fetched) first, then the server, no gap.
+    let mut seen = Vec::new();
+    let mut ts = 0;
+    loop {
+        let page = bob
+            .engine
+            .get_continuous_messages(private("alice"), json!({ "timestamp": ts, "count": 7 }))
+            .await
+            .unwrap();
+        for m in page["list"].as_array().unwrap() {
+            seen.push(m["content"]["content"].as_str().unwrap().to_string());
+        }
+        ts = page["timestamp"].as_i64().unwrap();
+        if !page["hasMore"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        (0..30).rev().map(|i| format!("h{i}")).collect::<Vec<_>>()
+    );
 }

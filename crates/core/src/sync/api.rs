@@ -459,7 +459,7 @@ impl Engine {
     }
 
     pub(crate) async fn read_cursor(&self) -> ImResult<u64> {
-        self.db()?.store.read(|c| inbox::cursor(c)).await
+        self.db()?.store.read(inbox::cursor).await
     }
 
     /// Applies delivered entries and moves the cursor in one transaction, then emits
@@ -580,5 +580,115 @@ impl Engine {
         if let Err(e) = result {
             tracing::warn!(error = %e, "settling an outbox message failed");
         }
+    }
+}
+
+impl Engine {
+    /// One page of the server's history of a conversation (`getRemoteHistoryMessages`).
+    /// The messages are also stored locally (as read, idempotently by messageUId), so they
+    /// carry local messageIds and later local queries see them.
+    pub async fn get_remote_history_messages(
+        &self,
+        conversation: Value,
+        options: Value,
+    ) -> ImResult<Value> {
+        let key = args::conversation(Some(&conversation), "conversation")?;
+        let m = args::optional_object(Some(&options), "options")?;
+        let get = |k: &str| m.and_then(|m| m.get(k));
+        let timestamp = args::timestamp(get("timestamp"), "options.timestamp", Some(0))?;
+        let count = args::ranged(get("count"), "options.count", 1, 100, Some(20))?;
+        let order = args::ranged(get("order"), "options.order", 0, 1, Some(0))?;
+        let (list, has_more) = self.fetch_remote(key, timestamp, count, order).await?;
+        Ok(json!({ "list": list, "hasMore": has_more }))
+    }
+
+    async fn fetch_remote(
+        &self,
+        key: crate::model::ConversationKey,
+        timestamp: i64,
+        count: i64,
+        order: i64,
+    ) -> ImResult<(Vec<Value>, bool)> {
+        let op = request::Op::History(pb::HistoryRequest {
+            conversation: Some(convert::to_wire(&key)),
+            timestamp,
+            count: count as u32,
+            order: order as u32,
+        });
+        let r = self.request(op).await?;
+        if r.code != 0 {
+            return Err(ImError::new(r.code, r.msg));
+        }
+        let Some(response::Body::History(page)) = r.body else {
+            return Err(ImError::new(
+                session::SOCKET_DISCONNECTED,
+                "history answered without a page",
+            ));
+        };
+        let db = self.db()?;
+        let now = now_ms();
+        let registry = self.registry();
+        let items: Vec<crate::message::NewMessage> = page
+            .messages
+            .iter()
+            .filter_map(
+                |m| match convert::to_apply(m, &registry, &db.user_id, false, now) {
+                    Some(inbox::Apply::Store(mut n))
+                    | Some(inbox::Apply::Recall { notice: mut n, .. }) => {
+                        // History is not news: it never adds to the unread count.
+                        n.received_status |= crate::model::received_status::READ;
+                        Some(n)
+                    }
+                    _ => None,
+                },
+            )
+            .collect();
+        let list =
+            db.store
+                .write(move |tx| {
+                    let ids: Vec<i64> = writes::insert(tx, &items, false)?
+                        .into_iter()
+                        .filter_map(|o| match o {
+                            writes::Outcome::Inserted(id)
+                            | writes::Outcome::Duplicate(Some(id)) => Some(id),
+                            writes::Outcome::Duplicate(None) => None,
+                        })
+                        .collect();
+                    history::by_ids(tx, &ids)
+                })
+                .await?;
+        Ok((list, page.has_more))
+    }
+
+    /// Local history first; when the local database cannot fill the page, the server's
+    /// history fills it (stored locally), so the list is contiguous
+    /// (`getContinuousMessages`). `timestamp` in the result continues the paging.
+    pub async fn get_continuous_messages(
+        &self,
+        conversation: Value,
+        options: Value,
+    ) -> ImResult<Value> {
+        let key = args::conversation(Some(&conversation), "conversation")?;
+        let m = args::optional_object(Some(&options), "options")?;
+        let get = |k: &str| m.and_then(|m| m.get(k));
+        let timestamp = args::timestamp(get("timestamp"), "options.timestamp", Some(0))?;
+        let count = args::ranged(get("count"), "options.count", 1, 100, Some(20))?;
+        let order = args::ranged(get("order"), "options.order", 0, 1, Some(0))?;
+        let local = self
+            .get_history_messages(conversation.clone(), options.clone())
+            .await?;
+        let mut list = local["list"].as_array().cloned().unwrap_or_default();
+        let mut has_more = local["hasMore"].as_bool().unwrap_or(false);
+        if (list.len() as i64) < count && self.connection_status() == Status::Connected {
+            let (_, remote_more) = self.fetch_remote(key, timestamp, count, order).await?;
+            let merged = self.get_history_messages(conversation, options).await?;
+            list = merged["list"].as_array().cloned().unwrap_or_default();
+            has_more = merged["hasMore"].as_bool().unwrap_or(false) || remote_more;
+        }
+        let next = list
+            .last()
+            .and_then(|m| m["sentTime"].as_i64())
+            .unwrap_or(timestamp);
+        Ok(json!({ "list": list, "hasMore": has_more, "timestamp": next }))
     }
 }

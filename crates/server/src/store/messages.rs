@@ -126,6 +126,37 @@ pub fn head_seq(conn: &Connection, user: &str) -> Result<u64, ApiError> {
         .unwrap_or(0) as u64)
 }
 
+/// The send time of a new message of `conv`: the clock, but strictly after the previous
+/// message of the same conversation, so clients paging history by timestamp never meet
+/// two messages of one conversation at the same millisecond (their order would be
+/// ambiguous). All writes run on the one writer thread; the map only spans this run, and a
+/// restart takes far longer than a millisecond.
+fn conversation_time(sender: &str, conv: &imsync_protocol::Conversation, now: i64) -> i64 {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static LAST: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
+    let key = if conv.r#type == imsync_protocol::ConversationType::Private as i32 {
+        let (a, b) = if sender <= conv.target_id.as_str() {
+            (sender, conv.target_id.as_str())
+        } else {
+            (conv.target_id.as_str(), sender)
+        };
+        format!("1\u{1f}{a}\u{1f}{b}\u{1f}{}", conv.channel_id)
+    } else {
+        format!(
+            "{}\u{1f}{}\u{1f}{}",
+            conv.r#type, conv.target_id, conv.channel_id
+        )
+    };
+    let mut last = LAST
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let slot = last.entry(key).or_insert(i64::MIN);
+    *slot = now.max(*slot + 1);
+    *slot
+}
+
 /// Stores `message` (sender's view; uid and time assigned here) and appends
 /// it to each owner's inbox. Returns the ack (with the sender's seq if the
 /// sender is an owner) and one delivery per owner.
@@ -136,9 +167,10 @@ fn append(
     now: i64,
 ) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
     message.message_uid = new_message_uid();
-    message.sent_time = now;
     message.direction = MessageDirection::Unspecified as i32;
     let conv = message.conversation.clone().unwrap_or_default();
+    let now = conversation_time(&message.sender_user_id, &conv, now);
+    message.sent_time = now;
     let expansion = serde_json::to_string(&message.expansion).map_err(ApiError::internal)?;
     conn.prepare_cached(
         "INSERT INTO messages (uid, sender, conv_type, target, channel, sent_time, object_name, client_msg_id, body, expansion)
