@@ -1,136 +1,171 @@
-// The README's main job: builds a local message database through the native Engine and
-// shows insert, history, search and the conversation list, with timings. No network is
-// needed (the sync engine arrives with imsync-server; this demo is the local half).
+// The README's main job: the real thing end to end on one machine. Starts imsync-server on
+// loopback, signs alice and bob in (each with their own local database), has them chat in
+// Chinese and English, takes bob offline and brings him back to pull what he missed, then
+// searches bob's local database and lists his conversations — printed as a transcript
+// with timings.
 'use strict'
+const { spawn } = require('node:child_process')
+const crypto = require('node:crypto')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const readline = require('node:readline')
 const { Engine } = require('../index.js')
 
+const APP_KEY = 'demo-key'
+const APP_SECRET = 'demo-secret'
 const PRIVATE = 1
-const GROUP = 3
-const RECEIVE = 2
+const t0 = process.hrtime.bigint()
+const clock = () => `+${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1).padStart(7)} ms`
+const say = (...a) => console.log(clock(), ...a)
 
-function ms(start) {
-  return `${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(2)} ms`
+function serverBinary() {
+  const exe = process.platform === 'win32' ? 'imsync-server.exe' : 'imsync-server'
+  for (const profile of ['release', 'debug']) {
+    const p = path.join(__dirname, '..', 'target', profile, exe)
+    if (fs.existsSync(p)) return p
+  }
+  throw new Error('imsync-server is not built: run `cargo build --release -p imsync-server` (npm run demo does)')
 }
 
-async function timed(label, call) {
-  const start = process.hrtime.bigint()
-  const res = await call()
-  if (res.code !== 0) throw new Error(`${label} failed: ${res.code} ${res.msg}`)
-  console.log(`  ${label}  (${ms(start)})`)
+function startServer(dataDir) {
+  const child = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--app-key', APP_KEY, '--app-secret', APP_SECRET], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout })
+    lines.once('line', (line) => {
+      const m = /^listening on (http:\/\/\S+)$/.exec(line)
+      if (m) resolve({ child, url: m[1] })
+      else reject(new Error(`unexpected server output: ${line}`))
+    })
+    child.once('exit', (code) => reject(new Error(`imsync-server exited with ${code}`)))
+  })
+}
+
+async function admin(url, route, body) {
+  const nonce = crypto.randomUUID()
+  const timestamp = String(Date.now())
+  const signature = crypto.createHmac('sha256', APP_SECRET).update(nonce + timestamp).digest('hex')
+  const res = await fetch(url + route, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'App-Key': APP_KEY, Nonce: nonce, Timestamp: timestamp, Signature: signature },
+    body: JSON.stringify(body),
+  })
+  const json = await res.json()
+  if (json.code !== 200) throw new Error(`${route}: ${JSON.stringify(json)}`)
+  return json
+}
+
+/** An engine whose events can be awaited. */
+function user(name, serverUrl, dbRoot) {
+  const engine = new Engine({ appkey: APP_KEY, dbpath: path.join(dbRoot, name), serverUrl, logOutputLevel: 1 })
+  const waiters = []
+  engine.onEvent((event, payload) => {
+    if (event === 'MESSAGES') {
+      for (const m of payload.messages) {
+        const tag = m.isOfflineMessage ? ' (offline, pulled on reconnect)' : ''
+        say(`  ${name.padEnd(5)} ⇐ ${m.senderUserId}: ${m.content.content}${tag}`)
+      }
+    } else if (event !== 'CONVERSATION') {
+      say(`  ${name.padEnd(5)} event ${event}${payload == null ? '' : ` ${JSON.stringify(payload)}`}`)
+    }
+    for (const w of [...waiters]) {
+      if (w.event === event && w.pred(payload)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve(payload)
+      }
+    }
+  })
+  const waitFor = (event, pred = () => true) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name}: no ${event} within 10 s`)), 10_000)
+      waiters.push({ event, pred, resolve: (p) => (clearTimeout(timer), resolve(p)) })
+    })
+  return { name, engine, waitFor }
+}
+
+function check(res, what) {
+  if (res.code !== 0) throw new Error(`${what} failed: ${res.code} ${res.msg}`)
   return res.data
 }
 
-function show(messages) {
-  for (const m of messages) {
-    const who = m.messageDirection === RECEIVE ? m.senderUserId : 'me'
-    const text = m.content.content ?? m.content.name ?? JSON.stringify(m.content)
-    console.log(`      [${new Date(m.sentTime).toISOString().slice(11, 19)}] ${who}: ${text}`)
-  }
+async function send(from, to, text) {
+  const start = process.hrtime.bigint()
+  const got = to.waitFor('MESSAGES', (p) => p.messages.some((m) => m.content.content === text))
+  const sent = check(await from.engine.sendMessage({ conversationType: PRIVATE, targetId: to.name }, { messageType: 'RC:TxtMsg', content: { content: text } }), 'sendMessage')
+  say(`  ${from.name.padEnd(5)} ⇒ ${to.name}: ${text}   [SENT, messageUId ${sent.messageUId}]`)
+  await got
+  say(`          delivered in ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(2)} ms`)
 }
 
 async function main() {
-  const dbpath = fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-demo-'))
-  console.log(`imsync demo: local message database under ${dbpath}\n`)
-  const engine = new Engine({ appkey: 'demo-app', dbpath, logOutputLevel: 1 })
-  await timed("open('alice')", () => engine.open('alice'))
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-demo-'))
+  console.log(`imsync demo — everything under ${root}\n`)
+  const server = await startServer(path.join(root, 'server'))
+  say(`imsync-server listening on ${server.url}`)
+  try {
+    const alice = user('alice', server.url, root)
+    const bob = user('bob', server.url, root)
+    const tokens = { alice: (await admin(server.url, '/user/getToken', { userId: 'alice' })).token, bob: (await admin(server.url, '/user/getToken', { userId: 'bob' })).token }
+    say('tokens issued by the admin API (signed requests)')
 
-  const bob = { conversationType: PRIVATE, targetId: 'bob' }
-  const team = { conversationType: GROUP, targetId: 'team' }
-  const t0 = Date.UTC(2026, 10, 21, 9, 0, 0)
-  const chat = [
-    [bob, 'bob', '早上好！今天的会议改到下午三点。'],
-    [bob, 'alice', 'Good morning — 3 pm works for me.'],
-    [team, 'carol', '季度报告的初稿已经发到群里了 📄'],
-    [team, 'dave', 'Thanks Carol, I will review the Budget section.'],
-    [bob, 'bob', '记得带上预算表。'],
-    [team, 'carol', '会议纪要：预算需要在周五前确认。'],
-  ]
-  console.log('\n1. Insert a conversation history (kept sentTime, so imported history keeps its order)')
-  await timed(`batchInsertMessage(${chat.length} messages)`, () =>
-    engine.batchInsertMessage(
-      chat.map(([conv, from, text], i) => ({
-        ...conv,
-        messageType: 'RC:TxtMsg',
-        content: { content: text },
-        senderUserId: from,
-        messageDirection: from === 'alice' ? 1 : RECEIVE,
-        sentTime: t0 + i * 60_000,
-      })),
-      false,
-    ),
-  )
-  await timed('insertMessage(file message "预算表.xlsx")', () =>
-    engine.insertMessage(bob, {
-      messageType: 'RC:FileMsg',
-      content: { name: '预算表.xlsx', size: 24_576, type: 'xlsx', fileUrl: 'https://files.example/1' },
-      senderUserId: 'bob',
-      messageDirection: RECEIVE,
-      sentTime: t0 + 10 * 60_000,
-    }, { isUnread: true }),
-  )
-
-  const bulk = 20_000
-  const start = process.hrtime.bigint()
-  const words = ['会议', '预算', '报告', 'meeting', 'budget', 'report', '你好', 'hello', '明天', 'tomorrow']
-  for (let b = 0; b < bulk / 500; b++) {
-    const batch = []
-    for (let i = 0; i < 500; i++) {
-      const n = b * 500 + i
-      batch.push({
-        conversationType: PRIVATE,
-        targetId: `user${n % 100}`,
-        messageType: 'RC:TxtMsg',
-        content: { content: `${words[n % words.length]} #${n} ${words[(n * 7) % words.length]}` },
-        senderUserId: `user${n % 100}`,
-        messageDirection: RECEIVE,
-        sentTime: t0 - (bulk - n) * 1000,
-      })
+    console.log('\n1. Both sign in (the local database opens before any network)')
+    for (const u of [alice, bob]) {
+      const start = process.hrtime.bigint()
+      const r = check(await u.engine.connect(tokens[u.name]), 'connect')
+      await u.waitFor('PULL_OFFLINE_MESSAGE_FINISHED')
+      say(`  ${u.name} connected as ${r.userId} in ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(1)} ms`)
     }
-    const res = await engine.batchInsertMessage(batch, false)
-    if (res.code !== 0) throw new Error(res.msg)
+
+    console.log('\n2. A conversation, both ways')
+    await send(alice, bob, '早上好 Bob！今天的会议改到下午三点。')
+    await send(bob, alice, 'Good morning Alice — 3 pm works. 我会带上预算表。')
+    await send(alice, bob, 'Great, see you at the meeting 👍')
+
+    console.log('\n3. Bob goes offline; Alice keeps writing')
+    check(await bob.engine.disconnect(), 'disconnect')
+    await bob.waitFor('DISCONNECT')
+    for (const text of ['会议室换到 3 楼了。', 'Also: please review the Q3 budget before Friday.', '预算的问题我们明天再聊。']) {
+      const sent = check(await alice.engine.sendMessage({ conversationType: PRIVATE, targetId: 'bob' }, { messageType: 'RC:TxtMsg', content: { content: text } }), 'sendMessage')
+      say(`  alice ⇒ bob: ${text}   [stored on the server, bob offline; ${sent.messageUId}]`)
+    }
+    const localOnly = check(await bob.engine.getMessageCount({ conversationType: PRIVATE, targetId: 'alice' }), 'getMessageCount')
+    say(`  bob's local database still answers while offline: ${localOnly} messages with alice`)
+
+    console.log('\n4. Bob comes back and pulls what he missed')
+    const back = process.hrtime.bigint()
+    const finished = bob.waitFor('PULL_OFFLINE_MESSAGE_FINISHED')
+    check(await bob.engine.connect(tokens.bob), 'connect')
+    await finished
+    say(`  offline pull finished ${(Number(process.hrtime.bigint() - back) / 1e6).toFixed(1)} ms after connect`)
+
+    console.log("\n5. Local search in bob's database (exact substring, any length, Chinese included)")
+    const conv = { conversationType: PRIVATE, targetId: 'alice' }
+    for (const kw of ['预', '预算', '会议', 'budget', 'Q3', '👍']) {
+      const start = process.hrtime.bigint()
+      const r = check(await bob.engine.searchMessages(conv, kw, 0, 10), 'searchMessages')
+      say(`  searchMessages(${JSON.stringify(kw)}) → ${r.count} match(es) in ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(2)} ms`)
+      for (const m of r.messages) console.log(`               · ${m.senderUserId}: ${m.content.content}`)
+    }
+    const convs = check(await bob.engine.searchConversationByContent('预算', ['RC:TxtMsg']), 'searchConversationByContent')
+    say(`  searchConversationByContent("预算") → ${convs.map((c) => c.targetId).join(', ')}`)
+
+    console.log("\n6. Bob's conversation list")
+    for (const c of check(await bob.engine.getConversationList(0, 10), 'getConversationList')) {
+      say(`  ${c.targetId}: ${c.unreadMessageCount} unread, latest "${c.latestMessage?.content?.content}"`)
+    }
+    const history = check(await bob.engine.getHistoryMessages(conv, { count: 3 }), 'getHistoryMessages')
+    say(`  getHistoryMessages(count 3) → ${history.list.map((m) => JSON.stringify(m.content.content)).join(', ')}  (hasMore ${history.hasMore})`)
+
+    for (const u of [alice, bob]) check(await u.engine.close(), 'close')
+    say('engines closed')
+  } finally {
+    server.child.kill('SIGTERM')
+    await new Promise((r) => server.child.once('exit', r))
+    say('imsync-server stopped')
+    fs.rmSync(root, { recursive: true, force: true })
   }
-  const secs = Number(process.hrtime.bigint() - start) / 1e9
-  console.log(`  bulk import: ${bulk} messages over 100 conversations in ${(secs * 1000).toFixed(0)} ms (${Math.round(bulk / secs)} msgs/s)`)
-
-  console.log('\n2. History (newest first), one page')
-  const page = await timed('getHistoryMessages(bob, { count: 20 })', () => engine.getHistoryMessages(bob, { count: 20 }))
-  show(page.list)
-
-  console.log('\n3. Local search: exact substring, any length, Chinese included')
-  for (const [conv, kw] of [[bob, '预'], [bob, '预算'], [team, '会议'], [team, 'budget'], [bob, 'xlsx']]) {
-    const res = await timed(`searchMessages(${conv.targetId}, ${JSON.stringify(kw)})`, () =>
-      engine.searchMessages(conv, kw, 0, 10),
-    )
-    console.log(`      ${res.count} match(es)`)
-    show(res.messages)
-  }
-  const convs = await timed('searchConversationByContent("预算", [RC:TxtMsg, RC:FileMsg])', () =>
-    engine.searchConversationByContent('预算', ['RC:TxtMsg', 'RC:FileMsg']),
-  )
-  console.log(`      found in: ${convs.map((c) => c.targetId).join(', ')}`)
-  const fts = await timed('searchMessages(bob, \'AND NEAR( "*\') — FTS syntax is searched as text', () =>
-    engine.searchMessages(bob, 'AND NEAR( "*', 0, 10),
-  )
-  console.log(`      ${fts.count} match(es)`)
-
-  console.log('\n4. Conversation list (kept in the same transaction as every write)')
-  const list = await timed('getConversationList(0, 5)', () => engine.getConversationList(0, 5))
-  for (const c of list) {
-    const last = c.latestMessage?.content?.content ?? c.latestMessage?.content?.name
-    console.log(`      ${c.targetId.padEnd(8)} unread ${String(c.unreadMessageCount).padStart(2)}  last: ${last}`)
-  }
-
-  console.log('\n5. Bad input gets a clear error and changes nothing')
-  const bad = await engine.getHistoryMessages(bob, { count: 101 })
-  console.log(`      getHistoryMessages(bob, { count: 101 }) → ${bad.code} ${bad.msg}`)
-  const room = await engine.insertMessage({ conversationType: 4, targetId: 'room' }, { messageType: 'RC:TxtMsg', content: { content: 'x' } })
-  console.log(`      insertMessage(chatroom) → ${room.code} ${room.msg}`)
-
-  await timed('close()', () => engine.close())
-  fs.rmSync(dbpath, { recursive: true, force: true })
   console.log('\ndone.')
 }
 
