@@ -573,7 +573,7 @@ test('service.destroy() while connected: closes the session (the server sees ali
   assert.deepEqual(problems, [])
 })
 
-test('after service.destroy(), a window call resolves a clear failure promptly (not a 30 s wait)', { todo: 'js/main.js destroy() removes the imsync:call handler, so a later renderer call sees "No handler registered", which js/renderer.js treats as "not initialized yet" and retries for READY_TIMEOUT_MS (30 s) before resolving 35005 "the main process did not initialize imsync within 30000 ms"' }, async (t) => {
+test('after service.destroy(), a window call resolves a clear failure promptly (not a 30 s wait)', async (t) => {
   const { alice, win } = await connectedApp(t)
   await h.withDeadline(alice.service.destroy(), 15000, 'destroy')
   const started = Date.now()

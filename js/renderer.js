@@ -434,6 +434,9 @@ function waitReady(attempt) {
 
 /** The registrations issued so far; later calls wait for them (a type before its messages). */
 let registrations = null
+/** Set once the main process answered a call: a missing handler after that means the
+ *  service was destroyed, not "not ready yet", so nothing is worth waiting for. */
+let served = false
 
 async function invoke(method, args) {
   if (!ipcRenderer) {
@@ -443,9 +446,14 @@ async function invoke(method, args) {
   const deadline = Date.now() + READY_TIMEOUT_MS
   for (let attempt = 0; ; attempt++) {
     try {
-      return await ipcRenderer.invoke(CALL_CHANNEL, method, args)
+      const result = await ipcRenderer.invoke(CALL_CHANNEL, method, args)
+      served = true
+      return result
     } catch (e) {
       const text = errorText(e)
+      if (/No handler registered/i.test(text) && served) {
+        return { code: ErrorCode.MAIN_PROCESS_ERROR, msg: `imsync: ${method}: the main-process service is destroyed (service.destroy() was called)` }
+      }
       if (/No handler registered/i.test(text) && Date.now() < deadline) {
         await waitReady(attempt)
         continue

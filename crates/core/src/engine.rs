@@ -324,7 +324,7 @@ impl Engine {
         };
         db.store
             .write(move |tx| {
-                let outcome = writes::insert(tx, std::slice::from_ref(&parsed), false)?;
+                let outcome = writes::insert(tx, std::slice::from_ref(&parsed), None)?;
                 let id = match outcome[0] {
                     Outcome::Inserted(id) | Outcome::Duplicate(Some(id)) => id,
                     Outcome::Duplicate(None) => {
@@ -396,7 +396,7 @@ impl Engine {
         };
         db.store
             .write(move |tx| {
-                let outcomes = writes::insert(tx, &parsed, check)?;
+                let outcomes = writes::insert(tx, &parsed, check.then_some(0))?;
                 let inserted = outcomes
                     .iter()
                     .filter(|o| matches!(o, Outcome::Inserted(_)))

@@ -42,6 +42,9 @@ pub struct NewMessage {
     pub search_text: Option<String>,
     /// Set on messages this device sends: the id the server deduplicates resends by.
     pub client_id: Option<String>,
+    /// The sender's client already made resends of it impossible to confuse (it came
+    /// with a client id the server deduplicated), so no content check is needed.
+    pub server_deduped: bool,
 }
 
 impl NewMessage {
@@ -315,6 +318,7 @@ impl Parser<'_> {
             extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
             search_text,
             client_id: None,
+            server_deduped: false,
         })
     }
 }

@@ -648,3 +648,72 @@ async fn remote_and_continuous_history_fill_what_the_local_database_lacks() {
         (0..30).rev().map(|i| format!("h{i}")).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_content_without_client_ids_is_dropped_only_while_checking_is_on() {
+    let server = Server::start();
+    let mut bob = Client::new(&server.url(), "Electron");
+    bob.connect(&server.token("bob")).await;
+    let publish = |text: &str| {
+        let r = server.admin(
+            "/message/private/publish",
+            json!({ "fromUserId": "app", "toUserId": "bob", "objectName": "RC:TxtMsg",
+                    "content": json!({ "content": text }).to_string() }),
+        );
+        assert_eq!(r["code"], 200, "{r}");
+    };
+    // An app server retrying a publish after a timeout: same content, new messageUId.
+    publish("reminder: standup");
+    publish("reminder: standup");
+    publish("marker 1");
+    bob.wait_for("MESSAGES", |p| {
+        p["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["content"]["content"] == "marker 1")
+    })
+    .await;
+    assert_eq!(
+        bob.engine.get_message_count(private("app")).await.unwrap(),
+        2,
+        "the resend was dropped"
+    );
+    bob.engine
+        .set_check_duplicate_message(json!(false))
+        .await
+        .unwrap();
+    publish("reminder: standup");
+    publish("marker 2");
+    bob.wait_for("MESSAGES", |p| {
+        p["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["content"]["content"] == "marker 2")
+    })
+    .await;
+    assert_eq!(
+        bob.engine.get_message_count(private("app")).await.unwrap(),
+        4,
+        "with checking off every copy is kept"
+    );
+    // Client sends carry client ids the server deduplicates: identical texts are all kept.
+    bob.engine
+        .set_check_duplicate_message(json!(true))
+        .await
+        .unwrap();
+    let alice = Client::new(&server.url(), "Electron");
+    alice.connect(&server.token("alice")).await;
+    for _ in 0..3 {
+        alice
+            .engine
+            .send_message(private("bob"), text("ok"), Value::Null)
+            .await
+            .unwrap();
+    }
+    bob.until("three oks", |e| async move {
+        e.get_message_count(private("alice")).await.unwrap() == json!(3)
+    })
+    .await;
+}

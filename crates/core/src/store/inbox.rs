@@ -58,7 +58,7 @@ pub fn apply(
     conn: &Connection,
     items: &[Apply],
     cursor_to: Option<u64>,
-    check_content: bool,
+    content_window: Option<i64>,
 ) -> ImResult<Applied> {
     let mut out = Applied::default();
     let mut pending: Vec<NewMessage> = Vec::new();
@@ -66,7 +66,7 @@ pub fn apply(
         match item {
             Apply::Store(m) => {
                 if let Some(id) = settle_own(conn, m)? {
-                    flush(conn, &mut pending, check_content, &mut out)?;
+                    flush(conn, &mut pending, content_window, &mut out)?;
                     out.changed_messages.push(id);
                     out.conversations.insert(conv_of(id));
                 } else {
@@ -74,7 +74,7 @@ pub fn apply(
                 }
             }
             Apply::Recall { original, notice } => {
-                flush(conn, &mut pending, check_content, &mut out)?;
+                flush(conn, &mut pending, content_window, &mut out)?;
                 match replace_with_notice(conn, original, notice)? {
                     Some(id) => {
                         out.changed_messages.push(id);
@@ -82,12 +82,12 @@ pub fn apply(
                     }
                     None => {
                         pending.push(notice.clone());
-                        flush(conn, &mut pending, false, &mut out)?;
+                        flush(conn, &mut pending, None, &mut out)?;
                     }
                 }
             }
             Apply::ReadUpTo { key, time } => {
-                flush(conn, &mut pending, check_content, &mut out)?;
+                flush(conn, &mut pending, content_window, &mut out)?;
                 if let Some(conv) = conversations::find_id(conn, key)? {
                     mark_read_up_to(conn, conv, *time)?;
                     out.conversations.insert(conv);
@@ -95,7 +95,7 @@ pub fn apply(
             }
         }
     }
-    flush(conn, &mut pending, check_content, &mut out)?;
+    flush(conn, &mut pending, content_window, &mut out)?;
     if let Some(seq) = cursor_to {
         set_cursor(conn, seq)?;
     }
@@ -105,13 +105,13 @@ pub fn apply(
 fn flush(
     conn: &Connection,
     pending: &mut Vec<NewMessage>,
-    check_content: bool,
+    content_window: Option<i64>,
     out: &mut Applied,
 ) -> ImResult<()> {
     if pending.is_empty() {
         return Ok(());
     }
-    for outcome in writes::insert(conn, pending, check_content)? {
+    for outcome in writes::insert(conn, pending, content_window)? {
         if let Outcome::Inserted(id) = outcome {
             out.new_messages.push(id);
             out.conversations.insert(conv_of(id));

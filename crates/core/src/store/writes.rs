@@ -17,22 +17,25 @@ pub enum Outcome {
     Duplicate(Option<i64>),
 }
 
-/// Inserts messages in order. `check_content` also drops messages identical in
-/// conversation, sender, type, time and content to a stored one (for senders that carry no
-/// server id); a known `messageUId` is never stored twice either way.
+/// Inserts messages in order. A known `messageUId` is never stored twice. With a
+/// `content_window` (ms), a message identical in conversation, sender, type and content
+/// to one stored within that many ms of its sentTime is dropped too — the only way to
+/// recognise resends from senders the server could not deduplicate (0 = same time, for
+/// imports). Messages marked `server_deduped` are exempt: two identical "ok"s are two.
 pub fn insert(
     conn: &Connection,
     messages: &[NewMessage],
-    check_content: bool,
+    content_window: Option<i64>,
 ) -> ImResult<Vec<Outcome>> {
     let mut states: HashMap<ConversationKey, ConvState> = HashMap::new();
     let mut seen_uids: HashSet<&str> = HashSet::new();
     let mut seen_content: HashSet<(i64, i64, &str, &str, &str)> = HashSet::new();
+    let window = content_window.unwrap_or(0);
     let mut out = Vec::with_capacity(messages.len());
     let mut find_uid = conn.prepare_cached("SELECT id FROM messages WHERE uid = ?1")?;
     let mut find_same = conn.prepare_cached(
-        "SELECT id FROM messages WHERE conv_id = ?1 AND sent_time = ?2 AND sender = ?3 \
-         AND object_name = ?4 AND content = ?5 LIMIT 1",
+        "SELECT id FROM messages WHERE conv_id = ?1 AND sent_time BETWEEN ?2 - ?6 AND ?2 + ?6 \
+         AND sender = ?3 AND object_name = ?4 AND content = ?5 LIMIT 1",
     )?;
     let mut put = conn.prepare_cached(
         "INSERT INTO messages (id, conv_id, uid, sender, object_name, content, direction, sent_time, \
@@ -57,10 +60,10 @@ pub fn insert(
             states.insert(m.key.clone(), conversations::get_or_create(conn, &m.key)?);
         }
         let state = states.get_mut(&m.key).expect("inserted above");
-        if check_content && m.uid.is_none() {
+        if content_window.is_some() && !m.server_deduped {
             let fingerprint = (
                 state.id,
-                m.sent_time,
+                if window == 0 { m.sent_time } else { 0 },
                 m.sender.as_str(),
                 m.object_name.as_str(),
                 m.content.as_str(),
@@ -71,7 +74,14 @@ pub fn insert(
             }
             let same = find_same
                 .query_row(
-                    params![state.id, m.sent_time, m.sender, m.object_name, m.content],
+                    params![
+                        state.id,
+                        m.sent_time,
+                        m.sender,
+                        m.object_name,
+                        m.content,
+                        window
+                    ],
                     |r| r.get(0),
                 )
                 .optional()?;

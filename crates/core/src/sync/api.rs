@@ -23,6 +23,11 @@ const CONNECTION_EXIST: i32 = 34001;
 const TOKEN_INCORRECT: i32 = 31004;
 const SYS_CONVERSATION_NOT_SUPPORT: i32 = 20109;
 
+/// `setCheckDuplicateMessage`: a received message without a sender client id (published
+/// by an app server through the admin API) that repeats one from the same sender, with the
+/// same type and content, within this many ms is taken as a resend and dropped.
+pub const RECEIVE_DEDUP_WINDOW_MS: i64 = 10_000;
+
 fn new_client_id() -> String {
     format!(
         "{:016x}{:016x}",
@@ -378,7 +383,7 @@ impl Engine {
                     return Ok((id, client_id));
                 }
                 let client_id = parsed.client_id.clone().unwrap_or_default();
-                match writes::insert(tx, std::slice::from_ref(&parsed), false)?[0] {
+                match writes::insert(tx, std::slice::from_ref(&parsed), None)?[0] {
                     writes::Outcome::Inserted(id) => Ok((id, client_id)),
                     writes::Outcome::Duplicate(_) => Err(ImError::internal(
                         "a new message collided with a stored one",
@@ -486,7 +491,12 @@ impl Engine {
         let (messages, convs) = db
             .store
             .write(move |tx| {
-                let applied = inbox::apply(tx, &items, Some(cursor_to), check)?;
+                let applied = inbox::apply(
+                    tx,
+                    &items,
+                    Some(cursor_to),
+                    check.then_some(RECEIVE_DEDUP_WINDOW_MS),
+                )?;
                 session::event_payloads(tx, &applied)
             })
             .await?;
@@ -646,7 +656,7 @@ impl Engine {
         let list =
             db.store
                 .write(move |tx| {
-                    let ids: Vec<i64> = writes::insert(tx, &items, false)?
+                    let ids: Vec<i64> = writes::insert(tx, &items, None)?
                         .into_iter()
                         .filter_map(|o| match o {
                             writes::Outcome::Inserted(id)

@@ -123,6 +123,7 @@ pub fn to_apply(
         search_text: text,
         client_id: (dir == direction::SEND && !m.client_msg_id.is_empty())
             .then(|| m.client_msg_id.clone()),
+        server_deduped: !m.client_msg_id.is_empty(),
     };
     if m.object_name == RECALL && !m.ref_message_uid.is_empty() {
         return Some(Apply::Recall {

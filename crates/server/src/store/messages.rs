@@ -87,8 +87,10 @@ fn conv_kind(m: &Message) -> ConversationType {
         .unwrap_or(ConversationType::Unspecified)
 }
 
-/// `stored` (kept in the sender's view) as `owner` sees it: direction, the
-/// private peer as target, and the client message id only for the sender.
+/// `stored` (kept in the sender's view) as `owner` sees it: direction and the
+/// private peer as target. The client message id stays on every copy: the
+/// sender's devices match it to their outbox, and recipients learn that the
+/// server already deduplicated the message (so they need no content dedup).
 pub fn view_for(owner: &str, stored: &Message) -> Message {
     let mut m = stored.clone();
     let own = owner == m.sender_user_id;
@@ -97,12 +99,9 @@ pub fn view_for(owner: &str, stored: &Message) -> Message {
     } else {
         MessageDirection::Receive
     } as i32;
-    if !own {
-        m.client_msg_id.clear();
-        if conv_kind(stored) == ConversationType::Private {
-            if let Some(c) = m.conversation.as_mut() {
-                c.target_id = m.sender_user_id.clone();
-            }
+    if !own && conv_kind(stored) == ConversationType::Private {
+        if let Some(c) = m.conversation.as_mut() {
+            c.target_id = m.sender_user_id.clone();
         }
     }
     m

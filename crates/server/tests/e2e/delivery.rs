@@ -31,8 +31,8 @@ async fn private_message_reaches_every_device_of_both_parties() {
         assert_eq!(conv.target_id, "alice", "receiver sees the peer as target");
         assert_eq!(m.direction, MessageDirection::Receive as i32);
         assert!(
-            m.client_msg_id.is_empty(),
-            "client ids stay with the sender"
+            !m.client_msg_id.is_empty(),
+            "recipients see the client id: the server deduplicated this message"
         );
         assert!(m.is_persisted && m.is_counted);
         assert_eq!(entry_text(&e), "hello bob");
