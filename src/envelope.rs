@@ -1,7 +1,7 @@
 //! JS ⇄ core conversion: arguments to JSON values, results to `{ code, msg?, data? }`.
 
 use napi::bindgen_prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use imsync_core::{codes, ImError, ImResult};
 
@@ -118,17 +118,25 @@ fn camel(snake: &str) -> String {
     out
 }
 
+/// The result envelope. Built by moving `data` in: `json!` would serialize it once more.
 pub fn envelope(result: ImResult<Value>) -> Value {
+    let mut out = serde_json::Map::with_capacity(3);
     match result {
-        Ok(Value::Null) => json!({ "code": codes::SUCCESS }),
-        Ok(data) => json!({ "code": codes::SUCCESS, "data": data }),
-        Err(ImError {
-            code,
-            msg,
-            data: Some(data),
-        }) => json!({ "code": code, "msg": msg, "data": data }),
-        Err(e) => json!({ "code": e.code, "msg": e.msg }),
+        Ok(data) => {
+            out.insert("code".into(), Value::from(codes::SUCCESS));
+            if !data.is_null() {
+                out.insert("data".into(), data);
+            }
+        }
+        Err(e) => {
+            out.insert("code".into(), Value::from(e.code));
+            out.insert("msg".into(), Value::String(e.msg));
+            if let Some(data) = e.data {
+                out.insert("data".into(), data);
+            }
+        }
     }
+    Value::Object(out)
 }
 
 /// Runs a core call on the tokio runtime and resolves its envelope. The call runs in its
