@@ -94,6 +94,9 @@ api! {
     connect(token, reconnect_kick_enable) ["token: string, reconnectKickEnable?: boolean"]
         -> "Promise<ImResult<{ userId: string }>>";
     disconnect(close_db) ["closeDB?: boolean"] -> "Promise<ImResult<void>>";
+    recall_message(conversation, options)
+        ["conversation: IConversationOption, options: { messageUId: string, sentTime: number, disableNotification?: boolean, isDelete?: boolean, extra?: string }"]
+        -> "Promise<ImResult<IAReceivedMessage>>";
     get_remote_history_messages(conversation, options)
         ["conversation: IConversationOption, options?: GetHistoryMessageOption"]
         -> "Promise<ImResult<HistoryPage>>";

@@ -717,3 +717,111 @@ async fn duplicate_content_without_client_ids_is_dropped_only_while_checking_is_
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recall_replaces_the_original_everywhere_and_fixes_unread_counts() {
+    let server = Server::start();
+    let alice = Client::new(&server.url(), "Electron");
+    let mut bob = Client::new(&server.url(), "Electron");
+    let mut bob_web = Client::new(&server.url(), "Web");
+    alice.connect(&server.token("alice")).await;
+    bob.connect(&server.token("bob")).await;
+    bob_web.connect(&server.token("bob")).await;
+    let sent = alice
+        .engine
+        .send_message(private("bob"), text("oops, wrong chat"), Value::Null)
+        .await
+        .unwrap();
+    let uid = sent["messageUId"].clone();
+    for c in [&mut bob, &mut bob_web] {
+        c.wait_for("MESSAGES", |p| p["messages"][0]["messageUId"] == uid)
+            .await;
+    }
+    assert_eq!(
+        bob.engine
+            .get_conversations(json!([private("alice")]))
+            .await
+            .unwrap()[0]["unreadMessageCount"],
+        1
+    );
+    // Bob's web device no longer holds the original: the notice is inserted there.
+    bob_web
+        .engine
+        .clear_messages(private("alice"))
+        .await
+        .unwrap();
+    let recalled = alice
+        .engine
+        .recall_message(
+            private("bob"),
+            json!({ "messageUId": uid, "sentTime": sent["sentTime"] }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(recalled["messageType"], "RC:RcNtf");
+    assert_eq!(
+        recalled["messageId"], sent["messageId"],
+        "replaced in place"
+    );
+    bob.until("bob sees the notice", |e| async move {
+        let h = e
+            .get_history_messages(private("alice"), Value::Null)
+            .await
+            .unwrap();
+        h["list"][0]["messageType"] == "RC:RcNtf"
+    })
+    .await;
+    let h = bob
+        .engine
+        .get_history_messages(private("alice"), Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(
+        h["list"].as_array().unwrap().len(),
+        1,
+        "the original is gone, not kept beside the notice"
+    );
+    let conv = &bob
+        .engine
+        .get_conversations(json!([private("alice")]))
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        conv["unreadMessageCount"], 0,
+        "the recalled message no longer counts as unread"
+    );
+    let found = bob
+        .engine
+        .search_messages(
+            private("alice"),
+            json!("oops"),
+            json!(0),
+            json!(10),
+            Value::Null,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found["count"], 0, "a recalled message is not searchable");
+    bob_web
+        .until("the web device gets an inserted notice", |e| async move {
+            let h = e
+                .get_history_messages(private("alice"), Value::Null)
+                .await
+                .unwrap();
+            h["list"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["messageType"] == "RC:RcNtf")
+        })
+        .await;
+    let err = alice
+        .engine
+        .recall_message(
+            private("bob"),
+            json!({ "messageUId": "nope", "sentTime": 1 }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, 25101);
+}

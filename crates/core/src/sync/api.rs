@@ -702,3 +702,60 @@ impl Engine {
         Ok(json!({ "list": list, "hasMore": has_more, "timestamp": next }))
     }
 }
+
+impl Engine {
+    /// Recalls a message for everyone (`recallMessage(conversation, { messageUId,
+    /// sentTime, disableNotification?, pushConfig?, extra?, isDelete? })`). The server
+    /// puts an RC:RcNtf notice in every inbox holding the message; this device applies
+    /// its own copy of it right away, replacing the original in place.
+    pub async fn recall_message(&self, conversation: Value, options: Value) -> ImResult<Value> {
+        let key = args::conversation(Some(&conversation), "conversation")?;
+        let m = args::object(Some(&options), "options")?;
+        let uid = args::id(
+            m.get("messageUId").or(m.get("messageUid")),
+            "options.messageUId",
+        )?;
+        let sent_time = args::required_integer(m.get("sentTime"), "options.sentTime")?;
+        let req = pb::RecallRequest {
+            message_uid: uid.clone(),
+            conversation: Some(convert::to_wire(&key)),
+            sent_time,
+            is_delete: args::boolean(m.get("isDelete"), "options.isDelete", Some(false))?,
+            disable_notification: args::boolean(
+                m.get("disableNotification"),
+                "options.disableNotification",
+                Some(false),
+            )?,
+            extra: args::string(m.get("extra"), "options.extra")?
+                .unwrap_or_default()
+                .to_string(),
+            ..Default::default()
+        };
+        let r = self.request(request::Op::Recall(req)).await?;
+        if r.code != 0 {
+            return Err(ImError::new(r.code, r.msg));
+        }
+        let ack = match r.body {
+            Some(response::Body::MessageAck(a)) => a,
+            _ => pb::MessageAck::default(),
+        };
+        let db = self.db()?;
+        let user = db.user_id.clone();
+        let notice = convert::recall_notice(&key, &user, &uid, &ack, now_ms());
+        let id = db
+            .store
+            .write(move |tx| {
+                let applied = inbox::apply(tx, &[notice], None, None)?;
+                Ok(applied
+                    .changed_messages
+                    .first()
+                    .or(applied.new_messages.first())
+                    .copied())
+            })
+            .await?;
+        match id {
+            Some(id) => self.stored_message(id).await,
+            None => Ok(Value::Null),
+        }
+    }
+}

@@ -156,3 +156,38 @@ pub fn transient_json(m: &pb::Message) -> Value {
         "directedUserIds": m.directed_user_ids,
     })
 }
+
+/// The notice a recall leaves on the recalling device, the same as the server's copy
+/// that arrives later (applying either is idempotent).
+pub fn recall_notice(
+    key: &ConversationKey,
+    user: &str,
+    original: &str,
+    ack: &pb::MessageAck,
+    now: i64,
+) -> Apply {
+    let content =
+        json!({ "operatorId": user, "recallTime": ack.sent_time, "messageUId": original });
+    Apply::Recall {
+        original: original.to_string(),
+        notice: NewMessage {
+            key: key.clone(),
+            uid: (!ack.message_uid.is_empty()).then(|| ack.message_uid.clone()),
+            sender: user.to_string(),
+            object_name: RECALL.to_string(),
+            content: content.to_string(),
+            direction: direction::SEND,
+            sent_time: ack.sent_time,
+            received_time: now,
+            sent_status: sent_status::SENT,
+            received_status: received_status::READ,
+            mentioned: false,
+            flags: flag::PERSISTED,
+            expansion: None,
+            extra: None,
+            search_text: None,
+            client_id: None,
+            server_deduped: true,
+        },
+    }
+}
