@@ -45,6 +45,7 @@ export declare class Engine {
   open(userId: string): Promise<ImResult<void>>
   connect(token: string, reconnectKickEnable?: boolean): Promise<ImResult<{ userId: string }>>
   disconnect(closeDB?: boolean): Promise<ImResult<void>>
+  recallMessage(conversation: IConversationOption, options: { messageUId: string, sentTime: number, disableNotification?: boolean, isDelete?: boolean, extra?: string }): Promise<ImResult<IAReceivedMessage>>
   getRemoteHistoryMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage>>
   getContinuousMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage & { timestamp: number }>>
   getConnectionStatus(): Promise<ImResult<number>>
