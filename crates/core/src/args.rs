@@ -243,3 +243,24 @@ pub fn keyword(v: Option<&Value>, name: &str) -> ImResult<String> {
         Some(s) => Ok(s.to_string()),
     }
 }
+
+/// `GetHistoryMessageOption`, shared by the local, remote and continuous history calls.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    /// Paging boundary, ms; 0 = now.
+    pub timestamp: i64,
+    /// 1..=100, default 20.
+    pub count: i64,
+    /// 0: before `timestamp`, newest first; 1: after it, oldest first.
+    pub order: i64,
+}
+
+pub fn paging(v: Option<&Value>, name: &str) -> ImResult<Paging> {
+    let m = optional_object(v, name)?;
+    let get = |k: &str| m.and_then(|m| m.get(k));
+    Ok(Paging {
+        timestamp: timestamp(get("timestamp"), &format!("{name}.timestamp"), Some(0))?,
+        count: ranged(get("count"), &format!("{name}.count"), 1, 100, Some(20))?,
+        order: ranged(get("order"), &format!("{name}.order"), 0, 1, Some(0))?,
+    })
+}

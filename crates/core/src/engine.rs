@@ -207,17 +207,11 @@ impl Engine {
         opts: &Value,
         types: Option<Vec<String>>,
     ) -> ImResult<Value> {
-        let m = args::optional_object(Some(opts), "options")?;
-        let get = |k: &str| m.and_then(|m| m.get(k));
-        let timestamp = args::timestamp(get("timestamp"), "options.timestamp", Some(0))?;
-        let count = args::ranged(
-            get("count"),
-            "options.count",
-            1,
-            MAX_HISTORY_COUNT,
-            Some(20),
-        )?;
-        let order = args::ranged(get("order"), "options.order", 0, 1, Some(0))?;
+        let args::Paging {
+            timestamp,
+            count,
+            order,
+        } = args::paging(Some(opts), "options")?;
         let db = self.db()?;
         db.store
             .read(move |c| {

@@ -603,11 +603,11 @@ impl Engine {
         options: Value,
     ) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
-        let m = args::optional_object(Some(&options), "options")?;
-        let get = |k: &str| m.and_then(|m| m.get(k));
-        let timestamp = args::timestamp(get("timestamp"), "options.timestamp", Some(0))?;
-        let count = args::ranged(get("count"), "options.count", 1, 100, Some(20))?;
-        let order = args::ranged(get("order"), "options.order", 0, 1, Some(0))?;
+        let args::Paging {
+            timestamp,
+            count,
+            order,
+        } = args::paging(Some(&options), "options")?;
         let (list, has_more) = self.fetch_remote(key, timestamp, count, order).await?;
         Ok(json!({ "list": list, "hasMore": has_more }))
     }
@@ -679,11 +679,11 @@ impl Engine {
         options: Value,
     ) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
-        let m = args::optional_object(Some(&options), "options")?;
-        let get = |k: &str| m.and_then(|m| m.get(k));
-        let timestamp = args::timestamp(get("timestamp"), "options.timestamp", Some(0))?;
-        let count = args::ranged(get("count"), "options.count", 1, 100, Some(20))?;
-        let order = args::ranged(get("order"), "options.order", 0, 1, Some(0))?;
+        let args::Paging {
+            timestamp,
+            count,
+            order,
+        } = args::paging(Some(&options), "options")?;
         let local = self
             .get_history_messages(conversation.clone(), options.clone())
             .await?;
