@@ -36,7 +36,7 @@ fi
 
 echo "== imsync addon (release)" >&2
 cd "$root"
-npx napi build --platform --release --dts-header js/native-header.d.ts >&2
+npx napi build --platform --release >&2
 # Measure a private copy, so a rebuild of the work tree during the run cannot swap the
 # binary under the benchmark.
 mkdir -p benches/.data/addon
