@@ -32,8 +32,13 @@ fn server_binary() -> PathBuf {
         .expect("target dir")
         .to_path_buf();
     let bin = dir.join(format!("imsync-server{}", std::env::consts::EXE_SUFFIX));
+    // `cargo test --workspace` has built it already; building it again with this
+    // package's feature set would recompile shared dependencies for minutes.
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
+        if bin.exists() {
+            return;
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args([
