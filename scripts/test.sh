@@ -8,7 +8,10 @@ echo "== format check (clippy runs with npm run lint: a second full compile CI n
 cargo fmt --all -- --check
 
 echo "== Rust tests"
-cargo test --workspace --quiet
+# The same --target the napi CLI passes, so the tests and the addon build share one set of
+# compiled dependencies (target/<triple>/debug) instead of compiling everything twice.
+HOST="$(rustc -vV | sed -n 's/^host: //p')"
+cargo test --workspace --quiet --target "$HOST"
 
 echo "== build the addon (debug) and check the types"
 [ -d node_modules/@napi-rs/cli ] || npm install --no-audit --no-fund
