@@ -95,10 +95,15 @@ const hasUid = (uid) => (e) => e.name === 'MESSAGES' && e.payload.messages.some(
 
 function serverBinary() {
   const exe = process.platform === 'win32' ? 'imsync-server.exe' : 'imsync-server'
-  for (const profile of ['debug', 'release']) {
-    const p = path.join(h.ROOT, 'target', profile, exe)
-    if (fs.existsSync(p)) return p
-  }
+  // `npm test` builds it with an explicit --target (target/<triple>/debug); a plain cargo
+  // build puts it in target/debug. Take the newest.
+  const target = path.join(h.ROOT, 'target')
+  const dirs = fs.existsSync(target) ? fs.readdirSync(target).map((d) => path.join(target, d)) : []
+  const candidates = [target, ...dirs]
+    .flatMap((d) => ['debug', 'release'].map((profile) => path.join(d, profile, exe)))
+    .filter((p) => fs.existsSync(p))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
+  if (candidates.length) return candidates[0]
   assert.fail('imsync-server is not built: run `cargo build -p imsync-server` first')
 }
 
