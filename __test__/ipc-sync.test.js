@@ -292,8 +292,12 @@ const SEED_RUNNER = `
   }
 `
 
-test('the example snippets are the seed text, verbatim', () => {
-  const lines = fs.readFileSync(path.join(h.ROOT, '..', 'shared', 'reference', 'seeds', '002_7c5513e7d30605ec.txt'), 'utf8').split('\n')
+// The vendor docs live beside the repository in the project workspace (../shared), not in
+// it: a checkout without them skips this one check (the snippets themselves still run).
+const SEED_FILE = path.join(h.ROOT, '..', 'shared', 'reference', 'seeds', '002_7c5513e7d30605ec.txt')
+
+test('the example snippets are the seed text, verbatim', { skip: !fs.existsSync(SEED_FILE) && 'the seed docs (../shared) are not beside this checkout' }, () => {
+  const lines = fs.readFileSync(SEED_FILE, 'utf8').split('\n')
   for (const ex of seed) assert.equal(ex.code, lines.slice(ex.lines[0] - 1, ex.lines[1]).join('\n'), ex.name)
   assert.equal(seed.length, 6)
 })
