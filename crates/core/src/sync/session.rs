@@ -168,7 +168,7 @@ pub(crate) async fn run(
                     } else {
                         pb::HEARTBEAT_INTERVAL_MS as u64
                     }));
-                let mut live = Live::new(engine.clone(), ws, hb, ack.server_time);
+                let mut live = Live::new(engine.clone(), ws, hb, ack.inbox_head_seq);
                 live.run(&mut commands, &mut stop).await
             }
             Err(e) => {
@@ -238,12 +238,13 @@ struct Live {
     offline_done: bool,
     heartbeat: Duration,
     last_heard: Instant,
-    /// Server time at connect: pulled messages sent before it are offline messages.
-    connected_at: i64,
+    /// The inbox head at connect: entries up to it arrived while this device was away,
+    /// which is what `isOfflineMessage` means (send times can run ahead of the clock).
+    offline_through: u64,
 }
 
 impl Live {
-    fn new(engine: Arc<Engine>, ws: Socket, heartbeat: Duration, connected_at: i64) -> Self {
+    fn new(engine: Arc<Engine>, ws: Socket, heartbeat: Duration, offline_through: u64) -> Self {
         Self {
             engine,
             ws,
@@ -255,7 +256,7 @@ impl Live {
             offline_done: false,
             heartbeat,
             last_heard: Instant::now(),
-            connected_at,
+            offline_through,
         }
     }
 
@@ -425,12 +426,12 @@ impl Live {
         } else {
             last
         };
-        let offline_before = if self.offline_done {
+        let offline_through = if self.offline_done {
             0
         } else {
-            self.connected_at
+            self.offline_through
         };
-        self.apply(page.entries, to, offline_before).await?;
+        self.apply(page.entries, to, offline_through).await?;
         if page.has_more {
             return self.pull().await;
         }
@@ -499,7 +500,7 @@ impl Live {
         &mut self,
         entries: Vec<pb::InboxEntry>,
         cursor_to: u64,
-        offline_before: i64,
+        offline_through: u64,
     ) -> Result<(), i32> {
         let statuses: Vec<pb::Message> = entries
             .iter()
@@ -508,7 +509,7 @@ impl Live {
             .collect();
         match self
             .engine
-            .apply_entries(entries, cursor_to, offline_before)
+            .apply_entries(entries, cursor_to, offline_through)
             .await
         {
             Ok(()) => {
