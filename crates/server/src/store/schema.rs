@@ -118,6 +118,10 @@ CREATE TABLE admin_nonces (
     nonce       TEXT PRIMARY KEY,
     ts          INTEGER NOT NULL
 );
+"#, r#"
+-- 2: every admin request prunes nonces older than the signature window; without this
+-- index each prune scanned the whole table (admin publishes slowed from 2,590/s to 250/s).
+CREATE INDEX admin_nonces_by_ts ON admin_nonces (ts);
 "#];
 
 /// Opens `conn` for use: pragmas, then migrations.
