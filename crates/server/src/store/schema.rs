@@ -6,7 +6,8 @@
 use rusqlite::Connection;
 
 /// Migrations in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 -- Users who ever got a token (informative; messages may name unknown users).
 CREATE TABLE users (
     user_id     TEXT PRIMARY KEY,
@@ -118,11 +119,13 @@ CREATE TABLE admin_nonces (
     nonce       TEXT PRIMARY KEY,
     ts          INTEGER NOT NULL
 );
-"#, r#"
+"#,
+    r#"
 -- 2: every admin request prunes nonces older than the signature window; without this
 -- index each prune scanned the whole table (admin publishes slowed from 2,590/s to 250/s).
 CREATE INDEX admin_nonces_by_ts ON admin_nonces (ts);
-"#];
+"#,
+];
 
 /// Opens `conn` for use: pragmas, then migrations.
 pub fn prepare(conn: &mut Connection, writer: bool) -> Result<(), String> {
