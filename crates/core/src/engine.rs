@@ -12,8 +12,8 @@ use crate::error::{ImError, ImResult};
 use crate::message::{self, InsertOptions, Parser};
 use crate::model::{conversation_type, ConversationKey};
 use crate::options::EngineOptions;
-use crate::registry::Registry;
-use crate::store::conversations::{self, conv_of, MAX_CONVERSATIONS, SEQ_BITS};
+use crate::registry::{self, MessageTypeInfo, Registry};
+use crate::store::conversations::{self, conv_of, MAX_CONVERSATIONS};
 use crate::store::search::{self, Filter};
 use crate::store::writes::{self, Outcome};
 use crate::store::{history, Store};
@@ -103,30 +103,15 @@ impl Engine {
         let path = self.options.database_file(&user_id);
         check_writable(&self.options.dbpath, &path)?;
         let store = Store::open(path.clone()).await?;
-        let customs: Vec<(String, Value)> = self
-            .registry
-            .read()
-            .unwrap()
+        let customs: Vec<(String, MessageTypeInfo)> = self
+            .registry()
             .custom_types()
-            .map(|(name, info)| {
-                let props = match &info.search {
-                    crate::registry::SearchSource::Fields(f) => json!(f),
-                    crate::registry::SearchSource::None => json!([]),
-                };
-                (
-                    name.clone(),
-                    json!([info.is_persisted, info.is_counted, info.is_status, props]),
-                )
-            })
+            .map(|(name, info)| (name.clone(), info.clone()))
             .collect();
         store
             .write(move |tx| {
-                let mut put = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO message_types (name, persisted, counted, status, search_props) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for (name, v) in &customs {
-                    put.execute(rusqlite::params![name, v[0].as_bool(), v[1].as_bool(), v[2].as_bool(), v[3].to_string()])?;
+                for (name, info) in &customs {
+                    registry::save(tx, name, info)?;
                 }
                 Ok(())
             })
@@ -175,21 +160,12 @@ impl Engine {
         }
         if let Ok(db) = self.db() {
             let info = self
-                .registry
-                .read()
-                .unwrap()
+                .registry()
                 .get(&name)
                 .cloned()
                 .expect("just registered");
             db.store
-                .write(move |tx| {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO message_types (name, persisted, counted, status, search_props) \
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        rusqlite::params![name, info.is_persisted, info.is_counted, info.is_status, json!(props).to_string()],
-                    )?;
-                    Ok(())
-                })
+                .write(move |tx| Ok(registry::save(tx, &name, &info)?))
                 .await?;
         }
         Ok(Value::Null)
@@ -820,6 +796,3 @@ fn check_writable(dbpath: &std::path::Path, file: &std::path::Path) -> ImResult<
             ))
         })
 }
-
-#[allow(dead_code)]
-const _: () = assert!(SEQ_BITS == 32);

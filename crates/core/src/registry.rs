@@ -139,17 +139,31 @@ impl Registry {
     pub fn custom_types(&self) -> impl Iterator<Item = (&String, &MessageTypeInfo)> {
         self.types.iter().filter(|(_, i)| !i.builtin)
     }
+}
 
-    /// Object names whose messages have searchable text.
-    pub fn is_searchable(&self, name: &str) -> bool {
-        matches!(
-            self.types.get(name),
-            Some(MessageTypeInfo {
-                search: SearchSource::Fields(_),
-                ..
-            })
-        )
-    }
+/// Records a custom type in the database's registry table (kept beside the messages so
+/// a database can be inspected without the app that registered its types).
+pub fn save(
+    conn: &rusqlite::Connection,
+    name: &str,
+    info: &MessageTypeInfo,
+) -> rusqlite::Result<()> {
+    let props = match &info.search {
+        SearchSource::Fields(f) => serde_json::json!(f),
+        SearchSource::None => serde_json::json!([]),
+    };
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO message_types (name, persisted, counted, status, search_props) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(rusqlite::params![
+        name,
+        info.is_persisted,
+        info.is_counted,
+        info.is_status,
+        props.to_string()
+    ])?;
+    Ok(())
 }
 
 /// Extracts the text a message is found by. Numbers in custom search fields are indexed in

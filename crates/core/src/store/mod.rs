@@ -36,7 +36,6 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 const READERS: usize = 2;
 
 pub struct Store {
-    path: PathBuf,
     /// Set by `close`, so background work stops requeueing itself and closing is prompt.
     closing: Arc<AtomicBool>,
     writer: Mutex<Option<Sender<Job>>>,
@@ -162,7 +161,6 @@ impl Store {
             return Err(e);
         }
         let store = Store {
-            path: path.clone(),
             closing: Arc::new(AtomicBool::new(false)),
             writer: Mutex::new(Some(wtx)),
             readers: Mutex::new(Some(rtx)),
@@ -188,10 +186,6 @@ impl Store {
             }
         }
         Ok(store)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn sender(slot: &Mutex<Option<Sender<Job>>>) -> ImResult<Sender<Job>> {
