@@ -16,12 +16,22 @@ export interface EngineOptions {
   dbpath?: string
   /** 1 ERROR, 2 WARN (default), 3 INFO, 4 DEBUG. */
   logOutputLevel?: 1 | 2 | 3 | 4
+  /**
+   * Whether a conversation pinned on another device but holding no messages here appears in
+   * the conversation lists (default false: it appears with its first message).
+   */
   enableSyncEmptyTopConversation?: boolean
   /** imsync-server base URL, e.g. `http://127.0.0.1:8080`. */
   serverUrl?: string
   /** `'Electron'` (default), `'Web'`, `'Android'`, … */
   platform?: string
   deviceId?: string
+  /** Pause between reconnect attempts, ms (default 5000, the seed's). */
+  reconnectInterval?: number
+  /** Heartbeat period, ms (default: the server's, 15000). */
+  heartbeatInterval?: number
+  /** `sendTypingStatusMessage` sends at most one per conversation per this period, ms (default 6000). */
+  typingInterval?: number
 }
 
 export interface IConversationOption {
@@ -84,10 +94,46 @@ export interface IPushConfig {
   [key: string]: unknown
 }
 
+/**
+ * Group read-receipt state of a message. A member's copy of a message whose receipts were
+ * requested has `isReceiptRequestMessage: true` and `hasRespond` (false until
+ * `sendReadReceiptResponseV2` names it); the sender's copy counts the members who read it.
+ */
 export interface IReadReceiptInfo {
   isReceiptRequestMessage?: boolean
   hasRespond?: boolean
+  /** Sender's copy: the members who answered, in the order they did. */
+  respondUserIdList?: string[]
+  /** Sender's copy: `respondUserIdList.length`. */
+  readCount?: number
   [key: string]: unknown
+}
+
+/** `getTags()` element. */
+export interface TagInfo {
+  /** 1 to 10 characters. */
+  tagId: string
+  /** 1 to 15 characters. */
+  tagName: string
+  createdTime: number
+  /** Conversations linked to the tag (also those not stored on this device). */
+  conversationCount: number
+}
+
+/** `getTagsFromConversation()` element. */
+export interface ConversationTagInfo {
+  tagId: string
+  tagName: string
+  createdTime: number
+  /** Pinned within this tag (`setConversationToTopInTag`). */
+  isTop: boolean
+}
+
+/** `getFirstUnreadMessageInfo()` result. */
+export interface FirstUnreadMessageInfo {
+  sentTime: number
+  messageUId: string
+  messageId: number
 }
 
 /** A stored message. */

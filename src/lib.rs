@@ -12,7 +12,7 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use serde_json::Value;
 
-use envelope::{args_or_invalid, run};
+use envelope::{args_or_invalid, run, JsonText};
 
 /// The native engine: one user's local database and, once connected, its sync session.
 #[napi]
@@ -26,7 +26,7 @@ macro_rules! api {
         impl Engine {
             $(
                 #[napi(ts_args_type = $ts_args, ts_return_type = $ts_ret)]
-                pub fn $name<'e>(&self, env: &'e Env, $($arg: Unknown<'e>),*) -> Result<PromiseRaw<'e, Value>> {
+                pub fn $name<'e>(&self, env: &'e Env, $($arg: Unknown<'e>),*) -> Result<PromiseRaw<'e, JsonText>> {
                     let core = self.core.clone();
                     match args_or_invalid(&[$((stringify!($arg), $arg)),*]) {
                         Ok(values) => {
@@ -71,7 +71,7 @@ impl Engine {
     /// queued to the JS thread without blocking the engine, and the subscription does not
     /// keep Node alive. A later call replaces the callback.
     #[napi(ts_args_type = "callback: (name: string, payload: any) => void")]
-    pub fn on_event(&self, callback: Function<'_, FnArgs<(String, Value)>, ()>) -> Result<()> {
+    pub fn on_event(&self, callback: Function<'_, FnArgs<(String, JsonText)>, ()>) -> Result<()> {
         let tsfn = callback
             .build_threadsafe_function()
             .weak::<true>()
@@ -80,7 +80,7 @@ impl Engine {
         self.core
             .on_event(Arc::new(move |name: &str, payload: Value| {
                 let _ = tsfn.call(
-                    (name.to_string(), payload).into(),
+                    (name.to_string(), JsonText::of(&payload)).into(),
                     ThreadsafeFunctionCallMode::NonBlocking,
                 );
             }));
@@ -160,4 +160,83 @@ api! {
     set_message_status_to_read(conversation, timestamp)
         ["conversation: IConversationOption, timestamp: number"] -> "Promise<ImResult<void>>";
     set_check_duplicate_message(enable_check) ["enableCheck: boolean"] -> "Promise<ImResult<void>>";
+
+    // Conversation state (local reads).
+    get_conversation(conversation) ["conversation: IConversationOption"]
+        -> "Promise<ImResult<IReceivedConversation | null>>";
+    remove_conversation(conversation) ["conversation: IConversationOption"] -> "Promise<ImResult<void>>";
+    get_top_conversation_list(conversation_types, channel_id)
+        ["conversationTypes?: number[], channelId?: string"] -> "Promise<ImResult<IReceivedConversation[]>>";
+    get_unread_conversation_list(conversation_types) ["conversationTypes?: number[]"]
+        -> "Promise<ImResult<IReceivedConversation[]>>";
+    get_blocked_conversation_list() [""] -> "Promise<ImResult<IReceivedConversation[]>>";
+    get_total_unread_count(include_muted, conversation_types)
+        ["includeMuted?: boolean, conversationTypes?: number[]"] -> "Promise<ImResult<number>>";
+    get_unread_count(conversation) ["conversation: IConversationOption"] -> "Promise<ImResult<number>>";
+    get_unread_mentioned_count(conversation) ["conversation: IConversationOption"] -> "Promise<ImResult<number>>";
+    get_all_unread_mentioned_count() [""] -> "Promise<ImResult<number>>";
+    clear_messages_unread_status(conversation) ["conversation: IConversationOption"] -> "Promise<ImResult<void>>";
+    clear_all_messages_unread_status() [""] -> "Promise<ImResult<void>>";
+    get_first_unread_message_info(conversation) ["conversation: IConversationOption"]
+        -> "Promise<ImResult<FirstUnreadMessageInfo | null>>";
+    save_text_message_draft(conversation, draft) ["conversation: IConversationOption, draft: string"]
+        -> "Promise<ImResult<void>>";
+    get_text_message_draft(conversation) ["conversation: IConversationOption"] -> "Promise<ImResult<string>>";
+    clear_text_message_draft(conversation) ["conversation: IConversationOption"] -> "Promise<ImResult<void>>";
+    get_conversation_notification_level(conversation) ["conversation: IConversationOption"]
+        -> "Promise<ImResult<number>>";
+    get_conversation_notification_status(conversation) ["conversation: IConversationOption"]
+        -> "Promise<ImResult<number>>";
+    get_tags() [""] -> "Promise<ImResult<TagInfo[]>>";
+    get_tags_from_conversation(conversation) ["conversation: IConversationOption"]
+        -> "Promise<ImResult<ConversationTagInfo[]>>";
+    get_conversations_from_tag_by_page(tag_id, count, start_time)
+        ["tagId: string, count: number, startTime: number"]
+        -> "Promise<ImResult<Array<IReceivedConversation & { isTopInTag: boolean }>>>";
+    get_unread_count_by_tag(tag_id, contain_muted) ["tagId: string, containMuted: boolean"]
+        -> "Promise<ImResult<number>>";
+
+    // Synced settings (need the connection).
+    set_conversation_to_top(conversation, is_top, update_operation_time)
+        ["conversation: IConversationOption, isTop?: boolean, updateOperationTime?: boolean"]
+        -> "Promise<ImResult<void>>";
+    set_conversation_notification_level(conversation, notification_level)
+        ["conversation: IConversationOption, notificationLevel: number"] -> "Promise<ImResult<void>>";
+    set_conversation_notification_status(conversation, notification_status)
+        ["conversation: IConversationOption, notificationStatus: number"] -> "Promise<ImResult<void>>";
+    add_tag(tag) ["tag: { tagId: string, tagName: string }"] -> "Promise<ImResult<void>>";
+    update_tag(tag) ["tag: { tagId: string, tagName: string }"] -> "Promise<ImResult<void>>";
+    remove_tag(tag_id) ["tagId: string"] -> "Promise<ImResult<void>>";
+    add_conversations_to_tag(tag_id, conversations)
+        ["tagId: string, conversations: IConversationOption[]"] -> "Promise<ImResult<void>>";
+    remove_conversations_from_tag(tag_id, conversations)
+        ["tagId: string, conversations: IConversationOption[]"] -> "Promise<ImResult<void>>";
+    remove_tag_from_conversations(tag_id, conversations)
+        ["tagId: string, conversations: IConversationOption[]"] -> "Promise<ImResult<void>>";
+    remove_tags_from_conversation(conversation, tag_ids)
+        ["conversation: IConversationOption, tagIds: string[]"] -> "Promise<ImResult<void>>";
+    set_conversation_to_top_in_tag(tag_id, conversation, is_top)
+        ["tagId: string, conversation: IConversationOption, isTop: boolean"] -> "Promise<ImResult<void>>";
+
+    // Blacklist, receipts, read sync, typing, expansion (need the connection).
+    add_to_blacklist(user_id) ["userId: string"] -> "Promise<ImResult<void>>";
+    remove_from_blacklist(user_id) ["userId: string"] -> "Promise<ImResult<void>>";
+    get_blacklist() [""] -> "Promise<ImResult<string[]>>";
+    get_blacklist_status(user_id) ["userId: string"] -> "Promise<ImResult<number>>";
+    send_read_receipt_message(target_id, message_uid, timestamp)
+        ["targetId: string, messageUId: string, timestamp: number"] -> "Promise<ImResult<void>>";
+    send_read_receipt_request(target_id, message_uid, channel_id)
+        ["targetId: string, messageUId: string, channelId?: string"] -> "Promise<ImResult<void>>";
+    send_read_receipt_response_v2(target_id, message_list, channel_id)
+        ["targetId: string, messageList: Record<string, string[]>, channelId?: string"]
+        -> "Promise<ImResult<void>>";
+    send_sync_read_status_message(conversation, last_message_send_time)
+        ["conversation: IConversationOption, lastMessageSendTime: number"] -> "Promise<ImResult<void>>";
+    send_typing_status_message(conversation, typing_content_type)
+        ["conversation: IConversationOption, typingContentType: string"]
+        -> "Promise<ImResult<IAReceivedMessage | null>>";
+    update_message_expansion(expansion, message)
+        ["expansion: Record<string, string>, message: IAReceivedMessage"] -> "Promise<ImResult<void>>";
+    remove_message_expansion_for_key(keys, message)
+        ["keys: string[], message: IAReceivedMessage"] -> "Promise<ImResult<void>>";
 }

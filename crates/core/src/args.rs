@@ -264,3 +264,98 @@ pub fn paging(v: Option<&Value>, name: &str) -> ImResult<Paging> {
         order: ranged(get("order"), &format!("{name}.order"), 0, 1, Some(0))?,
     })
 }
+
+/// A `conversationTypes` filter: absent or empty means every type in `allowed`; a type
+/// outside `allowed` is refused (34201 for a real type the call does not cover).
+pub fn conversation_types(v: Option<&Value>, name: &str, allowed: &[i64]) -> ImResult<Vec<i64>> {
+    let items = match present(v) {
+        None => return Ok(allowed.to_vec()),
+        Some(Value::Array(items)) if items.is_empty() => return Ok(allowed.to_vec()),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(ImError::invalid(format!(
+                "{name} must be an array of ConversationType values, got {}",
+                kind(other)
+            )))
+        }
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("{name}[{i}]");
+        let t = required_integer(Some(item), &field)?;
+        if !conversation_type::ALL.contains(&t) {
+            return Err(ImError::invalid(format!(
+                "{field} must be a ConversationType, got {t}"
+            )));
+        }
+        if !allowed.contains(&t) {
+            let list: Vec<String> = allowed.iter().map(i64::to_string).collect();
+            return Err(ImError::new(
+                codes::CONVERSATION_TYPE_NOT_SUPPORT,
+                format!(
+                    "{field} {t} is not supported by this call (allowed: {})",
+                    list.join(", ")
+                ),
+            ));
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
+/// A non-empty array of conversations; more than `max` is `over_limit_code` (the tag calls'
+/// 34013).
+pub fn conversation_list(
+    v: Option<&Value>,
+    name: &str,
+    max: usize,
+    over_limit_code: i32,
+) -> ImResult<Vec<ConversationKey>> {
+    let items = match present(v) {
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(ImError::invalid(format!(
+                "{name} must be an array of conversations, got {}",
+                kind(other)
+            )))
+        }
+        None => {
+            return Err(ImError::invalid(format!(
+                "{name} is required (an array of 1 to {max} conversations)"
+            )))
+        }
+    };
+    if items.is_empty() {
+        return Err(ImError::invalid(format!(
+            "{name} must hold at least one conversation"
+        )));
+    }
+    if items.len() > max {
+        return Err(ImError::new(
+            over_limit_code,
+            format!(
+                "{name} holds {} conversations; the limit is {max}",
+                items.len()
+            ),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| conversation(Some(item), &format!("{name}[{i}]")))
+        .collect()
+}
+
+/// A string of 1 to `max` characters (tag ids and names).
+pub fn bounded_string(v: Option<&Value>, name: &str, max: usize) -> ImResult<String> {
+    match string(v, name)? {
+        None => Err(ImError::invalid(format!(
+            "{name} is required (a string of 1 to {max} characters)"
+        ))),
+        Some(s) if s.is_empty() || s.chars().count() > max => Err(ImError::invalid(format!(
+            "{name} must be 1 to {max} characters, got {}",
+            s.chars().count()
+        ))),
+        Some(s) => Ok(s.to_string()),
+    }
+}

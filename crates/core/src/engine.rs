@@ -40,6 +40,7 @@ pub struct Engine {
     /// Serialises open/close so two overlapping calls cannot both open a database.
     lifecycle: tokio::sync::Mutex<()>,
     check_duplicate: AtomicBool,
+    pub(crate) typing: std::sync::Mutex<crate::sync::TypingThrottle>,
 }
 
 fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
@@ -69,6 +70,7 @@ impl Engine {
             device_id: once_cell::sync::OnceCell::new(),
             lifecycle: tokio::sync::Mutex::new(()),
             check_duplicate: AtomicBool::new(true),
+            typing: Default::default(),
         })
     }
 
@@ -608,13 +610,15 @@ impl Engine {
                 let list = match channel {
                     None => conversations::query(
                         c,
-                        &conversations::select_sql("ORDER BY c.sort_time DESC, c.id DESC"),
+                        &conversations::select_sql(
+                            "WHERE c.hidden = 0 ORDER BY c.sort_time DESC, c.id DESC",
+                        ),
                         [],
                     )?,
                     Some(ch) => conversations::query(
                         c,
                         &conversations::select_sql(
-                            "WHERE c.channel = ?1 ORDER BY c.sort_time DESC, c.id DESC",
+                            "WHERE c.channel = ?1 AND c.hidden = 0 ORDER BY c.sort_time DESC, c.id DESC",
                         ),
                         [ch],
                     )?,
@@ -650,7 +654,7 @@ impl Engine {
                     ""
                 };
                 let sql = conversations::select_sql(&format!(
-                    "WHERE c.sort_time < ?1 {channel_filter} ORDER BY {order} LIMIT ?2"
+                    "WHERE c.sort_time < ?1 AND c.hidden = 0 {channel_filter} ORDER BY {order} LIMIT ?2"
                 ));
                 let list = match channel {
                     Some(ch) => conversations::query(c, &sql, rusqlite::params![bound, count, ch])?,

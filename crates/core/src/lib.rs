@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod codes;
+pub mod conversation_state;
 pub mod engine;
 pub mod error;
 pub mod logging;

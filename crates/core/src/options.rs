@@ -22,6 +22,9 @@ pub struct EngineOptions {
     pub reconnect_interval: std::time::Duration,
     /// Heartbeat period (`heartbeatInterval` ms); by default the server's.
     pub heartbeat_interval: Option<std::time::Duration>,
+    /// At most one typing status per conversation per this period (the seed's 6 s;
+    /// `typingInterval` ms, for tests).
+    pub typing_interval: std::time::Duration,
 }
 
 impl EngineOptions {
@@ -82,6 +85,13 @@ impl EngineOptions {
             )?
             .map(|ms| ms.clamp(50, 600_000))
             .map(|ms| std::time::Duration::from_millis(ms as u64)),
+            typing_interval: std::time::Duration::from_millis(args::ranged(
+                m.get("typingInterval"),
+                "options.typingInterval",
+                0,
+                600_000,
+                Some(6_000),
+            )? as u64),
         })
     }
 }

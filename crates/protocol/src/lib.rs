@@ -112,6 +112,15 @@ pub const EXPANSION_MAX_KEY_CHARS: usize = 32;
 /// Longest expansion value, characters.
 pub const EXPANSION_MAX_VALUE_CHARS: usize = 4096;
 
+/// Whether `key` is a valid expansion key: 1..=32 of `[A-Za-z0-9+=_-]`.
+pub fn is_valid_expansion_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= EXPANSION_MAX_KEY_CHARS
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=_-".contains(&b))
+}
+
 /// Tags a user may have.
 pub const MAX_TAGS_PER_USER: usize = 20;
 /// Conversations in one tag operation; also the number a tag keeps.

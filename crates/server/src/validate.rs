@@ -127,11 +127,7 @@ pub fn expansion(map: &BTreeMap<String, String>) -> Result<(), ApiError> {
 
 /// An expansion key: 1..=32 of `[A-Za-z0-9+=_-]`.
 pub fn expansion_key(k: &str) -> Result<(), ApiError> {
-    let ok = !k.is_empty()
-        && k.len() <= EXPANSION_MAX_KEY_CHARS
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=_-".contains(&b));
-    if ok {
+    if imsync_protocol::is_valid_expansion_key(k) {
         Ok(())
     } else {
         Err(ApiError::new(

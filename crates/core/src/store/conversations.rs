@@ -38,10 +38,12 @@ pub struct ConvState {
     pub sort_time: i64,
     pub unread_count: i64,
     pub mention_count: i64,
+    /// Out of the conversation list (removed, or known only from a synced setting).
+    pub hidden: bool,
 }
 
 const STATE_COLUMNS: &str =
-    "id, next_seq, message_count, latest_id, latest_time, sort_time, unread_count, mention_count";
+    "id, next_seq, message_count, latest_id, latest_time, sort_time, unread_count, mention_count, hidden";
 
 fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConvState> {
     Ok(ConvState {
@@ -53,6 +55,7 @@ fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConvState> {
         sort_time: r.get(5)?,
         unread_count: r.get(6)?,
         mention_count: r.get(7)?,
+        hidden: r.get(8)?,
     })
 }
 
@@ -129,13 +132,15 @@ pub fn get_or_create(conn: &Connection, key: &ConversationKey) -> ImResult<ConvS
         sort_time: now,
         unread_count: 0,
         mention_count: 0,
+        hidden: false,
     })
 }
 
 pub fn save(conn: &Connection, s: &ConvState) -> ImResult<()> {
     conn.prepare_cached(
         "UPDATE conversations SET next_seq = ?2, message_count = ?3, latest_id = ?4, latest_time = ?5, \
-         sort_time = ?6, unread_count = ?7, mention_count = ?8, operation_time = ?9 WHERE id = ?1",
+         sort_time = ?6, unread_count = ?7, mention_count = ?8, operation_time = ?9, hidden = ?10 \
+         WHERE id = ?1",
     )?
     .execute(params![
         s.id,
@@ -146,7 +151,8 @@ pub fn save(conn: &Connection, s: &ConvState) -> ImResult<()> {
         s.sort_time,
         s.unread_count,
         s.mention_count,
-        now_ms()
+        now_ms(),
+        s.hidden
     ])?;
     Ok(())
 }

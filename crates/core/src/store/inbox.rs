@@ -3,11 +3,13 @@
 //! sync clears unread counts — and the inbox cursor moves in the same transaction, so a
 //! crash can neither lose nor repeat an entry.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
 
 use super::conversations::{self, conv_of};
+use super::notices;
 use super::writes::{self, Outcome};
 use crate::error::ImResult;
 use crate::message::{flag, NewMessage};
@@ -26,17 +28,53 @@ pub enum Apply {
         original: String,
         notice: NewMessage,
     },
-    /// The user read `key` up to `time` on another device (RC:SRSMsg / RC:ReadNtf).
+    /// The user read `key` up to `time` on another device (RC:SRSMsg).
     ReadUpTo { key: ConversationKey, time: i64 },
+    /// The peer read this user's messages in `key` up to `time` (RC:ReadNtf).
+    PeerRead {
+        key: ConversationKey,
+        time: i64,
+        uid: String,
+        reader: String,
+    },
+    /// A group member asks for read receipts of its message `uid` (RC:RRReqMsg).
+    ReceiptRequest {
+        key: ConversationKey,
+        uid: String,
+        requester: String,
+    },
+    /// `reader` read this user's messages `uids` (RC:RRRspMsg).
+    ReceiptResponse {
+        key: ConversationKey,
+        reader: String,
+        uids: Vec<String>,
+    },
+    /// The expansion of message `uid` changed (RC:MsgExMsg).
+    Expansion {
+        key: ConversationKey,
+        uid: String,
+        put: BTreeMap<String, String>,
+        del: Vec<String>,
+    },
+    /// Delivered but not stored (a type registered as not persisted): only reported.
+    Transient(Value),
 }
 
-/// What applying changed: new messages (for the MESSAGES event) and touched conversations
-/// (for the CONVERSATION event).
+/// The `conversation` object of notice events.
+pub fn conversation_json(key: &ConversationKey) -> Value {
+    json!({ "conversationType": key.conversation_type, "targetId": key.target_id, "channelId": key.channel_id })
+}
+
+/// What applying changed: new messages (for the MESSAGES event), touched conversations
+/// (for the CONVERSATION event), messages reported but not stored, and the notice events
+/// (receipts, expansion) to emit after those, in delivery order.
 #[derive(Debug, Default)]
 pub struct Applied {
     pub new_messages: Vec<i64>,
     pub changed_messages: Vec<i64>,
     pub conversations: BTreeSet<i64>,
+    pub transient: Vec<Value>,
+    pub events: Vec<(&'static str, Value)>,
 }
 
 pub fn cursor(conn: &Connection) -> ImResult<u64> {
@@ -93,6 +131,11 @@ pub fn apply(
                     out.conversations.insert(conv);
                 }
             }
+            Apply::Transient(m) => out.transient.push(m.clone()),
+            notice => {
+                flush(conn, &mut pending, content_window, &mut out)?;
+                apply_notice(conn, notice, &mut out)?;
+            }
         }
     }
     flush(conn, &mut pending, content_window, &mut out)?;
@@ -100,6 +143,74 @@ pub fn apply(
         set_cursor(conn, seq)?;
     }
     Ok(out)
+}
+
+/// Applies a receipt or expansion notice and queues its event.
+fn apply_notice(conn: &Connection, item: &Apply, out: &mut Applied) -> ImResult<()> {
+    match item {
+        Apply::PeerRead {
+            key,
+            time,
+            uid,
+            reader,
+        } => {
+            if let Some(conv) = conversations::find_id(conn, key)? {
+                writes::mark_sent_read(conn, conv, *time)?;
+            }
+            out.events.push((
+                "READ_RECEIPT_RECEIVED",
+                json!({ "conversation": conversation_json(key), "messageUid": uid,
+                        "sentTime": time, "sendUserId": reader }),
+            ));
+        }
+        Apply::ReceiptRequest {
+            key,
+            uid,
+            requester,
+        } => {
+            notices::receipt_requested(conn, uid)?;
+            out.events.push((
+                "MESSAGE_RECEIPT_REQUEST",
+                json!({ "conversation": conversation_json(key), "messageUid": uid,
+                        "senderUserId": requester }),
+            ));
+        }
+        Apply::ReceiptResponse { key, reader, uids } => {
+            notices::receipt_response_received(conn, reader, uids)?;
+            out.events.push((
+                "MESSAGE_RECEIPT_RESPONSE",
+                json!({ "conversation": conversation_json(key), "receivedUserId": reader,
+                        "messageUidList": uids }),
+            ));
+        }
+        Apply::Expansion { key, uid, put, del } => {
+            // Reported unless this device already holds the change (it made it).
+            if notices::apply_expansion(conn, uid, put, del)? != Some(false) {
+                out.events
+                    .push(("EXPANSION", expansion_event(key, uid, put, del)));
+            }
+        }
+        Apply::Store(_) | Apply::Recall { .. } | Apply::ReadUpTo { .. } | Apply::Transient(_) => {}
+    }
+    Ok(())
+}
+
+/// The EXPANSION payload: `{ updatedExpansion?, deletedExpansion?, conversationType,
+/// targetId, channelId }`.
+pub fn expansion_event(
+    key: &ConversationKey,
+    uid: &str,
+    put: &BTreeMap<String, String>,
+    del: &[String],
+) -> Value {
+    let mut ev = conversation_json(key);
+    if !put.is_empty() {
+        ev["updatedExpansion"] = json!({ "messageUId": uid, "expansion": put });
+    }
+    if !del.is_empty() {
+        ev["deletedExpansion"] = json!({ "messageUId": uid, "deletedKeys": del });
+    }
+    ev
 }
 
 fn flush(

@@ -76,6 +76,35 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     "#,
+    // 2: conversation state synced from the server (pin, level, tags) and the unread sums.
+    r#"
+    -- A hidden row keeps a conversation's messages and synced settings while it is out of
+    -- the list: removed by the user, or known only from a setting (a pinned conversation
+    -- with no messages here yet). A new message shows it again.
+    ALTER TABLE conversations ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    -- getTotalUnreadCount and friends read only conversations that have something unread,
+    -- and only this index (covering), so the sum does not walk every conversation.
+    CREATE INDEX conversations_unread ON conversations (type, level, unread_count, mention_count)
+        WHERE unread_count > 0 AND hidden = 0;
+
+    -- The user's tags and conversation-tag links, as the server's settings snapshot has
+    -- them. Links name conversations by key: a tag may hold conversations not stored here.
+    CREATE TABLE tags (
+        tag_id        TEXT PRIMARY KEY,
+        name          TEXT    NOT NULL,
+        created_time  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE conversation_tags (
+        tag_id      TEXT    NOT NULL,
+        type        INTEGER NOT NULL,
+        target      TEXT    NOT NULL,
+        channel     TEXT    NOT NULL,
+        is_top      INTEGER NOT NULL DEFAULT 0,
+        added_time  INTEGER NOT NULL,
+        PRIMARY KEY (tag_id, type, target, channel)
+    ) WITHOUT ROWID;
+    CREATE INDEX conversation_tags_by_conversation ON conversation_tags (type, target, channel);
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

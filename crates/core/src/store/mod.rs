@@ -7,8 +7,11 @@ pub mod conversations;
 pub mod history;
 pub mod inbox;
 mod migrations;
+pub mod notices;
 pub mod search;
+pub mod settings;
 pub mod tokenizer;
+pub mod unread;
 pub mod writes;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

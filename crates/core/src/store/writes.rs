@@ -123,6 +123,7 @@ pub fn insert(
             index.execute(params![id, text])?;
         }
         state.message_count += 1;
+        state.hidden = false;
         state.unread_count += unread as i64;
         state.mention_count += mentioned_unread as i64;
         if state.latest_id.is_none()

@@ -150,12 +150,17 @@ impl Engine {
         }
     }
 
-    async fn request(&self, op: request::Op) -> ImResult<pb::Response> {
+    pub(crate) async fn request(&self, op: request::Op) -> ImResult<pb::Response> {
         let commands = {
             let sync = self.sync.lock().unwrap();
             match (&sync.link, sync.status) {
                 (Some(link), Some(Status::Connected)) => link.commands.clone(),
-                _ => return Err(ImError::new(NET_UNAVAILABLE, "not connected")),
+                _ => {
+                    return Err(ImError::new(
+                        NET_UNAVAILABLE,
+                        "not connected: this call needs the server connection (connect first)",
+                    ))
+                }
             }
         };
         let (reply, answer) = oneshot::channel();
@@ -259,12 +264,14 @@ impl Engine {
             req.directed_user_ids = ids;
         }
         if let Some(exp) = args::optional_object(opts.get("expansion"), "options.expansion")? {
-            for (k, v) in exp {
-                let v = v.as_str().ok_or_else(|| {
-                    ImError::invalid(format!("options.expansion.{k} must be a string"))
-                })?;
-                req.expansion.insert(k.clone(), v.to_string());
+            let exp = super::expansion::parse_expansion(exp, "options.expansion")?;
+            if !exp.is_empty() && !req.can_include_expansion {
+                return Err(ImError::new(
+                    pb::codes::MESSAGE_KV_NOT_SUPPORT,
+                    "options.expansion needs options.canIncludeExpansion: true",
+                ));
             }
+            req.expansion = exp.into_iter().collect();
         }
         let push = args::optional_object(opts.get("pushConfig"), "options.pushConfig")?;
         let push_content = args::string(opts.get("pushContent"), "options.pushContent")?;
@@ -491,7 +498,7 @@ impl Engine {
                 .collect()
         };
         let check = self.check_duplicate();
-        let (messages, convs) = db
+        let (messages, convs, events) = db
             .store
             .write(move |tx| {
                 let applied = inbox::apply(
@@ -500,7 +507,9 @@ impl Engine {
                     Some(cursor_to),
                     check.then_some(RECEIVE_DEDUP_WINDOW_MS),
                 )?;
-                session::event_payloads(tx, &applied)
+                let (mut messages, convs) = session::event_payloads(tx, &applied)?;
+                messages.extend(applied.transient);
+                Ok((messages, convs, applied.events))
             })
             .await?;
         if !messages.is_empty() {
@@ -509,11 +518,15 @@ impl Engine {
         if !convs.is_empty() {
             self.emit("CONVERSATION", json!({ "conversationList": convs }));
         }
+        // After the messages, so a receipt never reaches the app before its message.
+        for (name, payload) in events {
+            self.emit(name, payload);
+        }
         Ok(())
     }
 
     pub(crate) fn emit_status_message(&self, m: &pb::Message) {
-        if m.object_name == "RC:TypSts" {
+        if m.object_name == convert::TYPING_STATUS {
             let key = convert::key_of(m.conversation.as_ref());
             let kind = serde_json::from_str::<Value>(&m.content)
                 .ok()

@@ -9,9 +9,10 @@ use crate::model::{direction, received_status, sent_status, ConversationKey};
 use crate::registry::{search_text, Registry};
 use crate::store::inbox::Apply;
 
-pub const RECALL: &str = "RC:RcNtf";
-pub const SYNC_READ_STATUS: &str = "RC:SRSMsg";
-pub const READ_NOTIFY: &str = "RC:ReadNtf";
+pub use pb::object_names::{
+    EXPANSION_NOTICE, READ_NOTICE as READ_NOTIFY, RECALL_NOTICE as RECALL, RECEIPT_REQUEST,
+    RECEIPT_RESPONSE, SYNC_READ_STATUS, TYPING_STATUS,
+};
 
 pub fn key_of(c: Option<&pb::Conversation>) -> ConversationKey {
     let c = c.cloned().unwrap_or_default();
@@ -45,22 +46,18 @@ pub fn to_apply(
 ) -> Option<Apply> {
     let key = key_of(m.conversation.as_ref());
     let mut content: Value = serde_json::from_str(&m.content).unwrap_or_else(|_| json!({}));
-    match m.object_name.as_str() {
-        SYNC_READ_STATUS | READ_NOTIFY => {
-            let time = content
-                .get("lastMessageSendTime")
-                .and_then(Value::as_i64)
-                .unwrap_or(m.sent_time);
-            return Some(Apply::ReadUpTo { key, time });
-        }
-        _ => {}
+    if let Some(notice) = notice(m, &key, &content) {
+        return Some(notice);
     }
     if m.is_status_message {
         return None;
     }
     let info = registry.get(&m.object_name);
-    if info.is_some_and(|i| !i.is_persisted) {
-        return None;
+    // The receiver's registration decides; for a type it does not know, the sender's flags.
+    if !info.map(|i| i.is_persisted).unwrap_or(m.is_persisted) {
+        let mut transient = transient_json(m);
+        transient["isOfflineMessage"] = json!(offline);
+        return Some(Apply::Transient(transient));
     }
     if let (Some(mi), Some(obj)) = (&m.mentioned_info, content.as_object_mut()) {
         obj.entry("mentionedInfo")
@@ -134,7 +131,79 @@ pub fn to_apply(
     Some(Apply::Store(message))
 }
 
-/// The API form of a message that is delivered but not stored (status messages).
+/// The server's notices that are not messages: read sync and receipts, expansion changes.
+fn notice(m: &pb::Message, key: &ConversationKey, content: &Value) -> Option<Apply> {
+    let text = |field: &str| {
+        content
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let uid = || {
+        if m.ref_message_uid.is_empty() {
+            text("messageUId")
+        } else {
+            m.ref_message_uid.clone()
+        }
+    };
+    let time = || {
+        content
+            .get("lastMessageSendTime")
+            .and_then(Value::as_i64)
+            .unwrap_or(m.sent_time)
+    };
+    let key = key.clone();
+    Some(match m.object_name.as_str() {
+        SYNC_READ_STATUS => Apply::ReadUpTo { key, time: time() },
+        READ_NOTIFY => Apply::PeerRead {
+            key,
+            time: time(),
+            uid: uid(),
+            reader: m.sender_user_id.clone(),
+        },
+        RECEIPT_REQUEST => Apply::ReceiptRequest {
+            key,
+            uid: uid(),
+            requester: m.sender_user_id.clone(),
+        },
+        RECEIPT_RESPONSE => Apply::ReceiptResponse {
+            key,
+            reader: m.sender_user_id.clone(),
+            uids: content
+                .get("receiptMessageDic")
+                .and_then(Value::as_object)
+                .map(|d| {
+                    d.values()
+                        .filter_map(Value::as_array)
+                        .flatten()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        EXPANSION_NOTICE => Apply::Expansion {
+            key,
+            uid: if text("mid").is_empty() {
+                uid()
+            } else {
+                text("mid")
+            },
+            put: content
+                .get("put")
+                .and_then(|p| serde_json::from_value(p.clone()).ok())
+                .unwrap_or_default(),
+            del: content
+                .get("del")
+                .and_then(|d| serde_json::from_value(d.clone()).ok())
+                .unwrap_or_default(),
+        },
+        _ => return None,
+    })
+}
+
+/// The API form of a message that is delivered but not stored (status messages, types
+/// registered as not persisted).
 pub fn transient_json(m: &pb::Message) -> Value {
     let key = key_of(m.conversation.as_ref());
     json!({

@@ -2,8 +2,12 @@
 //! cursor kept in the database, the persisted outbox, heartbeat and reconnect.
 
 mod api;
+mod blacklist;
 pub mod convert;
+pub mod expansion;
+mod receipts;
 mod session;
+mod settings;
 
 use std::sync::Arc;
 
@@ -12,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::ImError;
+pub(crate) use receipts::TypingThrottle;
 
 /// Receives every event: its name (as in the SDK's `Events`) and its payload.
 pub type EventSink = Arc<dyn Fn(&str, Value) + Send + Sync>;

@@ -168,7 +168,7 @@ pub(crate) async fn run(
                     } else {
                         pb::HEARTBEAT_INTERVAL_MS as u64
                     }));
-                let mut live = Live::new(engine.clone(), ws, hb, ack.inbox_head_seq);
+                let mut live = Live::new(engine.clone(), ws, hb, &ack);
                 live.run(&mut commands, &mut stop).await
             }
             Err(e) => {
@@ -224,6 +224,8 @@ enum Pending {
     Pull,
     /// A message left SENDING by an earlier run, resent with its client id.
     Outbox(i64),
+    /// The settings snapshot, after another device changed it.
+    Settings,
 }
 
 struct Live {
@@ -241,10 +243,12 @@ struct Live {
     /// The inbox head at connect: entries up to it arrived while this device was away,
     /// which is what `isOfflineMessage` means (send times can run ahead of the clock).
     offline_through: u64,
+    /// The server's settings version at connect.
+    settings_version: u64,
 }
 
 impl Live {
-    fn new(engine: Arc<Engine>, ws: Socket, heartbeat: Duration, offline_through: u64) -> Self {
+    fn new(engine: Arc<Engine>, ws: Socket, heartbeat: Duration, ack: &pb::ConnectAck) -> Self {
         Self {
             engine,
             ws,
@@ -256,8 +260,17 @@ impl Live {
             offline_done: false,
             heartbeat,
             last_heard: Instant::now(),
-            offline_through,
+            offline_through: ack.inbox_head_seq,
+            settings_version: ack.settings_version,
         }
+    }
+
+    async fn fetch_settings(&mut self) -> Result<(), i32> {
+        self.send(
+            request::Op::GetSettings(pb::GetSettingsRequest {}),
+            Pending::Settings,
+        )
+        .await
     }
 
     fn fail_pending(&mut self, code: i32) {
@@ -320,6 +333,16 @@ impl Live {
         }
         if let Err(code) = self.pull().await {
             return code;
+        }
+        // Settings changed while this device was away (or never fetched): catch up.
+        match self.engine.settings_version().await {
+            Ok(v) if v == self.settings_version => {}
+            Ok(_) => {
+                if let Err(code) = self.fetch_settings().await {
+                    return code;
+                }
+            }
+            Err(e) => return e.code,
         }
         let mut ticker = tokio::time::interval(self.heartbeat);
         ticker.tick().await;
@@ -386,13 +409,24 @@ impl Live {
                     }
                     Pending::Pull => self.on_pull(r).await?,
                     Pending::Outbox(id) => self.engine.settle_outbox(id, r).await,
+                    Pending::Settings => match r.body {
+                        Some(response::Body::Settings(snap)) if r.code == 0 => {
+                            if let Err(e) = self.engine.apply_settings(snap, true).await {
+                                tracing::warn!(error = %e, "applying synced settings failed");
+                            }
+                        }
+                        _ => {
+                            tracing::warn!(code = r.code, msg = %r.msg, "fetching settings failed")
+                        }
+                    },
                 }
             }
             Some(frame::Kind::Push(p)) => match p.event {
                 Some(push::Event::Entry(entry)) => self.on_entries(vec![entry]).await?,
                 Some(push::Event::StatusMessage(m)) => self.engine.emit_status_message(&m),
                 Some(push::Event::Kick(k)) => return Err(if k.code != 0 { k.code } else { 31010 }),
-                Some(push::Event::SettingsChanged(_)) | None => {}
+                Some(push::Event::SettingsChanged(_)) => self.fetch_settings().await?,
+                None => {}
             },
             Some(frame::Kind::Ping(p)) => {
                 let pong = pb::Frame {
