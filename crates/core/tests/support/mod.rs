@@ -203,13 +203,25 @@ impl Client {
     }
 
     pub fn with_dir(server_url: &str, platform: &str, dir: Arc<tempfile::TempDir>) -> Client {
-        let engine = Arc::new(
-            Engine::new(&json!({
-                "appkey": APP_KEY, "dbpath": dir.path().to_str().unwrap(), "serverUrl": server_url,
-                "platform": platform, "logOutputLevel": 1, "reconnectInterval": 50, "heartbeatInterval": 1000,
-            }))
-            .unwrap(),
-        );
+        Self::with_options(server_url, platform, dir, json!({}))
+    }
+
+    /// A client whose engine options add (or override) `extra`, e.g.
+    /// `{"enableSyncEmptyTopConversation": true}` or `{"typingInterval": 300}`.
+    pub fn with_options(
+        server_url: &str,
+        platform: &str,
+        dir: Arc<tempfile::TempDir>,
+        extra: Value,
+    ) -> Client {
+        let mut options = json!({
+            "appkey": APP_KEY, "dbpath": dir.path().to_str().unwrap(), "serverUrl": server_url,
+            "platform": platform, "logOutputLevel": 1, "reconnectInterval": 50, "heartbeatInterval": 1000,
+        });
+        if let (Some(o), Some(extra)) = (options.as_object_mut(), extra.as_object()) {
+            o.extend(extra.clone());
+        }
+        let engine = Arc::new(Engine::new(&options).unwrap());
         let (tx, rx) = mpsc::unbounded_channel();
         let log = Arc::new(Mutex::new(Vec::new()));
         let l = log.clone();
