@@ -19,6 +19,9 @@ declare namespace imsync {
   type ISearchMessageInTimeRangeOption = import('./types').ISearchMessageInTimeRangeOption
   type ISendMessageOptions = import('./types').ISendMessageOptions
   type SearchResult = import('./types').SearchResult
+  type ConversationTagInfo = import('./types').ConversationTagInfo
+  type FirstUnreadMessageInfo = import('./types').FirstUnreadMessageInfo
+  type TagInfo = import('./types').TagInfo
 
   /** A message object: RongIMLib's BaseMessage (what the message classes construct). */
   interface BaseMessage<T = any> {
@@ -123,10 +126,12 @@ declare namespace imsync {
     setCheckDuplicateMessage(enableCheck: boolean): Promise<ImResult<void>>
   }
 
-  interface TagInfo {
+  /** What addTag / updateTag take. */
+  interface TagInput {
+    /** 1 to 10 characters. */
     tagId: string
+    /** 1 to 15 characters. */
     tagName: string
-    [key: string]: unknown
   }
 
   interface RecallOptions {
@@ -187,7 +192,7 @@ declare namespace imsync {
     getAllUnreadMentionedCount(): Promise<ImResult<number>>
     clearMessagesUnreadStatus(conversation: IConversationOption): Promise<ImResult<void>>
     clearAllMessagesUnreadStatus(): Promise<ImResult<void>>
-    getFirstUnreadMessageInfo(conversation: IConversationOption): Promise<ImResult<{ sentTime: number; messageUId: string } | null>>
+    getFirstUnreadMessageInfo(conversation: IConversationOption): Promise<ImResult<FirstUnreadMessageInfo | null>>
     saveTextMessageDraft(conversation: IConversationOption, draft: string): Promise<ImResult<void>>
     getTextMessageDraft(conversation: IConversationOption): Promise<ImResult<string>>
     clearTextMessageDraft(conversation: IConversationOption): Promise<ImResult<void>>
@@ -196,27 +201,30 @@ declare namespace imsync {
     getConversationNotificationLevel(conversation: IConversationOption): Promise<ImResult<number>>
     setConversationNotificationStatus(conversation: IConversationOption, notificationStatus: number): Promise<ImResult<void>>
     getConversationNotificationStatus(conversation: IConversationOption): Promise<ImResult<number>>
-    getBlockedConversationList(): Promise<ImResult<IConversationOption[]>>
+    /** Conversations with a muting notification level (level > 0). */
+    getBlockedConversationList(): Promise<ImResult<IReceivedConversation[]>>
 
-    addTag(tag: TagInfo): Promise<ImResult<void>>
+    addTag(tag: TagInput): Promise<ImResult<void>>
     removeTag(tagId: string): Promise<ImResult<void>>
-    updateTag(tag: TagInfo): Promise<ImResult<void>>
+    updateTag(tag: TagInput): Promise<ImResult<void>>
     getTags(): Promise<ImResult<TagInfo[]>>
-    getTagsFromConversation(conversation: IConversationOption): Promise<ImResult<Array<{ tagId: string; tagName: string; isTop: boolean; [key: string]: unknown }>>>
+    getTagsFromConversation(conversation: IConversationOption): Promise<ImResult<ConversationTagInfo[]>>
     addConversationsToTag(tagId: string, conversations: IConversationOption[]): Promise<ImResult<void>>
     removeConversationsFromTag(tagId: string, conversations: IConversationOption[]): Promise<ImResult<void>>
     removeTagsFromConversation(conversation: IConversationOption, tagIds: string[]): Promise<ImResult<void>>
     removeTagFromConversations(tagId: string, conversations: IConversationOption[]): Promise<ImResult<void>>
-    getConversationsFromTagByPage(tagId: string, count: number, startTime: number): Promise<ImResult<IReceivedConversation[]>>
+    getConversationsFromTagByPage(tagId: string, count: number, startTime: number): Promise<ImResult<Array<IReceivedConversation & { isTopInTag: boolean }>>>
     getUnreadCountByTag(tagId: string, containMuted: boolean): Promise<ImResult<number>>
     setConversationToTopInTag(tagId: string, conversation: IConversationOption, isTop: boolean): Promise<ImResult<void>>
 
     addToBlacklist(userId: string): Promise<ImResult<void>>
     removeFromBlacklist(userId: string): Promise<ImResult<void>>
     getBlacklist(): Promise<ImResult<string[]>>
-    getBlacklistStatus(userId: string): Promise<ImResult<number>>
+    /** 0 = in the blacklist, 1 = not (`BlacklistStatus`). */
+    getBlacklistStatus(userId: string): Promise<ImResult<0 | 1>>
 
-    sendTypingStatusMessage(conversation: IConversationOption, typingContentType: string): Promise<ImResult<any>>
+    /** Resolves the sent status message, or `data: null` when throttled (one per conversation per 6 s). */
+    sendTypingStatusMessage(conversation: IConversationOption, typingContentType: string): Promise<ImResult<IAReceivedMessage | null>>
     sendReadReceiptMessage(targetId: string, messageUId: string, timestamp: number): Promise<ImResult<void>>
     sendReadReceiptRequest(targetId: string, messageUId: string, channelId?: string): Promise<ImResult<void>>
     sendReadReceiptResponseV2(targetId: string, messageList?: Record<string, string[]>, channelId?: string): Promise<ImResult<void>>
@@ -282,6 +290,7 @@ declare namespace imsync {
     }
     /** Legacy two-value view of NotificationLevel: OPEN = do not disturb. */
     readonly NotificationStatus: { readonly OPEN: 1; readonly CLOSE: 2 }
+    readonly BlacklistStatus: { readonly IN_BLACK_LIST: 0; readonly NOT_IN_BLACK_LIST: 1 }
     readonly ConnectionStatus: {
       readonly CONNECTED: 0
       readonly CONNECTING: 1

@@ -86,6 +86,9 @@ const NotificationLevel = Object.freeze({
 /** The legacy two-value view of NotificationLevel: OPEN = do not disturb, CLOSE = notify. */
 const NotificationStatus = Object.freeze({ OPEN: 1, CLOSE: 2 })
 
+/** `getBlacklistStatus` results, numbered as the native SDK does. */
+const BlacklistStatus = Object.freeze({ IN_BLACK_LIST: 0, NOT_IN_BLACK_LIST: 1 })
+
 /** Connection states of the pre-5.7 payloads (seed: ConnectionStatus table). */
 const ConnectionStatus = Object.freeze({
   CONNECTED: 0,
@@ -718,6 +721,7 @@ Object.assign(api, {
   ReceivedStatus,
   NotificationLevel,
   NotificationStatus,
+  BlacklistStatus,
   ConnectionStatus,
   MentionedType,
   ErrorCode,

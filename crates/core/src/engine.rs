@@ -644,9 +644,9 @@ impl Engine {
             .read(move |c| {
                 let bound = if start == 0 { i64::MAX } else { start };
                 let order = if top {
-                    "c.is_top DESC, c.sort_time DESC"
+                    "c.is_top DESC, c.sort_time DESC, c.id DESC"
                 } else {
-                    "c.sort_time DESC"
+                    "c.sort_time DESC, c.id DESC"
                 };
                 let channel_filter = if channel.is_some() {
                     "AND c.channel = ?3"
