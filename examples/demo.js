@@ -58,8 +58,8 @@ async function admin(url, route, body) {
 }
 
 /** An engine whose events can be awaited. */
-function user(name, serverUrl, dbRoot) {
-  const engine = new Engine({ appkey: APP_KEY, dbpath: path.join(dbRoot, name), serverUrl, logOutputLevel: 1 })
+function user(name, serverUrl, dbRoot, platform = 'Electron') {
+  const engine = new Engine({ appkey: APP_KEY, dbpath: path.join(dbRoot, name), serverUrl, logOutputLevel: 1, platform })
   const waiters = []
   engine.onEvent((event, payload) => {
     if (event === 'MESSAGES') {
@@ -113,8 +113,9 @@ async function main() {
     console.log('\n1. Both sign in (the local database opens before any network)')
     for (const u of [alice, bob]) {
       const start = process.hrtime.bigint()
+      const pulled = u.waitFor('PULL_OFFLINE_MESSAGE_FINISHED') // may come before connect resolves
       const r = check(await u.engine.connect(tokens[u.name]), 'connect')
-      await u.waitFor('PULL_OFFLINE_MESSAGE_FINISHED')
+      await pulled
       say(`  ${u.name} connected as ${r.userId} in ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(1)} ms`)
     }
 
@@ -124,8 +125,9 @@ async function main() {
     await send(alice, bob, 'Great, see you at the meeting 👍')
 
     console.log('\n3. Bob goes offline; Alice keeps writing')
+    const gone = bob.waitFor('DISCONNECT')
     check(await bob.engine.disconnect(), 'disconnect')
-    await bob.waitFor('DISCONNECT')
+    await gone
     for (const text of ['会议室换到 3 楼了。', 'Also: please review the Q3 budget before Friday.', '预算的问题我们明天再聊。']) {
       const sent = check(await alice.engine.sendMessage({ conversationType: PRIVATE, targetId: 'bob' }, { messageType: 'RC:TxtMsg', content: { content: text } }), 'sendMessage')
       say(`  alice ⇒ bob: ${text}   [stored on the server, bob offline; ${sent.messageUId}]`)
@@ -158,7 +160,32 @@ async function main() {
     const history = check(await bob.engine.getHistoryMessages(conv, { count: 3 }), 'getHistoryMessages')
     say(`  getHistoryMessages(count 3) → ${history.list.map((m) => JSON.stringify(m.content.content)).join(', ')}  (hasMore ${history.hasMore})`)
 
-    for (const u of [alice, bob]) check(await u.engine.close(), 'close')
+    console.log("\n7. Bob's second device (Web) follows his pins and read state")
+    const bobWeb = user('bob@web', server.url, root, 'Web')
+    const webPulled = bobWeb.waitFor('PULL_OFFLINE_MESSAGE_FINISHED')
+    check(await bobWeb.engine.connect(tokens.bob), 'connect')
+    await webPulled
+    const unread = async (u) => check(await u.engine.getTotalUnreadCount(), 'getTotalUnreadCount')
+    say(`  unread: bob ${await unread(bob)}, bob@web ${await unread(bobWeb)}`)
+    const pinned = bobWeb.waitFor('CONVERSATION', (p) => p.conversationList.some((c) => c.isTop))
+    check(await bob.engine.setConversationToTop(conv, true), 'setConversationToTop')
+    const pin = await pinned
+    say(`  bob pins alice → bob@web CONVERSATION: ${pin.conversationList.map((c) => `${c.targetId} isTop=${c.isTop}`).join(', ')}`)
+    const latest = check(await bob.engine.getConversation(conv), 'getConversation').latestMessage
+    const readSynced = bobWeb.waitFor('CONVERSATION', (p) => p.conversationList.some((c) => c.unreadMessageCount === 0))
+    check(await bob.engine.sendSyncReadStatusMessage(conv, latest.sentTime), 'sendSyncReadStatusMessage')
+    await readSynced
+    say(`  bob reads the conversation → unread: bob ${await unread(bob)}, bob@web ${await unread(bobWeb)}`)
+    const receipt = alice.waitFor('READ_RECEIPT_RECEIVED')
+    check(await bob.engine.sendReadReceiptMessage('alice', latest.messageUId, latest.sentTime), 'sendReadReceiptMessage')
+    await receipt
+    const aliceView = check(await alice.engine.getHistoryMessages({ conversationType: PRIVATE, targetId: 'bob' }, { count: 1 }), 'getHistoryMessages')
+    say(`  alice's latest message to bob now has sentStatus ${aliceView.list[0].sentStatus} (50 = READ)`)
+    const typing = alice.waitFor('TYPING_STATUS')
+    check(await bob.engine.sendTypingStatusMessage(conv, 'RC:TxtMsg'), 'sendTypingStatusMessage')
+    await typing
+
+    for (const u of [alice, bob, bobWeb]) check(await u.engine.close(), 'close')
     say('engines closed')
   } finally {
     server.child.kill('SIGTERM')
