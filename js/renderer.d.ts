@@ -88,11 +88,18 @@ declare namespace imsync {
     /** An ErrorCode. */
     SUSPEND: number
     MESSAGES: { messages: IAReceivedMessage[] }
-    READ_RECEIPT_RECEIVED: { conversation: IConversationOption; messageUId: string; sentTime: number; sendUserId?: string }
-    MESSAGE_RECEIPT_REQUEST: { conversation: IConversationOption; messageUId: string; senderUserId: string }
-    MESSAGE_RECEIPT_RESPONSE: { conversation: IConversationOption; receivedUserId: string; messageUIdList: string[] }
+    /** The peer read the messages up to `sentTime` (they are now READ, 50, in the database). */
+    READ_RECEIPT_RECEIVED: { conversation: Required<IConversationOption>; messageUid: string; sentTime: number; sendUserId: string }
+    MESSAGE_RECEIPT_REQUEST: { conversation: Required<IConversationOption>; messageUid: string; senderUserId: string }
+    MESSAGE_RECEIPT_RESPONSE: { conversation: Required<IConversationOption>; receivedUserId: string; messageUidList: string[] }
     CONVERSATION: { conversationList: Array<{ conversationType: number; targetId: string; channelId?: string; [key: string]: any }> }
-    EXPANSION: { updatedExpansion?: any; deletedExpansion?: any; conversationType?: number; targetId?: string }
+    EXPANSION: {
+      updatedExpansion?: { messageUId: string; expansion: Record<string, string>; conversationType: number; targetId: string; channelId: string }
+      deletedExpansion?: { messageUId: string; deletedKeys: string[]; conversationType: number; targetId: string; channelId: string }
+      conversationType: number
+      targetId: string
+      channelId: string
+    }
     PULL_OFFLINE_MESSAGE_FINISHED: void
     TAG: void
     CONVERSATION_TAG: void
@@ -223,7 +230,7 @@ declare namespace imsync {
     /** 0 = in the blacklist, 1 = not (`BlacklistStatus`). */
     getBlacklistStatus(userId: string): Promise<ImResult<0 | 1>>
 
-    /** Resolves the sent status message, or `data: null` when throttled (one per conversation per 6 s). */
+    /** Resolves the sent status message, or no `data` when throttled (one per conversation per 6 s). */
     sendTypingStatusMessage(conversation: IConversationOption, typingContentType: string): Promise<ImResult<IAReceivedMessage | null>>
     sendReadReceiptMessage(targetId: string, messageUId: string, timestamp: number): Promise<ImResult<void>>
     sendReadReceiptRequest(targetId: string, messageUId: string, channelId?: string): Promise<ImResult<void>>

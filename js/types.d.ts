@@ -6,6 +6,11 @@
 export interface ImResult<T = void> {
   code: number
   msg?: string
+  /**
+   * The result. Absent when there is none: void calls, and calls whose answer is "nothing"
+   * (`getConversation` of an unknown conversation, `getFirstUnreadMessageInfo` with nothing
+   * unread, a throttled `sendTypingStatusMessage`) — test it with `== null`.
+   */
   data?: T
 }
 

@@ -315,8 +315,8 @@ impl Engine {
     }
 
     /// `getConversationsFromTagByPage(tagId, count, startTime)`: the tag's conversations
-    /// stored here, pinned in the tag first, then newest first, sent before `startTime`
-    /// (0 = now); each with `isTopInTag`.
+    /// stored here, newest first, sorted before `startTime` (0 = now); each with
+    /// `isTopInTag`.
     pub async fn get_conversations_from_tag_by_page(
         &self,
         tag_id: Value,

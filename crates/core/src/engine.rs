@@ -41,6 +41,7 @@ pub struct Engine {
     lifecycle: tokio::sync::Mutex<()>,
     check_duplicate: AtomicBool,
     pub(crate) typing: std::sync::Mutex<crate::sync::TypingThrottle>,
+    pub(crate) own_expansions: std::sync::Mutex<crate::sync::expansion::OwnExpansions>,
 }
 
 fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
@@ -71,6 +72,7 @@ impl Engine {
             lifecycle: tokio::sync::Mutex::new(()),
             check_duplicate: AtomicBool::new(true),
             typing: Default::default(),
+            own_expansions: Default::default(),
         })
     }
 

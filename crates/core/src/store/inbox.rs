@@ -184,11 +184,10 @@ fn apply_notice(conn: &Connection, item: &Apply, out: &mut Applied) -> ImResult<
             ));
         }
         Apply::Expansion { key, uid, put, del } => {
-            // Reported unless this device already holds the change (it made it).
-            if notices::apply_expansion(conn, uid, put, del)? != Some(false) {
-                out.events
-                    .push(("EXPANSION", expansion_event(key, uid, put, del)));
-            }
+            // The engine drops the event of a change this device made itself.
+            notices::apply_expansion(conn, uid, put, del)?;
+            out.events
+                .push(("EXPANSION", expansion_event(key, uid, put, del)));
         }
         Apply::Store(_) | Apply::Recall { .. } | Apply::ReadUpTo { .. } | Apply::Transient(_) => {}
     }
@@ -203,12 +202,19 @@ pub fn expansion_event(
     put: &BTreeMap<String, String>,
     del: &[String],
 ) -> Value {
+    // Since 5.9.0 the conversation is in the event and in each part of it.
     let mut ev = conversation_json(key);
     if !put.is_empty() {
-        ev["updatedExpansion"] = json!({ "messageUId": uid, "expansion": put });
+        let mut part = conversation_json(key);
+        part["messageUId"] = json!(uid);
+        part["expansion"] = json!(put);
+        ev["updatedExpansion"] = part;
     }
     if !del.is_empty() {
-        ev["deletedExpansion"] = json!({ "messageUId": uid, "deletedKeys": del });
+        let mut part = conversation_json(key);
+        part["messageUId"] = json!(uid);
+        part["deletedKeys"] = json!(del);
+        ev["deletedExpansion"] = part;
     }
     ev
 }

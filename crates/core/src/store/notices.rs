@@ -93,11 +93,10 @@ pub fn receipt_response_received(conn: &Connection, reader: &str, uids: &[String
     Ok(())
 }
 
-/// The current expansion of a stored message: `(id, can include expansion, key/values)`.
-pub fn expansion_of(
-    conn: &Connection,
-    uid: &str,
-) -> ImResult<Option<(i64, bool, BTreeMap<String, String>)>> {
+/// A stored message's expansion: its id, whether it allows expansion, its key/values.
+pub type StoredExpansion = (i64, bool, BTreeMap<String, String>);
+
+pub fn expansion_of(conn: &Connection, uid: &str) -> ImResult<Option<StoredExpansion>> {
     Ok(conn
         .prepare_cached("SELECT id, flags, expansion FROM messages WHERE uid = ?1")?
         .query_row([uid], |r| {
@@ -114,8 +113,7 @@ pub fn expansion_of(
 }
 
 /// Sets and removes expansion keys of the stored message `uid`: None when it is not
-/// stored, else whether its expansion changed — so a change this device already applied
-/// (it made it) is not reported again when the server's notice arrives.
+/// stored, else whether its expansion changed.
 pub fn apply_expansion(
     conn: &Connection,
     uid: &str,
@@ -135,8 +133,14 @@ pub fn apply_expansion(
     if current == before {
         return Ok(Some(false));
     }
-    let text = (!current.is_empty()).then(|| json!(current).to_string());
+    set_expansion(conn, id, &current)?;
+    Ok(Some(true))
+}
+
+/// Replaces a message's expansion (NULL when empty).
+pub fn set_expansion(conn: &Connection, id: i64, map: &BTreeMap<String, String>) -> ImResult<()> {
+    let text = (!map.is_empty()).then(|| json!(map).to_string());
     conn.prepare_cached("UPDATE messages SET expansion = ?2 WHERE id = ?1")?
         .execute(params![id, text])?;
-    Ok(Some(true))
+    Ok(())
 }

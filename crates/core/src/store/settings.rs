@@ -110,18 +110,27 @@ fn apply_conversations(
         }
     }
     for s in settings {
-        let state = conversations::get_or_create(conn, &s.key)?;
-        if state.message_count == 0 {
-            // Known only from its setting: listed only when pinned and the app asked for
-            // empty pinned conversations.
-            let hidden = !(s.is_top && show_empty_top);
+        let id = match conversations::find_id(conn, &s.key)? {
+            Some(id) => id,
+            None => {
+                // Known only from its setting: out of the lists until it has a message.
+                let id = conversations::get_or_create(conn, &s.key)?.id;
+                conn.prepare_cached(
+                    "UPDATE conversations SET hidden = 1, sort_time = ?2 WHERE id = ?1",
+                )?
+                .execute(params![id, s.updated_time])?;
+                id
+            }
+        };
+        if s.is_top && show_empty_top {
+            // enableSyncEmptyTopConversation: a pinned conversation is listed even before
+            // its first message here. (A removed one that has messages stays removed.)
             conn.prepare_cached(
-                "UPDATE conversations SET hidden = ?2, sort_time = CASE WHEN latest_id IS NULL \
-                 THEN ?3 ELSE sort_time END WHERE id = ?1",
+                "UPDATE conversations SET hidden = 0 WHERE id = ?1 AND message_count = 0",
             )?
-            .execute(params![state.id, hidden, s.updated_time])?;
+            .execute([id])?;
         }
-        set(conn, state.id, s.is_top, s.level, s.updated_time, out)?;
+        set(conn, id, s.is_top, s.level, s.updated_time, out)?;
     }
     Ok(())
 }
@@ -261,8 +270,10 @@ pub fn tags_of(conn: &Connection, key: &ConversationKey) -> ImResult<Vec<Value>>
 const IN_TAG: &str = "JOIN conversation_tags l ON l.type = c.type AND l.target = c.target \
      AND l.channel = c.channel AND l.tag_id = ?1";
 
-/// `getConversationsFromTagByPage`: the tag's conversations stored here, pinned-in-tag
-/// first, then newest first, before `before` (exclusive); each carries `isTopInTag`.
+/// `getConversationsFromTagByPage`: the tag's conversations stored here, newest first,
+/// before `before` (exclusive); each carries `isTopInTag`. Pinned ones are not moved to
+/// the front: with a time cursor that would skip or repeat conversations across pages, so
+/// the app sorts by `isTopInTag` itself.
 pub fn conversations_in_tag(
     conn: &Connection,
     tag_id: &str,
@@ -271,7 +282,7 @@ pub fn conversations_in_tag(
 ) -> ImResult<Vec<Value>> {
     let sql = conversations::select_sql(&format!(
         "{IN_TAG} WHERE c.sort_time < ?2 AND c.hidden = 0 \
-         ORDER BY l.is_top DESC, c.sort_time DESC, c.id DESC LIMIT ?3"
+         ORDER BY c.sort_time DESC, c.id DESC LIMIT ?3"
     ));
     let mut list = conversations::query(conn, &sql, params![tag_id, before, count])?;
     let mut top = conn.prepare_cached(

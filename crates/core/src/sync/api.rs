@@ -520,6 +520,9 @@ impl Engine {
         }
         // After the messages, so a receipt never reaches the app before its message.
         for (name, payload) in events {
+            if name == "EXPANSION" && self.is_own_expansion(&payload) {
+                continue;
+            }
             self.emit(name, payload);
         }
         Ok(())

@@ -69,7 +69,13 @@ pub fn to_apply(
         direction::RECEIVE
     };
     let counted = info.map(|i| i.is_counted).unwrap_or(m.is_counted);
-    let mentioned = dir == direction::RECEIVE && (m.is_mentioned || mentions(&content, user_id));
+    // An @ names its users: the sender's flag says only that someone was mentioned.
+    let mentioned = dir == direction::RECEIVE
+        && if content.get("mentionedInfo").is_some() {
+            mentions(&content, user_id)
+        } else {
+            m.is_mentioned
+        };
     let mut flags = flag::PERSISTED;
     if counted {
         flags |= flag::COUNTED;

@@ -121,6 +121,10 @@ impl Engine {
         self.change_expansion(uid, BTreeMap::new(), keys).await
     }
 
+    /// Asks the server, then applies the change to the stored copy. The server's notice of
+    /// this change also comes back to this device (possibly before the answer); it is
+    /// recognised by [`own_expansion_signature`] so the device that made the change gets no
+    /// EXPANSION event for it, while the user's other devices do.
     async fn change_expansion(
         &self,
         uid: String,
@@ -128,43 +132,100 @@ impl Engine {
         remove: Vec<String>,
     ) -> ImResult<Value> {
         let db = self.db()?;
-        let lookup = uid.clone();
-        if let Some((_, allowed, current)) = db
-            .store
-            .read(move |c| notices::expansion_of(c, &lookup))
-            .await?
-        {
-            if !allowed {
-                return Err(ImError::new(
-                    MESSAGE_KV_NOT_SUPPORT,
-                    "the message was not sent with canIncludeExpansion: true",
-                ));
-            }
-            let total = current
-                .keys()
-                .filter(|k| !remove.contains(k))
-                .chain(set.keys())
-                .collect::<std::collections::BTreeSet<_>>()
-                .len();
-            if total > pb::EXPANSION_MAX_KEYS_TOTAL {
-                return Err(limit(format!(
-                    "the message would hold {total} expansion keys; at most {}",
-                    pb::EXPANSION_MAX_KEYS_TOTAL
-                )));
-            }
-        }
-        let r = self
+        let (u, s, r) = (uid.clone(), set.clone(), remove.clone());
+        db.store
+            .read(move |c| {
+                let Some((_, allowed, current)) = notices::expansion_of(c, &u)? else {
+                    return Ok(());
+                };
+                if !allowed {
+                    return Err(ImError::new(
+                        MESSAGE_KV_NOT_SUPPORT,
+                        "the message was not sent with canIncludeExpansion: true",
+                    ));
+                }
+                let total = current
+                    .keys()
+                    .filter(|k| !r.contains(k))
+                    .chain(s.keys())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len();
+                if total > pb::EXPANSION_MAX_KEYS_TOTAL {
+                    return Err(limit(format!(
+                        "the message would hold {total} expansion keys; at most {}",
+                        pb::EXPANSION_MAX_KEYS_TOTAL
+                    )));
+                }
+                Ok(())
+            })
+            .await?;
+        let signature = own_expansion_signature(&uid, &set, &remove);
+        self.own_expansions
+            .lock()
+            .unwrap()
+            .push_back(signature.clone());
+        let answer = self
             .request(request::Op::Expansion(pb::ExpansionRequest {
                 message_uid: uid.clone(),
                 set: set.clone().into_iter().collect(),
                 remove: remove.clone(),
             }))
-            .await?;
-        if r.code != 0 {
-            return Err(ImError::new(r.code, r.msg));
+            .await
+            .and_then(|r| match r.code {
+                0 => Ok(()),
+                code => Err(ImError::new(code, r.msg)),
+            });
+        if let Err(e) = answer {
+            self.own_expansions.lock().unwrap().take(&signature);
+            return Err(e);
         }
         db.store
             .write(move |tx| notices::apply_expansion(tx, &uid, &set, &remove).map(|_| Value::Null))
             .await
     }
+
+    /// Whether an EXPANSION event reports a change this device made (and forgets it).
+    pub(crate) fn is_own_expansion(&self, event: &Value) -> bool {
+        let uid = event["updatedExpansion"]["messageUId"]
+            .as_str()
+            .or(event["deletedExpansion"]["messageUId"].as_str())
+            .unwrap_or_default();
+        let set: BTreeMap<String, String> =
+            serde_json::from_value(event["updatedExpansion"]["expansion"].clone())
+                .unwrap_or_default();
+        let remove: Vec<String> =
+            serde_json::from_value(event["deletedExpansion"]["deletedKeys"].clone())
+                .unwrap_or_default();
+        let signature = own_expansion_signature(uid, &set, &remove);
+        self.own_expansions.lock().unwrap().take(&signature)
+    }
+}
+
+/// Changes this device sent whose notices have not come back yet (bounded: a notice lost
+/// with its connection must not pin memory).
+#[derive(Default)]
+pub(crate) struct OwnExpansions(std::collections::VecDeque<String>);
+
+impl OwnExpansions {
+    fn push_back(&mut self, s: String) {
+        if self.0.len() >= 256 {
+            self.0.pop_front();
+        }
+        self.0.push_back(s);
+    }
+
+    /// Forgets one occurrence of `s`; whether there was one.
+    fn take(&mut self, s: &str) -> bool {
+        match self.0.iter().position(|x| x == s) {
+            Some(i) => {
+                self.0.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn own_expansion_signature(uid: &str, set: &BTreeMap<String, String>, remove: &[String]) -> String {
+    serde_json::json!([uid, set, remove]).to_string()
 }

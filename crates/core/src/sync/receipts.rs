@@ -152,8 +152,8 @@ impl Engine {
 
     /// `sendTypingStatusMessage(conversation, typingContentType)`: an RC:TypSts status
     /// message — never stored, only online devices get it (TYPING_STATUS). At most one per
-    /// conversation per 6 s: a call inside that window sends nothing and resolves
-    /// `data: null`; one that sends resolves the message.
+    /// conversation per 6 s: a call inside that window sends nothing and resolves without
+    /// `data`; one that sends resolves the message.
     pub async fn send_typing_status_message(
         &self,
         conversation: Value,
