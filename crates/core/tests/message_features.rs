@@ -333,7 +333,7 @@ async fn unread_counts_follow_private_group_and_system_messages_until_cleared() 
 async fn sync_read_status_reads_up_to_the_time_here_and_on_the_other_device() {
     let server = Server::start();
     let alice = Client::new(&server.url(), "Electron");
-    let mut alice_web = Client::new(&server.url(), "Web");
+    let alice_web = Client::new(&server.url(), "Web");
     let mut bob = Client::new(&server.url(), "Electron");
     alice.connect(&server.token("alice")).await;
     alice_web.connect(&server.token("alice")).await;
