@@ -195,3 +195,25 @@ where
         Ok(JsonText::of(&envelope(result)))
     })
 }
+
+/// [`run`] for a call that answers JSON text already: the envelope is put around it
+/// without parsing it.
+pub fn run_text<'e, F>(env: &'e Env, call: F) -> Result<PromiseRaw<'e, JsonText>>
+where
+    F: std::future::Future<Output = ImResult<imsync_core::json_text::RawJson>> + Send + 'static,
+{
+    env.spawn_future(async move {
+        let result = match tokio::spawn(call).await {
+            Ok(r) => r,
+            Err(e) => Err(ImError::internal(format!("internal error: {e}"))),
+        };
+        Ok(match result {
+            Ok(data) => JsonText(format!(
+                r#"{{"code":{},"data":{}}}"#,
+                codes::SUCCESS,
+                data.0
+            )),
+            Err(e) => JsonText::of(&envelope(Err(e))),
+        })
+    })
+}

@@ -12,7 +12,7 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use serde_json::Value;
 
-use envelope::{args_or_invalid, run, JsonText};
+use envelope::{args_or_invalid, run, run_text, JsonText};
 
 /// The native engine: one user's local database and, once connected, its sync session.
 #[napi]
@@ -21,7 +21,7 @@ pub struct Engine {
 }
 
 macro_rules! api {
-    ($( $name:ident ( $($arg:ident),* ) [$ts_args:literal] -> $ts_ret:literal; )*) => {
+    ($( $name:ident ( $($arg:ident),* ) $(as $text:ident)? [$ts_args:literal] -> $ts_ret:literal; )*) => {
         #[napi]
         impl Engine {
             $(
@@ -32,15 +32,28 @@ macro_rules! api {
                         Ok(values) => {
                             #[allow(unused_mut, unused_variables)]
                             let mut values = values.into_iter();
-                            run(env, async move {
-                                core.$name($({ let _ = stringify!($arg); values.next().unwrap_or(Value::Null) }),*).await
-                            })
+                            dispatch!(env, core, values, $name $(as $text)?; $($arg),*)
                         }
                         Err(invalid) => run(env, async move { Err(invalid) }),
                     }
                 }
             )*
         }
+    };
+}
+
+/// Calls the core method; `as name_text` calls its JSON-text twin instead (the pages of
+/// messages and conversations, which skip building `serde_json::Value`s).
+macro_rules! dispatch {
+    ($env:ident, $core:ident, $values:ident, $name:ident; $($arg:ident),*) => {
+        run($env, async move {
+            $core.$name($({ let _ = stringify!($arg); $values.next().unwrap_or(Value::Null) }),*).await
+        })
+    };
+    ($env:ident, $core:ident, $values:ident, $name:ident as $text:ident; $($arg:ident),*) => {
+        run_text($env, async move {
+            $core.$text($({ let _ = stringify!($arg); $values.next().unwrap_or(Value::Null) }),*).await
+        })
     };
 }
 
@@ -112,10 +125,10 @@ api! {
     register_message_type(message_type, is_persisted, is_counted, search_props, is_status_message)
         ["messageType: string, isPersisted: boolean, isCounted: boolean, searchProps?: string[], isStatusMessage?: boolean"]
         -> "Promise<ImResult<void>>";
-    get_history_messages(conversation, options)
+    get_history_messages(conversation, options) as get_history_messages_text
         ["conversation: IConversationOption, options?: GetHistoryMessageOption"]
         -> "Promise<ImResult<HistoryPage>>";
-    get_history_messages_by_message_types(conversation, options)
+    get_history_messages_by_message_types(conversation, options) as get_history_messages_by_message_types_text
         ["conversation: IConversationOption, options: IGetHistoryMessagesByTypesOption"]
         -> "Promise<ImResult<HistoryPage>>";
     get_messages_around_timestamp(conversation, options)
@@ -145,8 +158,8 @@ api! {
     search_conversation_by_content(keyword, message_types, channel_id)
         ["keyword: string, messageTypes: string[], channelId?: string"]
         -> "Promise<ImResult<IReceivedConversation[]>>";
-    get_all_conversation_list(channel_id) ["channelId?: string"] -> "Promise<ImResult<IReceivedConversation[]>>";
-    get_conversation_list(start_time, count, channel_id, top_priority)
+    get_all_conversation_list(channel_id) as get_all_conversation_list_text ["channelId?: string"] -> "Promise<ImResult<IReceivedConversation[]>>";
+    get_conversation_list(start_time, count, channel_id, top_priority) as get_conversation_list_text
         ["startTime: number, count: number, channelId?: string, topPriority?: boolean"]
         -> "Promise<ImResult<IReceivedConversation[]>>";
     get_conversations(conversations) ["conversations: IConversationOption[]"]

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::args;
 use crate::error::{ImError, ImResult};
+use crate::json_text::RawJson;
 use crate::message::{self, InsertOptions, Parser};
 use crate::model::{conversation_type, ConversationKey};
 use crate::options::EngineOptions;
@@ -186,7 +187,7 @@ impl Engine {
         conversation: ConversationKey,
         opts: &Value,
         types: Option<Vec<String>>,
-    ) -> ImResult<Value> {
+    ) -> ImResult<RawJson> {
         let args::Paging {
             timestamp,
             count,
@@ -196,11 +197,14 @@ impl Engine {
         db.store
             .read(move |c| {
                 let Some(conv_id) = conversations::find_id(c, &conversation)? else {
-                    return Ok(json!({ "list": [], "hasMore": false }));
+                    return Ok(RawJson(r#"{"list":[],"hasMore":false}"#.into()));
                 };
                 let (list, has_more) =
-                    history::page(c, conv_id, timestamp, count, order, types.as_deref())?;
-                Ok(json!({ "list": list, "hasMore": has_more }))
+                    history::page_text(c, conv_id, timestamp, count, order, types.as_deref())?;
+                Ok(RawJson(format!(
+                    r#"{{"list":{},"hasMore":{has_more}}}"#,
+                    list.0
+                )))
             })
             .await
     }
@@ -210,6 +214,18 @@ impl Engine {
         conversation: Value,
         options: Value,
     ) -> ImResult<Value> {
+        Ok(self
+            .get_history_messages_text(conversation, options)
+            .await?
+            .parse())
+    }
+
+    /// [`Self::get_history_messages`] as JSON text (what the binding hands to JavaScript).
+    pub async fn get_history_messages_text(
+        &self,
+        conversation: Value,
+        options: Value,
+    ) -> ImResult<RawJson> {
         let conversation = args::conversation(Some(&conversation), "conversation")?;
         self.history_page(conversation, &options, None).await
     }
@@ -219,6 +235,17 @@ impl Engine {
         conversation: Value,
         options: Value,
     ) -> ImResult<Value> {
+        Ok(self
+            .get_history_messages_by_message_types_text(conversation, options)
+            .await?
+            .parse())
+    }
+
+    pub async fn get_history_messages_by_message_types_text(
+        &self,
+        conversation: Value,
+        options: Value,
+    ) -> ImResult<RawJson> {
         let conversation = args::conversation(Some(&conversation), "conversation")?;
         let m = args::object(Some(&options), "options")?;
         let types = args::string_array(m.get("messageTypes"), "options.messageTypes", 100)?
@@ -605,19 +632,26 @@ impl Engine {
     // ---- conversations -------------------------------------------------------------
 
     pub async fn get_all_conversation_list(&self, channel_id: Value) -> ImResult<Value> {
+        Ok(self
+            .get_all_conversation_list_text(channel_id)
+            .await?
+            .parse())
+    }
+
+    pub async fn get_all_conversation_list_text(&self, channel_id: Value) -> ImResult<RawJson> {
         let channel = args::channel(Some(&channel_id), "channelId")?;
         let db = self.db()?;
         db.store
             .read(move |c| {
                 let list = match channel {
-                    None => conversations::query(
+                    None => conversations::query_text(
                         c,
                         &conversations::select_sql(
                             "WHERE c.hidden = 0 ORDER BY c.sort_time DESC, c.id DESC",
                         ),
                         [],
                     )?,
-                    Some(ch) => conversations::query(
+                    Some(ch) => conversations::query_text(
                         c,
                         &conversations::select_sql(
                             "WHERE c.channel = ?1 AND c.hidden = 0 ORDER BY c.sort_time DESC, c.id DESC",
@@ -625,7 +659,7 @@ impl Engine {
                         [ch],
                     )?,
                 };
-                Ok(Value::Array(list))
+                Ok(list)
             })
             .await
     }
@@ -637,6 +671,19 @@ impl Engine {
         channel_id: Value,
         top_priority: Value,
     ) -> ImResult<Value> {
+        Ok(self
+            .get_conversation_list_text(start_time, count, channel_id, top_priority)
+            .await?
+            .parse())
+    }
+
+    pub async fn get_conversation_list_text(
+        &self,
+        start_time: Value,
+        count: Value,
+        channel_id: Value,
+        top_priority: Value,
+    ) -> ImResult<RawJson> {
         let start = args::timestamp(Some(&start_time), "startTime", None)?;
         let count = args::ranged(Some(&count), "count", 1, MAX_CONVERSATION_PAGE, None)?;
         let channel = args::channel(Some(&channel_id), "channelId")?;
@@ -658,11 +705,12 @@ impl Engine {
                 let sql = conversations::select_sql(&format!(
                     "WHERE c.sort_time < ?1 AND c.hidden = 0 {channel_filter} ORDER BY {order} LIMIT ?2"
                 ));
-                let list = match channel {
-                    Some(ch) => conversations::query(c, &sql, rusqlite::params![bound, count, ch])?,
-                    None => conversations::query(c, &sql, rusqlite::params![bound, count])?,
-                };
-                Ok(Value::Array(list))
+                match channel {
+                    Some(ch) => {
+                        conversations::query_text(c, &sql, rusqlite::params![bound, count, ch])
+                    }
+                    None => conversations::query_text(c, &sql, rusqlite::params![bound, count]),
+                }
             })
             .await
     }

@@ -53,3 +53,9 @@ impl From<rusqlite::Error> for ImError {
         Self::new(codes::DATABASE_ERROR, format!("database error: {e}"))
     }
 }
+
+impl From<rusqlite::types::FromSqlError> for ImError {
+    fn from(e: rusqlite::types::FromSqlError) -> Self {
+        Self::new(codes::DATABASE_ERROR, format!("database error: {e}"))
+    }
+}

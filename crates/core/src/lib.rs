@@ -7,6 +7,7 @@ pub mod codes;
 pub mod conversation_state;
 pub mod engine;
 pub mod error;
+pub mod json_text;
 pub mod logging;
 pub mod message;
 pub mod model;

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::args;
 use crate::error::{ImError, ImResult};
+use crate::json_text::JsonWriter;
 use crate::model::{conversation_type, direction, received_status, sent_status, ConversationKey};
 use crate::registry::{search_text, Registry};
 
@@ -330,73 +331,66 @@ pub const COLUMNS: &str = "m.id, m.uid, m.sender, m.object_name, m.content, m.di
 
 /// Converts one row selected with [`COLUMNS`] into the API's message object.
 pub fn row_to_json(r: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
-    let content: String = r.get(4)?;
+    let mut w = JsonWriter::with_capacity(512);
+    write_row(&mut w, r)?;
+    Ok(w.finish().parse())
+}
+
+/// Writes one row selected with [`COLUMNS`] as the API's message object (`IAReceivedMessage`).
+pub fn write_row(w: &mut JsonWriter, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
     let flags: i64 = r.get(11)?;
     let received: i64 = r.get(9)?;
-    let expansion: Option<String> = r.get(12)?;
-    let extra: Option<String> = r.get(13)?;
-    let mut out = Map::with_capacity(26);
-    out.insert("messageId".into(), json!(r.get::<_, i64>(0)?));
-    out.insert(
-        "messageUId".into(),
-        json!(r.get::<_, Option<String>>(1)?.unwrap_or_default()),
-    );
-    out.insert("conversationType".into(), json!(r.get::<_, i64>(14)?));
-    out.insert("targetId".into(), json!(r.get::<_, String>(15)?));
-    out.insert("channelId".into(), json!(r.get::<_, String>(16)?));
-    out.insert("senderUserId".into(), json!(r.get::<_, String>(2)?));
-    out.insert("messageType".into(), json!(r.get::<_, String>(3)?));
-    out.insert(
-        "content".into(),
-        serde_json::from_str(&content).unwrap_or(Value::Null),
-    );
-    out.insert("sentTime".into(), json!(r.get::<_, i64>(6)?));
-    out.insert("receivedTime".into(), json!(r.get::<_, i64>(7)?));
-    out.insert("messageDirection".into(), json!(r.get::<_, i64>(5)?));
-    out.insert("sentStatus".into(), json!(r.get::<_, i64>(8)?));
-    out.insert("receivedStatus".into(), json!(received));
-    out.insert(
-        "receivedStatusInfo".into(),
-        json!({
-            "isRead": received & received_status::READ != 0,
-            "isListened": received & received_status::LISTENED != 0,
-            "isDownload": received & received_status::DOWNLOADED != 0,
-            "isRetrieved": received & received_status::RETRIEVED != 0,
-        }),
-    );
-    out.insert("isPersisted".into(), json!(flags & flag::PERSISTED != 0));
-    out.insert("isCounted".into(), json!(flags & flag::COUNTED != 0));
-    out.insert("isStatusMessage".into(), json!(flags & flag::STATUS != 0));
-    out.insert("isMentioned".into(), json!(r.get::<_, i64>(10)? != 0));
-    out.insert("isOfflineMessage".into(), json!(flags & flag::OFFLINE != 0));
-    out.insert(
-        "disableNotification".into(),
-        json!(flags & flag::DISABLE_NOTIFICATION != 0),
-    );
-    out.insert(
-        "canIncludeExpansion".into(),
-        json!(flags & flag::CAN_INCLUDE_EXPANSION != 0),
-    );
-    out.insert(
-        "expansion".into(),
-        expansion
-            .and_then(|e| serde_json::from_str(&e).ok())
-            .unwrap_or(Value::Null),
-    );
-    let extra: Map<String, Value> = extra
-        .and_then(|e| serde_json::from_str(&e).ok())
-        .unwrap_or_default();
-    out.insert(
-        "directedUserIds".into(),
-        extra
-            .get("directedUserIds")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
-    );
+    let extra: Option<Map<String, Value>> = r
+        .get_ref(13)?
+        .as_str_or_null()?
+        .and_then(|e| serde_json::from_str(e).ok());
+    let extra_field = |k: &str| extra.as_ref().and_then(|e| e.get(k));
+    w.begin_object();
+    w.key("canIncludeExpansion")
+        .bool(flags & flag::CAN_INCLUDE_EXPANSION != 0);
+    w.key("channelId").str(r.get_ref(16)?.as_str()?);
+    w.key("content").raw(Some(r.get_ref(4)?.as_str()?));
+    w.key("conversationType").int(r.get(14)?);
+    w.key("directedUserIds");
+    match extra_field("directedUserIds") {
+        Some(v) => w.value(v),
+        None => w.begin_array().end_array(),
+    };
+    w.key("disableNotification")
+        .bool(flags & flag::DISABLE_NOTIFICATION != 0);
+    w.key("expansion").raw(r.get_ref(12)?.as_str_or_null()?);
+    w.key("isCounted").bool(flags & flag::COUNTED != 0);
+    w.key("isMentioned").bool(r.get::<_, i64>(10)? != 0);
+    w.key("isOfflineMessage").bool(flags & flag::OFFLINE != 0);
+    w.key("isPersisted").bool(flags & flag::PERSISTED != 0);
+    w.key("isStatusMessage").bool(flags & flag::STATUS != 0);
+    w.key("messageDirection").int(r.get(5)?);
+    w.key("messageId").int(r.get(0)?);
+    w.key("messageType").str(r.get_ref(3)?.as_str()?);
+    w.key("messageUId")
+        .str(r.get_ref(1)?.as_str_or_null()?.unwrap_or_default());
     for key in ["pushConfig", "readReceiptInfo"] {
-        if let Some(v) = extra.get(key) {
-            out.insert(key.into(), v.clone());
+        if let Some(v) = extra_field(key) {
+            w.key(key).value(v);
         }
     }
-    Ok(Value::Object(out))
+    w.key("receivedStatus").int(received);
+    w.key("receivedStatusInfo")
+        .begin_object()
+        .key("isDownload")
+        .bool(received & received_status::DOWNLOADED != 0)
+        .key("isListened")
+        .bool(received & received_status::LISTENED != 0)
+        .key("isRead")
+        .bool(received & received_status::READ != 0)
+        .key("isRetrieved")
+        .bool(received & received_status::RETRIEVED != 0)
+        .end_object();
+    w.key("receivedTime").int(r.get(7)?);
+    w.key("senderUserId").str(r.get_ref(2)?.as_str()?);
+    w.key("sentStatus").int(r.get(8)?);
+    w.key("sentTime").int(r.get(6)?);
+    w.key("targetId").str(r.get_ref(15)?.as_str()?);
+    w.end_object();
+    Ok(())
 }

@@ -2,9 +2,10 @@
 //! every write that changes a conversation's messages.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::error::{ImError, ImResult};
+use crate::json_text::{JsonWriter, RawJson};
 use crate::message::{self, now_ms};
 use crate::model::{notification_level, ConversationKey, ConversationScope};
 
@@ -202,63 +203,83 @@ pub fn notification_status(level: i64) -> i64 {
 
 /// Converts a row selected with [`select_sql`] into an `IReceivedConversation`.
 pub fn row_to_json(conn: &Connection, r: &rusqlite::Row<'_>) -> ImResult<Value> {
-    let latest = match r.get::<_, Option<i64>>(0)? {
-        Some(_) => message::row_to_json(r)?,
-        None => Value::Null,
-    };
+    let mut w = JsonWriter::with_capacity(1024);
+    write_row(&mut w, conn, r)?;
+    Ok(w.finish().parse())
+}
+
+/// Writes a row selected with [`select_sql`] as an `IReceivedConversation`.
+pub fn write_row(w: &mut JsonWriter, conn: &Connection, r: &rusqlite::Row<'_>) -> ImResult<()> {
     let base = 17;
     let conv_id: i64 = r.get(base)?;
     let mention_count: i64 = r.get(base + 2)?;
     let level: i64 = r.get(base + 4)?;
-    let mentioned_info = if mention_count > 0 {
-        conn.prepare_cached(
-            "SELECT content FROM messages WHERE conv_id = ?1 AND unread = 1 AND mentioned = 1 \
-             ORDER BY sent_time DESC LIMIT 1",
-        )?
-        .query_row([conv_id], |r| r.get::<_, String>(0))
-        .optional()?
-        .and_then(|c| serde_json::from_str::<Value>(&c).ok())
-        .and_then(|c| c.get("mentionedInfo").cloned())
-        .unwrap_or(Value::Null)
+    w.begin_object();
+    w.key("channelId").str(r.get_ref(base + 10)?.as_str()?);
+    w.key("conversationType").int(r.get(base + 8)?);
+    w.key("draft").str(r.get_ref(base + 5)?.as_str()?);
+    w.key("hasMentioned").bool(mention_count > 0);
+    w.key("isTop").bool(r.get::<_, i64>(base + 3)? != 0);
+    w.key("lastUnreadTime")
+        .int(r.get::<_, Option<i64>>(base + 11)?.unwrap_or(0));
+    w.key("latestMessage");
+    match r.get::<_, Option<i64>>(0)? {
+        Some(_) => message::write_row(w, r)?,
+        None => {
+            w.null();
+        }
+    }
+    w.key("mentionedInfo");
+    if mention_count > 0 {
+        let info = conn
+            .prepare_cached(
+                "SELECT content FROM messages WHERE conv_id = ?1 AND unread = 1 AND mentioned = 1 \
+                 ORDER BY sent_time DESC LIMIT 1",
+            )?
+            .query_row([conv_id], |r| r.get::<_, String>(0))
+            .optional()?
+            .and_then(|c| serde_json::from_str::<Value>(&c).ok())
+            .and_then(|c| c.get("mentionedInfo").cloned())
+            .unwrap_or(Value::Null);
+        w.value(&info);
     } else {
-        Value::Null
-    };
-    let mut out = Map::with_capacity(14);
-    out.insert("conversationType".into(), json!(r.get::<_, i64>(base + 8)?));
-    out.insert("targetId".into(), json!(r.get::<_, String>(base + 9)?));
-    out.insert("channelId".into(), json!(r.get::<_, String>(base + 10)?));
-    out.insert(
-        "unreadMessageCount".into(),
-        json!(r.get::<_, i64>(base + 1)?),
-    );
-    out.insert("latestMessage".into(), latest);
-    out.insert("hasMentioned".into(), json!(mention_count > 0));
-    out.insert("mentionedInfo".into(), mentioned_info);
-    out.insert("isTop".into(), json!(r.get::<_, i64>(base + 3)? != 0));
-    out.insert("notificationLevel".into(), json!(level));
-    out.insert(
-        "notificationStatus".into(),
-        json!(notification_status(level)),
-    );
-    out.insert("draft".into(), json!(r.get::<_, String>(base + 5)?));
-    out.insert(
-        "lastUnreadTime".into(),
-        json!(r.get::<_, Option<i64>>(base + 11)?.unwrap_or(0)),
-    );
-    out.insert("operationTime".into(), json!(r.get::<_, i64>(base + 6)?));
-    out.insert("sortTime".into(), json!(r.get::<_, i64>(base + 7)?));
-    Ok(Value::Object(out))
+        w.null();
+    }
+    w.key("notificationLevel").int(level);
+    w.key("notificationStatus").int(notification_status(level));
+    w.key("operationTime").int(r.get(base + 6)?);
+    w.key("sortTime").int(r.get(base + 7)?);
+    w.key("targetId").str(r.get_ref(base + 9)?.as_str()?);
+    w.key("unreadMessageCount").int(r.get(base + 1)?);
+    w.end_object();
+    Ok(())
 }
 
 /// Runs a conversation query built with [`select_sql`].
 pub fn query(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> ImResult<Vec<Value>> {
+    match query_text(conn, sql, params)?.parse() {
+        Value::Array(list) => Ok(list),
+        _ => Err(crate::error::ImError::internal(
+            "a conversation page did not parse",
+        )),
+    }
+}
+
+/// Runs a conversation query built with [`select_sql`]; the answer as a JSON array.
+pub fn query_text(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> ImResult<RawJson> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
+    let mut w = JsonWriter::with_capacity(16 * 1024);
+    w.begin_array();
     while let Some(r) = rows.next()? {
-        out.push(row_to_json(conn, r)?);
+        write_row(&mut w, conn, r)?;
     }
-    Ok(out)
+    w.end_array();
+    Ok(w.finish())
 }
 
 pub fn by_ids(conn: &Connection, ids: &[i64]) -> ImResult<Vec<Value>> {

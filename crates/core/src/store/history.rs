@@ -5,6 +5,7 @@ use rusqlite::{params_from_iter, types::Value as Sql, Connection};
 use serde_json::Value;
 
 use crate::error::ImResult;
+use crate::json_text::{JsonWriter, RawJson};
 use crate::message::{self, now_ms};
 
 const TEXT: &str = "RC:TxtMsg";
@@ -20,6 +21,24 @@ pub fn page(
     order: i64,
     types: Option<&[String]>,
 ) -> ImResult<(Vec<Value>, bool)> {
+    let (text, has_more) = page_text(conn, conv_id, timestamp, count, order, types)?;
+    match text.parse() {
+        Value::Array(list) => Ok((list, has_more)),
+        _ => Err(crate::error::ImError::internal(
+            "a history page did not parse",
+        )),
+    }
+}
+
+/// [`page`] as a JSON array.
+pub fn page_text(
+    conn: &Connection,
+    conv_id: i64,
+    timestamp: i64,
+    count: i64,
+    order: i64,
+    types: Option<&[String]>,
+) -> ImResult<(RawJson, bool)> {
     let (cmp, dir, bound) = if order == 0 {
         (
             "<",
@@ -53,12 +72,21 @@ pub fn page(
         last = params.len()
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut list = stmt
-        .query_map(params_from_iter(params), message::row_to_json)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let has_more = list.len() as i64 > count;
-    list.truncate(count as usize);
-    Ok((list, has_more))
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut w = JsonWriter::with_capacity(16 * 1024);
+    w.begin_array();
+    let mut n = 0;
+    let mut has_more = false;
+    while let Some(r) = rows.next()? {
+        if n == count {
+            has_more = true;
+            break;
+        }
+        message::write_row(&mut w, r)?;
+        n += 1;
+    }
+    w.end_array();
+    Ok((w.finish(), has_more))
 }
 
 /// `beforeCount` messages sent before `timestamp`, those sent exactly at it, and
