@@ -82,10 +82,53 @@ const MIGRATIONS: &[&str] = &[
     -- the list: removed by the user, or known only from a setting (a pinned conversation
     -- with no messages here yet). A new message shows it again.
     ALTER TABLE conversations ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
-    -- getTotalUnreadCount and friends read only conversations that have something unread,
-    -- and only this index (covering), so the sum does not walk every conversation.
-    CREATE INDEX conversations_unread ON conversations (type, level, unread_count, mention_count)
+    -- getUnreadConversationList walks only the conversations with something unread.
+    CREATE INDEX conversations_unread ON conversations (sort_time)
         WHERE unread_count > 0 AND hidden = 0;
+
+    -- Unread and mention sums of the listed conversations per (type, muted), kept by the
+    -- triggers below in the same transaction as every change to a conversation row, so
+    -- getTotalUnreadCount reads a few rows however many conversations there are. Muted =
+    -- a notification level other than ALL_MESSAGE (-1) and NOT_SET (0).
+    CREATE TABLE unread_totals (
+        type      INTEGER NOT NULL,
+        muted     INTEGER NOT NULL,
+        unread    INTEGER NOT NULL DEFAULT 0,
+        mentions  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (type, muted)
+    ) WITHOUT ROWID;
+    INSERT INTO unread_totals (type, muted)
+        SELECT t.value, m.value FROM json_each('[1, 2, 3, 4, 5, 6, 10]') t, json_each('[0, 1]') m;
+    UPDATE unread_totals SET
+        unread = (SELECT coalesce(sum(c.unread_count), 0) FROM conversations c WHERE c.hidden = 0
+                  AND c.type = unread_totals.type AND (c.level NOT IN (-1, 0)) = unread_totals.muted),
+        mentions = (SELECT coalesce(sum(c.mention_count), 0) FROM conversations c WHERE c.hidden = 0
+                  AND c.type = unread_totals.type AND (c.level NOT IN (-1, 0)) = unread_totals.muted);
+    CREATE TRIGGER unread_totals_insert AFTER INSERT ON conversations
+    WHEN NEW.hidden = 0 AND (NEW.unread_count <> 0 OR NEW.mention_count <> 0)
+    BEGIN
+        UPDATE unread_totals SET unread = unread + NEW.unread_count,
+            mentions = mentions + NEW.mention_count
+        WHERE type = NEW.type AND muted = (NEW.level NOT IN (-1, 0));
+    END;
+    CREATE TRIGGER unread_totals_update
+    AFTER UPDATE OF type, unread_count, mention_count, level, hidden ON conversations
+    WHEN OLD.unread_count <> NEW.unread_count OR OLD.mention_count <> NEW.mention_count
+        OR OLD.level <> NEW.level OR OLD.hidden <> NEW.hidden OR OLD.type <> NEW.type
+    BEGIN
+        UPDATE unread_totals SET unread = unread - OLD.unread_count * (OLD.hidden = 0),
+            mentions = mentions - OLD.mention_count * (OLD.hidden = 0)
+        WHERE type = OLD.type AND muted = (OLD.level NOT IN (-1, 0));
+        UPDATE unread_totals SET unread = unread + NEW.unread_count * (NEW.hidden = 0),
+            mentions = mentions + NEW.mention_count * (NEW.hidden = 0)
+        WHERE type = NEW.type AND muted = (NEW.level NOT IN (-1, 0));
+    END;
+    CREATE TRIGGER unread_totals_delete AFTER DELETE ON conversations WHEN OLD.hidden = 0
+    BEGIN
+        UPDATE unread_totals SET unread = unread - OLD.unread_count,
+            mentions = mentions - OLD.mention_count
+        WHERE type = OLD.type AND muted = (OLD.level NOT IN (-1, 0));
+    END;
 
     -- The user's tags and conversation-tag links, as the server's settings snapshot has
     -- them. Links name conversations by key: a tag may hold conversations not stored here.
@@ -141,4 +184,45 @@ pub fn migrate(conn: &mut Connection) -> ImResult<()> {
         tracing::info!(version, "database schema migrated");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_upgrades_with_its_unread_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("v1.db")).unwrap();
+        crate::store::tokenizer::register(&conn).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO conversations (type, target, sort_time, unread_count, mention_count, level)
+             VALUES (1, 'a', 1, 3, 0, 0), (3, 'g', 2, 4, 2, 0), (3, 'm', 3, 5, 1, 5);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), LATEST);
+        let (unread, mentions): (i64, i64) = conn
+            .query_row(
+                "SELECT sum(unread), sum(mentions) FROM unread_totals WHERE muted = 0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((unread, mentions), (7, 2));
+        let muted: i64 = conn
+            .query_row(
+                "SELECT unread FROM unread_totals WHERE type = 3 AND muted = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(muted, 5);
+        let hidden: i64 = conn
+            .query_row("SELECT sum(hidden) FROM conversations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(hidden, 0, "existing conversations stay listed");
+    }
 }

@@ -1,6 +1,6 @@
 //! Unread and mention counts. The per-conversation counters are kept by every write in
-//! the same transaction; the sums here read only conversations that have something unread
-//! (a partial covering index), so they cost what is unread, not what is stored.
+//! the same transaction, and the totals over all conversations by triggers on those rows
+//! (migration 2), so no count walks the conversations.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
@@ -9,39 +9,27 @@ use super::{conversations, inbox};
 use crate::error::ImResult;
 use crate::model::conversation_type;
 
-/// Levels that mean "notify": ALL_MESSAGE and NOT_SET. Everything else is muted
-/// (`getBlockedConversationList` lists level > 0 since 5.7.2).
-pub const UNMUTED_LEVELS: &str = "(-1, 0)";
-
 /// `IN (...)` of validated conversation types.
 fn type_list(types: &[i64]) -> String {
     let list: Vec<String> = types.iter().map(i64::to_string).collect();
     format!("({})", list.join(", "))
 }
 
-/// `getTotalUnreadCount`: the sum over visible conversations of `types`.
+/// `getTotalUnreadCount`: the sum over listed conversations of `types`, read from the
+/// trigger-kept totals.
 pub fn total(conn: &Connection, include_muted: bool, types: &[i64]) -> ImResult<i64> {
-    let muted = if include_muted {
-        String::new()
-    } else {
-        format!("AND level IN {UNMUTED_LEVELS}")
-    };
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT coalesce(sum(unread_count), 0) FROM conversations \
-             WHERE unread_count > 0 AND hidden = 0 AND type IN {} {muted}",
+            "SELECT coalesce(sum(unread), 0) FROM unread_totals WHERE type IN {} AND (muted = 0 OR ?1)",
             type_list(types)
         ))?
-        .query_row([], |r| r.get(0))?)
+        .query_row([include_muted], |r| r.get(0))?)
 }
 
 /// `getAllUnreadMentionedCount`: unread @-messages of (normal) groups.
 pub fn all_mentions(conn: &Connection) -> ImResult<i64> {
     Ok(conn
-        .prepare_cached(
-            "SELECT coalesce(sum(mention_count), 0) FROM conversations \
-             WHERE unread_count > 0 AND hidden = 0 AND type = ?1",
-        )?
+        .prepare_cached("SELECT coalesce(sum(mentions), 0) FROM unread_totals WHERE type = ?1")?
         .query_row([conversation_type::GROUP], |r| r.get(0))?)
 }
 
@@ -99,4 +87,135 @@ pub fn conversations_with_unread(conn: &Connection, types: &[i64]) -> ImResult<V
         )),
         [],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{flag, NewMessage};
+    use crate::model::{direction, sent_status, ConversationKey};
+    use crate::store::writes;
+
+    fn received(t: i64, target: &str, time: i64, mentioned: bool) -> NewMessage {
+        NewMessage {
+            key: ConversationKey {
+                conversation_type: t,
+                target_id: target.into(),
+                channel_id: String::new(),
+            },
+            uid: None,
+            sender: target.into(),
+            object_name: "RC:TxtMsg".into(),
+            content: r#"{"content":"x"}"#.into(),
+            direction: direction::RECEIVE,
+            sent_time: time,
+            received_time: time,
+            sent_status: sent_status::SENT,
+            received_status: 0,
+            mentioned,
+            flags: flag::PERSISTED | flag::COUNTED,
+            expansion: None,
+            extra: None,
+            search_text: None,
+            client_id: None,
+            server_deduped: false,
+        }
+    }
+
+    /// The trigger-kept totals against a sum over every conversation row.
+    fn check(conn: &Connection) {
+        for types in [&[1i64, 2, 3, 5, 6][..], &[1], &[3, 6]] {
+            for muted in [false, true] {
+                let brute: i64 = conn
+                    .query_row(
+                        &format!(
+                            "SELECT coalesce(sum(unread_count), 0) FROM conversations WHERE hidden = 0 \
+                             AND type IN {} AND (?1 OR level IN (-1, 0))",
+                            type_list(types)
+                        ),
+                        [muted],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                assert_eq!(
+                    total(conn, muted, types).unwrap(),
+                    brute,
+                    "{types:?} {muted}"
+                );
+            }
+        }
+        let mentions: i64 = conn
+            .query_row(
+                "SELECT coalesce(sum(mention_count), 0) FROM conversations WHERE hidden = 0 AND type = 3",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(all_mentions(conn).unwrap(), mentions);
+    }
+
+    #[test]
+    fn totals_follow_inserts_reads_levels_hiding_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        crate::store::tokenizer::register(&conn).unwrap();
+        crate::store::migrations_for_tests(&mut conn);
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for step in 0..400i64 {
+            let t = [1, 3, 6][next(3) as usize];
+            let target = format!("c{}", next(12));
+            match next(6) {
+                0..=2 => {
+                    writes::insert(
+                        &conn,
+                        &[received(t, &target, step, t == 3 && next(3) == 0)],
+                        None,
+                    )
+                    .unwrap();
+                }
+                3 => {
+                    conn.execute(
+                        "UPDATE conversations SET level = ?1 WHERE target = ?2",
+                        rusqlite::params![[-1, 0, 1, 2, 4, 5][next(6) as usize], target],
+                    )
+                    .unwrap();
+                }
+                4 => {
+                    if let Some(id) = conversations::find_id(
+                        &conn,
+                        &ConversationKey {
+                            conversation_type: t,
+                            target_id: target.clone(),
+                            channel_id: String::new(),
+                        },
+                    )
+                    .unwrap()
+                    {
+                        if next(2) == 0 {
+                            clear(&conn, id).unwrap();
+                        } else {
+                            inbox::mark_read_up_to(&conn, id, step - 5).unwrap();
+                        }
+                    }
+                }
+                _ => {
+                    conn.execute(
+                        "UPDATE conversations SET hidden = ?1 WHERE target = ?2",
+                        rusqlite::params![next(2) as i64, target],
+                    )
+                    .unwrap();
+                }
+            }
+            check(&conn);
+        }
+        clear_all(&conn).unwrap();
+        check(&conn);
+        assert_eq!(total(&conn, true, &[1, 2, 3, 5, 6]).unwrap(), 0);
+    }
 }
