@@ -15,13 +15,11 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const crypto = require('node:crypto')
 const fs = require('node:fs')
 const path = require('node:path')
-const readline = require('node:readline')
-const { spawn } = require('node:child_process')
 
 const h = require('./electron/harness')
+const { startServer: startTestServer } = require('./helpers/server')
 const { electron, Engine } = h
 const seed = require('./electron/fixtures-sync/seed-connect-examples')
 
@@ -93,70 +91,17 @@ const hasUid = (uid) => (e) => e.name === 'MESSAGES' && e.payload.messages.some(
 
 // ---- the server --------------------------------------------------------------------------------
 
-function serverBinary() {
-  const exe = process.platform === 'win32' ? 'imsync-server.exe' : 'imsync-server'
-  // `npm test` builds it with an explicit --target (target/<triple>/debug); a plain cargo
-  // build puts it in target/debug. Take the newest.
-  const target = path.join(h.ROOT, 'target')
-  const dirs = fs.existsSync(target) ? fs.readdirSync(target).map((d) => path.join(target, d)) : []
-  const candidates = [target, ...dirs]
-    .flatMap((d) => ['debug', 'release'].map((profile) => path.join(d, profile, exe)))
-    .filter((p) => fs.existsSync(p))
-    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
-  if (candidates.length) return candidates[0]
-  assert.fail('imsync-server is not built: run `cargo build -p imsync-server` first')
-}
+const servers = new Map()
 
-/** Starts imsync-server on a free loopback port for this test; killed when the test ends. */
+/** imsync-server for this test (helpers/server.js), remembered by its URL. */
 async function startServer(t) {
-  const dataDir = h.tmpDir('sync-server')
-  const child = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--app-key', APP_KEY, '--app-secret', APP_SECRET, '--rate-limit', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stderr = ''
-  child.stderr.on('data', (d) => {
-    stderr = (stderr + d).slice(-4000)
-  })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-    fs.rmSync(dataDir, { recursive: true, force: true })
-  })
-  const url = await h.withDeadline(
-    new Promise((resolve, reject) => {
-      readline.createInterface({ input: child.stdout }).once('line', (line) => {
-        const m = /^listening on (http:\/\/\S+)$/.exec(line)
-        if (m) resolve(m[1])
-        else reject(new Error(`unexpected first line from imsync-server: ${line}`))
-      })
-      exited.then((code) => reject(new Error(`imsync-server exited (${code}) before listening: ${stderr}`)))
-    }),
-    15000,
-    'imsync-server start',
-  )
-  return { url, child }
+  const server = await startTestServer(t, { appKey: APP_KEY, appSecret: APP_SECRET })
+  servers.set(server.url, server)
+  return server
 }
 
-function signedHeaders() {
-  const nonce = crypto.randomUUID()
-  const timestamp = String(Date.now())
-  return {
-    'Content-Type': 'application/json',
-    'App-Key': APP_KEY,
-    Nonce: nonce,
-    Timestamp: timestamp,
-    Signature: crypto.createHmac('sha256', APP_SECRET).update(nonce + timestamp).digest('hex'),
-  }
-}
-
-async function getToken(url, userId) {
-  const res = await fetch(`${url}/user/getToken`, { method: 'POST', headers: signedHeaders(), body: JSON.stringify({ userId }) })
-  const json = await res.json()
-  assert.equal(json.code, 200, `getToken(${userId}): ${JSON.stringify(json)}`)
-  assert.equal(typeof json.token, 'string')
-  return json.token
-}
+const admin = (url, route, body) => servers.get(url).admin(route, body)
+const getToken = (url, userId) => servers.get(url).getToken(userId)
 
 /** Sessions the server holds right now (GET /health). */
 async function serverSessions(url) {

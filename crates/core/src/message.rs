@@ -324,6 +324,34 @@ impl Parser<'_> {
     }
 }
 
+/// A received, counted text message from `target` for store unit tests.
+#[cfg(test)]
+pub(crate) fn test_received(kind: i64, target: &str, time: i64, text: &str) -> NewMessage {
+    NewMessage {
+        key: ConversationKey {
+            conversation_type: kind,
+            target_id: target.into(),
+            channel_id: String::new(),
+        },
+        uid: None,
+        sender: target.into(),
+        object_name: "RC:TxtMsg".into(),
+        content: json!({ "content": text }).to_string(),
+        direction: direction::RECEIVE,
+        sent_time: time,
+        received_time: time,
+        sent_status: sent_status::SENT,
+        received_status: received_status::UNREAD,
+        mentioned: false,
+        flags: flag::PERSISTED | flag::COUNTED,
+        expansion: None,
+        extra: None,
+        search_text: None,
+        client_id: None,
+        server_deduped: false,
+    }
+}
+
 /// The columns every message query selects, in the order [`row_to_json`] reads them.
 pub const COLUMNS: &str = "m.id, m.uid, m.sender, m.object_name, m.content, m.direction, m.sent_time, \
      m.received_time, m.sent_status, m.received_status, m.mentioned, m.flags, m.expansion, m.extra, \

@@ -9,8 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 use super::conversations::{self, conv_of};
-use super::notices;
 use super::writes::{self, Outcome};
+use super::{meta, notices};
 use crate::error::ImResult;
 use crate::message::{flag, NewMessage};
 use crate::model::{received_status, sent_status, ConversationKey};
@@ -78,17 +78,11 @@ pub struct Applied {
 }
 
 pub fn cursor(conn: &Connection) -> ImResult<u64> {
-    let v: Option<String> = conn
-        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-        .query_row([CURSOR_KEY], |r| r.get(0))
-        .optional()?;
-    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    meta::get_u64(conn, CURSOR_KEY)
 }
 
 pub fn set_cursor(conn: &Connection, seq: u64) -> ImResult<()> {
-    conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
-        .execute(params![CURSOR_KEY, seq.to_string()])?;
-    Ok(())
+    meta::set_u64(conn, CURSOR_KEY, seq)
 }
 
 /// Applies `items` in order and, when given, moves the cursor to `cursor_to`.
@@ -334,31 +328,11 @@ pub fn mark_read_up_to(conn: &Connection, conv: i64, time: i64) -> ImResult<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ConversationKey;
 
     fn message(uid: &str, time: i64, text: &str) -> NewMessage {
         NewMessage {
-            key: ConversationKey {
-                conversation_type: 1,
-                target_id: "app".into(),
-                channel_id: String::new(),
-            },
             uid: Some(uid.into()),
-            sender: "app".into(),
-            object_name: "RC:TxtMsg".into(),
-            content: format!("{{\"content\":\"{text}\"}}"),
-            direction: crate::model::direction::RECEIVE,
-            sent_time: time,
-            received_time: time,
-            sent_status: sent_status::SENT,
-            received_status: 0,
-            mentioned: false,
-            flags: flag::PERSISTED | flag::COUNTED,
-            expansion: None,
-            extra: None,
-            search_text: None,
-            client_id: None,
-            server_deduped: false,
+            ..crate::message::test_received(1, "app", time, text)
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod conversations;
 pub mod history;
 pub mod inbox;
+mod meta;
 mod migrations;
 pub mod notices;
 pub mod search;

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
-use super::conversations;
+use super::{conversations, meta};
 use crate::error::ImResult;
 use crate::model::ConversationKey;
 
@@ -56,11 +56,7 @@ pub struct Changes {
 }
 
 pub fn version(conn: &Connection) -> ImResult<u64> {
-    let v: Option<String> = conn
-        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-        .query_row([VERSION_KEY], |r| r.get(0))
-        .optional()?;
-    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    meta::get_u64(conn, VERSION_KEY)
 }
 
 /// Brings the local copy to `snap`. An older snapshot than the stored one (answers can
@@ -74,8 +70,7 @@ pub fn apply(conn: &Connection, snap: &Snapshot, show_empty_top: bool) -> ImResu
     apply_conversations(conn, &snap.conversations, show_empty_top, &mut out)?;
     out.tags = replace_tags(conn, &snap.tags)?;
     out.links = replace_links(conn, &snap.links)?;
-    conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
-        .execute(params![VERSION_KEY, snap.version.to_string()])?;
+    meta::set_u64(conn, VERSION_KEY, snap.version)?;
     Ok(out)
 }
 

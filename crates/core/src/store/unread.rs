@@ -92,33 +92,14 @@ pub fn conversations_with_unread(conn: &Connection, types: &[i64]) -> ImResult<V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{flag, NewMessage};
-    use crate::model::{direction, sent_status, ConversationKey};
+    use crate::message::NewMessage;
+    use crate::model::ConversationKey;
     use crate::store::writes;
 
     fn received(t: i64, target: &str, time: i64, mentioned: bool) -> NewMessage {
         NewMessage {
-            key: ConversationKey {
-                conversation_type: t,
-                target_id: target.into(),
-                channel_id: String::new(),
-            },
-            uid: None,
-            sender: target.into(),
-            object_name: "RC:TxtMsg".into(),
-            content: r#"{"content":"x"}"#.into(),
-            direction: direction::RECEIVE,
-            sent_time: time,
-            received_time: time,
-            sent_status: sent_status::SENT,
-            received_status: 0,
             mentioned,
-            flags: flag::PERSISTED | flag::COUNTED,
-            expansion: None,
-            extra: None,
-            search_text: None,
-            client_id: None,
-            server_deduped: false,
+            ..crate::message::test_received(t, target, time, "x")
         }
     }
 
