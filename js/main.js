@@ -10,8 +10,9 @@
 //      `open`; never close, constructor, onEvent, __proto__, …) and that `args` is an array
 //      (33003 otherwise, without touching the engine);
 //   3. calls the Engine method of the same name with the same positional arguments and
-//      resolves its envelope unchanged. A method the Engine does not have (yet) resolves
-//      35004 'not supported yet: <name>'; a throw or rejection inside resolves 35005.
+//      resolves its envelope unchanged. A method the loaded Engine does not have (an addon
+//      binary older than this file) resolves 35004 'not supported yet: <name>'; a throw or
+//      rejection inside resolves 35005.
 // Calls that arrive while an `open` is in flight wait for it instead of failing with "no user
 // database is open"; during a `connect` they wait until its database is open (connect opens
 // it before it talks to the server), not for the server's answer.
