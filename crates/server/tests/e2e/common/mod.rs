@@ -605,6 +605,14 @@ impl Client {
         self.ws.send(msg).await.expect("send");
     }
 
+    /// Sends a message the server may refuse by closing the connection while it is still
+    /// being written (the write then fails with a reset, which is the expected outcome).
+    pub async fn send_ws_refusable(&mut self, msg: WsMessage) {
+        if let Err(e) = self.ws.send(msg).await {
+            eprintln!("send ended by the server closing the connection: {e}");
+        }
+    }
+
     /// Closes politely.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
