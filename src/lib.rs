@@ -90,13 +90,14 @@ impl Engine {
             .weak::<true>()
             .callee_handled::<false>()
             .build()?;
-        self.core
-            .on_event(Arc::new(move |name: &str, payload: Value| {
+        self.core.on_event(Arc::new(
+            move |name: &str, payload: imsync_core::sync::Payload| {
                 let _ = tsfn.call(
-                    (name.to_string(), JsonText::of(&payload)).into(),
+                    (name.to_string(), JsonText(payload.into_json())).into(),
                     ThreadsafeFunctionCallMode::NonBlocking,
                 );
-            }));
+            },
+        ));
         Ok(())
     }
 }
@@ -146,13 +147,13 @@ api! {
     delete_messages_by_timestamp(conversation, timestamp, clean_space)
         ["conversation: IConversationOption, timestamp: number, cleanSpace?: boolean"]
         -> "Promise<ImResult<void>>";
-    search_messages(conversation, keyword, start_time, count, message_types)
+    search_messages(conversation, keyword, start_time, count, message_types) as search_messages_text
         ["conversation: IConversationOption, keyword: string, startTime: number, count: number, messageTypes?: string[]"]
         -> "Promise<ImResult<SearchResult>>";
-    search_message_in_time_range(conversation, option)
+    search_message_in_time_range(conversation, option) as search_message_in_time_range_text
         ["conversation: IConversationOption, option: ISearchMessageInTimeRangeOption"]
         -> "Promise<ImResult<SearchResult>>";
-    search_messages_by_user(conversation, user_id, start_time, count)
+    search_messages_by_user(conversation, user_id, start_time, count) as search_messages_by_user_text
         ["conversation: IConversationOption, userId: string, startTime: number, count: number"]
         -> "Promise<ImResult<SearchResult>>";
     search_conversation_by_content(keyword, message_types, channel_id)

@@ -498,6 +498,20 @@ impl Engine {
         count: Value,
         message_types: Value,
     ) -> ImResult<Value> {
+        Ok(self
+            .search_messages_text(conversation, keyword, start_time, count, message_types)
+            .await?
+            .parse())
+    }
+
+    pub async fn search_messages_text(
+        &self,
+        conversation: Value,
+        keyword: Value,
+        start_time: Value,
+        count: Value,
+        message_types: Value,
+    ) -> ImResult<RawJson> {
         let scope = args::scope(Some(&conversation), "conversation")?;
         let keyword = args::keyword(Some(&keyword), "keyword")?;
         let start = args::timestamp(Some(&start_time), "startTime", Some(0))?;
@@ -515,8 +529,7 @@ impl Engine {
                     types: types.as_deref(),
                     sender: None,
                 };
-                let (messages, total) = search::page(c, Some(&keyword), &f, 0, count as usize)?;
-                Ok(json!({ "messages": messages, "count": total }))
+                search::page(c, Some(&keyword), &f, 0, count as usize)
             })
             .await
     }
@@ -526,6 +539,17 @@ impl Engine {
         conversation: Value,
         option: Value,
     ) -> ImResult<Value> {
+        Ok(self
+            .search_message_in_time_range_text(conversation, option)
+            .await?
+            .parse())
+    }
+
+    pub async fn search_message_in_time_range_text(
+        &self,
+        conversation: Value,
+        option: Value,
+    ) -> ImResult<RawJson> {
         let mut scope = args::scope(Some(&conversation), "conversation")?;
         scope.channel_id = None; // the seed: searches every channel of the conversation
         let m = args::object(Some(&option), "option")?;
@@ -562,9 +586,7 @@ impl Engine {
                     types: None,
                     sender: None,
                 };
-                let (messages, total) =
-                    search::page(c, Some(&keyword), &f, offset as usize, limit as usize)?;
-                Ok(json!({ "messages": messages, "count": total }))
+                search::page(c, Some(&keyword), &f, offset as usize, limit as usize)
             })
             .await
     }
@@ -576,6 +598,19 @@ impl Engine {
         start_time: Value,
         count: Value,
     ) -> ImResult<Value> {
+        Ok(self
+            .search_messages_by_user_text(conversation, user_id, start_time, count)
+            .await?
+            .parse())
+    }
+
+    pub async fn search_messages_by_user_text(
+        &self,
+        conversation: Value,
+        user_id: Value,
+        start_time: Value,
+        count: Value,
+    ) -> ImResult<RawJson> {
         let scope = args::scope(Some(&conversation), "conversation")?;
         if scope.conversation_type != conversation_type::PRIVATE
             && scope.conversation_type != conversation_type::GROUP
@@ -599,8 +634,7 @@ impl Engine {
                     types: None,
                     sender: Some(&user),
                 };
-                let (messages, total) = search::page(c, None, &f, 0, count as usize)?;
-                Ok(json!({ "messages": messages, "count": total }))
+                search::page(c, None, &f, 0, count as usize)
             })
             .await
     }

@@ -283,12 +283,25 @@ pub fn query_text(
 }
 
 pub fn by_ids(conn: &Connection, ids: &[i64]) -> ImResult<Vec<Value>> {
-    let sql = select_sql("WHERE c.id = ?1");
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(query(conn, &sql, [id])?);
+    match by_ids_text(conn, ids)?.parse() {
+        Value::Array(list) => Ok(list),
+        _ => Err(ImError::internal("conversations did not parse")),
     }
-    Ok(out)
+}
+
+/// The conversations with these ids, in the given order, as a JSON array.
+pub fn by_ids_text(conn: &Connection, ids: &[i64]) -> ImResult<RawJson> {
+    let mut stmt = conn.prepare_cached(&select_sql("WHERE c.id = ?1"))?;
+    let mut w = JsonWriter::with_capacity(1024 * ids.len() + 2);
+    w.begin_array();
+    for id in ids {
+        let mut rows = stmt.query([id])?;
+        if let Some(r) = rows.next()? {
+            write_row(&mut w, conn, r)?;
+        }
+    }
+    w.end_array();
+    Ok(w.finish())
 }
 
 pub fn exists(conn: &Connection, id: i64) -> ImResult<bool> {

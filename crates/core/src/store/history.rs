@@ -130,16 +130,27 @@ pub fn around(
 
 /// Full messages for ids, in the given order.
 pub fn by_ids(conn: &Connection, ids: &[i64]) -> ImResult<Vec<Value>> {
+    let mut w = JsonWriter::with_capacity(512 * ids.len() + 2);
+    w.begin_array();
+    write_by_ids(&mut w, conn, ids)?;
+    w.end_array();
+    match w.finish().parse() {
+        Value::Array(list) => Ok(list),
+        _ => Err(crate::error::ImError::internal("messages did not parse")),
+    }
+}
+
+/// Writes the messages with these ids, in the given order, as array elements.
+pub fn write_by_ids(w: &mut JsonWriter, conn: &Connection, ids: &[i64]) -> ImResult<()> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {} FROM messages m JOIN conversations c ON c.id = m.conv_id WHERE m.id = ?1",
         message::COLUMNS
     ))?;
-    let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let mut rows = stmt.query([id])?;
         if let Some(r) = rows.next()? {
-            out.push(message::row_to_json(r)?);
+            message::write_row(w, r)?;
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -12,6 +12,7 @@ use super::conversations::{self, conv_of, id_range};
 use super::history;
 use super::tokenizer::match_expression;
 use crate::error::ImResult;
+use crate::json_text::{JsonWriter, RawJson};
 
 /// What a message search is restricted to besides its keyword.
 pub struct Filter<'a> {
@@ -76,17 +77,25 @@ pub fn matching_ids(
     Ok(out.into_iter().map(|(_, id)| id).collect())
 }
 
-/// One page of a search: `(messages, total count)`.
+/// One page of a search as the API's `{ messages, count }` (count = total matches),
+/// written as JSON text.
 pub fn page(
     conn: &Connection,
     keyword: Option<&str>,
     f: &Filter<'_>,
     offset: usize,
     limit: usize,
-) -> ImResult<(Vec<Value>, usize)> {
+) -> ImResult<RawJson> {
     let ids = matching_ids(conn, keyword, f)?;
     let page: Vec<i64> = ids.iter().skip(offset).take(limit).copied().collect();
-    Ok((history::by_ids(conn, &page)?, ids.len()))
+    let mut w = JsonWriter::with_capacity(512 * page.len() + 64);
+    w.begin_object().key("messages").begin_array();
+    history::write_by_ids(&mut w, conn, &page)?;
+    w.end_array()
+        .key("count")
+        .int(ids.len() as i64)
+        .end_object();
+    Ok(w.finish())
 }
 
 /// After this many matches in a row from conversations already found, the scan jumps past

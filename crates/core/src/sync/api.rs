@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::session::{self, Params, NET_UNAVAILABLE};
-use super::{convert, token_user_id, Command, EventSink, Link, Status};
+use super::{convert, token_user_id, Command, EventSink, Link, Payload, Status};
 use crate::args;
 use crate::engine::Engine;
 use crate::error::{ImError, ImResult};
@@ -46,6 +46,10 @@ impl Engine {
     }
 
     pub(crate) fn emit(&self, name: &str, payload: Value) {
+        self.emit_payload(name, Payload::Value(payload));
+    }
+
+    fn emit_payload(&self, name: &str, payload: Payload) {
         let sink = self.events.read().unwrap().clone();
         if let Some(sink) = sink {
             sink(name, payload);
@@ -507,16 +511,15 @@ impl Engine {
                     Some(cursor_to),
                     check.then_some(RECEIVE_DEDUP_WINDOW_MS),
                 )?;
-                let (mut messages, convs) = session::event_payloads(tx, &applied)?;
-                messages.extend(applied.transient);
+                let (messages, convs) = session::event_payloads(tx, &applied)?;
                 Ok((messages, convs, applied.events))
             })
             .await?;
-        if !messages.is_empty() {
-            self.emit("MESSAGES", json!({ "messages": messages }));
+        if let Some(m) = messages {
+            self.emit_payload("MESSAGES", Payload::Json(m));
         }
-        if !convs.is_empty() {
-            self.emit("CONVERSATION", json!({ "conversationList": convs }));
+        if let Some(c) = convs {
+            self.emit_payload("CONVERSATION", Payload::Json(c));
         }
         // After the messages, so a receipt never reaches the app before its message.
         for (name, payload) in events {

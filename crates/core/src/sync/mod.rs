@@ -19,7 +19,31 @@ use crate::error::ImError;
 pub(crate) use receipts::TypingThrottle;
 
 /// Receives every event: its name (as in the SDK's `Events`) and its payload.
-pub type EventSink = Arc<dyn Fn(&str, Value) + Send + Sync>;
+pub type EventSink = Arc<dyn Fn(&str, Payload) + Send + Sync>;
+
+/// An event payload: a value, or JSON text already written (the MESSAGES and CONVERSATION
+/// payloads of applied entries, built straight from the rows).
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Value(Value),
+    Json(crate::json_text::RawJson),
+}
+
+impl Payload {
+    pub fn into_value(self) -> Value {
+        match self {
+            Payload::Value(v) => v,
+            Payload::Json(j) => j.parse(),
+        }
+    }
+
+    pub fn into_json(self) -> String {
+        match self {
+            Payload::Value(v) => serde_json::to_string(&v).unwrap_or_else(|_| "null".into()),
+            Payload::Json(j) => j.0,
+        }
+    }
+}
 
 /// Where the connection is; `getConnectionStatus` reports it with the SDK's numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::{is_fatal, Command, Status};
 use crate::engine::Engine;
 use crate::error::ImError;
+use crate::json_text::{JsonWriter, RawJson};
 use crate::message::now_ms;
 use crate::store::{conversations, history, inbox};
 
@@ -573,14 +574,31 @@ impl Live {
     }
 }
 
-/// Builds the MESSAGES and CONVERSATION payloads of what an apply changed (read in the
-/// same transaction, so events never show a half-applied state).
+/// Builds the MESSAGES and CONVERSATION payloads of what an apply changed, as JSON text
+/// (read in the same transaction, so events never show a half-applied state): stored
+/// messages first, then those delivered but not stored.
 pub(crate) fn event_payloads(
     conn: &rusqlite::Connection,
     applied: &inbox::Applied,
-) -> crate::error::ImResult<(Vec<Value>, Vec<Value>)> {
-    let messages = history::by_ids(conn, &applied.new_messages)?;
-    let ids: Vec<i64> = applied.conversations.iter().copied().collect();
-    let convs = conversations::by_ids(conn, &ids)?;
+) -> crate::error::ImResult<(Option<RawJson>, Option<RawJson>)> {
+    let messages = if applied.new_messages.is_empty() && applied.transient.is_empty() {
+        None
+    } else {
+        let mut w = JsonWriter::with_capacity(512 * applied.new_messages.len() + 64);
+        w.begin_object().key("messages").begin_array();
+        history::write_by_ids(&mut w, conn, &applied.new_messages)?;
+        for m in &applied.transient {
+            w.value(m);
+        }
+        w.end_array().end_object();
+        Some(w.finish())
+    };
+    let convs = if applied.conversations.is_empty() {
+        None
+    } else {
+        let ids: Vec<i64> = applied.conversations.iter().copied().collect();
+        let list = conversations::by_ids_text(conn, &ids)?;
+        Some(RawJson(format!(r#"{{"conversationList":{}}}"#, list.0)))
+    };
     Ok((messages, convs))
 }

@@ -225,10 +225,13 @@ impl Client {
         let (tx, rx) = mpsc::unbounded_channel();
         let log = Arc::new(Mutex::new(Vec::new()));
         let l = log.clone();
-        engine.on_event(Arc::new(move |name: &str, payload: Value| {
-            l.lock().unwrap().push((name.to_string(), payload.clone()));
-            let _ = tx.send((name.to_string(), payload));
-        }));
+        engine.on_event(Arc::new(
+            move |name: &str, payload: imsync_core::sync::Payload| {
+                let payload = payload.into_value();
+                l.lock().unwrap().push((name.to_string(), payload.clone()));
+                let _ = tx.send((name.to_string(), payload));
+            },
+        ));
         Client {
             engine,
             events: rx,
