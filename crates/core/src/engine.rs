@@ -42,7 +42,8 @@ pub struct Engine {
     lifecycle: tokio::sync::Mutex<()>,
     check_duplicate: AtomicBool,
     pub(crate) typing: std::sync::Mutex<crate::sync::TypingThrottle>,
-    pub(crate) own_expansions: std::sync::Mutex<crate::sync::expansion::OwnExpansions>,
+    pub(crate) own_expansions: crate::sync::PendingEchoes,
+    pub(crate) own_transient: crate::sync::PendingEchoes,
 }
 
 fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
@@ -74,6 +75,7 @@ impl Engine {
             check_duplicate: AtomicBool::new(true),
             typing: Default::default(),
             own_expansions: Default::default(),
+            own_transient: Default::default(),
         })
     }
 

@@ -1660,3 +1660,55 @@ async fn these_calls_need_the_connection_and_name_their_bad_arguments() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_is_not_stored_is_reported_to_the_other_devices_not_back_to_its_sender() {
+    let server = Server::start();
+    let mut alice = Client::new(&server.url(), "Electron");
+    let mut alice_web = Client::new(&server.url(), "Web");
+    let mut bob = Client::new(&server.url(), "Electron");
+    for c in [&alice, &alice_web, &bob] {
+        c.engine
+            .register_message_type(
+                json!("App:Ping"),
+                json!(false),
+                json!(false),
+                json!([]),
+                json!(false),
+            )
+            .await
+            .unwrap();
+    }
+    alice.connect(&server.token("alice")).await;
+    alice_web.connect(&server.token("alice")).await;
+    bob.connect(&server.token("bob")).await;
+    let ping = json!({ "messageType": "App:Ping", "content": { "n": 1 } });
+    let sent = alice
+        .engine
+        .send_message(private("bob"), ping, Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(sent["messageId"], 0, "not stored");
+    let is_ping = |p: &Value| {
+        p["messages"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|m| m["messageType"] == "App:Ping"))
+    };
+    bob.wait_for("MESSAGES", is_ping).await;
+    let mine = alice_web.wait_for("MESSAGES", is_ping).await;
+    assert_eq!(mine["messages"][0]["messageDirection"], 1);
+    assert_eq!(mine["messages"][0]["senderUserId"], "alice");
+    // Alice's inbox is ordered: once bob's later reply is here, the ping's echo was handled.
+    let reply = send(&bob, private("alice"), text("pong")).await;
+    let uid = reply["messageUId"].clone();
+    alice.wait_for("MESSAGES", |p| carries(p, &uid)).await;
+    assert!(
+        !events_named(&alice, "MESSAGES").iter().any(is_ping),
+        "the sending device got its own ping back"
+    );
+    assert_eq!(
+        count(&alice, private("bob")).await,
+        1,
+        "only the reply is stored"
+    );
+}

@@ -1995,3 +1995,77 @@ async fn bad_arguments_fail_with_33003_naming_the_argument_and_change_nothing() 
     want.push(e.get_tags().await.unwrap()[1].clone());
     assert_eq!(b.engine.get_tags().await.unwrap(), json!(want));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_conversation_stays_out_of_the_lists_and_events_through_later_syncs() {
+    let server = Server::start();
+    let token = server.token("alice");
+    let a = Client::new(&server.url(), "Electron");
+    let mut on = Client::with_options(
+        &server.url(),
+        "Web",
+        fresh_dir(),
+        json!({ "enableSyncEmptyTopConversation": true }),
+    );
+    a.connect(&token).await;
+    on.connect(&token).await;
+    // An empty conversation pinned elsewhere is listed here, then removed here.
+    a.engine
+        .set_conversation_to_top(private("erin"), json!(true), Value::Null)
+        .await
+        .unwrap();
+    on.wait_for("CONVERSATION", |p| {
+        reports(p, "erin", |c| c["isTop"] == true)
+    })
+    .await;
+    on.engine
+        .remove_conversation(private("erin"))
+        .await
+        .unwrap();
+    assert!(listed(&on.engine).await.is_empty());
+    // A conversation with messages, removed here, then read on the other device.
+    publish(&server, "frank", "alice", "hello");
+    on.until("frank's message", |e| async move {
+        e.get_unread_count(private("frank")).await.unwrap() == json!(1)
+    })
+    .await;
+    on.engine
+        .remove_conversation(private("frank"))
+        .await
+        .unwrap();
+    let m = mark(&on);
+    // Unrelated synced changes and a read sync of the removed conversation.
+    a.until("frank's message on A", |e| async move {
+        e.get_message_count(private("frank")).await.unwrap() == json!(1)
+    })
+    .await;
+    let sent = a.engine.get_conversation(private("frank")).await.unwrap()["latestMessage"]
+        ["sentTime"]
+        .clone();
+    a.engine
+        .send_sync_read_status_message(private("frank"), sent)
+        .await
+        .unwrap();
+    a.engine.add_tag(tag("later", "later")).await.unwrap();
+    on.wait_for("TAG", |_| true).await;
+    assert!(
+        listed(&on.engine).await.is_empty(),
+        "both stay removed: {:?}",
+        listed(&on.engine).await
+    );
+    let shown: Vec<_> = settings_events(&on, m)
+        .into_iter()
+        .filter(|(n, p)| {
+            n == "CONVERSATION" && (reports(p, "erin", |_| true) || reports(p, "frank", |_| true))
+        })
+        .collect();
+    assert!(
+        shown.is_empty(),
+        "removed conversations reported: {shown:?}"
+    );
+    // A new message brings one back, with an event.
+    publish(&server, "frank", "alice", "again");
+    on.wait_for("CONVERSATION", |p| reports(p, "frank", |_| true))
+        .await;
+    assert_eq!(listed(&on.engine).await, ["frank"]);
+}

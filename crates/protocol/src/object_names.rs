@@ -18,3 +18,15 @@ pub const RECEIPT_REQUEST: &str = "RC:RRReqMsg";
 pub const RECEIPT_RESPONSE: &str = "RC:RRRspMsg";
 /// Message expansion change.
 pub const EXPANSION_NOTICE: &str = "RC:MsgExMsg";
+
+/// The notices only the server writes (documented next to `Message` in the .proto). A
+/// client send with one of these names is refused, so no client can forge a recall, a
+/// receipt, a read sync or an expansion change.
+pub const SERVER_NOTICES: &[&str] = &[
+    RECALL_NOTICE,
+    READ_NOTICE,
+    SYNC_READ_STATUS,
+    RECEIPT_REQUEST,
+    RECEIPT_RESPONSE,
+    EXPANSION_NOTICE,
+];

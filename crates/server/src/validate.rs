@@ -165,6 +165,12 @@ pub fn send(sender: &str, req: &SendMessageRequest) -> Result<ValidSend, ApiErro
         return Err(ApiError::invalid("clientMsgId must be 1..=64 characters"));
     }
     object_name(&req.object_name)?;
+    if imsync_protocol::object_names::SERVER_NOTICES.contains(&req.object_name.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "objectName {} is written by the server only",
+            req.object_name
+        )));
+    }
     content(&req.content)?;
     if let Some(MentionedInfo {
         r#type, user_ids, ..

@@ -283,15 +283,20 @@ pub fn query_text(
 }
 
 pub fn by_ids(conn: &Connection, ids: &[i64]) -> ImResult<Vec<Value>> {
-    match by_ids_text(conn, ids)?.parse() {
+    match by_ids_text(conn, ids, false)?.parse() {
         Value::Array(list) => Ok(list),
         _ => Err(ImError::internal("conversations did not parse")),
     }
 }
 
-/// The conversations with these ids, in the given order, as a JSON array.
-pub fn by_ids_text(conn: &Connection, ids: &[i64]) -> ImResult<RawJson> {
-    let mut stmt = conn.prepare_cached(&select_sql("WHERE c.id = ?1"))?;
+/// The conversations with these ids, in the given order, as a JSON array; with
+/// `listed_only`, those in the lists (not removed).
+pub fn by_ids_text(conn: &Connection, ids: &[i64], listed_only: bool) -> ImResult<RawJson> {
+    let mut stmt = conn.prepare_cached(&select_sql(if listed_only {
+        "WHERE c.id = ?1 AND c.hidden = 0"
+    } else {
+        "WHERE c.id = ?1"
+    }))?;
     let mut w = JsonWriter::with_capacity(1024 * ids.len() + 2);
     w.begin_array();
     for id in ids {

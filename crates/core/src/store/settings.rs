@@ -59,6 +59,10 @@ pub fn version(conn: &Connection) -> ImResult<u64> {
     meta::get_u64(conn, VERSION_KEY)
 }
 
+pub fn forget_version(conn: &Connection) -> ImResult<()> {
+    meta::set_u64(conn, VERSION_KEY, 0)
+}
+
 /// Brings the local copy to `snap`. An older snapshot than the stored one (answers can
 /// cross on the wire) changes nothing. `show_empty_top` is `enableSyncEmptyTopConversation`:
 /// whether a pinned conversation with no messages here appears in the list.
@@ -118,10 +122,11 @@ fn apply_conversations(
             }
         };
         if s.is_top && show_empty_top {
-            // enableSyncEmptyTopConversation: a pinned conversation is listed even before
-            // its first message here. (A removed one that has messages stays removed.)
+            // enableSyncEmptyTopConversation: a conversation pinned elsewhere is listed even
+            // before its first message here — when the pin is new, so one the user removed
+            // here stays removed through later snapshots.
             conn.prepare_cached(
-                "UPDATE conversations SET hidden = 0 WHERE id = ?1 AND message_count = 0",
+                "UPDATE conversations SET hidden = 0 WHERE id = ?1 AND message_count = 0 AND is_top = 0",
             )?
             .execute([id])?;
         }

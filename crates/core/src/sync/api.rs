@@ -300,12 +300,24 @@ impl Engine {
         }
 
         if req.is_status_message || !info.is_persisted {
-            // Not stored anywhere: sent once, reported as sent.
+            // Not stored anywhere: sent once, reported as sent. A message that is not a
+            // status message also comes back through this user's inbox; its client id lets
+            // this device recognise it.
             req.client_msg_id = new_client_id();
-            let r = self.request(request::Op::SendMessage(req.clone())).await?;
-            if r.code != 0 {
-                return Err(ImError::new(r.code, r.msg));
+            let echo = !req.is_status_message;
+            if echo {
+                self.own_transient.push(req.client_msg_id.clone());
             }
+            let r = match self.request(request::Op::SendMessage(req.clone())).await {
+                Ok(r) if r.code == 0 => r,
+                failed => {
+                    if echo {
+                        self.own_transient.take(&req.client_msg_id);
+                    }
+                    let r = failed?;
+                    return Err(ImError::new(r.code, r.msg));
+                }
+            };
             let ack = match r.body {
                 Some(response::Body::MessageAck(a)) => a,
                 _ => pb::MessageAck::default(),
@@ -497,20 +509,37 @@ impl Engine {
                 .iter()
                 .filter_map(|e| e.message.as_ref().map(|m| (e.seq, m)))
                 .filter_map(|(seq, m)| {
-                    convert::to_apply(m, &registry, &db.user_id, seq <= offline_through, now)
+                    match convert::to_apply(m, &registry, &db.user_id, seq <= offline_through, now)
+                    {
+                        // A message this device sent and does not store comes back from
+                        // its own inbox: only the user's other devices report it.
+                        Some(inbox::Apply::Transient(_))
+                            if !m.client_msg_id.is_empty()
+                                && self.own_transient.take(&m.client_msg_id) =>
+                        {
+                            None
+                        }
+                        other => other,
+                    }
                 })
                 .collect()
         };
         let check = self.check_duplicate();
+        let own_expansions = self.own_expansions.clone();
         let (messages, convs, events) = db
             .store
             .write(move |tx| {
-                let applied = inbox::apply(
+                let mut applied = inbox::apply(
                     tx,
                     &items,
                     Some(cursor_to),
                     check.then_some(RECEIVE_DEDUP_WINDOW_MS),
                 )?;
+                // Decided here, on the writer, where `change_expansion` checks the same record.
+                applied.events.retain(|(name, payload)| {
+                    *name != "EXPANSION"
+                        || !own_expansions.take(&super::expansion::event_signature(payload))
+                });
                 let (messages, convs) = session::event_payloads(tx, &applied)?;
                 Ok((messages, convs, applied.events))
             })
@@ -523,9 +552,6 @@ impl Engine {
         }
         // After the messages, so a receipt never reaches the app before its message.
         for (name, payload) in events {
-            if name == "EXPANSION" && self.is_own_expansion(&payload) {
-                continue;
-            }
             self.emit(name, payload);
         }
         Ok(())

@@ -121,10 +121,11 @@ impl Engine {
         self.change_expansion(uid, BTreeMap::new(), keys).await
     }
 
-    /// Asks the server, then applies the change to the stored copy. The server's notice of
-    /// this change also comes back to this device (possibly before the answer); it is
-    /// recognised by [`own_expansion_signature`] so the device that made the change gets no
-    /// EXPANSION event for it, while the user's other devices do.
+    /// Asks the server, then applies the change to the stored copy — unless the server's
+    /// notice of it came back first (it also goes to this device's inbox, possibly before
+    /// the answer, and later notices of other changes may follow it): the notice already
+    /// applied it, and applying it again after them would undo theirs. The pending change
+    /// is recorded so its notice raises no EXPANSION event on the device that made it.
     async fn change_expansion(
         &self,
         uid: String,
@@ -159,11 +160,8 @@ impl Engine {
                 Ok(())
             })
             .await?;
-        let signature = own_expansion_signature(&uid, &set, &remove);
-        self.own_expansions
-            .lock()
-            .unwrap()
-            .push_back(signature.clone());
+        let signature = expansion_signature(&uid, &set, &remove);
+        self.own_expansions.push(signature.clone());
         let answer = self
             .request(request::Op::Expansion(pb::ExpansionRequest {
                 message_uid: uid.clone(),
@@ -176,56 +174,41 @@ impl Engine {
                 code => Err(ImError::new(code, r.msg)),
             });
         if let Err(e) = answer {
-            self.own_expansions.lock().unwrap().take(&signature);
+            self.own_expansions.take(&signature);
             return Err(e);
         }
+        // On the writer, like the notices, so this check and their applying cannot interleave.
+        let own = self.own_expansions.clone();
         db.store
-            .write(move |tx| notices::apply_expansion(tx, &uid, &set, &remove).map(|_| Value::Null))
+            .write(move |tx| {
+                if own.contains(&signature) {
+                    notices::apply_expansion(tx, &uid, &set, &remove)?;
+                }
+                Ok(Value::Null)
+            })
             .await
     }
-
-    /// Whether an EXPANSION event reports a change this device made (and forgets it).
-    pub(crate) fn is_own_expansion(&self, event: &Value) -> bool {
-        let uid = event["updatedExpansion"]["messageUId"]
-            .as_str()
-            .or(event["deletedExpansion"]["messageUId"].as_str())
-            .unwrap_or_default();
-        let set: BTreeMap<String, String> =
-            serde_json::from_value(event["updatedExpansion"]["expansion"].clone())
-                .unwrap_or_default();
-        let remove: Vec<String> =
-            serde_json::from_value(event["deletedExpansion"]["deletedKeys"].clone())
-                .unwrap_or_default();
-        let signature = own_expansion_signature(uid, &set, &remove);
-        self.own_expansions.lock().unwrap().take(&signature)
-    }
 }
 
-/// Changes this device sent whose notices have not come back yet (bounded: a notice lost
-/// with its connection must not pin memory).
-#[derive(Default)]
-pub(crate) struct OwnExpansions(std::collections::VecDeque<String>);
-
-impl OwnExpansions {
-    fn push_back(&mut self, s: String) {
-        if self.0.len() >= 256 {
-            self.0.pop_front();
-        }
-        self.0.push_back(s);
-    }
-
-    /// Forgets one occurrence of `s`; whether there was one.
-    fn take(&mut self, s: &str) -> bool {
-        match self.0.iter().position(|x| x == s) {
-            Some(i) => {
-                self.0.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-fn own_expansion_signature(uid: &str, set: &BTreeMap<String, String>, remove: &[String]) -> String {
+/// Identifies one expansion change, as sent and as reported by its notice.
+pub(crate) fn expansion_signature(
+    uid: &str,
+    set: &BTreeMap<String, String>,
+    remove: &[String],
+) -> String {
     serde_json::json!([uid, set, remove]).to_string()
+}
+
+/// The signature of the change an EXPANSION event reports.
+pub(crate) fn event_signature(event: &Value) -> String {
+    let uid = event["updatedExpansion"]["messageUId"]
+        .as_str()
+        .or(event["deletedExpansion"]["messageUId"].as_str())
+        .unwrap_or_default();
+    let set: BTreeMap<String, String> =
+        serde_json::from_value(event["updatedExpansion"]["expansion"].clone()).unwrap_or_default();
+    let remove: Vec<String> =
+        serde_json::from_value(event["deletedExpansion"]["deletedKeys"].clone())
+            .unwrap_or_default();
+    expansion_signature(uid, &set, &remove)
 }

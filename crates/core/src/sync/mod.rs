@@ -45,6 +45,40 @@ impl Payload {
     }
 }
 
+/// Things this device sent whose echo from the server has not come back yet (expansion
+/// changes, messages that are not stored): the echo is recognised and not reported to the
+/// device that made it. Bounded, so an echo lost with its connection cannot pin memory.
+#[derive(Clone, Default)]
+pub(crate) struct PendingEchoes(Arc<std::sync::Mutex<std::collections::VecDeque<String>>>);
+
+impl PendingEchoes {
+    const MAX: usize = 256;
+
+    pub fn push(&self, s: String) {
+        let mut q = self.0.lock().unwrap();
+        if q.len() >= Self::MAX {
+            q.pop_front();
+        }
+        q.push_back(s);
+    }
+
+    pub fn contains(&self, s: &str) -> bool {
+        self.0.lock().unwrap().iter().any(|x| x == s)
+    }
+
+    /// Forgets one occurrence of `s`; whether there was one.
+    pub fn take(&self, s: &str) -> bool {
+        let mut q = self.0.lock().unwrap();
+        match q.iter().position(|x| x == s) {
+            Some(i) => {
+                q.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Where the connection is; `getConnectionStatus` reports it with the SDK's numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

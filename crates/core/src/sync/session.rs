@@ -338,7 +338,12 @@ impl Live {
         // Settings changed while this device was away (or never fetched): catch up.
         match self.engine.settings_version().await {
             Ok(v) if v == self.settings_version => {}
-            Ok(_) => {
+            Ok(v) => {
+                if v > self.settings_version {
+                    if let Err(e) = self.engine.forget_settings_version().await {
+                        return e.code;
+                    }
+                }
                 if let Err(code) = self.fetch_settings().await {
                     return code;
                 }
@@ -597,7 +602,8 @@ pub(crate) fn event_payloads(
         None
     } else {
         let ids: Vec<i64> = applied.conversations.iter().copied().collect();
-        let list = conversations::by_ids_text(conn, &ids)?;
+        // A removed conversation stays out of the app's view until a message brings it back.
+        let list = conversations::by_ids_text(conn, &ids, true)?;
         Some(RawJson(format!(r#"{{"conversationList":{}}}"#, list.0)))
     };
     Ok((messages, convs))

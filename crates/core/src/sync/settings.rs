@@ -93,21 +93,34 @@ impl Engine {
         self.db()?.store.read(settings::version).await
     }
 
-    /// Stores a snapshot; with `emit`, reports what changed (another device made it).
+    /// Forgets the stored settings version, so the next snapshot applies whatever its
+    /// version (the server's went backwards: its data was reset or restored).
+    pub(crate) async fn forget_settings_version(&self) -> ImResult<()> {
+        self.db()?
+            .store
+            .write(|tx| settings::forget_version(tx))
+            .await
+    }
+
+    /// Stores a snapshot and reports what changed when another device made the change
+    /// (`from_elsewhere`) — or when this device's own change skipped a version, i.e. the
+    /// snapshot also carries a change made elsewhere in the meantime that this device has
+    /// not reported yet.
     pub(crate) async fn apply_settings(
         &self,
         snap: pb::SettingsSnapshot,
-        emit: bool,
+        from_elsewhere: bool,
     ) -> ImResult<()> {
         let snap = snapshot_from_wire(snap);
         let show_empty_top = self.options().enable_sync_empty_top_conversation;
-        let (changes, convs) = self
+        let (changes, convs, emit) = self
             .db()?
             .store
             .write(move |tx| {
+                let emit = from_elsewhere || snap.version > settings::version(tx)? + 1;
                 let changes = settings::apply(tx, &snap, show_empty_top)?;
                 let convs = conversations::by_ids(tx, &changes.conversations)?;
-                Ok((changes, convs))
+                Ok((changes, convs, emit))
             })
             .await?;
         if emit {

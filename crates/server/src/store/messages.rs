@@ -28,14 +28,7 @@ use crate::validate::{self, ValidSend};
 const PULL_PAGE_BUDGET: usize = MAX_FRAME_BYTES - 64 * 1024;
 
 /// Object names the server writes itself; they cannot be recalled or expanded.
-const NOTICES: &[&str] = &[
-    object_names::RECALL_NOTICE,
-    object_names::READ_NOTICE,
-    object_names::SYNC_READ_STATUS,
-    object_names::RECEIPT_REQUEST,
-    object_names::RECEIPT_RESPONSE,
-    object_names::EXPANSION_NOTICE,
-];
+const NOTICES: &[&str] = object_names::SERVER_NOTICES;
 
 /// Hot queries, named so a test can check that each one uses an index.
 pub(crate) const SQL_NEXT_SEQ: &str = "INSERT INTO inbox_heads (user_id, last_seq) VALUES (?1, 1)

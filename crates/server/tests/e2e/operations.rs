@@ -665,3 +665,22 @@ async fn remote_history_returns_persisted_messages_of_one_conversation() {
         codes::CONVERSATION_TYPE_NOT_SUPPORT
     );
 }
+
+#[tokio::test]
+async fn clients_cannot_send_the_notices_the_server_writes() {
+    let server = Server::start(Opts::default());
+    let mut alice = server.desktop("alice").await;
+    for (i, name) in imsync_protocol::object_names::SERVER_NOTICES
+        .iter()
+        .enumerate()
+    {
+        let mut req = text(private("bob"), &format!("forged-{i}"), "x");
+        req.object_name = (*name).to_string();
+        req.content = r#"{"mid":"someone-else","put":{"k":"v"}}"#.into();
+        let r = alice.try_send(req).await;
+        assert_eq!(r.code, codes::BIZ_ERROR_INVALID_PARAMETER, "{name}");
+        assert!(r.msg.contains(name), "{}", r.msg);
+    }
+    // An ordinary type still goes through.
+    alice.send(text(private("bob"), "real", "hello")).await;
+}
