@@ -416,7 +416,7 @@ async function offlinePull(server, admin, root, texts, alongside) {
   await sleep(500)
   // bob's app starts again on his database (2,200+ messages with alice from part b).
   const pull = await measurePull({ server, token, dbpath: path.join(root, 'bob'), texts, label: 'default settings' })
-  // Diagnostic: the whole inbox into a fresh database with the receive content check off.
+  // Diagnostic: the whole inbox into a fresh database with the receive duplicate check off.
   const pullNoDedup = await measurePull({ server, token, dbpath: path.join(root, 'bob-fresh'), texts, label: 'setCheckDuplicateMessage(false), fresh database', checkDuplicate: false })
   return { publish, pull, pullNoDedup, idle: idleResult }
 }
