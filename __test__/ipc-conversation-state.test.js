@@ -24,6 +24,7 @@ const fs = require('node:fs')
 
 const h = require('./electron/harness')
 const { startServer: startTestServer } = require('./helpers/server')
+const { tapOf } = require('./helpers/engine-tap')
 const { Engine } = h
 
 const APP_KEY = 'ipc-state-key'
@@ -82,64 +83,6 @@ const ISSUE6_METHODS = [
 /** The events of issue 6 (plus MESSAGES, which carries what they refer to). */
 const STATE_EVENTS = ['CONVERSATION', 'TAG', 'CONVERSATION_TAG', 'READ_RECEIPT_RECEIVED', 'MESSAGE_RECEIPT_REQUEST', 'MESSAGE_RECEIPT_RESPONSE', 'EXPANSION', 'TYPING_STATUS', 'MESSAGES']
 
-// ---- the engine's own events -----------------------------------------------------------------
-// Engine.onEvent keeps ONE callback, so the test must not subscribe next to the service: every
-// callback handed to the native onEvent is wrapped here, recording (name, payload) exactly as
-// the engine emitted it before the subscriber's callback runs.
-
-const taps = new WeakMap()
-
-function tapOf(engine) {
-  let tap = taps.get(engine)
-  if (!tap) {
-    const events = []
-    const waiters = new Set()
-    tap = {
-      events,
-      record(name, payload) {
-        events.push({ name, payload })
-        for (const w of [...waiters]) w()
-      },
-      /** Resolves the first recorded event (index >= from) matching `pred`. */
-      wait(pred, label = 'engine event', { from = 0, ms = 10000 } = {}) {
-        return h.withDeadline(
-          new Promise((resolve) => {
-            const check = () => {
-              const hit = events.slice(from).find(pred)
-              if (hit) {
-                waiters.delete(check)
-                resolve(hit)
-              }
-            }
-            waiters.add(check)
-            check()
-          }),
-          ms,
-          label,
-        )
-      },
-    }
-    taps.set(engine, tap)
-  }
-  return tap
-}
-
-{
-  const proto = Engine.prototype
-  const inner = proto.onEvent
-  assert.equal(typeof inner, 'function', 'the native Engine has onEvent')
-  Object.defineProperty(proto, 'onEvent', {
-    configurable: true,
-    writable: true,
-    value: function onEvent(callback) {
-      const tap = tapOf(this)
-      return inner.call(this, (name, payload) => {
-        tap.record(name, payload)
-        callback(name, payload)
-      })
-    },
-  })
-}
 
 const hasUid = (uid) => (e) => e.name === 'MESSAGES' && e.payload.messages.some((m) => m.messageUId === uid)
 

@@ -20,6 +20,7 @@ const path = require('node:path')
 
 const h = require('./electron/harness')
 const { startServer: startTestServer } = require('./helpers/server')
+const { tapOf } = require('./helpers/engine-tap')
 const { electron, Engine } = h
 const seed = require('./electron/fixtures-sync/seed-connect-examples')
 
@@ -28,64 +29,6 @@ const APP_SECRET = 'ipc-sync-secret'
 const PRIVATE = 1
 const byName = Object.fromEntries(seed.map((s) => [s.name, s]))
 
-// ---- the engine's own events -----------------------------------------------------------------
-// Engine.onEvent keeps ONE callback (a later call replaces it), so the test must not subscribe
-// next to the service. Instead every callback handed to the native onEvent is wrapped here:
-// the tap records (name, payload) as the engine emitted it, then the service's callback runs.
-
-const taps = new WeakMap()
-
-function tapOf(engine) {
-  let tap = taps.get(engine)
-  if (!tap) {
-    const events = []
-    const waiters = new Set()
-    tap = {
-      events,
-      record(name, payload) {
-        events.push({ name, payload })
-        for (const w of [...waiters]) w()
-      },
-      /** Resolves the first recorded event matching `pred` (already recorded or future). */
-      wait(pred, ms = 10000, label = 'engine event') {
-        return h.withDeadline(
-          new Promise((resolve) => {
-            const check = () => {
-              const hit = events.find(pred)
-              if (hit) {
-                waiters.delete(check)
-                resolve(hit)
-              }
-            }
-            waiters.add(check)
-            check()
-          }),
-          ms,
-          label,
-        )
-      },
-    }
-    taps.set(engine, tap)
-  }
-  return tap
-}
-
-{
-  const proto = Engine.prototype
-  const inner = proto.onEvent
-  assert.equal(typeof inner, 'function', 'the native Engine has onEvent')
-  Object.defineProperty(proto, 'onEvent', {
-    configurable: true,
-    writable: true,
-    value: function onEvent(callback) {
-      const tap = tapOf(this)
-      return inner.call(this, (name, payload) => {
-        tap.record(name, payload)
-        callback(name, payload)
-      })
-    },
-  })
-}
 
 const hasUid = (uid) => (e) => e.name === 'MESSAGES' && e.payload.messages.some((m) => m.messageUId === uid)
 
@@ -137,7 +80,7 @@ async function startBob(t, url, userId = 'bob') {
   const r = await h.withDeadline(engine.connect(await getToken(url, userId)), 15000, 'bob connect')
   assert.deepEqual(r, { code: 0, data: { userId } })
   const tap = tapOf(engine)
-  await tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 10000, 'bob PULL_OFFLINE_MESSAGE_FINISHED')
+  await tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 'bob PULL_OFFLINE_MESSAGE_FINISHED', { ms: 10000 })
   return {
     engine,
     tap,
@@ -301,7 +244,7 @@ test("the seed's connect and event-listener examples run unchanged against the r
 
   // bob → alice: both MESSAGES examples log evt.messages, in both windows, as the engine emitted it.
   const first = await bob.send('alice', 'hello from bob')
-  const emitted = (await alice.tap.wait(hasUid(first.messageUId), 10000, 'alice MESSAGES')).payload
+  const emitted = (await alice.tap.wait(hasUid(first.messageUId), 'alice MESSAGES', { ms: 10000 })).payload
   for (const [win] of windows) {
     const pred = (example) => `(l) => l.name === ${JSON.stringify(example)} && Array.isArray(l.args[0]) && l.args[0].some((m) => m.messageUId === ${JSON.stringify(first.messageUId)})`
     const a = await waitLog(win, pred('addListener CONNECTING / CONNECTED / MESSAGES'))
@@ -362,14 +305,14 @@ test('two windows share one connection and one database: both receive the messag
   const token = await getToken(url, 'alice')
   const connected = await h.page(a, `return await imsync.connect(${JSON.stringify(token)})`, 15000)
   assert.deepEqual(connected, { code: 0, data: { userId: 'alice' } })
-  await alice.tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 10000, 'alice PULL_OFFLINE_MESSAGE_FINISHED')
+  await alice.tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 'alice PULL_OFFLINE_MESSAGE_FINISHED', { ms: 10000 })
   assert.deepEqual(await h.page(b, 'return await imsync.getConnectionStatus()'), { code: 0, data: 0 })
   assert.equal(await serverSessions(url), 2, 'one session for alice (both windows) and one for bob')
   assert.equal(alice.spy.count('connect'), 1)
 
   // bob → alice: BOTH windows get the MESSAGES event, identical to the engine's own payload.
   const hello = await bob.send('alice', '你好 alice')
-  const emitted = (await alice.tap.wait(hasUid(hello.messageUId), 10000, 'alice MESSAGES')).payload
+  const emitted = (await alice.tap.wait(hasUid(hello.messageUId), 'alice MESSAGES', { ms: 10000 })).payload
   for (const win of [a, b]) {
     const got = await waitTagged(win, 'fn', hello.messageUId)
     assert.deepStrictEqual(got.payload, emitted, 'the window received what the engine emitted')
@@ -396,7 +339,7 @@ test('two windows share one connection and one database: both receive the messag
   assert.equal(reply.code, 0, JSON.stringify(reply))
   assert.equal(reply.data.sentStatus, 30, 'SENT')
   assert.equal(typeof reply.data.messageUId, 'string')
-  const atBob = (await bob.tap.wait(hasUid(reply.data.messageUId), 10000, 'bob receives the reply')).payload.messages.find((m) => m.messageUId === reply.data.messageUId)
+  const atBob = (await bob.tap.wait(hasUid(reply.data.messageUId), 'bob receives the reply', { ms: 10000 })).payload.messages.find((m) => m.messageUId === reply.data.messageUId)
   assert.equal(atBob.senderUserId, 'alice')
   assert.equal(atBob.messageDirection, 2)
   assert.equal(atBob.messageType, 'RC:TxtMsg')
@@ -444,7 +387,7 @@ test('a window killed while connected disturbs neither the connection nor the ot
   // The window that connected is the one that dies.
   const token = await getToken(url, 'alice')
   assert.deepEqual(await h.page(a, `return await imsync.connect(${JSON.stringify(token)})`, 15000), { code: 0, data: { userId: 'alice' } })
-  await alice.tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 10000, 'alice PULL_OFFLINE_MESSAGE_FINISHED')
+  await alice.tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 'alice PULL_OFFLINE_MESSAGE_FINISHED', { ms: 10000 })
   const before = await bob.send('alice', 'before the crash')
   for (const win of [a, b]) await waitTagged(win, 'm', before.messageUId)
 
@@ -460,13 +403,13 @@ test('a window killed while connected disturbs neither the connection nor the ot
   t.after(() => sends.stop())
   const next = await bob.send('alice', 'after the crash')
   const got = await waitTagged(b, 'm', next.messageUId)
-  const emitted = (await alice.tap.wait(hasUid(next.messageUId), 10000, 'alice MESSAGES')).payload
+  const emitted = (await alice.tap.wait(hasUid(next.messageUId), 'alice MESSAGES', { ms: 10000 })).payload
   assert.deepStrictEqual(got.payload, emitted)
   assert.equal(sends.get(a.webContents, 'imsync:event', 'MESSAGES'), 0, 'nothing sent to the dead renderer')
   // B can still send on the shared connection.
   const r = await h.page(b, `return await imsync.sendMessage({ conversationType: 1, targetId: 'bob' }, new imsync.TextMessage({ content: 'B carries on' }))`, 15000)
   assert.equal(r.code, 0, JSON.stringify(r))
-  await bob.tap.wait(hasUid(r.data.messageUId), 10000, 'bob receives B’s message')
+  await bob.tap.wait(hasUid(r.data.messageUId), 'bob receives B’s message', { ms: 10000 })
   // No engine event reported a drop of the connection.
   assert.deepEqual(
     alice.tap.events.filter((e) => e.name === 'SUSPEND' || e.name === 'DISCONNECT'),
@@ -487,7 +430,7 @@ async function connectedApp(t) {
   await h.page(win, `${PAGE_RECORDER}; imsync.addEventListener(imsync.Events.MESSAGES, T.record('m', 'MESSAGES')); await imsync.getConnectionStatus()`)
   const token = await getToken(url, 'alice')
   assert.deepEqual(await h.page(win, `return await imsync.connect(${JSON.stringify(token)})`, 15000), { code: 0, data: { userId: 'alice' } })
-  await alice.tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 10000, 'alice PULL_OFFLINE_MESSAGE_FINISHED')
+  await alice.tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 'alice PULL_OFFLINE_MESSAGE_FINISHED', { ms: 10000 })
   const hello = await bob.send('alice', 'hello before destroy')
   await waitTagged(win, 'm', hello.messageUId)
   assert.equal(await serverSessions(url), 2)
@@ -505,7 +448,7 @@ test('service.destroy() while connected: closes the session (the server sees ali
   await h.withDeadline(service.destroy(), 1000, 'destroy again')
   assert.equal(alice.spy.count('close'), 1, 'the engine was closed once')
   // The engine ended its own session: DISCONNECT(2), the user's manual code.
-  await alice.tap.wait((e) => e.name === 'DISCONNECT', 5000, 'alice DISCONNECT')
+  await alice.tap.wait((e) => e.name === 'DISCONNECT', 'alice DISCONNECT', { ms: 5000 })
   assert.deepEqual(alice.tap.events.filter((e) => e.name === 'DISCONNECT').map((e) => e.payload), [2])
   assert.equal(service.engine.userId, null, 'the database is closed')
   // The server saw alice's connection close: only bob's session is left.

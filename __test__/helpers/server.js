@@ -10,15 +10,9 @@ const path = require('node:path')
 const readline = require('node:readline')
 const { spawn } = require('node:child_process')
 
-const ROOT = path.join(__dirname, '..', '..')
+const { withDeadline } = require('../electron/harness')
 
-function withDeadline(promise, ms, what) {
-  let timer
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
-}
+const ROOT = path.join(__dirname, '..', '..')
 
 function serverBinary() {
   const exe = process.platform === 'win32' ? 'imsync-server.exe' : 'imsync-server'
