@@ -154,6 +154,15 @@ impl Engine {
         }
     }
 
+    /// A request the server must accept: a refusal becomes the error with its code.
+    pub(crate) async fn call(&self, op: request::Op) -> ImResult<pb::Response> {
+        let r = self.request(op).await?;
+        if r.code != 0 {
+            return Err(ImError::new(r.code, r.msg));
+        }
+        Ok(r)
+    }
+
     pub(crate) async fn request(&self, op: request::Op) -> ImResult<pb::Response> {
         let commands = {
             let sync = self.sync.lock().unwrap();
@@ -673,10 +682,7 @@ impl Engine {
             count: count as u32,
             order: order as u32,
         });
-        let r = self.request(op).await?;
-        if r.code != 0 {
-            return Err(ImError::new(r.code, r.msg));
-        }
+        let r = self.call(op).await?;
         let Some(response::Body::History(page)) = r.body else {
             return Err(ImError::new(
                 session::SOCKET_DISCONNECTED,
@@ -779,10 +785,7 @@ impl Engine {
                 .to_string(),
             ..Default::default()
         };
-        let r = self.request(request::Op::Recall(req)).await?;
-        if r.code != 0 {
-            return Err(ImError::new(r.code, r.msg));
-        }
+        let r = self.call(request::Op::Recall(req)).await?;
         let ack = match r.body {
             Some(response::Body::MessageAck(a)) => a,
             _ => pb::MessageAck::default(),

@@ -163,16 +163,12 @@ impl Engine {
         let signature = expansion_signature(&uid, &set, &remove);
         self.own_expansions.push(signature.clone());
         let answer = self
-            .request(request::Op::Expansion(pb::ExpansionRequest {
+            .call(request::Op::Expansion(pb::ExpansionRequest {
                 message_uid: uid.clone(),
                 set: set.clone().into_iter().collect(),
                 remove: remove.clone(),
             }))
-            .await
-            .and_then(|r| match r.code {
-                0 => Ok(()),
-                code => Err(ImError::new(code, r.msg)),
-            });
+            .await;
         if let Err(e) = answer {
             self.own_expansions.take(&signature);
             return Err(e);

@@ -26,15 +26,6 @@ const MAX_RESPONSE_IDS: usize = 1000;
 pub(crate) struct TypingThrottle(HashMap<ConversationKey, Instant>);
 
 impl Engine {
-    /// Sends a request whose answer carries nothing the caller needs.
-    async fn notify(&self, op: request::Op) -> ImResult<()> {
-        let r = self.request(op).await?;
-        if r.code != 0 {
-            return Err(ImError::new(r.code, r.msg));
-        }
-        Ok(())
-    }
-
     /// `sendReadReceiptMessage(targetId, messageUId, timestamp)`: tells the peer of a private
     /// conversation that its messages up to `timestamp` were read (READ_RECEIPT_RECEIVED
     /// there; its messages become READ). It does not change unread counts here.
@@ -47,7 +38,7 @@ impl Engine {
         let target = args::id(Some(&target_id), "targetId")?;
         let uid = args::id(Some(&message_uid), "messageUId")?;
         let time = args::timestamp(Some(&timestamp), "timestamp", None)?;
-        self.notify(request::Op::ReadReceipt(pb::ReadReceiptRequest {
+        self.call(request::Op::ReadReceipt(pb::ReadReceiptRequest {
             target_id: target,
             message_uid: uid,
             last_message_send_time: time,
@@ -68,7 +59,7 @@ impl Engine {
         let target = args::id(Some(&target_id), "targetId")?;
         let uid = args::id(Some(&message_uid), "messageUId")?;
         let channel = args::channel(Some(&channel_id), "channelId")?.unwrap_or_default();
-        self.notify(request::Op::ReceiptRequest(pb::ReceiptRequestRequest {
+        self.call(request::Op::ReceiptRequest(pb::ReceiptRequestRequest {
             target_id: target,
             message_uid: uid.clone(),
             channel_id: channel,
@@ -113,7 +104,7 @@ impl Engine {
             wire.insert(sender.clone(), pb::MessageUidList { message_uids: uids });
         }
         let channel = args::channel(Some(&channel_id), "channelId")?.unwrap_or_default();
-        self.notify(request::Op::ReceiptResponse(pb::ReceiptResponseRequest {
+        self.call(request::Op::ReceiptResponse(pb::ReceiptResponseRequest {
             target_id: target,
             message_list: wire,
             channel_id: channel,
@@ -134,7 +125,7 @@ impl Engine {
     ) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
         let time = args::timestamp(Some(&last_message_send_time), "lastMessageSendTime", None)?;
-        self.notify(request::Op::SyncReadStatus(pb::SyncReadStatusRequest {
+        self.call(request::Op::SyncReadStatus(pb::SyncReadStatusRequest {
             conversation: Some(convert::to_wire(&key)),
             last_message_send_time: time,
         }))

@@ -139,10 +139,7 @@ impl Engine {
 
     /// Makes a settings change on the server and applies the snapshot it answers with.
     async fn change_settings(&self, op: request::Op) -> ImResult<Value> {
-        let r = self.request(op).await?;
-        if r.code != 0 {
-            return Err(ImError::new(r.code, r.msg));
-        }
+        let r = self.call(op).await?;
         if let Some(response::Body::Settings(snap)) = r.body {
             self.apply_settings(snap, false).await?;
         }
