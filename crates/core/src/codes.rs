@@ -12,3 +12,17 @@ pub const MESSAGE_NOT_REGISTERED: i32 = 34021;
 pub const CONVERSATION_TYPE_NOT_SUPPORT: i32 = 34201;
 pub const NOT_SUPPORT: i32 = 35004;
 pub const MAIN_PROCESS_ERROR: i32 = 35005;
+
+// imsync's own codes, for database states the vendor SDK has no code for. They sit in a
+// range the vendor's `ErrorCode` table leaves unused (33201…), so no vendor code is reused
+// with another meaning; `js/renderer.js` names them in `ErrorCode`.
+
+/// The database file is damaged (SQLite reported corruption): writes are refused until the
+/// app calls `recoverDatabase()`, which moves the file aside and starts a fresh one that the
+/// sync engine refills from the server.
+pub const DATABASE_CORRUPT: i32 = 33201;
+/// The disk is full: the database is open read-only; reads work, writes are refused until
+/// space is freed (the next write retries the writer).
+pub const DATABASE_DISK_FULL: i32 = 33202;
+/// The database is encrypted and `encryptionKey` is missing or wrong; nothing was touched.
+pub const DATABASE_KEY_INVALID: i32 = 33203;
