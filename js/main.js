@@ -45,6 +45,9 @@ const OPEN_POLL_MS = 5
 /** How long destroy() waits for calls inside the engine before it closes it anyway. */
 const DESTROY_WAIT_MS = 10000
 
+/** More positional arguments than any API method takes (the longest has 5). */
+const MAX_ARGS = 16
+
 const SUCCESS = 0
 const INVALID_PARAMETER = 33003
 const NOT_SUPPORT = 35004
@@ -473,6 +476,11 @@ class ImsyncService {
       }
       if (!Array.isArray(args)) {
         return { code: INVALID_PARAMETER, msg: `imsync: the arguments of ${method} must be an array, got ${describe(args)}` }
+      }
+      if (args.length > MAX_ARGS) {
+        // A window can send a sparse array of length 2^32 - 1 as the argument list itself;
+        // spreading it into a call would be a 4-billion-argument apply.
+        return { code: INVALID_PARAMETER, msg: `imsync: ${method} takes at most ${MAX_ARGS} arguments, got ${args.length}` }
       }
       return await this._dispatch(method, args)
     } catch (e) {

@@ -1,130 +1,27 @@
-//! JS ⇄ core conversion: arguments to JSON values, results to `{ code, msg?, data? }`.
+//! Core results to `{ code, msg?, data? }` and their hop to JavaScript as JSON text.
 
 use napi::bindgen_prelude::*;
 use serde_json::Value;
 
 use imsync_core::{codes, ImError, ImResult};
 
-/// Deeper arguments are refused: it bounds the work and the stack, and turns a cyclic
-/// object into a clear error instead of a crash.
-pub const MAX_DEPTH: usize = 32;
-
-/// Converts one argument to JSON. `undefined` becomes `null` (absent); values JSON cannot
-/// hold (functions, symbols, BigInt, NaN, Infinity, cycles) are a 33003 naming the exact
-/// place, e.g. `messages[3].content.size`.
-pub fn to_json(v: Unknown<'_>, name: &str) -> std::result::Result<Value, ImError> {
-    let mut path = name.to_string();
-    convert(v, &mut path, 0)
-}
-
-fn unreadable(path: &str, e: Error) -> ImError {
-    ImError::invalid(format!("{path} cannot be read: {}", e.reason))
-}
-
-fn convert(v: Unknown<'_>, path: &mut String, depth: usize) -> std::result::Result<Value, ImError> {
-    let t = v.get_type().map_err(|e| unreadable(path, e))?;
-    // SAFETY: every cast below matches the type napi just reported.
-    unsafe {
-        match t {
-            ValueType::Undefined | ValueType::Null => Ok(Value::Null),
-            ValueType::Boolean => v
-                .cast::<bool>()
-                .map(Value::Bool)
-                .map_err(|e| unreadable(path, e)),
-            ValueType::String => v
-                .cast::<String>()
-                .map(Value::String)
-                .map_err(|e| unreadable(path, e)),
-            ValueType::Number => {
-                let f = v.cast::<f64>().map_err(|e| unreadable(path, e))?;
-                if !f.is_finite() {
-                    return Err(ImError::invalid(format!(
-                        "{path} must be a finite number, got {f}"
-                    )));
-                }
-                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-                    Ok(Value::from(f as i64))
-                } else {
-                    Ok(serde_json::Number::from_f64(f)
-                        .map(Value::Number)
-                        .unwrap_or(Value::Null))
-                }
-            }
-            ValueType::Object => {
-                if depth >= MAX_DEPTH {
-                    return Err(ImError::invalid(format!(
-                        "{path} is nested more than {MAX_DEPTH} levels deep (or refers to itself)"
-                    )));
-                }
-                let obj = v.cast::<Object>().map_err(|e| unreadable(path, e))?;
-                let base = path.len();
-                if obj.is_array().map_err(|e| unreadable(path, e))? {
-                    let len = obj.get_array_length().map_err(|e| unreadable(path, e))?;
-                    let mut out = Vec::with_capacity(len as usize);
-                    for i in 0..len {
-                        let item: Unknown = obj.get_element(i).map_err(|e| unreadable(path, e))?;
-                        path.push_str(&format!("[{i}]"));
-                        out.push(convert(item, path, depth + 1)?);
-                        path.truncate(base);
-                    }
-                    return Ok(Value::Array(out));
-                }
-                let names = obj.get_property_names().map_err(|e| unreadable(path, e))?;
-                let len = names.get_array_length().map_err(|e| unreadable(path, e))?;
-                let mut out = serde_json::Map::new();
-                for i in 0..len {
-                    let key: String = names.get_element(i).map_err(|e| unreadable(path, e))?;
-                    let item: Unknown = obj
-                        .get_named_property(&key)
-                        .map_err(|e| unreadable(path, e))?;
-                    path.push('.');
-                    path.push_str(&key);
-                    let value = convert(item, path, depth + 1)?;
-                    path.truncate(base);
-                    // JSON.stringify drops undefined members; so does this.
-                    if !value.is_null() || item.get_type().ok() == Some(ValueType::Null) {
-                        out.insert(key, value);
-                    }
-                }
-                Ok(Value::Object(out))
-            }
-            ValueType::BigInt => Err(ImError::invalid(format!(
-                "{path} must be a number, got a BigInt"
-            ))),
-            other => Err(ImError::invalid(format!("{path} cannot be a {other:?}"))),
-        }
-    }
-}
-
-pub fn args_or_invalid(args: &[(&str, Unknown<'_>)]) -> std::result::Result<Vec<Value>, ImError> {
-    args.iter()
-        .map(|(name, v)| to_json(*v, &camel(name)))
-        .collect()
-}
-
-fn camel(snake: &str) -> String {
-    let mut out = String::with_capacity(snake.len());
-    let mut upper = false;
-    for c in snake.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
+/// What a successful call's `null` result means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum NullData {
+    /// The call has no result: the envelope carries no `data`.
+    Omitted,
+    /// The call looks something up and found nothing: `data: null`, as the seed documents
+    /// for getConversation and getFirstUnreadMessageInfo.
+    Kept,
 }
 
 /// The result envelope. Built by moving `data` in: `json!` would serialize it once more.
-pub fn envelope(result: ImResult<Value>) -> Value {
+pub fn envelope(result: ImResult<Value>, null_data: NullData) -> Value {
     let mut out = serde_json::Map::with_capacity(3);
     match result {
         Ok(data) => {
             out.insert("code".into(), Value::from(codes::SUCCESS));
-            if !data.is_null() {
+            if !data.is_null() || null_data == NullData::Kept {
                 out.insert("data".into(), data);
             }
         }
@@ -183,7 +80,7 @@ impl TypeName for JsonText {
 
 /// Runs a core call on the tokio runtime and resolves its envelope. The call runs in its
 /// own task so a panic becomes a 35005 result instead of a promise that never settles.
-pub fn run<'e, F>(env: &'e Env, call: F) -> Result<PromiseRaw<'e, JsonText>>
+pub fn run<'e, F>(env: &'e Env, null_data: NullData, call: F) -> Result<PromiseRaw<'e, JsonText>>
 where
     F: std::future::Future<Output = ImResult<Value>> + Send + 'static,
 {
@@ -192,7 +89,7 @@ where
             Ok(r) => r,
             Err(e) => Err(ImError::internal(format!("internal error: {e}"))),
         };
-        Ok(JsonText::of(&envelope(result)))
+        Ok(JsonText::of(&envelope(result, null_data)))
     })
 }
 
@@ -213,7 +110,7 @@ where
                 codes::SUCCESS,
                 data.0
             )),
-            Err(e) => JsonText::of(&envelope(Err(e))),
+            Err(e) => JsonText::of(&envelope(Err(e), NullData::Omitted)),
         })
     })
 }

@@ -4,6 +4,7 @@
 //! throws or rejects for an expected failure, and no panic crosses into JavaScript.
 
 mod envelope;
+mod js_args;
 
 use std::sync::Arc;
 
@@ -12,7 +13,8 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use serde_json::Value;
 
-use envelope::{args_or_invalid, run, run_text, JsonText};
+use envelope::{run, run_text, JsonText, NullData};
+use js_args::args_or_invalid;
 
 /// The native engine: one user's local database and, once connected, its sync session.
 #[napi]
@@ -32,9 +34,9 @@ macro_rules! api {
                         Ok(values) => {
                             #[allow(unused_mut, unused_variables)]
                             let mut values = values.into_iter();
-                            dispatch!(env, core, values, $name $(as $text)?; $($arg),*)
+                            dispatch!(env, core, values, $name $(as $text)?, $ts_ret; $($arg),*)
                         }
-                        Err(invalid) => run(env, async move { Err(invalid) }),
+                        Err(invalid) => run(env, NullData::Omitted, async move { Err(invalid) }),
                     }
                 }
             )*
@@ -44,17 +46,27 @@ macro_rules! api {
 
 /// Calls the core method; `as name_text` calls its JSON-text twin instead (the pages of
 /// messages and conversations, which skip building `serde_json::Value`s).
+/// A method declared to resolve `X | null` answers `data: null` when it finds nothing.
 macro_rules! dispatch {
-    ($env:ident, $core:ident, $values:ident, $name:ident; $($arg:ident),*) => {
-        run($env, async move {
+    ($env:ident, $core:ident, $values:ident, $name:ident, $ts_ret:literal; $($arg:ident),*) => {
+        run($env, null_data($ts_ret), async move {
             $core.$name($({ let _ = stringify!($arg); $values.next().unwrap_or(Value::Null) }),*).await
         })
     };
-    ($env:ident, $core:ident, $values:ident, $name:ident as $text:ident; $($arg:ident),*) => {
+    ($env:ident, $core:ident, $values:ident, $name:ident as $text:ident, $ts_ret:literal; $($arg:ident),*) => {
         run_text($env, async move {
             $core.$text($({ let _ = stringify!($arg); $values.next().unwrap_or(Value::Null) }),*).await
         })
     };
+}
+
+/// Lookups whose declared result is `X | null` keep a `null` result as `data: null`.
+fn null_data(ts_return: &str) -> NullData {
+    if ts_return.contains("| null>") {
+        NullData::Kept
+    } else {
+        NullData::Omitted
+    }
 }
 
 #[napi]
@@ -66,7 +78,7 @@ impl Engine {
         let invalid = |e: imsync_core::ImError| {
             Error::new(Status::InvalidArg, format!("{} (code {})", e.msg, e.code))
         };
-        let options = envelope::to_json(options, "options").map_err(invalid)?;
+        let options = js_args::to_json(options, "options").map_err(invalid)?;
         imsync_core::Engine::new(&options)
             .map(|core| Self {
                 core: Arc::new(core),

@@ -80,8 +80,15 @@ impl InsertOptions {
         };
         Ok(Self {
             is_unread: args::boolean(m.get("isUnread"), &format!("{name}.isUnread"), Some(false))?,
-            search_content: args::string(m.get("searchContent"), &format!("{name}.searchContent"))?
-                .map(str::to_string),
+            search_content: match args::string(m.get("searchContent"), &format!("{name}.searchContent"))? {
+                Some(s) if s.len() > MAX_CONTENT_BYTES => {
+                    return Err(ImError::invalid(format!(
+                        "{name}.searchContent is {} bytes; the limit is {MAX_CONTENT_BYTES} (128 KB, as for content)",
+                        s.len()
+                    )))
+                }
+                s => s.map(str::to_string),
+            },
         })
     }
 }
@@ -247,15 +254,8 @@ impl Parser<'_> {
                 )))
             }
             Some(exp) => {
-                for (k, v) in exp {
-                    if !v.is_string() {
-                        return Err(ImError::invalid(format!(
-                            "{}.{k} must be a string",
-                            field("expansion")
-                        )));
-                    }
-                }
-                Some(Value::Object(exp.clone()).to_string())
+                let exp = crate::sync::expansion::parse_stored_expansion(exp, &field("expansion"))?;
+                Some(json!(exp).to_string())
             }
         };
         let mut extra = Map::new();
@@ -272,6 +272,15 @@ impl Parser<'_> {
         if let Some(r) = args::optional_object(m.get("readReceiptInfo"), &field("readReceiptInfo"))?
         {
             extra.insert("readReceiptInfo".into(), Value::Object(r.clone()));
+        }
+        let extra = (!extra.is_empty()).then(|| Value::Object(extra).to_string());
+        if let Some(e) = extra.as_ref().filter(|e| e.len() > MAX_CONTENT_BYTES) {
+            return Err(ImError::invalid(format!(
+                "{} and {} are {} bytes as JSON; the limit is {MAX_CONTENT_BYTES} (128 KB)",
+                field("pushConfig"),
+                field("readReceiptInfo"),
+                e.len()
+            )));
         }
         let mut flags = flag::PERSISTED;
         if info.is_counted {
@@ -316,7 +325,7 @@ impl Parser<'_> {
             mentioned,
             flags,
             expansion,
-            extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
+            extra,
             search_text,
             client_id: None,
             server_deduped: false,

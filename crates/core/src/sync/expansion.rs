@@ -33,13 +33,31 @@ fn check_key(k: &str, name: &str) -> ImResult<()> {
 }
 
 /// Key/values to set, as given to `sendMessage` (`options.expansion`) or
-/// `updateMessageExpansion`.
+/// `updateMessageExpansion`: at most 20 per call.
 pub fn parse_expansion(m: &Map<String, Value>, name: &str) -> ImResult<BTreeMap<String, String>> {
-    if m.len() > pb::EXPANSION_MAX_KEYS_PER_UPDATE {
+    parse_expansion_up_to(m, name, pb::EXPANSION_MAX_KEYS_PER_UPDATE, "per call")
+}
+
+/// The whole expansion of a message being inserted (imported history may carry what
+/// several updates set): at most the 300 keys a message can hold, each key and value
+/// within the same limits as an update.
+pub fn parse_stored_expansion(
+    m: &Map<String, Value>,
+    name: &str,
+) -> ImResult<BTreeMap<String, String>> {
+    parse_expansion_up_to(m, name, pb::EXPANSION_MAX_KEYS_TOTAL, "per message")
+}
+
+fn parse_expansion_up_to(
+    m: &Map<String, Value>,
+    name: &str,
+    max_keys: usize,
+    per: &str,
+) -> ImResult<BTreeMap<String, String>> {
+    if m.len() > max_keys {
         return Err(limit(format!(
-            "{name} has {} keys; at most {} per call",
+            "{name} has {} keys; at most {max_keys} {per}",
             m.len(),
-            pb::EXPANSION_MAX_KEYS_PER_UPDATE
         )));
     }
     let mut out = BTreeMap::new();
