@@ -3,11 +3,13 @@
 //! headers. Replies are `{"code": 200, ...}` on success, otherwise
 //! `{"code": N, "errorMessage": "..."}` with 401 (signature: code 1004),
 //! 400 (bad parameters: 1002, or a messaging code such as 30016 or 22406)
-//! or 500 (1000).
+//! or 500 (1000). Refused calls are logged, rate-limited and escaped.
 
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use imsync_protocol::{codes, PushConfig};
@@ -16,7 +18,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::clock::now_ms;
+use crate::conn_limits::Ticket;
 use crate::error::ApiError;
+use crate::refusal_log::Reason;
 use crate::signature::{self, SignedHeaders};
 use crate::state::AppState;
 use crate::store::messages::{self, Publish};
@@ -29,8 +33,9 @@ const MAX_TARGETS: usize = 1000;
 
 type Reply = (StatusCode, Json<Value>);
 
-/// Admin routes, to be merged into the app router.
-pub fn routes() -> Router<AppState> {
+/// Admin routes, to be merged into the app router (`state` is the one the
+/// app router gets; the refusal logging needs it).
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/user/getToken", post(get_token))
@@ -41,6 +46,38 @@ pub fn routes() -> Router<AppState> {
         .route("/message/private/publish", post(publish_private))
         .route("/message/group/publish", post(publish_group))
         .route("/message/system/publish", post(publish_system))
+        .route_layer(middleware::from_fn_with_state(state, log_refusals))
+}
+
+/// Largest error reply read back for the log.
+const MAX_LOGGED_REPLY: usize = 64 * 1024;
+
+/// Logs refused calls through the rate-limited refusal log: repeated bad
+/// signatures or parameters are worth knowing about, but a client must not
+/// be able to flood the log, or forge lines with the text of its request
+/// (the detail is escaped there).
+async fn log_refusals(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let peer = req.extensions().get::<Ticket>().map(Ticket::peer);
+    let resp = next.run(req).await;
+    if resp.status().is_success() {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_LOGGED_REPLY)
+        .await
+        .unwrap_or_default();
+    let reply: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let detail = format!(
+        "{path} {} {}: {}",
+        parts.status.as_u16(),
+        reply["code"],
+        reply["errorMessage"].as_str().unwrap_or("")
+    );
+    state
+        .refusals
+        .note(Reason::AdminRefused, peer, Some(&detail));
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 fn fail(status: StatusCode, code: i32, msg: impl Into<String>) -> Reply {

@@ -1,8 +1,10 @@
-//! Command-line configuration (ARCHITECTURE.md §4, plus rate limit and
-//! offline retention).
+//! Command-line configuration (ARCHITECTURE.md §4, plus rate limit, offline
+//! retention and the connection limits that keep idle or slow clients from
+//! starving the server).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -42,6 +44,88 @@ pub struct Config {
     /// (0 keeps entries only until the next retention sweep).
     #[arg(long, default_value_t = 7)]
     pub offline_days: u32,
+
+    /// Time a new connection may stay silent before its first byte; it is
+    /// then closed. Durations: 500ms, 10s, 2m (a bare number is seconds).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Time to receive a complete HTTP request head, counted from the first
+    /// byte (and on keep-alive connections from the previous response).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Time to receive a plain HTTP request's body and answer it; the client
+    /// then gets 408 and the connection is closed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Time from TCP accept until a WebSocket client's ConnectRequest has
+    /// been authenticated; the connection is then closed.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Most unauthenticated connections (not yet past the WebSocket
+    /// ConnectRequest; plain HTTP ones until they close) from one address
+    /// (IPv6: one /64); more are closed at accept. 0 = no per-address cap
+    /// (e.g. behind a reverse proxy).
+    #[arg(long, default_value_t = 64)]
+    pub max_unauthenticated_per_ip: usize,
+
+    /// Most unauthenticated connections in total; more are closed at accept.
+    /// Lowered to half the open-file limit (after a small reserve) when that
+    /// is smaller.
+    #[arg(long, default_value_t = 1024, value_parser = parse_positive)]
+    pub max_unauthenticated_connections: usize,
+}
+
+/// A count of at least 1.
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{text:?} is not a whole number of at least 1")),
+    }
+}
+
+/// Parses `500ms`, `10s`, `2m` or a bare number of seconds; zero is refused
+/// (a zero timeout would close every connection, no timeout is what the
+/// limits exist to prevent).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s or 2m"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
+    };
+    if d.is_zero() {
+        return Err("a timeout must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+/// Connection limits, resolved (see the flags of the same names).
+#[derive(Debug, Clone)]
+pub struct ConnSettings {
+    /// Silence allowed before a connection's first byte.
+    pub idle_timeout: Duration,
+    /// Time to a complete request head.
+    pub header_read_timeout: Duration,
+    /// Time for a plain HTTP request's body and answer.
+    pub request_timeout: Duration,
+    /// Accept to authenticated ConnectRequest.
+    pub handshake_timeout: Duration,
+    /// Unauthenticated connections per address (0 = no cap).
+    pub max_unauthenticated_per_ip: usize,
+    /// Unauthenticated connections in total (before fitting the fd limit).
+    pub max_unauthenticated_connections: usize,
 }
 
 /// The settings the running server uses, with defaults resolved.
@@ -55,6 +139,8 @@ pub struct Settings {
     pub rate_limit: u32,
     /// Retention of inbox entries, days.
     pub offline_days: u32,
+    /// Connection limits and timeouts.
+    pub conn: ConnSettings,
 }
 
 impl Config {
@@ -71,8 +157,49 @@ impl Config {
                     .unwrap_or_else(|| DEV_APP_SECRET.into()),
                 rate_limit: self.rate_limit,
                 offline_days: self.offline_days,
+                conn: ConnSettings {
+                    idle_timeout: self.idle_timeout,
+                    header_read_timeout: self.header_read_timeout,
+                    request_timeout: self.request_timeout,
+                    handshake_timeout: self.handshake_timeout,
+                    max_unauthenticated_per_ip: self.max_unauthenticated_per_ip,
+                    max_unauthenticated_connections: self.max_unauthenticated_connections,
+                },
             },
             dev,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1h").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn defaults_parse() {
+        let c = Config::parse_from(["imsync-server", "--data-dir", "d"]);
+        let (s, _) = c.settings();
+        assert_eq!(s.conn.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.conn.max_unauthenticated_per_ip, 64);
+        assert!(Config::try_parse_from([
+            "imsync-server",
+            "--data-dir",
+            "d",
+            "--max-unauthenticated-connections",
+            "0"
+        ])
+        .is_err());
     }
 }

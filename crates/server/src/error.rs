@@ -1,5 +1,6 @@
 //! The error every operation returns: a protocol error code plus a detail.
 
+use crate::log_escape::Escaped;
 use imsync_protocol::codes;
 
 /// A refused or failed operation, carried to the client as `Response{code, msg}`.
@@ -28,7 +29,7 @@ impl ApiError {
 
     /// A server-side failure; the detail is logged, the client sees -2.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
-        tracing::error!(%detail, "internal error");
+        tracing::error!(detail = %Escaped(&detail), "internal error");
         ApiError::new(codes::UNKNOWN, "internal server error")
     }
 }

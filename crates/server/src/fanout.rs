@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use imsync_protocol::{encode_frame, push, Frame, InboxEntry, Message, SettingsChanged};
 use tokio::sync::mpsc;
 
+use crate::log_escape::Escaped;
 use crate::registry::Registry;
 
 /// One push for one user's online sessions.
@@ -49,7 +50,7 @@ pub fn encode_push(event: push::Event) -> Option<Bytes> {
     match encode_frame(&Frame::push(event)) {
         Ok(bytes) => Some(Bytes::from(bytes)),
         Err(e) => {
-            tracing::error!(error = %e, "push frame not encodable");
+            tracing::error!(error = %Escaped(&e), "push frame not encodable");
             None
         }
     }

@@ -5,6 +5,10 @@
 //!
 //! * [`config`]: command-line flags.
 //! * [`server`]: startup, the listening line, graceful shutdown.
+//! * [`listener`], [`conn_limits`], [`fd_limit`]: the accept loop and the
+//!   slow-loris defences (caps on unauthenticated connections, timeouts).
+//! * [`refusal_log`], [`log_escape`]: rate-limited refusal logging; client
+//!   text escaped in every log line.
 //! * [`ws`]: the WebSocket endpoint: authentication and request handling.
 //! * [`admin`]: the signed admin HTTP API.
 //! * [`store`]: SQLite storage (writer thread + read pool), messages,
@@ -16,9 +20,14 @@
 pub mod admin;
 pub mod clock;
 pub mod config;
+pub mod conn_limits;
 pub mod error;
 pub mod fanout;
+pub mod fd_limit;
+pub mod listener;
+pub mod log_escape;
 pub mod rate_limit;
+pub mod refusal_log;
 pub mod registry;
 pub mod server;
 pub mod signature;

@@ -1,8 +1,9 @@
 //! `imsync-server --listen ADDR --data-dir DIR [--app-key K --app-secret S]
-//! [--rate-limit N] [--offline-days N]`
+//! [--rate-limit N] [--offline-days N] [connection limits, see --help]`
 
 use clap::Parser;
 use imsync_server::config::Config;
+use imsync_server::log_escape::OneLinePerEvent;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
@@ -12,7 +13,8 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(
             EnvFilter::try_from_env("IMSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        // One line per event, whatever a log call forgets to escape.
+        .with_writer(OneLinePerEvent)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

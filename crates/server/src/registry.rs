@@ -15,6 +15,7 @@ use imsync_protocol::{codes, Platform};
 use tokio::sync::{mpsc, Notify};
 
 use crate::error::ApiError;
+use crate::log_escape::Escaped;
 
 /// Frames queued per connection before it counts as too slow and is closed
 /// (the client reconnects and pulls what it missed).
@@ -89,7 +90,7 @@ impl Registry {
                 ));
             }
             let old = sessions.remove(pos);
-            tracing::info!(user, old = %old.session_id, new = %handle.session_id, "session replaced (kick)");
+            tracing::info!(user = %Escaped(user), old = %old.session_id, new = %handle.session_id, "session replaced (kick)");
             if old.tx.try_send(Outbound::Kick(kick_frame)).is_err() {
                 old.kill.notify_one();
             }

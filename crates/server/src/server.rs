@@ -11,18 +11,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::conn_limits::ConnLimits;
 use crate::error::ApiError;
+use crate::listener::Gate;
+use crate::log_escape::Escaped;
+use crate::refusal_log::RefusalLog;
 use crate::registry::Registry;
 use crate::state::AppState;
 use crate::store::{retention, Outcome, Store};
-use crate::{admin, fanout, ws};
+use crate::{admin, fanout, fd_limit, listener, ws};
 
 /// Time connections get to finish after the shutdown signal.
 const CONNECTION_GRACE: Duration = Duration::from_secs(10);
@@ -55,7 +58,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             loop {
                 tick.tick().await;
                 if let Err(e) = sweep(&store, days).await {
-                    tracing::warn!(error = %e, "retention sweep failed");
+                    tracing::warn!(error = %Escaped(&e), "retention sweep failed");
                 }
             }
         })
@@ -68,18 +71,38 @@ pub async fn run(config: Config) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("no local address: {e}"))?;
 
+    let conn = settings.conn.clone();
+    let fd_limit = fd_limit::raise_open_file_limit();
+    let total_cap = fd_limit::fit_total_cap(conn.max_unauthenticated_connections, fd_limit);
+    if total_cap < conn.max_unauthenticated_connections {
+        tracing::warn!(
+            wanted = conn.max_unauthenticated_connections,
+            total_cap,
+            open_file_limit = fd_limit,
+            "--max-unauthenticated-connections lowered to fit the open-file limit"
+        );
+    }
+    let refusals = Arc::new(RefusalLog::new());
+    let flusher = tokio::spawn(refusals.clone().run_flusher());
+    let gate = Gate {
+        limits: ConnLimits::new(conn.max_unauthenticated_per_ip, total_cap),
+        refusals: refusals.clone(),
+        conn: conn.clone(),
+    };
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     let state = AppState {
         settings: Arc::new(settings),
         store: store.clone(),
         registry,
-        shutdown: shutdown_rx,
-        alive: alive_tx,
+        shutdown: shutdown_rx.clone(),
+        alive: alive_tx.clone(),
+        refusals,
     };
     let app = Router::new()
         .route(imsync_protocol::WS_PATH, get(ws::endpoint))
-        .merge(admin::routes())
+        .merge(admin::routes(state.clone()))
         .with_state(state);
 
     {
@@ -88,23 +111,28 @@ pub async fn run(config: Config) -> Result<(), String> {
         out.flush().map_err(|e| e.to_string())?;
     }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "ready");
+    tracing::info!(
+        per_ip = conn.max_unauthenticated_per_ip,
+        total = total_cap,
+        idle_timeout = ?conn.idle_timeout,
+        header_read_timeout = ?conn.header_read_timeout,
+        request_timeout = ?conn.request_timeout,
+        handshake_timeout = ?conn.handshake_timeout,
+        open_file_limit = %fd_limit.map_or("unknown".into(), |n| n.to_string()),
+        "unauthenticated connection limits"
+    );
 
     let signal = async move {
         wait_for_signal().await;
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
     };
-    // Small frames must leave at once: without TCP_NODELAY, Nagle's
-    // algorithm and delayed ACKs add ~40 ms to a push after a response.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "set_nodelay failed");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    // The accept loop stops at the signal; HTTP connections answer what
+    // they have and close, WebSocket sessions drain (see ws).
+    tokio::join!(
+        signal,
+        listener::serve(listener, app, gate, shutdown_rx, alive_tx)
+    );
 
     // Every live connection holds an `alive` sender; recv() returns None
     // once the last one is gone.
@@ -115,6 +143,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         tracing::warn!("connections still open after the grace period");
     }
     sweeper.abort();
+    flusher.abort();
     let closing = store.clone();
     tokio::task::spawn_blocking(move || closing.shutdown())
         .await

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Settings;
+use crate::refusal_log::RefusalLog;
 use crate::registry::Registry;
 use crate::store::Store;
 
@@ -21,4 +22,6 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Held by every live connection; the server waits until all are gone.
     pub alive: mpsc::Sender<()>,
+    /// Rate-limited log of refused connections and calls.
+    pub refusals: Arc<RefusalLog>,
 }

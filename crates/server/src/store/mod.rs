@@ -27,6 +27,7 @@ use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::fanout::Delivery;
+use crate::log_escape::Escaped;
 
 /// Most jobs committed together.
 const MAX_BATCH: usize = 256;
@@ -199,10 +200,10 @@ fn writer_loop(
         run_batch(&conn, batch, &fanout);
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-        tracing::warn!(error = %e, "final WAL checkpoint failed");
+        tracing::warn!(error = %Escaped(&e), "final WAL checkpoint failed");
     }
     if let Err((_, e)) = conn.close() {
-        tracing::warn!(error = %e, "closing the database failed");
+        tracing::warn!(error = %Escaped(&e), "closing the database failed");
     }
 }
 
@@ -214,7 +215,7 @@ fn run_batch(
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         // Dropping the jobs drops their reply channels: each caller gets an
         // internal error and nothing was written.
-        tracing::error!(error = %e, jobs = batch.len(), "cannot begin a transaction");
+        tracing::error!(error = %Escaped(&e), jobs = batch.len(), "cannot begin a transaction");
         return;
     }
     let mut finishes = Vec::with_capacity(batch.len());

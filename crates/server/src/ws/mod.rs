@@ -5,6 +5,12 @@
 //! time, in arrival order, while a writer task drains the connection's
 //! outbound queue (responses and pushes) to the socket. Anything malformed
 //! closes only this connection.
+//!
+//! Until it has authenticated, a connection holds a place in the
+//! unauthenticated pool ([`Ticket`]) and must send its ConnectRequest
+//! within the handshake timeout, counted from TCP accept; once the session
+//! is registered the place is given back, and from then on the heartbeat
+//! idle timeout applies.
 
 mod handlers;
 
@@ -12,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::response::Response as HttpResponse;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -25,16 +31,17 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::{timeout, timeout_at, Instant};
 
 use crate::clock::{new_session_id, now_ms};
+use crate::conn_limits::Ticket;
 use crate::error::ApiError;
 use crate::fanout::encode_push;
+use crate::log_escape::Escaped;
 use crate::rate_limit::RateLimiter;
+use crate::refusal_log::Reason;
 use crate::registry::{Outbound, SessionHandle, OUTBOUND_QUEUE};
 use crate::state::AppState;
 use crate::store::{messages, settings};
 use crate::token;
 
-/// Time a new connection has to authenticate.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// While shutting down: stop once the client has been quiet this long.
 const DRAIN_IDLE: Duration = Duration::from_millis(200);
 /// While shutting down: stop draining after this long regardless.
@@ -73,23 +80,31 @@ pub struct Session {
 const READ_BUFFER: usize = 8 * 1024;
 
 /// `GET /ws`: upgrades to a WebSocket limited to [`MAX_FRAME_BYTES`] messages.
-pub async fn endpoint(ws: WebSocketUpgrade, State(state): State<AppState>) -> HttpResponse {
+pub async fn endpoint(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Extension(ticket): Extension<Ticket>,
+) -> HttpResponse {
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(READ_BUFFER)
         // Bursts are coalesced up to this size before a write.
         .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| connection(socket, state))
+        .on_upgrade(move |socket| connection(socket, state, ticket))
 }
 
-async fn connection(socket: WebSocket, state: AppState) {
+async fn connection(socket: WebSocket, state: AppState, ticket: Ticket) {
     // Keeps the server's shutdown waiting until this connection is done.
     let _alive = state.alive.clone();
     let (mut sink, mut stream) = socket.split();
-    let Some((session, outbound)) = authenticate(&mut sink, &mut stream, &state).await else {
+    let Some((session, outbound)) = authenticate(&mut sink, &mut stream, &state, &ticket).await
+    else {
         let _ = timeout(WRITER_GRACE, sink.close()).await;
         return;
     };
+    // Authenticated: no longer counted against the unauthenticated caps.
+    ticket.authenticated();
+    drop(ticket);
     serve(session, outbound, sink, stream, state).await;
 }
 
@@ -104,7 +119,7 @@ fn encode(frame: &Frame) -> Option<axum::body::Bytes> {
     match encode_frame(frame) {
         Ok(b) => Some(b.into()),
         Err(e) => {
-            tracing::error!(error = %e, "response not encodable");
+            tracing::error!(error = %Escaped(&e), "response not encodable");
             None
         }
     }
@@ -140,18 +155,31 @@ async fn refuse(sink: &mut Sink, id: u64, err: ApiError) {
     .await;
 }
 
-/// Waits for the connect request; answers it, and on success returns the
-/// session and its (already registered) outbound queue.
+/// Waits for the connect request (until the handshake deadline); answers
+/// it, and on success returns the session and its (already registered)
+/// outbound queue.
 async fn authenticate(
     sink: &mut Sink,
     stream: &mut Stream,
     state: &AppState,
+    ticket: &Ticket,
 ) -> Option<(Session, mpsc::Receiver<Outbound>)> {
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    let deadline = ticket.accepted_at() + state.settings.conn.handshake_timeout;
     loop {
         let msg = match timeout_at(deadline, stream.next()).await {
             Ok(Some(Ok(m))) => m,
-            _ => return None,
+            Ok(_) => return None,
+            Err(_) => {
+                state
+                    .refusals
+                    .note(Reason::HandshakeTimeout, Some(ticket.peer()), None);
+                let _ = timeout(
+                    WRITER_GRACE,
+                    sink.send(close_message(close_code::POLICY, "connect request timeout")),
+                )
+                .await;
+                return None;
+            }
         };
         let bytes = match msg {
             WsMessage::Binary(b) => b,
@@ -283,10 +311,11 @@ async fn connect(
         }
     };
     tracing::info!(
-        user = %user_id,
+        user = %Escaped(&user_id),
         session = %session_id,
         platform = ?platform,
-        sdk = %req.sdk_version,
+        device = %Escaped(&req.device_id),
+        sdk = %Escaped(&req.sdk_version),
         "connected"
     );
     let ack = ConnectAck {
@@ -385,7 +414,7 @@ async fn serve(
                     Err(_) => Next::Close(close_code::NORMAL, "idle timeout".into()),
                     Ok(None) => Next::End,
                     Ok(Some(Err(e))) => {
-                        tracing::debug!(session = %session.session_id, error = %e, "websocket error");
+                        tracing::debug!(session = %session.session_id, error = %Escaped(&e), "websocket error");
                         Next::Close(close_code::TOO_BIG, "read error or frame too large".into())
                     }
                     Ok(Some(Ok(m))) => on_message(&state, &mut session, m).await,
@@ -431,7 +460,7 @@ async fn on_message(state: &AppState, session: &mut Session, msg: WsMessage) -> 
     let frame = match decode_frame(&bytes) {
         Ok(f) => f,
         Err(e) => {
-            tracing::debug!(session = %session.session_id, error = %e, "bad frame");
+            tracing::debug!(session = %session.session_id, error = %Escaped(&e), "bad frame");
             let (code, reason) = decode_close(&e);
             return Next::Close(code, reason);
         }

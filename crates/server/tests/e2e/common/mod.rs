@@ -42,6 +42,10 @@ pub struct Opts {
     pub rate_limit: Option<u32>,
     /// `--offline-days`.
     pub offline_days: Option<u32>,
+    /// More flags, passed as given (e.g. lowered connection limits).
+    pub extra_args: Vec<String>,
+    /// Open-file limit (soft and hard) the server process runs under.
+    pub nofile: Option<u64>,
 }
 
 /// A running server process with its own data directory.
@@ -73,6 +77,26 @@ impl Server {
             .args(["--rate-limit", &opts.rate_limit.unwrap_or(0).to_string()]);
         if let Some(days) = opts.offline_days {
             cmd.args(["--offline-days", &days.to_string()]);
+        }
+        cmd.args(&opts.extra_args);
+        if let Some(limit) = opts.nofile {
+            use std::os::unix::process::CommandExt;
+            let rlim = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            // SAFETY: setrlimit is async-signal-safe; `rlim` is a plain
+            // value copied into the closure; nothing else runs in the child
+            // between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rlim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
         }
         let mut child = cmd
             .env("IMSYNC_LOG", "info")
@@ -642,4 +666,70 @@ pub fn encoded_len(frame: &Frame) -> usize {
 /// Data directory path of a server (for tests that inspect files).
 pub fn data_dir(server: &Server) -> PathBuf {
     server.dir.path().join("data")
+}
+
+impl Server {
+    /// Polls the server's log until `pred` holds for it (fails at the
+    /// deadline with `what` and the log).
+    pub async fn wait_log(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            let log = self.log();
+            if pred(&log) {
+                return log;
+            }
+            assert!(
+                Instant::now() < until,
+                "log never showed {what}; log:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A TCP connection to `addr` from the loopback address `src` (any of
+/// 127.0.0.0/8 works on Linux), so tests can play several client addresses.
+pub async fn connect_from(src: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{src}:0").parse().expect("source address"))
+        .expect("bind source address");
+    tokio::time::timeout(DEADLINE, socket.connect(addr))
+        .await
+        .expect("tcp connect timeout")
+        .expect("tcp connect")
+}
+
+/// Waits until the server closes `sock` (EOF or reset); returns what the
+/// server sent before closing. Fails at the deadline.
+pub async fn wait_server_close(sock: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(DEADLINE, sock.read(&mut buf))
+            .await
+            .expect("the server did not close the connection in time")
+        {
+            Ok(0) | Err(_) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// `true` while the server has not closed `sock` (nothing to read yet).
+pub fn still_open(sock: &TcpStream) -> bool {
+    let mut buf = [0u8; 1];
+    matches!(sock.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// One HTTP/1.1 request from the loopback address `src`; `None` when the
+/// server closes the connection without answering (a refused connection).
+pub async fn http_from(src: &str, addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut s = connect_from(src, addr).await;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    // A refused connection may already be closed: the write can fail.
+    let _ = s.write_all(req.as_bytes()).await;
+    let raw = wait_server_close(&mut s).await;
+    let text = String::from_utf8_lossy(&raw);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok())
 }

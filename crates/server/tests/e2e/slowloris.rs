@@ -1,0 +1,228 @@
+//! Slow-loris: connections that never finish their request (or never
+//! authenticate) must neither exhaust the server's file descriptors nor
+//! block the listener; they are closed after the (here lowered) timeouts,
+//! and refusals are logged, rate-limited.
+
+use std::time::{Duration, Instant};
+
+use imsync_protocol::Platform;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::*;
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The `count=N` of every refusal line logged for `reason`.
+fn refusal_counts(log: &str, reason: &str) -> Vec<u64> {
+    let tag = format!("reason={reason}");
+    log.lines()
+        .filter(|l| l.split_whitespace().any(|w| w == tag))
+        .map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("count="))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("refusal line without a count: {l}"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn half_open_sockets_cannot_starve_the_server() {
+    const PER_IP: usize = 8;
+    const ATTACK: usize = 150;
+    let timeout = Duration::from_secs(3);
+    // Fewer file descriptors than the attacker opens sockets.
+    let server = Server::start(Opts {
+        nofile: Some(96),
+        extra_args: args(&[
+            "--max-unauthenticated-per-ip",
+            "8",
+            "--max-unauthenticated-connections",
+            "24",
+            "--idle-timeout",
+            "3s",
+            "--header-read-timeout",
+            "3s",
+        ]),
+        ..Opts::default()
+    });
+    // The attacker (another address): half of the sockets send nothing,
+    // half an unfinished request head.
+    let burst = Instant::now();
+    let mut attack = Vec::new();
+    for i in 0..ATTACK {
+        let mut s = connect_from("127.0.0.2", server.addr).await;
+        if i % 2 == 1 {
+            // Refused sockets may already be closed.
+            let _ = s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await;
+        }
+        attack.push((Instant::now(), s));
+    }
+    let burst = burst.elapsed();
+
+    // While they are open the server answers and serves a real client.
+    assert_eq!(server.health().await.0, 200, "{}", server.log());
+    let mut alice = server.desktop("alice").await;
+    let mut bob = server.desktop("bob").await;
+    alice
+        .send(text(private("bob"), "m1", "through the siege"))
+        .await;
+    assert_eq!(entry_text(&bob.next_entry().await), "through the siege");
+    let admitted: Vec<usize> = (0..ATTACK).filter(|&i| still_open(&attack[i].1)).collect();
+    assert!(
+        !admitted.is_empty(),
+        "the attack was still on while the client was served"
+    );
+    assert!(
+        admitted.len() <= PER_IP,
+        "at most {PER_IP} unauthenticated connections per address, {} open",
+        admitted.len()
+    );
+
+    // Refusals are logged, at most one line per second with the count of
+    // those it stands for.
+    let least = (ATTACK - 2 * PER_IP) as u64;
+    let log = server
+        .wait_log("the per-address refusals, counted", |l| {
+            refusal_counts(l, "per_ip_cap").iter().sum::<u64>() >= least
+        })
+        .await;
+    let lines = refusal_counts(&log, "per_ip_cap").len() as u64;
+    assert!(
+        lines <= burst.as_secs() + 3,
+        "{lines} refusal lines for a {burst:?} burst: not rate-limited\n{log}"
+    );
+
+    // The half-open sockets are closed after the timeout, not before.
+    for &i in &admitted {
+        let (opened, sock) = &mut attack[i];
+        wait_server_close(sock).await;
+        assert!(
+            opened.elapsed() >= timeout - Duration::from_millis(300),
+            "socket {i} closed after {:?}, before the timeout",
+            opened.elapsed()
+        );
+    }
+    for (_, sock) in &mut attack {
+        wait_server_close(sock).await;
+    }
+    server
+        .wait_log("idle and header-read timeouts", |l| {
+            !refusal_counts(l, "idle_timeout").is_empty()
+                && !refusal_counts(l, "header_read_timeout").is_empty()
+        })
+        .await;
+    // Their slots are free again: the attacker's address is served.
+    assert_eq!(
+        http_from("127.0.0.2", server.addr, "/health").await,
+        Some(200)
+    );
+    assert!(alice.ping_ok().await);
+}
+
+#[tokio::test]
+async fn authenticated_sessions_leave_the_unauthenticated_pool() {
+    const TOTAL: usize = 3;
+    let server = Server::start(Opts {
+        extra_args: args(&[
+            "--max-unauthenticated-per-ip",
+            "2",
+            "--max-unauthenticated-connections",
+            "3",
+            "--idle-timeout",
+            "2s",
+            "--header-read-timeout",
+            "2s",
+        ]),
+        ..Opts::default()
+    });
+    // Twice the total cap of sessions from one address: each stops counting
+    // once it has authenticated.
+    let mut clients = Vec::new();
+    for i in 0..2 * TOTAL {
+        clients.push(server.desktop(&format!("u{i}")).await);
+    }
+    // Silent sockets from other addresses fill the pool...
+    let mut attack = Vec::new();
+    for i in 0..=TOTAL {
+        attack.push(connect_from(&format!("127.0.0.{}", i + 2), server.addr).await);
+    }
+    // ...so a new connection is closed at once,
+    assert_eq!(
+        http_from("127.0.0.1", server.addr, "/health").await,
+        None,
+        "over the total cap a new connection is refused\n{}",
+        server.log()
+    );
+    server
+        .wait_log("the total-cap refusal", |l| {
+            !refusal_counts(l, "total_cap").is_empty()
+        })
+        .await;
+    // while every session keeps working, heartbeats included.
+    let (first, rest) = clients.split_at_mut(1);
+    first[0]
+        .send(text(private("u1"), "m1", "sessions unaffected"))
+        .await;
+    assert_eq!(
+        entry_text(&rest[0].next_entry().await),
+        "sessions unaffected"
+    );
+    for c in &mut clients {
+        assert!(c.ping_ok().await);
+    }
+    // Once the idle timeout has closed the silent sockets, new connections
+    // are accepted again.
+    for sock in &mut attack {
+        wait_server_close(sock).await;
+    }
+    assert_eq!(
+        http_from("127.0.0.1", server.addr, "/health").await,
+        Some(200)
+    );
+}
+
+#[tokio::test]
+async fn unauthenticated_websockets_and_stalled_bodies_time_out() {
+    let server = Server::start(Opts {
+        extra_args: args(&["--handshake-timeout", "1s", "--request-timeout", "1s"]),
+        ..Opts::default()
+    });
+    let mut session = server.desktop("alice").await;
+    // Upgraded, but never sends its ConnectRequest.
+    let mut silent = raw_ws(&server).await;
+    let opened = Instant::now();
+    let (closed, frames) = read_until_closed(&mut silent).await;
+    assert!(frames.is_empty(), "{frames:?}");
+    assert!(opened.elapsed() < Duration::from_secs(5), "{closed:?}");
+    server
+        .wait_log("the handshake timeout", |l| {
+            !refusal_counts(l, "handshake_timeout").is_empty()
+        })
+        .await;
+    // The authenticated session, older than the handshake timeout, stays.
+    assert!(session.ping_ok().await);
+
+    // A request whose body never arrives is answered 408 and closed.
+    let mut s = connect_from("127.0.0.1", server.addr).await;
+    s.write_all(
+        b"POST /user/getToken HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"userId\"",
+    )
+    .await
+    .unwrap();
+    let reply = wait_server_close(&mut s).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply:?}");
+    server
+        .wait_log("the request timeout", |l| {
+            !refusal_counts(l, "request_timeout").is_empty()
+        })
+        .await;
+    // Everything else is still served.
+    let mut web = server.client("alice", Platform::Web, "alice-web").await;
+    web.send(text(private("alice"), "w1", "still here")).await;
+    let mut buf = [0u8; 1];
+    assert_eq!(s.read(&mut buf).await.unwrap_or(0), 0);
+}
