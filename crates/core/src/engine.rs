@@ -44,6 +44,9 @@ pub struct Engine {
     pub(crate) typing: std::sync::Mutex<crate::sync::TypingThrottle>,
     pub(crate) own_expansions: crate::sync::PendingEchoes,
     pub(crate) own_transient: crate::sync::PendingEchoes,
+    /// The SQLCipher key user databases are opened with: `encryptionKey`, then whatever
+    /// `rekey` / `encryptDatabase` last set.
+    encryption_key: std::sync::Mutex<Option<crate::options::EncryptionKey>>,
 }
 
 fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
@@ -64,7 +67,9 @@ impl Engine {
     pub fn new(options: &Value) -> ImResult<Self> {
         let options = EngineOptions::parse(options)?;
         crate::logging::init(&options.dbpath, options.log_level);
+        let encryption_key = std::sync::Mutex::new(options.encryption_key.clone());
         Ok(Self {
+            encryption_key,
             options,
             registry: RwLock::new(Arc::new(Registry::default())),
             db: RwLock::new(None),
@@ -109,7 +114,8 @@ impl Engine {
         self.close_locked().await;
         let path = self.options.database_file(&user_id);
         check_writable(&self.options.dbpath, &path)?;
-        let store = Store::open(path.clone()).await?;
+        let key = self.encryption_key.lock().unwrap().clone();
+        let store = Store::open(path.clone(), key).await?;
         let customs: Vec<(String, MessageTypeInfo)> = self
             .registry()
             .custom_types()
@@ -142,6 +148,49 @@ impl Engine {
         let _guard = self.lifecycle.lock().await;
         self.close_locked().await;
         Ok(Value::Null)
+    }
+
+    /// `rekey(newKey)`: changes the key of the open, encrypted database in place; later opens
+    /// by this engine use `newKey` (the app must keep it and pass it as `encryptionKey` on the
+    /// next start). Main-process only: never on the renderer's allow-list.
+    pub async fn rekey(&self, new_key: Value) -> ImResult<Value> {
+        let key = crate::options::EncryptionKey::parse(Some(&new_key), "newKey")?
+            .ok_or_else(|| ImError::invalid("newKey is required (a non-empty string)"))?;
+        // Serialised with open/close and the other key call: their reader parking must not
+        // interleave.
+        let _guard = self.lifecycle.lock().await;
+        let db = self.db()?;
+        db.store.rekey(key.clone()).await?;
+        *self.encryption_key.lock().unwrap() = Some(key);
+        tracing::info!("database key changed");
+        Ok(Value::Null)
+    }
+
+    /// `encryptDatabase(key)`: turns the open plain database into a SQLCipher database keyed
+    /// with `key`, keeping all its data; later opens need `encryptionKey: key`.
+    /// Main-process only: never on the renderer's allow-list.
+    pub async fn encrypt_database(&self, key: Value) -> ImResult<Value> {
+        let key = crate::options::EncryptionKey::parse(Some(&key), "key")?
+            .ok_or_else(|| ImError::invalid("key is required (a non-empty string)"))?;
+        let _guard = self.lifecycle.lock().await;
+        let db = self.db()?;
+        match db.store.encrypt(key.clone()).await {
+            Ok(()) => {
+                *self.encryption_key.lock().unwrap() = Some(key);
+                tracing::info!("database encrypted");
+                Ok(Value::Null)
+            }
+            Err(failure) => {
+                if failure.replaced {
+                    *self.encryption_key.lock().unwrap() = Some(key);
+                }
+                if failure.unusable {
+                    tracing::error!(error = %failure.error, "encrypting the database failed; it is closed");
+                    self.close_locked().await;
+                }
+                Err(failure.error)
+            }
+        }
     }
 
     pub async fn register_message_type(

@@ -25,6 +25,78 @@ pub struct EngineOptions {
     /// At most one typing status per conversation per this period (the seed's 6 s;
     /// `typingInterval` ms, for tests).
     pub typing_interval: std::time::Duration,
+    /// `encryptionKey`: when set, every user database this engine opens is a SQLCipher
+    /// database keyed with it. Its `Debug` is redacted, so printing the options never shows it.
+    pub encryption_key: Option<EncryptionKey>,
+}
+
+/// The longest `encryptionKey` accepted, in bytes: far beyond any passphrase, short enough
+/// that a hostile value cannot make every connection open hash megabytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// A SQLCipher key: either a passphrase (SQLCipher 4 derives the page key from it with
+/// PBKDF2-HMAC-SHA512, 256,000 iterations, and the file's random salt) or a raw 256-bit key
+/// written `x'<64 hex digits>'` (optionally followed by 32 hex digits of salt), which skips
+/// the derivation — SQLCipher's own convention for `PRAGMA key`.
+///
+/// The text is reachable only through [`EncryptionKey::expose`] and never through `Debug` or
+/// `Display`, so no `tracing` field, error message or `{:?}` of the options can carry it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptionKey(String);
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey(<redacted>)")
+    }
+}
+
+impl EncryptionKey {
+    /// Checks a key argument (`name` is its name in messages). Absent or null is `None`.
+    /// Messages never quote the value: a rejected key is still somebody's secret.
+    pub fn parse(v: Option<&Value>, name: &str) -> ImResult<Option<Self>> {
+        let Some(s) = args::string(v, name)? else {
+            return Ok(None);
+        };
+        if s.is_empty() {
+            // SQLCipher treats an empty key as "no key": the database would silently stay plain.
+            return Err(ImError::invalid(format!(
+                "{name} must be a non-empty string (a passphrase, or a raw key x'<64 hex digits>')"
+            )));
+        }
+        if s.len() > MAX_KEY_BYTES {
+            return Err(ImError::invalid(format!(
+                "{name} must be at most {MAX_KEY_BYTES} bytes"
+            )));
+        }
+        if s.contains('\0') {
+            return Err(ImError::invalid(format!(
+                "{name} must not contain NUL characters"
+            )));
+        }
+        let raw_like = s.starts_with("x'") || s.starts_with("X'");
+        if raw_like && !is_raw_key(s) {
+            // SQLCipher would take a malformed raw key as a passphrase without a word; the
+            // app meant a raw key, so say so instead of encrypting with something else.
+            return Err(ImError::invalid(format!(
+                "{name} starts with x' but is not a raw key: expected x'<64 hex digits>' \
+                 (or 96 with the salt)"
+            )));
+        }
+        Ok(Some(Self(s.to_string())))
+    }
+
+    /// The key text, for `PRAGMA key` / `ATTACH … KEY` only.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `x'…'` with 64 (key) or 96 (key + salt) hex digits: what SQLCipher takes as a raw key.
+fn is_raw_key(s: &str) -> bool {
+    let Some(hex) = s.get(2..).and_then(|rest| rest.strip_suffix('\'')) else {
+        return false;
+    };
+    (hex.len() == 64 || hex.len() == 96) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl EngineOptions {
@@ -92,6 +164,7 @@ impl EngineOptions {
                 600_000,
                 Some(6_000),
             )? as u64),
+            encryption_key: EncryptionKey::parse(m.get("encryptionKey"), "options.encryptionKey")?,
         })
     }
 }
@@ -120,5 +193,49 @@ impl EngineOptions {
             .join("imsync")
             .join(file_safe(&self.appkey))
             .join(format!("{}.db", file_safe(user_id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(key: Value) -> ImResult<EngineOptions> {
+        EngineOptions::parse(&json!({ "appkey": "a", "dbpath": "/tmp/x", "encryptionKey": key }))
+    }
+
+    #[test]
+    fn debug_of_the_options_never_shows_the_key() {
+        let o = parse(json!("s3cret-passphrase")).unwrap();
+        let shown = format!("{o:?} {o:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("EncryptionKey(<redacted>)"), "{shown}");
+        assert_eq!(o.encryption_key.unwrap().expose(), "s3cret-passphrase");
+    }
+
+    #[test]
+    fn keys_are_checked_without_quoting_them() {
+        assert!(parse(Value::Null).unwrap().encryption_key.is_none());
+        let raw = format!("x'{}'", "aB".repeat(32));
+        assert!(parse(json!(raw)).is_ok());
+        assert!(parse(json!(format!("X'{}'", "0".repeat(96)))).is_ok());
+        for bad in [
+            json!(""),
+            json!(12),
+            json!("x'not hex'"),
+            json!(format!("x'{}'", "0".repeat(63))),
+            json!("nul\u{0}inside"),
+            json!("k".repeat(MAX_KEY_BYTES + 1)),
+        ] {
+            let e = parse(bad.clone()).expect_err("refused");
+            assert_eq!(e.code, crate::codes::INVALID_PARAMETER);
+            assert!(e.msg.starts_with("options.encryptionKey"), "{}", e.msg);
+            assert!(
+                !e.msg.contains("not hex") && !e.msg.contains("kkkk"),
+                "{}",
+                e.msg
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! through one connection in `BEGIN IMMEDIATE` transactions.
 
 pub mod conversations;
+pub mod encryption;
 pub mod history;
 pub mod inbox;
 mod meta;
@@ -45,6 +46,8 @@ pub struct Store {
     writer: Mutex<Option<Sender<Job>>>,
     readers: Mutex<Option<Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The file and its SQLCipher key (None: a plain database), for rekey / encrypt.
+    keying: encryption::Keying,
 }
 
 fn configure(conn: &Connection, writer: bool) -> ImResult<()> {
@@ -79,7 +82,14 @@ fn configure(conn: &Connection, writer: bool) -> ImResult<()> {
     Ok(())
 }
 
-fn open_connection(path: &Path, writer: bool) -> ImResult<Connection> {
+fn open_connection(
+    path: &Path,
+    writer: bool,
+    key: Option<&crate::options::EncryptionKey>,
+) -> ImResult<Connection> {
+    // A key that cannot fit the file (set for a plain one, missing for an encrypted one) is
+    // refused before the file is opened at all.
+    encryption::check_file(path, key)?;
     // Checked before any pragma that could write, so a newer database is left untouched.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -91,6 +101,8 @@ fn open_connection(path: &Path, writer: bool) -> ImResult<Connection> {
             format!("cannot open database {}: {e}", path.display()),
         )
     })?;
+    // The key is the first statement: nothing can read the file before it.
+    encryption::apply_key(&conn, path, key)?;
     migrations::refuse_newer(&conn)?;
     configure(&conn, writer)?;
     Ok(conn)
@@ -100,11 +112,12 @@ fn spawn_worker(
     name: String,
     path: PathBuf,
     writer: bool,
+    key: Option<crate::options::EncryptionKey>,
     jobs: Receiver<Job>,
     ready: oneshot::Sender<ImResult<()>>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name(name).spawn(move || {
-        let opened = open_connection(&path, writer).and_then(|mut c| {
+        let opened = open_connection(&path, writer, key.as_ref()).and_then(|mut c| {
             if writer {
                 migrations::migrate(&mut c)?;
             }
@@ -137,7 +150,11 @@ fn spawn_worker(
 impl Store {
     /// Opens (creating and migrating as needed) the database at `path`. Runs off the
     /// caller's thread; resolves once the writer and every reader are ready.
-    pub async fn open(path: PathBuf) -> ImResult<Store> {
+    /// `key`: the SQLCipher key (`encryptionKey`), applied first on every connection.
+    pub async fn open(
+        path: PathBuf,
+        key: Option<crate::options::EncryptionKey>,
+    ) -> ImResult<Store> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
                 ImError::invalid(format!("dbpath {} is not writable: {e}", dir.display()))
@@ -151,8 +168,15 @@ impl Store {
 
         let (ready_tx, ready_rx) = oneshot::channel();
         threads.push(
-            spawn_worker("imsync-db-writer".into(), path.clone(), true, wrx, ready_tx)
-                .map_err(spawn_err)?,
+            spawn_worker(
+                "imsync-db-writer".into(),
+                path.clone(),
+                true,
+                key.clone(),
+                wrx,
+                ready_tx,
+            )
+            .map_err(spawn_err)?,
         );
         let writer_ready = ready_rx
             .await
@@ -169,6 +193,7 @@ impl Store {
             writer: Mutex::new(Some(wtx)),
             readers: Mutex::new(Some(rtx)),
             threads: Mutex::new(threads),
+            keying: encryption::Keying::new(path.clone(), key.clone()),
         };
         for i in 0..READERS {
             let (ready_tx, ready_rx) = oneshot::channel();
@@ -176,6 +201,7 @@ impl Store {
                 format!("imsync-db-reader-{i}"),
                 path.clone(),
                 false,
+                key.clone(),
                 rrx.clone(),
                 ready_tx,
             )
