@@ -54,6 +54,8 @@ export declare class Engine {
   getConnectionStatus(): Promise<ImResult<number>>
   sendMessage(conversation: IConversationOption, message: { messageType: string, content: Record<string, any> }, options?: ISendMessageOptions): Promise<ImResult<IAReceivedMessage>>
   close(): Promise<ImResult<void>>
+  rekey(newKey: string): Promise<ImResult<void>>
+  encryptDatabase(key: string): Promise<ImResult<void>>
   registerMessageType(messageType: string, isPersisted: boolean, isCounted: boolean, searchProps?: string[], isStatusMessage?: boolean): Promise<ImResult<void>>
   getHistoryMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage>>
   getHistoryMessagesByMessageTypes(conversation: IConversationOption, options: IGetHistoryMessagesByTypesOption): Promise<ImResult<HistoryPage>>

@@ -150,6 +150,19 @@ declare namespace init {
     /** Opens `userId`'s local database (local-only apps; connect() opens it by itself). */
     open(userId: string): Promise<ImResult<void>>
     /**
+     * Changes the key of the open encrypted database in place (`PRAGMA rekey`); calls keep
+     * working throughout. Later opens by this service use `newKey`: keep it and pass it as
+     * `encryptionKey` on the next start. 33003 if the database is not encrypted; 33001 if
+     * none is open. Main process only: a window calling it through `imsync:call` is refused.
+     */
+    rekey(newKey: string): Promise<ImResult<void>>
+    /**
+     * Migrates the open plain database to a SQLCipher database keyed with `key`, keeping
+     * every message, conversation, cursor and the search index; the next open needs
+     * `encryptionKey: key`. 33003 if it is already encrypted (use rekey). Main process only.
+     */
+    encryptDatabase(key: string): Promise<ImResult<void>>
+    /**
      * Removes the IPC handler and listeners, answers waiting calls (35005), lets calls inside
      * the engine finish, disconnects and closes the engine. Idempotent: the same promise.
      */

@@ -7,7 +7,7 @@
 //      and the message must come from its top frame (sub-frames and other webContents are
 //      refused with 35005, without touching the engine);
 //   2. checks the method name against METHODS (the API methods of ARCHITECTURE.md §4 plus
-//      `open`; never close, constructor, onEvent, __proto__, …) and that `args` is an array
+//      `open`; never close, rekey, encryptDatabase, constructor, onEvent, __proto__, …) and that `args` is an array
 //      (33003 otherwise, without touching the engine);
 //   3. calls the Engine method of the same name with the same positional arguments and
 //      resolves its envelope unchanged. A method the loaded Engine does not have (an addon
@@ -303,6 +303,19 @@ class ImsyncService {
   /** Opens `userId`'s local database (local-only apps; connect() opens it by itself). */
   open(userId) {
     return this.call('open', [userId])
+  }
+
+  /**
+   * Changes the key of the open encrypted database (see js/main.d.ts). Main process only:
+   * deliberately not in METHODS, so no window can reach it through 'imsync:call'.
+   */
+  rekey(newKey) {
+    return this._dispatch('rekey', [newKey])
+  }
+
+  /** Migrates the open plain database to an encrypted one (see js/main.d.ts). Main process only. */
+  encryptDatabase(key) {
+    return this._dispatch('encryptDatabase', [key])
   }
 
   /** Closes everything; idempotent (returns the same promise every time). */

@@ -37,6 +37,15 @@ export interface EngineOptions {
   heartbeatInterval?: number
   /** `sendTypingStatusMessage` sends at most one per conversation per this period, ms (default 6000). */
   typingInterval?: number
+  /**
+   * Encrypts the user database with SQLCipher (AES-256, per-page HMAC). A passphrase (SQLCipher
+   * derives the key with PBKDF2-HMAC-SHA512, 256,000 iterations — about that much CPU on every
+   * open) or a raw 256-bit key written `x'<64 hex digits>'`, which skips the derivation. At most
+   * 1024 bytes. A wrong key, a missing key for an encrypted database, or a key for a plain one
+   * fails `open`/`connect` with 33203 (DATABASE_KEY_INVALID) and changes nothing on disk.
+   * Never logged. An existing plain database is migrated with `encryptDatabase(key)`.
+   */
+  encryptionKey?: string
 }
 
 export interface IConversationOption {

@@ -135,6 +135,12 @@ api! {
         -> "Promise<ImResult<IAReceivedMessage>>";
     // close: closes the database after queued work finishes; idempotent.
     close() [""] -> "Promise<ImResult<void>>";
+    // Key management of the encrypted database (`encryptionKey`). Main process only: they
+    // are on the Engine and on `service`, never on the renderer's allow-list (js/main.js).
+    // rekey: changes the key of the open encrypted database in place.
+    rekey(new_key) ["newKey: string"] -> "Promise<ImResult<void>>";
+    // encrypt_database: migrates the open plain database to an encrypted one (all data kept).
+    encrypt_database(key) ["key: string"] -> "Promise<ImResult<void>>";
     register_message_type(message_type, is_persisted, is_counted, search_props, is_status_message)
         ["messageType: string, isPersisted: boolean, isCounted: boolean, searchProps?: string[], isStatusMessage?: boolean"]
         -> "Promise<ImResult<void>>";
