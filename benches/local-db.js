@@ -6,6 +6,8 @@
 //   BENCH_MESSAGES=100000 node benches/local-db.js  # quick run
 //
 // Environment: BENCH_MESSAGES (1000000), BENCH_CONVERSATIONS (1000),
+// BENCH_ENCRYPTION_MESSAGES (100000: size of the plain-vs-encrypted comparison that ends the
+// run; 0 skips it), BENCH_ONLY=encryption (run only that comparison: no baseline needed),
 // BENCH_LIST_CONVERSATIONS (10000), BENCH_CALLS (200 timed calls per keyword class),
 // BENCH_CLASS_BUDGET_MS (10000: a class stops early, after at least 20 calls, once its
 // timed calls took this long), BENCH_OUT (also write the results as JSON to this file),
@@ -21,7 +23,8 @@ const { execFileSync } = require('node:child_process')
 const { monitorEventLoopDelay } = require('node:perf_hooks')
 
 const { generate, KEYWORD_CLASSES, sampleKeywords, rng } = require('./corpus.js')
-const { Baseline } = require('./baseline.js')
+// Loaded only when the baseline runs (BENCH_ONLY=encryption needs no better-sqlite3).
+const loadBaseline = () => require('./baseline.js').Baseline
 const { Engine } = require(path.join(__dirname, '..', 'index.js'))
 
 const env = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt)
@@ -39,6 +42,12 @@ const LIST_CALLS = 1000
 const OPEN_RUNS = 5
 const USER = 'bench-user'
 const DATA = path.join(__dirname, '.data')
+const ENC_N = env('BENCH_ENCRYPTION_MESSAGES', 100_000)
+const ONLY = process.env.BENCH_ONLY || ''
+/** A passphrase: SQLCipher 4 derives the page key with PBKDF2-HMAC-SHA512, 256,000 iterations. */
+const ENC_KEY = 'imsync benchmark passphrase'
+/** A raw 256-bit key (`x'<64 hex>'`): no key derivation on open. */
+const ENC_RAW_KEY = `x'${'5c'.repeat(32)}'`
 const TYPES = ['RC:TxtMsg']
 
 const now = () => process.hrtime.bigint()
@@ -184,6 +193,16 @@ async function main() {
   }
   const mark = (phase) => out.load.push({ phase, loadavg1: +os.loadavg()[0].toFixed(2) })
   mark('start')
+  if (ONLY === 'encryption') {
+    out.config.encryptionMessages = ENC_N
+    out.encryption = await encryptionComparison(mark)
+    out.totalSeconds = toMs(now() - started) / 1000
+    reportEncryption(out)
+    if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, JSON.stringify(out, null, 2))
+    return
+  }
+  if (ONLY) throw new Error(`BENCH_ONLY=${ONLY}: only 'encryption' is known`)
+  const Baseline = loadBaseline()
 
   log(`generating ${N} messages over ${CONVERSATIONS} conversations`)
   let t0 = now()
@@ -365,9 +384,198 @@ async function main() {
   check(await listEngine.close(), 'close list db')
   listBase.close()
 
+  if (ENC_N > 0) {
+    out.config.encryptionMessages = ENC_N
+    out.encryption = await encryptionComparison(mark)
+  }
+
   out.totalSeconds = toMs(now() - started) / 1000
   report(out)
+  if (out.encryption) reportEncryption(out)
   if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, JSON.stringify(out, null, 2))
+}
+
+// ---- encryption: the same corpus into a plain and an encrypted database ----------------------
+
+/**
+ * Calls `variants[name](arg)` for every argument and every variant, alternating which variant
+ * goes first, so both see the same machine load (the machine is shared) and the same cache
+ * temperature. Returns per-variant { stats, results }.
+ */
+async function timeAlternating(args, variants, { warm = WARMUP, budgetMs = BUDGET_MS } = {}) {
+  const names = Object.keys(variants)
+  for (let i = 0; i < Math.min(warm, args.length); i++) for (const n of names) await variants[n](args[i])
+  const samples = Object.fromEntries(names.map((n) => [n, []]))
+  const results = Object.fromEntries(names.map((n) => [n, []]))
+  let spent = 0
+  for (let i = warm; i < args.length; i++) {
+    const order = i % 2 ? names : [...names].reverse()
+    for (const n of order) {
+      const t0 = now()
+      const res = await variants[n](args[i])
+      const dt = toMs(now() - t0)
+      samples[n].push(dt)
+      results[n][i - warm] = res
+      spent += dt
+    }
+    if (spent > budgetMs * names.length && samples[names[0]].length >= MIN_CALLS) break
+  }
+  return Object.fromEntries(names.map((n) => [n, { stats: summary(samples[n]), results: results[n] }]))
+}
+
+/**
+ * The cost of `encryptionKey`: one corpus of ENC_N messages fed to a plain and an encrypted
+ * database batch by batch (alternating), then the same searches on both (alternating per call,
+ * answers compared), open to first query in fresh processes, file sizes, and how long
+ * rekey and encryptDatabase take on a database of this size.
+ */
+async function encryptionComparison(mark) {
+  const res = { messages: ENC_N, conversations: CONVERSATIONS, key: 'passphrase (SQLCipher 4: PBKDF2-HMAC-SHA512, 256,000 iterations)', problems: [] }
+  log(`encryption: generating ${ENC_N} messages over ${CONVERSATIONS} conversations`)
+  const corpus = generate({ messages: ENC_N, conversations: CONVERSATIONS, seed: 424242, uidPrefix: 'E' })
+  const dirs = { plain: path.join(DATA, 'enc-plain'), encrypted: path.join(DATA, 'enc-encrypted') }
+  const keys = { plain: undefined, encrypted: ENC_KEY }
+  const engines = {}
+  for (const n of ['plain', 'encrypted']) {
+    const opts = { appkey: 'bench', dbpath: dirs[n], logOutputLevel: 1 }
+    if (keys[n]) opts.encryptionKey = keys[n]
+    engines[n] = new Engine(opts)
+    check(await engines[n].open(USER), `open ${n}`)
+  }
+
+  // Ingest: batch i goes to both databases, in alternating order.
+  gc()
+  log('encryption: ingest (alternating batches)')
+  const calls = { plain: [], encrypted: [] }
+  const totals = { plain: 0, encrypted: 0 }
+  const names = ['plain', 'encrypted']
+  for (let i = 0, k = 0; i < corpus.messages; i += BATCH, k++) {
+    const batch = []
+    for (let j = i; j < Math.min(i + BATCH, corpus.messages); j++) batch.push(corpus.message(j))
+    for (const n of k % 2 ? names : [...names].reverse()) {
+      const t0 = now()
+      const r = check(await engines[n].batchInsertMessage(batch, false), `${n} batchInsertMessage`)
+      calls[n].push(toMs(now() - t0))
+      totals[n] += r.inserted
+    }
+  }
+  res.ingest = {}
+  for (const n of names) {
+    if (totals[n] !== corpus.messages) throw new Error(`${n}: inserted ${totals[n]} of ${corpus.messages}`)
+    const seconds = calls[n].reduce((a, b) => a + b, 0) / 1000
+    res.ingest[n] = { messages: totals[n], seconds, msgsPerSec: totals[n] / seconds, call: summary(calls[n]) }
+  }
+  log('encryption: ingest', JSON.stringify(res.ingest))
+  mark('encryption ingest')
+
+  // Search: the same keywords on both, alternating per call, answers compared.
+  res.search = {}
+  const rand = rng(11)
+  for (const cls of KEYWORD_CLASSES) {
+    const inConv = sampleKeywords(corpus, cls, CALLS + WARMUP, rand, true)
+    const global = sampleKeywords(corpus, cls, CALLS + WARMUP, rand, false)
+    gc()
+    log(`encryption: search ${cls.name}`)
+    const sm = await timeAlternating(
+      inConv,
+      Object.fromEntries(names.map((n) => [n, (a) => engines[n].searchMessages(conversationOption(corpus, a.conv), a.keyword, 0, 20)])),
+    )
+    const sc = await timeAlternating(global, Object.fromEntries(names.map((n) => [n, (a) => engines[n].searchConversationByContent(a.keyword, TYPES)])))
+    for (let i = 0; i < sm.plain.results.length; i++) {
+      const a = check(sm.plain.results[i], 'plain searchMessages')
+      const b = check(sm.encrypted.results[i], 'encrypted searchMessages')
+      if (a.count !== b.count || a.messages.map((m) => m.messageUId).join() !== b.messages.map((m) => m.messageUId).join()) {
+        res.problems.push({ call: 'searchMessages', keyword: inConv[i + WARMUP].keyword, plain: a.count, encrypted: b.count })
+      }
+    }
+    for (let i = 0; i < sc.plain.results.length; i++) {
+      const ids = (l) => l.map((c) => c.targetId).sort().join(',')
+      const a = check(sc.plain.results[i], 'plain searchConversationByContent')
+      const b = check(sc.encrypted.results[i], 'encrypted searchConversationByContent')
+      if (ids(a) !== ids(b)) res.problems.push({ call: 'searchConversationByContent', keyword: global[i + WARMUP].keyword, plain: a.length, encrypted: b.length })
+    }
+    res.search[cls.name] = {
+      searchMessages: { plain: sm.plain.stats, encrypted: sm.encrypted.stats },
+      searchConversationByContent: { plain: sc.plain.stats, encrypted: sc.encrypted.stats },
+    }
+    log(`encryption: search ${cls.name}`, JSON.stringify(res.search[cls.name]))
+    mark(`encryption search ${cls.name}`)
+  }
+
+  // Size on disk and open to first query (fresh processes; the encrypted open derives the key
+  // once per connection: the writer and two readers).
+  for (const n of names) check(await engines[n].close(), `close ${n}`)
+  res.bytes = {}
+  for (const n of names) res.bytes[n] = { total: dirBytes(dirs[n], isDbFile), perMessage: dirBytes(dirs[n], isDbFile) / ENC_N }
+  const probe = (dir, key) =>
+    JSON.parse(
+      execFileSync(process.execPath, [path.join(__dirname, 'open-probe.js'), 'imsync', dir, USER], {
+        encoding: 'utf8',
+        env: key ? { ...process.env, IMSYNC_PROBE_KEY: key } : process.env,
+      }),
+    )
+  const opens = { plain: [], encrypted: [] }
+  for (let i = 0; i < OPEN_RUNS; i++) {
+    opens.plain.push(probe(dirs.plain))
+    opens.encrypted.push(probe(dirs.encrypted, ENC_KEY))
+  }
+
+  // rekey (passphrase → raw key) on the encrypted database, then open with the raw key;
+  // encryptDatabase on the plain one.
+  const enc = new Engine({ appkey: 'bench', dbpath: dirs.encrypted, logOutputLevel: 1, encryptionKey: ENC_KEY })
+  check(await enc.open(USER), 'reopen encrypted')
+  let t0 = now()
+  check(await enc.rekey(ENC_RAW_KEY), 'rekey')
+  res.rekeySeconds = toMs(now() - t0) / 1000
+  check(await enc.close(), 'close encrypted')
+  opens.rawKey = []
+  for (let i = 0; i < OPEN_RUNS; i++) opens.rawKey.push(probe(dirs.encrypted, ENC_RAW_KEY))
+  const plainAgain = new Engine({ appkey: 'bench', dbpath: dirs.plain, logOutputLevel: 1 })
+  check(await plainAgain.open(USER), 'reopen plain')
+  t0 = now()
+  check(await plainAgain.encryptDatabase(ENC_KEY), 'encryptDatabase')
+  res.encryptDatabaseSeconds = toMs(now() - t0) / 1000
+  check(await plainAgain.close(), 'close migrated')
+  const med = (runs, k) => summary(runs.map((r) => r[k])).p50
+  res.open = {}
+  for (const [n, runs] of Object.entries(opens)) {
+    res.open[n] = { runs: runs.length, totalMs: med(runs, 'totalMs'), openMs: med(runs, 'openMs'), firstQueryMs: med(runs, 'firstQueryMs') }
+  }
+  log('encryption: open', JSON.stringify(res.open), 'rekey s', res.rekeySeconds, 'encryptDatabase s', res.encryptDatabaseSeconds)
+  mark('encryption open/rekey/migrate')
+  return res
+}
+
+function reportEncryption(out) {
+  const r = out.encryption
+  const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '—')
+  const ratio = (e, p) => (Number.isFinite(e) && Number.isFinite(p) && p > 0 ? `${(e / p).toFixed(2)}×` : '—')
+  const rows = []
+  const add = (figure, p, e, digits = 3) => rows.push([figure, f(p, digits), f(e, digits), ratio(e, p)])
+  add('ingest, batchInsertMessage ×500 (msgs/s)', r.ingest.plain.msgsPerSec, r.ingest.encrypted.msgsPerSec, 0)
+  add('ingest, one 500-message call p50 (ms)', r.ingest.plain.call.p50, r.ingest.encrypted.call.p50)
+  add('ingest, one 500-message call p99 (ms)', r.ingest.plain.call.p99, r.ingest.encrypted.call.p99)
+  for (const api of ['searchMessages', 'searchConversationByContent']) {
+    for (const [cls, row] of Object.entries(r.search)) {
+      add(`${api} ${cls} p50 (ms) [n=${row[api].plain.n}]`, row[api].plain.p50, row[api].encrypted.p50)
+      add(`${api} ${cls} p99 (ms)`, row[api].plain.p99, row[api].encrypted.p99)
+    }
+  }
+  add('open to first answered query, passphrase (ms, median)', r.open.plain.totalMs, r.open.encrypted.totalMs, 1)
+  add('open to first answered query, raw x\'…\' key (ms, median)', r.open.plain.totalMs, r.open.rawKey.totalMs, 1)
+  add('database bytes per message', r.bytes.plain.perMessage, r.bytes.encrypted.perMessage, 1)
+  const header = ['figure', 'plain', 'encrypted', 'encrypted/plain']
+  const lines = [header, header.map(() => '---'), ...rows].map((x) => `| ${x.join(' | ')} |`)
+  console.log(`\nimsync encryption cost: ${r.messages} messages over ${r.conversations} conversations, key: ${r.key}`)
+  console.log(`machine: ${out.machine.cpus} × ${out.machine.cpuModel}, ${out.machine.memGiB} GiB, node ${out.machine.node}`)
+  console.log(lines.join('\n'))
+  console.log(`rekey of the ${r.messages}-message database: ${f(r.rekeySeconds, 2)} s; encryptDatabase of the plain one: ${f(r.encryptDatabaseSeconds, 2)} s`)
+  console.log(`answers that differ between plain and encrypted: ${r.problems.length}`)
+  for (const p of r.problems.slice(0, 10)) console.log('  ', JSON.stringify(p))
+  console.log(`load average (1 min) by phase: ${out.load.map((l) => `${l.phase} ${l.loadavg1}`).join(', ')}`)
+  console.log(`addon: commit ${out.build.commit}, ${out.build.uncommittedAddonChanges} uncommitted addon files, ${out.build.addon}`)
+  console.log(`total run: ${f(out.totalSeconds, 0)} s`)
+  if (ONLY) console.log(`RESULTS_JSON ${JSON.stringify(out)}`)
 }
 
 // ---- report -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 'use strict'
 // Child process of local-db.js: times opening an existing database to its first answered
 // query in a fresh process, the way an app starts. Prints one JSON line.
+// IMSYNC_PROBE_KEY=<key> opens an encrypted database (encryptionKey).
 //   node open-probe.js imsync   <dbpath> <userId>
 //   node open-probe.js baseline <file>
 
@@ -14,7 +15,10 @@ async function main() {
   if (mode === 'imsync') {
     const { Engine } = require(path.join(__dirname, '..', 'index.js'))
     const t1 = process.hrtime.bigint()
-    const engine = new Engine({ appkey: 'bench', dbpath: target, logOutputLevel: 1 })
+    const options = { appkey: 'bench', dbpath: target, logOutputLevel: 1 }
+    // The encryption comparison passes its key here (not on the command line).
+    if (process.env.IMSYNC_PROBE_KEY) options.encryptionKey = process.env.IMSYNC_PROBE_KEY
+    const engine = new Engine(options)
     const opened = await engine.open(userId)
     const t2 = process.hrtime.bigint()
     const first = await engine.getConversationList(0, 50)

@@ -5,8 +5,10 @@
 #
 #   npm run bench                         # the reported run: 1,000,000 messages
 #   BENCH_MESSAGES=100000 npm run bench   # quick run
+#   npm run bench:encryption              # only the plain-vs-encrypted comparison (100,000
+#                                         # messages; BENCH_ENCRYPTION_MESSAGES=N to change)
 #
-# Other knobs (see benches/local-db.js): BENCH_CONVERSATIONS, BENCH_LIST_CONVERSATIONS,
+# Other knobs (see benches/local-db.js): BENCH_ENCRYPTION_MESSAGES, BENCH_CONVERSATIONS, BENCH_LIST_CONVERSATIONS,
 # BENCH_CALLS, BENCH_CLASS_BUDGET_MS, BENCH_OUT=results.json, BENCH_KEEP_DATA=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +24,9 @@ if [ -f package-lock.json ]; then
 else
   npm install --ignore-scripts --no-audit --no-fund
 fi
-if ! node -e "new (require('better-sqlite3'))(':memory:').close()" 2>/dev/null; then
+if [ "${BENCH_ONLY:-}" = encryption ]; then
+  : # the encryption comparison runs imsync against itself: no better-sqlite3 needed
+elif ! node -e "new (require('better-sqlite3'))(':memory:').close()" 2>/dev/null; then
   # npm 11 runs no install scripts unless allowed, and better-sqlite3's own script would
   # first try to download a prebuilt binary; build it here from the bundled SQLite instead.
   gyp_args=(rebuild --release -j "$(nproc)")
