@@ -89,6 +89,23 @@ impl EncryptionKey {
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether this is a raw key (`x'…'`), which SQLCipher uses without derivation.
+    pub(crate) fn is_raw(&self) -> bool {
+        is_raw_key(&self.0)
+    }
+
+    /// The raw form SQLCipher takes for a derived key and the file's salt:
+    /// `x'<64 hex digits of key><32 hex digits of salt>'`.
+    pub(crate) fn raw_with_salt(key: &[u8; 32], salt: &[u8; 16]) -> Self {
+        let mut s = String::with_capacity(2 + 96 + 1);
+        s.push_str("x'");
+        for b in key.iter().chain(salt.iter()) {
+            s.push_str(&format!("{b:02x}"));
+        }
+        s.push('\'');
+        Self(s)
+    }
 }
 
 /// `x'…'` with 64 (key) or 96 (key + salt) hex digits: what SQLCipher takes as a raw key.
