@@ -47,6 +47,9 @@ pub struct Engine {
     /// The SQLCipher key user databases are opened with: `encryptionKey`, then whatever
     /// `rekey` / `encryptDatabase` last set.
     encryption_key: std::sync::Mutex<Option<crate::options::EncryptionKey>>,
+    /// The user whose `open` failed because the file is damaged beyond opening, with that
+    /// answer: calls answer it (not "not open") and `recoverDatabase()` knows the user.
+    damaged_open: std::sync::Mutex<Option<(String, ImError)>>,
 }
 
 fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
@@ -81,6 +84,7 @@ impl Engine {
             typing: Default::default(),
             own_expansions: Default::default(),
             own_transient: Default::default(),
+            damaged_open: Default::default(),
         })
     }
 
@@ -89,11 +93,13 @@ impl Engine {
     }
 
     pub(crate) fn db(&self) -> ImResult<Arc<OpenDb>> {
-        self.db
-            .read()
-            .unwrap()
-            .clone()
-            .ok_or_else(ImError::not_open)
+        if let Some(db) = self.db.read().unwrap().clone() {
+            return Ok(db);
+        }
+        Err(match &*self.damaged_open.lock().unwrap() {
+            Some((_, damaged)) => damaged.clone(),
+            None => ImError::not_open(),
+        })
     }
 
     /// The user whose database is open, if any.
@@ -108,33 +114,143 @@ impl Engine {
         let _guard = self.lifecycle.lock().await;
         if let Some(db) = self.db.read().unwrap().clone() {
             if db.user_id == user_id {
-                return Ok(Value::Null);
+                // A damaged database stays open for its reads, but opening it is no success.
+                return match db.store.is_damaged() {
+                    true => Err(db.store.damage_error()),
+                    false => Ok(Value::Null),
+                };
             }
         }
         self.close_locked().await;
+        self.open_locked(user_id).await
+    }
+
+    /// `open` under the lifecycle lock, with nothing open. A database found damaged stays
+    /// open (reads of what is intact work, writes answer 33201) and the open answers 33201;
+    /// one too damaged to open is remembered for `recoverDatabase()`. A database on a full
+    /// disk opens read-only and the open succeeds.
+    async fn open_locked(&self, user_id: String) -> ImResult<Value> {
         let path = self.options.database_file(&user_id);
         check_writable(&self.options.dbpath, &path)?;
         let key = self.encryption_key.lock().unwrap().clone();
-        let store = Store::open(path.clone(), key).await?;
+        let store = match Store::open(path.clone(), key).await {
+            Ok(store) => store,
+            Err(e) => {
+                if e.code == crate::codes::DATABASE_CORRUPT {
+                    *self.damaged_open.lock().unwrap() = Some((user_id, e.clone()));
+                }
+                return Err(e);
+            }
+        };
         let customs: Vec<(String, MessageTypeInfo)> = self
             .registry()
             .custom_types()
             .map(|(name, info)| (name.clone(), info.clone()))
             .collect();
-        store
-            .write(move |tx| {
-                for (name, info) in &customs {
-                    registry::save(tx, name, info)?;
-                }
-                Ok(())
-            })
-            .await?;
+        let saved = if store.is_damaged() {
+            Err(store.damage_error())
+        } else {
+            store
+                .write(move |tx| {
+                    for (name, info) in &customs {
+                        registry::save(tx, name, info)?;
+                    }
+                    Ok(())
+                })
+                .await
+        };
+        match saved {
+            Ok(()) => {}
+            // The registrations stay in memory; they are saved with the next registration
+            // or open that can write.
+            Err(e) if e.code == crate::codes::DATABASE_DISK_FULL => {
+                tracing::warn!(error = %e, "opened read-only: message types not saved")
+            }
+            Err(e) if e.code == crate::codes::DATABASE_CORRUPT => {
+                tracing::error!(path = %path.display(), error = %e, "user database opened damaged");
+                *self.db.write().unwrap() = Some(Arc::new(OpenDb { user_id, store }));
+                return Err(e);
+            }
+            Err(e) => {
+                store.close().await;
+                return Err(e);
+            }
+        }
         tracing::info!(path = %path.display(), "user database opened");
         *self.db.write().unwrap() = Some(Arc::new(OpenDb { user_id, store }));
         Ok(Value::Null)
     }
 
+    /// `recoverDatabase(userId?)`: replaces a damaged database with a fresh one. Ends any
+    /// connection, closes the database, moves the file and its `-wal`/`-shm` aside as
+    /// `<name>.db.corrupt-<unix ms>` (with `-wal`/`-shm` after that name, so SQLite tools
+    /// opening the moved copy still see its WAL; nothing is deleted), then opens a fresh
+    /// empty database for the user. The inbox cursor lives in the database, so the next
+    /// `connect()` pulls the user's messages from the server again.
+    ///
+    /// `userId` defaults to the open user, else the one whose `open` failed as damaged. A
+    /// database not known to be damaged is checked in full first (`PRAGMA quick_check`,
+    /// seconds on a large one) and left alone when intact: this call never sets aside a
+    /// healthy database. Resolves `{ userId, movedTo }` (the moved database file).
+    /// Main-process only.
+    pub async fn recover_database(&self, user_id: Value) -> ImResult<Value> {
+        let requested = match &user_id {
+            Value::Null => None,
+            v => Some(args::id(Some(v), "userId")?),
+        };
+        let open_user = self.user_id();
+        let failed_user = self
+            .damaged_open
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|(u, _)| u.clone());
+        let user = requested
+            .or_else(|| open_user.clone())
+            .or(failed_user.clone())
+            .ok_or_else(|| {
+                ImError::new(
+                    crate::codes::CLIENT_NOT_INIT,
+                    "recoverDatabase: no user database is open or failed to open: pass userId",
+                )
+            })?;
+        // The session writes into the database and holds its inbox cursor in memory: it must
+        // end before the file goes (and may itself be waiting for the lifecycle lock).
+        self.stop_session().await;
+        let _guard = self.lifecycle.lock().await;
+        let path = self.options.database_file(&user);
+        let key = self.encryption_key.lock().unwrap().clone();
+        let open = self.db.read().unwrap().clone();
+        let known = match &open {
+            Some(db) if db.user_id == user => {
+                db.store.is_damaged() || db.store.full_check().await?.is_some()
+            }
+            _ if failed_user.as_deref() == Some(user.as_str()) => true,
+            _ => {
+                let check_path = path.clone();
+                let check_key = key.clone();
+                tokio::task::spawn_blocking(move || {
+                    crate::store::recovery::check(&check_path, check_key.as_ref())
+                })
+                .await
+                .map_err(|e| ImError::internal(format!("database check failed: {e}")))??
+            }
+        };
+        if !known {
+            return Err(ImError::invalid(format!(
+                "recoverDatabase: the database of user {user} is not damaged (a full check \
+                 found no problem); nothing was moved"
+            )));
+        }
+        self.close_locked().await;
+        let moved = crate::store::recovery::move_aside(&path)?;
+        tracing::warn!(from = %path.display(), to = %moved.display(), "damaged database moved aside; starting a fresh one");
+        self.open_locked(user.clone()).await?;
+        Ok(json!({ "userId": user, "movedTo": moved.to_string_lossy() }))
+    }
+
     async fn close_locked(&self) {
+        self.damaged_open.lock().unwrap().take();
         let db = self.db.write().unwrap().take();
         if let Some(db) = db {
             db.store.close().await;

@@ -11,6 +11,9 @@ pub struct ImError {
     /// A result that still matters on failure (a failed send resolves the stored message,
     /// marked FAILED, so the app can offer a resend by its messageId).
     pub data: Option<serde_json::Value>,
+    /// SQLite's extended result code, for errors that came from SQLite (see
+    /// [`ImError::sqlite_code`]).
+    sqlite: Option<i32>,
 }
 
 pub type ImResult<T> = Result<T, ImError>;
@@ -21,6 +24,7 @@ impl ImError {
             code,
             msg: msg.into(),
             data: None,
+            sqlite: None,
         }
     }
 
@@ -48,9 +52,43 @@ impl ImError {
     }
 }
 
+impl ImError {
+    /// SQLite's extended result code, when this error came from SQLite. The store decides
+    /// from it whether the writer failed for lack of space or a failing disk (read-only
+    /// fallback) rather than for a reason no fallback helps with.
+    pub fn sqlite_code(&self) -> Option<i32> {
+        self.sqlite
+    }
+}
+
+/// The vendor code of a SQLite failure, by its extended result code: damage and a full
+/// disk get imsync's own codes, because an app must react to them differently from any
+/// other database error (recover, or free space); everything else stays 33002.
+fn database_code(e: &rusqlite::Error) -> i32 {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => codes::DATABASE_CORRUPT,
+        Some(ErrorCode::DiskFull) => codes::DATABASE_DISK_FULL,
+        _ => codes::DATABASE_ERROR,
+    }
+}
+
 impl From<rusqlite::Error> for ImError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::new(codes::DATABASE_ERROR, format!("database error: {e}"))
+        let code = database_code(&e);
+        let what = match code {
+            codes::DATABASE_CORRUPT => "the database file is damaged",
+            codes::DATABASE_DISK_FULL => "the disk is full",
+            _ => "database error",
+        };
+        let sqlite = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+            _ => None,
+        };
+        Self {
+            sqlite,
+            ..Self::new(code, format!("{what}: {e}"))
+        }
     }
 }
 

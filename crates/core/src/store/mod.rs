@@ -5,11 +5,13 @@
 
 pub mod conversations;
 pub mod encryption;
+mod health;
 pub mod history;
 pub mod inbox;
 mod meta;
 mod migrations;
 pub mod notices;
+pub mod recovery;
 pub mod search;
 pub mod settings;
 pub mod tokenizer;
@@ -48,6 +50,12 @@ pub struct Store {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// The file and its SQLCipher key (None: a plain database), for rekey / encrypt.
     keying: encryption::Keying,
+    /// Damaged or read-only (disk full); see `health.rs`.
+    health: Arc<health::Health>,
+    /// The key the writer restarts with after a read-only open (read-only is only ever
+    /// entered at open, and no rekey runs while read-only: it needs the writer). The lock
+    /// serialises the restart attempts of concurrent writes.
+    read_only_key: tokio::sync::Mutex<Option<crate::options::EncryptionKey>>,
 }
 
 fn configure(conn: &Connection, writer: bool) -> ImResult<()> {
@@ -108,21 +116,29 @@ fn open_connection(
     Ok(conn)
 }
 
+/// `read_only`: open with `health::open_read_only` (the writer could not start).
+#[allow(clippy::too_many_arguments)]
 fn spawn_worker(
     name: String,
     path: PathBuf,
     writer: bool,
+    read_only: bool,
     key: Option<crate::options::EncryptionKey>,
     jobs: Receiver<Job>,
     ready: oneshot::Sender<ImResult<()>>,
+    health: Arc<health::Health>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name(name).spawn(move || {
-        let opened = open_connection(&path, writer, key.as_ref()).and_then(|mut c| {
-            if writer {
-                migrations::migrate(&mut c)?;
-            }
-            Ok(c)
-        });
+        let opened = if read_only {
+            health::open_read_only(&path, key.as_ref())
+        } else {
+            open_connection(&path, writer, key.as_ref()).and_then(|mut c| {
+                if writer {
+                    migrations::migrate(&mut c)?;
+                }
+                Ok(c)
+            })
+        };
         let mut conn = match opened {
             Ok(c) => {
                 let _ = ready.send(Ok(()));
@@ -140,7 +156,14 @@ fn spawn_worker(
                 tracing::error!("a database job panicked; its caller gets an error");
             }
         }
-        if writer {
+        if health.is_damaged() {
+            // Nothing may copy the WAL into a damaged file (closing the last connection
+            // would): recoverDatabase moves both aside exactly as they are.
+            let _ = conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            );
+        } else if writer && !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
             // Leave a compact WAL behind so the next open is fast.
             let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
         }
@@ -166,27 +189,56 @@ impl Store {
         let spawn_err =
             |e: std::io::Error| ImError::internal(format!("cannot start database thread: {e}"));
 
+        let health = Arc::new(health::Health::new(path.clone()));
         let (ready_tx, ready_rx) = oneshot::channel();
         threads.push(
             spawn_worker(
                 "imsync-db-writer".into(),
                 path.clone(),
                 true,
+                false,
                 key.clone(),
-                wrx,
+                wrx.clone(),
                 ready_tx,
+                health.clone(),
             )
             .map_err(spawn_err)?,
         );
-        let writer_ready = ready_rx
+        let mut writer_ready = ready_rx
             .await
             .unwrap_or_else(|_| Err(ImError::internal("database writer thread died")));
+        // A full (or failing) disk keeps the writer from starting: serve reads read-only,
+        // with the writer thread holding a read-only connection until a write restarts it.
+        let read_only = matches!(&writer_ready, Err(e) if health::cannot_write(e));
+        if let Err(cause) = writer_ready.as_ref().map_err(Clone::clone) {
+            if read_only {
+                health.mark_read_only(&cause.msg);
+                let (ready_tx, ready_rx) = oneshot::channel();
+                threads.push(
+                    spawn_worker(
+                        "imsync-db-writer".into(),
+                        path.clone(),
+                        true,
+                        true,
+                        key.clone(),
+                        wrx,
+                        ready_tx,
+                        health.clone(),
+                    )
+                    .map_err(spawn_err)?,
+                );
+                writer_ready = ready_rx
+                    .await
+                    .unwrap_or_else(|_| Err(ImError::internal("database writer thread died")))
+                    .map_err(|ro| health::unreadable(&path, &cause, &ro));
+            }
+        }
         if let Err(e) = writer_ready {
             drop(wtx);
             for t in threads {
                 let _ = t.join();
             }
-            return Err(e);
+            return Err(health.note(e));
         }
         let store = Store {
             closing: Arc::new(AtomicBool::new(false)),
@@ -194,6 +246,8 @@ impl Store {
             readers: Mutex::new(Some(rtx)),
             threads: Mutex::new(threads),
             keying: encryption::Keying::new(path.clone(), key.clone()),
+            health,
+            read_only_key: tokio::sync::Mutex::new(key.clone()),
         };
         for i in 0..READERS {
             let (ready_tx, ready_rx) = oneshot::channel();
@@ -201,9 +255,11 @@ impl Store {
                 format!("imsync-db-reader-{i}"),
                 path.clone(),
                 false,
+                read_only,
                 key.clone(),
                 rrx.clone(),
                 ready_tx,
+                store.health.clone(),
             )
             .map_err(spawn_err)?;
             store.threads.lock().unwrap().push(handle);
@@ -211,10 +267,13 @@ impl Store {
                 .await
                 .unwrap_or_else(|_| Err(ImError::internal("database reader thread died")))
             {
+                // Noted first: a damaged file must not be checkpointed into by the close.
+                let e = store.health.note(e);
                 store.close().await;
                 return Err(e);
             }
         }
+        store.probe_at_open().await?;
         Ok(store)
     }
 
@@ -244,11 +303,18 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Transaction) -> ImResult<R> + Send + 'static,
     {
+        self.writable().await?;
+        let health = self.health.clone();
         Self::run(Self::sender(&self.writer)?, move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
+            // Checked again here: damage seen by a job queued before this one counts.
+            health.refuse_write()?;
+            let transaction = || {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            };
+            transaction().map_err(|e| health.note(e))
         })
         .await
     }
@@ -259,7 +325,11 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Connection) -> ImResult<R> + Send + 'static,
     {
-        Self::run(Self::sender(&self.readers)?, move |conn| f(conn)).await
+        let health = self.health.clone();
+        Self::run(Self::sender(&self.readers)?, move |conn| {
+            f(conn).map_err(|e| health.note(e))
+        })
+        .await
     }
 
     /// Reclaims the free pages left by deletes, a few hundred pages per writer job so other
@@ -271,8 +341,9 @@ impl Store {
         };
         let again = tx.clone();
         let closing = self.closing.clone();
+        let health = self.health.clone();
         let _ = tx.send(Box::new(move |conn: &mut Connection| {
-            reclaim_step(conn, again, closing, 0)
+            reclaim_step(conn, again, closing, health, 0)
         }));
     }
 
@@ -298,8 +369,14 @@ impl Store {
 
 /// One step of background space reclaim: first let FTS5 merge away deleted index entries,
 /// then hand free pages back to the file system; requeues itself until nothing is left.
-fn reclaim_step(conn: &mut Connection, tx: Sender<Job>, closing: Arc<AtomicBool>, merges: u32) {
-    if closing.load(Ordering::Relaxed) {
+fn reclaim_step(
+    conn: &mut Connection,
+    tx: Sender<Job>,
+    closing: Arc<AtomicBool>,
+    health: Arc<health::Health>,
+    merges: u32,
+) {
+    if closing.load(Ordering::Relaxed) || health.refuse_write().is_err() {
         return;
     }
     let step = || -> ImResult<bool> {
@@ -330,10 +407,10 @@ fn reclaim_step(conn: &mut Connection, tx: Sender<Job>, closing: Arc<AtomicBool>
         Ok(true) => {
             let again = tx.clone();
             let _ = tx.send(Box::new(move |c: &mut Connection| {
-                reclaim_step(c, again, closing, merges + 1)
+                reclaim_step(c, again, closing, health, merges + 1)
             }));
         }
         Ok(false) => tracing::debug!("disk space reclaimed"),
-        Err(e) => tracing::warn!(error = %e, "reclaiming disk space stopped"),
+        Err(e) => tracing::warn!(error = %health.note(e), "reclaiming disk space stopped"),
     }
 }

@@ -128,7 +128,10 @@ pub(crate) struct SyncState {
     pub link: Option<Link>,
 }
 
-/// Codes after which retrying cannot help: the session ends with DISCONNECT(code).
+/// Codes after which retrying cannot help: the session ends with DISCONNECT(code). A
+/// damaged database (33201) is one: every retry would pull and fail again until the app
+/// calls `recoverDatabase()` and connects anew. A full disk (33202) is not: a retry after
+/// space was freed succeeds.
 pub fn is_fatal(code: i32) -> bool {
     matches!(
         code,
@@ -147,6 +150,7 @@ pub fn is_fatal(code: i32) -> bool {
             | 31028
             | 31029
             | 33003
+            | crate::codes::DATABASE_CORRUPT
     )
 }
 
