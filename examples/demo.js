@@ -3,6 +3,11 @@
 // Chinese and English, takes bob offline and brings him back to pull what he missed, then
 // searches bob's local database and lists his conversations — printed as a transcript
 // with timings.
+//
+// `node examples/demo.js --encrypt` (or IMSYNC_DEMO_ENCRYPT=1; `npm run demo -- --encrypt`)
+// runs the same demo with encrypted local databases (`encryptionKey`) and adds a last step:
+// what the file looks like on disk, an open without the key, `rekey`, and `encryptDatabase`
+// migrating the plain database of bob's second device.
 'use strict'
 const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
@@ -18,12 +23,20 @@ const PRIVATE = 1
 const t0 = process.hrtime.bigint()
 const clock = () => `+${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1).padStart(7)} ms`
 const say = (...a) => console.log(clock(), ...a)
+const ENCRYPT = process.argv.includes('--encrypt') || process.env.IMSYNC_DEMO_ENCRYPT === '1'
+/** The demo's passphrases (an app would keep them in the OS keychain, e.g. Electron safeStorage). */
+const keyOf = (name) => `demo passphrase of ${name}`
 
 function serverBinary() {
   const exe = process.platform === 'win32' ? 'imsync-server.exe' : 'imsync-server'
-  for (const profile of ['release', 'debug']) {
-    const p = path.join(__dirname, '..', 'target', profile, exe)
-    if (fs.existsSync(p)) return p
+  // target/<profile>/ (plain cargo build), then target/<host triple>/<profile>/ (what
+  // scripts/test.sh and the napi CLI build with --target).
+  const triple = { 'linux-x64': 'x86_64-unknown-linux-gnu', 'linux-arm64': 'aarch64-unknown-linux-gnu', 'darwin-x64': 'x86_64-apple-darwin', 'darwin-arm64': 'aarch64-apple-darwin', 'win32-x64': 'x86_64-pc-windows-msvc' }[`${process.platform}-${process.arch}`]
+  for (const dir of [[], triple ? [triple] : []]) {
+    for (const profile of ['release', 'debug']) {
+      const p = path.join(__dirname, '..', 'target', ...dir, profile, exe)
+      if (fs.existsSync(p)) return p
+    }
   }
   throw new Error('imsync-server is not built: run `cargo build --release -p imsync-server` (npm run demo does)')
 }
@@ -58,8 +71,10 @@ async function admin(url, route, body) {
 }
 
 /** An engine whose events can be awaited. */
-function user(name, serverUrl, dbRoot, platform = 'Electron') {
-  const engine = new Engine({ appkey: APP_KEY, dbpath: path.join(dbRoot, name), serverUrl, logOutputLevel: 1, platform })
+function user(name, serverUrl, dbRoot, platform = 'Electron', { encrypt = ENCRYPT } = {}) {
+  const options = { appkey: APP_KEY, dbpath: path.join(dbRoot, name), serverUrl, logOutputLevel: 1, platform }
+  if (encrypt) options.encryptionKey = keyOf(name)
+  const engine = new Engine(options)
   const waiters = []
   engine.onEvent((event, payload) => {
     if (event === 'MESSAGES') {
@@ -99,9 +114,32 @@ async function send(from, to, text) {
   say(`          delivered in ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(2)} ms`)
 }
 
+/** Step 8 of `--encrypt`: the encrypted file, a keyless open, rekey, encryptDatabase. */
+async function encryptionStep(root, bob, bobWeb, conv) {
+  console.log("\n8. Encrypted local databases (encryptionKey)")
+  // Each device has its own dbpath (root/<device>); both of bob's devices sign in as bob.
+  const dbFile = (device) => path.join(root, device, 'imsync', APP_KEY, 'bob.db')
+  const bytes = (device) => Buffer.concat([dbFile(device), `${dbFile(device)}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)))
+  const head = fs.readFileSync(dbFile('bob')).subarray(0, 16)
+  say(`  bob's file starts ${head.toString('hex')} (a plain SQLite file starts "SQLite format 3"): ${head.toString('latin1').startsWith('SQLite format 3') ? 'PLAIN' : 'encrypted'}`)
+  say(`  "预算" in bob's file: ${bytes('bob').includes(Buffer.from('预算')) ? 'FOUND' : 'not found'}; in bob@web's plain file: ${bytes('bob@web').includes(Buffer.from('预算')) ? 'found' : 'not found'}`)
+  const keyless = await new Engine({ appkey: APP_KEY, dbpath: path.join(root, 'bob'), logOutputLevel: 1 }).open('bob')
+  say(`  open bob's database without the key → ${keyless.code}: ${keyless.msg}`)
+  const rekeyStart = process.hrtime.bigint()
+  check(await bob.engine.rekey(`${keyOf('bob')} (rotated)`), 'rekey')
+  const afterRekey = check(await bob.engine.searchMessages(conv, '预算', 0, 10), 'searchMessages')
+  say(`  bob rekeys in ${(Number(process.hrtime.bigint() - rekeyStart) / 1e6).toFixed(1)} ms; searchMessages("预算") still → ${afterRekey.count} match(es)`)
+  const migrateStart = process.hrtime.bigint()
+  check(await bobWeb.engine.encryptDatabase(keyOf('bob@web')), 'encryptDatabase')
+  const migrated = check(await bobWeb.engine.searchMessages(conv, '预算', 0, 10), 'searchMessages')
+  say(
+    `  bob@web encryptDatabase in ${(Number(process.hrtime.bigint() - migrateStart) / 1e6).toFixed(1)} ms; "预算" in its file now: ${bytes('bob@web').includes(Buffer.from('预算')) ? 'FOUND' : 'not found'}; searchMessages("预算") → ${migrated.count} match(es)`,
+  )
+}
+
 async function main() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-demo-'))
-  console.log(`imsync demo — everything under ${root}\n`)
+  console.log(`imsync demo — everything under ${root}${ENCRYPT ? ' (local databases encrypted)' : ''}\n`)
   const server = await startServer(path.join(root, 'server'))
   say(`imsync-server listening on ${server.url}`)
   try {
@@ -161,7 +199,8 @@ async function main() {
     say(`  getHistoryMessages(count 3) → ${history.list.map((m) => JSON.stringify(m.content.content)).join(', ')}  (hasMore ${history.hasMore})`)
 
     console.log("\n7. Bob's second device (Web) follows his pins and read state")
-    const bobWeb = user('bob@web', server.url, root, 'Web')
+    // Plain even with --encrypt: step 8 migrates it with encryptDatabase.
+    const bobWeb = user('bob@web', server.url, root, 'Web', { encrypt: false })
     const webPulled = bobWeb.waitFor('PULL_OFFLINE_MESSAGE_FINISHED')
     check(await bobWeb.engine.connect(tokens.bob), 'connect')
     await webPulled
@@ -184,6 +223,8 @@ async function main() {
     const typing = alice.waitFor('TYPING_STATUS')
     check(await bob.engine.sendTypingStatusMessage(conv, 'RC:TxtMsg'), 'sendTypingStatusMessage')
     await typing
+
+    if (ENCRYPT) await encryptionStep(root, bob, bobWeb, conv)
 
     for (const u of [alice, bob, bobWeb]) check(await u.engine.close(), 'close')
     say('engines closed')

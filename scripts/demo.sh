@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 [ -d node_modules/@napi-rs/cli ] || npm install --no-audit --no-fund
 npx napi build --platform --release >/dev/null
 cargo build --release -q -p imsync-server
-node examples/demo.js
+node examples/demo.js "$@" # --encrypt: the same demo with encrypted databases

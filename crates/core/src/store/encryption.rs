@@ -401,9 +401,13 @@ impl Store {
         }
         let parked = self.park_readers().await?;
         let key = new_key.clone();
+        let path = self.keying.path.clone();
         Self::run(Self::sender(&self.writer)?, move |conn| {
             checkpoint(conn)?;
-            conn.pragma_update(None, "rekey", key.expose())?;
+            // rekey keeps the file's salt, so the key is derived here once (as the raw key
+            // and salt) and the readers reopening below reuse it instead of deriving again.
+            let raw = connection_key(&path, &key)?;
+            conn.pragma_update(None, "rekey", raw.expose())?;
             checkpoint(conn)
         })
         .await?;
@@ -645,7 +649,7 @@ mod tests {
         // A fresh open derives once for its three connections.
         *DERIVED.lock().unwrap() = None;
         let before = DERIVATIONS.load(Ordering::Relaxed);
-        let store = Store::open(path.clone(), Some(key)).await.unwrap();
+        let store = Store::open(path.clone(), Some(key.clone())).await.unwrap();
         let n: i64 = store
             .read(|c| Ok(c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?))
             .await
@@ -653,6 +657,30 @@ mod tests {
         assert_eq!(n, 0);
         store.close().await;
         assert_eq!(DERIVATIONS.load(Ordering::Relaxed) - before, 1);
+
+        // rekey derives the new passphrase once too (the writer's rekey and both readers),
+        // and SQLCipher's own derivation of the new passphrase opens the result.
+        let store = Store::open(path.clone(), Some(key.clone())).await.unwrap();
+        let new_pass = "rotated passphrase";
+        let new_key = EncryptionKey::parse(Some(&serde_json::json!(new_pass)), "k")
+            .unwrap()
+            .unwrap();
+        let before = DERIVATIONS.load(Ordering::Relaxed);
+        store.rekey(new_key).await.unwrap();
+        let n: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(DERIVATIONS.load(Ordering::Relaxed) - before, 1);
+        store.close().await;
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "key", new_pass).unwrap();
+        assert!(c
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r
+                .get::<_, i64>(0))
+            .is_ok());
+        drop(c);
 
         // A wrong passphrase derives a wrong raw key, which SQLCipher refuses: 33203.
         let wrong = EncryptionKey::parse(Some(&serde_json::json!("not it")), "k")
