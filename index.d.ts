@@ -56,6 +56,7 @@ export declare class Engine {
   close(): Promise<ImResult<void>>
   rekey(newKey: string): Promise<ImResult<void>>
   encryptDatabase(key: string): Promise<ImResult<void>>
+  recoverDatabase(userId?: string): Promise<ImResult<{ userId: string, movedTo: string }>>
   registerMessageType(messageType: string, isPersisted: boolean, isCounted: boolean, searchProps?: string[], isStatusMessage?: boolean): Promise<ImResult<void>>
   getHistoryMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage>>
   getHistoryMessagesByMessageTypes(conversation: IConversationOption, options: IGetHistoryMessagesByTypesOption): Promise<ImResult<HistoryPage>>

@@ -163,6 +163,19 @@ declare namespace init {
      */
     encryptDatabase(key: string): Promise<ImResult<void>>
     /**
+     * Replaces a damaged user database (calls answered 33201, DATABASE_CORRUPT, or a
+     * DISCONNECT event with 33201) with a fresh one: ends the connection, closes the
+     * database, moves `<user>.db` and its `-wal`/`-shm` aside as `<user>.db.corrupt-<unix ms>`
+     * (nothing is deleted: local-only messages and drafts can still be rescued from them),
+     * then opens a fresh empty database for the user. Call `connect()` again afterwards: the
+     * fresh database starts from the beginning of the user's inbox, so the server's copy of
+     * the messages is pulled again. `userId` defaults to the open user, else the user whose
+     * open failed with 33201. A database not known to be damaged is checked in full first
+     * and left alone if intact (33003). Resolves `{ userId, movedTo }` (the moved file).
+     * Main process only: a window calling it through `imsync:call` is refused.
+     */
+    recoverDatabase(userId?: string): Promise<ImResult<{ userId: string; movedTo: string }>>
+    /**
      * Removes the IPC handler and listeners, answers waiting calls (35005), lets calls inside
      * the engine finish, disconnects and closes the engine. Idempotent: the same promise.
      */

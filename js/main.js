@@ -7,7 +7,7 @@
 //      and the message must come from its top frame (sub-frames and other webContents are
 //      refused with 35005, without touching the engine);
 //   2. checks the method name against METHODS (the API methods of ARCHITECTURE.md §4 plus
-//      `open`; never close, rekey, encryptDatabase, constructor, onEvent, __proto__, …) and that `args` is an array
+//      `open`; never close, rekey, encryptDatabase, recoverDatabase, constructor, onEvent, __proto__, …) and that `args` is an array
 //      (33003 otherwise, without touching the engine);
 //   3. calls the Engine method of the same name with the same positional arguments and
 //      resolves its envelope unchanged. A method the loaded Engine does not have (an addon
@@ -142,7 +142,9 @@ const IMLIB_METHODS = Object.freeze([
 const METHODS = Object.freeze([...IMLIB_METHODS, ...EXTENSION_METHODS])
 const ALLOWED = new Set(METHODS)
 /** Calls that open a user database; other calls wait while one is in flight. */
-const OPENING = new Set(['open', 'connect'])
+// recoverDatabase closes the database and opens a fresh one: calls wait for it like for an
+// open. (It is main-process only all the same: OPENING is not the allow-list.)
+const OPENING = new Set(['open', 'connect', 'recoverDatabase'])
 
 function loadElectron() {
   try {
@@ -316,6 +318,15 @@ class ImsyncService {
   /** Migrates the open plain database to an encrypted one (see js/main.d.ts). Main process only. */
   encryptDatabase(key) {
     return this._dispatch('encryptDatabase', [key])
+  }
+
+  /**
+   * After 33201 (damaged database): moves the damaged file aside and opens a fresh database
+   * that the next connect() refills from the server (see js/main.d.ts). Main process only:
+   * not in METHODS, so no window can reach it through 'imsync:call'.
+   */
+  recoverDatabase(userId) {
+    return this._dispatch('recoverDatabase', userId === undefined ? [] : [userId])
   }
 
   /** Closes everything; idempotent (returns the same promise every time). */

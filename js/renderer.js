@@ -281,6 +281,13 @@ const ErrorCode = Object.freeze({
   TAG_NOT_EXIST: 33100,
   TAG_EXISTS: 33101,
   NO_TAG_IN_CONVER: 33102,
+  // imsync's own database states (no vendor code exists for them):
+  /** The database file is damaged: writes are refused; main process: service.recoverDatabase(). */
+  DATABASE_CORRUPT: 33201,
+  /** The disk is full: the database is read-only (reads work) until space is freed. */
+  DATABASE_DISK_FULL: 33202,
+  /** The database is encrypted and encryptionKey is missing or wrong; nothing was touched. */
+  DATABASE_KEY_INVALID: 33203,
   RC_CONNECTION_EXIST: 34001,
   PACKAGE_ENVIRONMENT_ERROR: 34005,
   CONNECTION_TIMEOUT: 34006,

@@ -141,6 +141,11 @@ api! {
     rekey(new_key) ["newKey: string"] -> "Promise<ImResult<void>>";
     // encrypt_database: migrates the open plain database to an encrypted one (all data kept).
     encrypt_database(key) ["key: string"] -> "Promise<ImResult<void>>";
+    // recover_database: after 33201 (damaged database), moves the file and its -wal/-shm aside
+    // (never deleted) and opens a fresh one the next connect refills from the server. Main
+    // process only, like the key calls.
+    recover_database(user_id) ["userId?: string"]
+        -> "Promise<ImResult<{ userId: string, movedTo: string }>>";
     register_message_type(message_type, is_persisted, is_counted, search_props, is_status_message)
         ["messageType: string, isPersisted: boolean, isCounted: boolean, searchProps?: string[], isStatusMessage?: boolean"]
         -> "Promise<ImResult<void>>";
