@@ -33,6 +33,9 @@ const EXPECTED = {
   'uint8-1e7': ['message.content.bin', /typed array/],
   'uint8-1e7-top': ['conversations', /typed array/],
   'arraybuffer-1e8': ['message.content.buf', /ArrayBuffer/],
+  'boxed-string-1e7': ['messageIds[0]', /String object/],
+  'shared-undefined-members': ['messageIds[', /more than 200000 values/],
+  'nested-sparse-1e5': ['conversations[0]', /more than 200000 values/],
 }
 
 test('items 1–2: sparse, huge and binary arguments at any position: 33003 at once, no abort, nothing written', () => {
@@ -181,6 +184,8 @@ test('items 1–3 through IPC: a window sending hostile arguments gets 33003 and
     ["'getConversations'", `[${sparse('1e7')}]`, 'conversations', /10000000 elements/],
     ["'insertMessage'", "[{ conversationType: 1, targetId: 'p' }, { messageType: 'RC:TxtMsg', content: { content: 'x', bin: new Uint8Array(1e7) } }]", 'message.content.bin', /typed array/],
     ["'searchMessages'", "[{ conversationType: 1, targetId: 'p' }, 'a\\uD800', 0, 10]", 'keyword', /lone surrogate/],
+    ["'deleteMessages'", "[[new String('x'.repeat(1e7))]]", 'messageIds[0]', /String object/],
+    ["'deleteMessages'", "[(() => { const o = {}; for (let i = 0; i < 129; i++) o[String.fromCharCode(i)] = undefined; return new Array(100000).fill(o) })()]", 'messageIds[', /more than 200000 values/],
   ]
   for (const [method, args, argument, rule] of cases) {
     const r = await h.withDeadline(raw(method, args), 30_000, `${method} ${args.slice(0, 60)}`)

@@ -189,6 +189,22 @@ function isDestroyed(wc) {
   }
 }
 
+/** The 33003 answer for a method name or an argument list no API call accepts, else null. */
+function refuseCall(method, args) {
+  if (typeof method !== 'string' || !ALLOWED.has(method)) {
+    return { code: INVALID_PARAMETER, msg: `imsync: ${describe(method)} is not an imsync API method` }
+  }
+  if (!Array.isArray(args)) {
+    return { code: INVALID_PARAMETER, msg: `imsync: the arguments of ${method} must be an array, got ${describe(args)}` }
+  }
+  if (args.length > MAX_ARGS) {
+    // A window can send a sparse array of length 2^32 - 1 as the argument list itself;
+    // spreading it into a call would be a 4-billion-argument apply.
+    return { code: INVALID_PARAMETER, msg: `imsync: ${method} takes at most ${MAX_ARGS} arguments, got ${args.length}` }
+  }
+  return null
+}
+
 class ImsyncService {
   /**
    * @param {object} options init options (Engine options plus windows, validateSender)
@@ -293,12 +309,8 @@ class ImsyncService {
    * code that wants the same behaviour, e.g. `service.call('open', ['alice'])`.
    */
   call(method, args = []) {
-    if (typeof method !== 'string' || !ALLOWED.has(method)) {
-      return Promise.resolve({ code: INVALID_PARAMETER, msg: `imsync: ${describe(method)} is not an imsync API method` })
-    }
-    if (!Array.isArray(args)) {
-      return Promise.resolve({ code: INVALID_PARAMETER, msg: `imsync: the arguments of ${method} must be an array, got ${describe(args)}` })
-    }
+    const refused = refuseCall(method, args)
+    if (refused) return Promise.resolve(refused)
     return this._dispatch(method, args)
   }
 
@@ -495,17 +507,8 @@ class ImsyncService {
           msg: `imsync: call refused: the sender (webContents ${id}) is not the top frame of a window registered with the imsync service`,
         }
       }
-      if (typeof method !== 'string' || !ALLOWED.has(method)) {
-        return { code: INVALID_PARAMETER, msg: `imsync: ${describe(method)} is not an imsync API method` }
-      }
-      if (!Array.isArray(args)) {
-        return { code: INVALID_PARAMETER, msg: `imsync: the arguments of ${method} must be an array, got ${describe(args)}` }
-      }
-      if (args.length > MAX_ARGS) {
-        // A window can send a sparse array of length 2^32 - 1 as the argument list itself;
-        // spreading it into a call would be a 4-billion-argument apply.
-        return { code: INVALID_PARAMETER, msg: `imsync: ${method} takes at most ${MAX_ARGS} arguments, got ${args.length}` }
-      }
+      const refused = refuseCall(method, args)
+      if (refused) return refused
       return await this._dispatch(method, args)
     } catch (e) {
       return { code: MAIN_PROCESS_ERROR, msg: `imsync: ${errorText(e)}` }

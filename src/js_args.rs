@@ -7,8 +7,11 @@
 //! throw instead of resolving its envelope) and never panic. Hence:
 //! - an array's or object's length is checked before anything is reserved or read;
 //! - one call's arguments share a budget of values and of string bytes;
-//! - binary and exotic objects (typed arrays, ArrayBuffer, DataView, Date, Promise) are
-//!   refused at once instead of being walked key by key;
+//! - binary and exotic objects (typed arrays, ArrayBuffer, DataView, Date, Promise, boxed
+//!   strings — whose every character is a key) are refused at once instead of being walked
+//!   key by key;
+//! - each element or member walked gets its own handle scope, so the handles of a large
+//!   argument do not pile up until the call returns;
 //! - a getter or Proxy trap that throws becomes a 33003 naming the place;
 //! - text must be valid Unicode: a lone surrogate is refused, not stored as U+FFFD.
 //!
@@ -30,10 +33,16 @@ pub const MAX_DEPTH: usize = 32;
 /// Elements of one array, or keys of one object. The largest legitimate list of the API is
 /// far below (batchInsertMessage takes 500, tag calls 1,000).
 pub const MAX_ITEMS: u32 = 100_000;
-/// Values in all the arguments of one call.
-pub const MAX_VALUES: usize = 1_000_000;
-/// UTF-8 bytes of text in all the arguments of one call (500 messages of 128 KB fit).
-pub const MAX_TEXT_BYTES: usize = 96 << 20;
+/// Values in all the arguments of one call, counting every element, member (`undefined`
+/// ones too: each is a property read) and every visit of a shared object. A 500-message
+/// batch uses a few ten thousand.
+pub const MAX_VALUES: usize = 200_000;
+/// UTF-8 bytes of text in all the arguments of one call (a batch of 500 messages of the
+/// 128 KB content limit fits).
+pub const MAX_TEXT_BYTES: usize = 64 << 20;
+/// Elements reserved ahead: a declared length is only a promise, so the vector grows with
+/// what is really read beyond this.
+const RESERVE_AHEAD: usize = 1024;
 /// Longest object key shown in an error's path.
 const PATH_KEY_CHARS: usize = 64;
 
@@ -55,6 +64,8 @@ pub fn to_json(v: Unknown<'_>, name: &str) -> std::result::Result<Value, ImError
 
 struct Reader {
     env: sys::napi_env,
+    /// The global `String` constructor, to recognise boxed strings (null if unreadable).
+    string_ctor: sys::napi_value,
     values_left: usize,
     bytes_left: usize,
     /// Where the value being read sits, e.g. `messages[3].content.size`.
@@ -65,18 +76,33 @@ type Res<T> = std::result::Result<T, ImError>;
 
 impl Reader {
     fn new(env: sys::napi_env) -> Self {
-        Self {
+        let mut string_ctor = ptr::null_mut();
+        // SAFETY: env is the live env of the current call; out-pointers are locals. The
+        // global object's `String` is a plain data property of the realm.
+        unsafe {
+            let mut global = ptr::null_mut();
+            if sys::napi_get_global(env, &mut global) != sys::Status::napi_ok
+                || sys::napi_get_named_property(env, global, c"String".as_ptr(), &mut string_ctor)
+                    != sys::Status::napi_ok
+            {
+                string_ctor = ptr::null_mut();
+            }
+        }
+        let mut reader = Self {
             env,
+            string_ctor,
             values_left: MAX_VALUES,
             bytes_left: MAX_TEXT_BYTES,
             path: String::new(),
-        }
+        };
+        reader.clear_exception();
+        reader
     }
 
     fn argument(&mut self, v: sys::napi_value, name: &str) -> Res<Value> {
         self.path.clear();
         self.path.push_str(name);
-        let out = self.value(v, 0);
+        let out = self.spend_values(1).and_then(|()| self.value(v, 0));
         // Whatever happened above, no exception may stay pending: the call must resolve.
         if out.is_err() {
             self.clear_exception();
@@ -119,8 +145,9 @@ impl Reader {
         }
     }
 
-    /// Clears the pending exception and describes it without running more untrusted code
-    /// than reading a string: only a thrown string or an Error's own `message` string.
+    /// Clears the pending exception and describes it: a thrown string, or an Error's
+    /// `message` when that reads as a string (a `message` getter that throws too is cleared
+    /// and the exception described generically).
     fn take_exception(&mut self) -> String {
         let mut e = ptr::null_mut();
         // SAFETY: as in clear_exception.
@@ -176,15 +203,29 @@ impl Reader {
     fn spend_values(&mut self, n: usize) -> Res<()> {
         if n > self.values_left {
             return Err(self.invalid(format!(
-                "makes the call's arguments hold more than {MAX_VALUES} values"
+                "makes the call's arguments hold more than {MAX_VALUES} values (elements and members, counting every visit of a shared object)"
             )));
         }
         self.values_left -= n;
         Ok(())
     }
 
+    /// Runs `f` in its own handle scope: the handles it makes die with the scope, and what
+    /// it returns is Rust data.
+    fn scoped<T>(&mut self, f: impl FnOnce(&mut Self) -> Res<T>) -> Res<T> {
+        let mut scope = ptr::null_mut();
+        // SAFETY: env is the live env of the current call.
+        if unsafe { sys::napi_open_handle_scope(self.env, &mut scope) } != sys::Status::napi_ok {
+            return f(self);
+        }
+        let out = f(self);
+        // SAFETY: scope was opened above and nothing opened inside it is still open.
+        unsafe { sys::napi_close_handle_scope(self.env, scope) };
+        out
+    }
+
+    /// Converts `v`, whose cost the caller has already spent from the budget.
     fn value(&mut self, v: sys::napi_value, depth: usize) -> Res<Value> {
-        self.spend_values(1)?;
         let mut t = 0;
         // SAFETY: v is a value of the current call's handle scope.
         let status = unsafe { sys::napi_typeof(self.env, v, &mut t) };
@@ -271,6 +312,17 @@ impl Reader {
                 return Ok(Some(kind));
             }
         }
+        // A boxed string (`new String(s)`, which structured clone keeps) lists one key per
+        // character: refused before its keys are listed.
+        if !self.string_ctor.is_null() {
+            let mut yes = false;
+            // SAFETY: v is an object and string_ctor a function of this realm.
+            let status = unsafe { sys::napi_instanceof(self.env, v, self.string_ctor, &mut yes) };
+            self.check(status, "inspecting the object")?;
+            if yes {
+                return Ok(Some("a String object (pass the string itself)"));
+            }
+        }
         Ok(None)
     }
 
@@ -284,17 +336,21 @@ impl Reader {
                 "has {len} elements; at most {MAX_ITEMS} are accepted"
             )));
         }
-        let mut out = Vec::with_capacity(len as usize);
+        self.spend_values(len as usize)?;
+        let mut out = Vec::with_capacity((len as usize).min(RESERVE_AHEAD));
         let base = self.path.len();
         for i in 0..len {
             self.path.truncate(base);
             self.path.push_str(&format!("[{i}]"));
-            let mut item = ptr::null_mut();
-            // SAFETY: v is an array; i is below its length.
-            let status = unsafe { sys::napi_get_element(self.env, v, i, &mut item) };
-            self.check(status, "reading the element")?;
-            // A hole or undefined element is null, as in JSON.stringify.
-            out.push(self.value(item, depth + 1)?);
+            let item = self.scoped(|r| {
+                let mut item = ptr::null_mut();
+                // SAFETY: v is an array; i is below its length.
+                let status = unsafe { sys::napi_get_element(r.env, v, i, &mut item) };
+                r.check(status, "reading the element")?;
+                // A hole or undefined element is null, as in JSON.stringify.
+                r.value(item, depth + 1)
+            })?;
+            out.push(item);
         }
         self.path.truncate(base);
         Ok(Value::Array(out))
@@ -323,33 +379,38 @@ impl Reader {
         if len > MAX_ITEMS {
             return Err(self.invalid(format!("has {len} keys; at most {MAX_ITEMS} are accepted")));
         }
+        // Every member costs a read, `undefined` ones included.
+        self.spend_values(len as usize)?;
         let mut out = serde_json::Map::new();
         let base = self.path.len();
         for i in 0..len {
             self.path.truncate(base);
-            let mut key_value = ptr::null_mut();
-            // SAFETY: names is an array of `len` strings.
-            let status = unsafe { sys::napi_get_element(self.env, names, i, &mut key_value) };
-            self.check(status, "listing its keys")?;
-            self.path.push_str(" key");
-            let key = self.string(key_value)?;
-            self.path.truncate(base);
-            self.path.push('.');
-            self.path.extend(key.chars().take(PATH_KEY_CHARS));
-            let mut item = ptr::null_mut();
-            // SAFETY: v is an object and key_value one of its keys.
-            let status = unsafe { sys::napi_get_property(self.env, v, key_value, &mut item) };
-            self.check(status, "reading it")?;
-            let mut t = 0;
-            // SAFETY: item was just read.
-            let status = unsafe { sys::napi_typeof(self.env, item, &mut t) };
-            self.check(status, "typeof")?;
-            // JSON.stringify drops undefined members; so does this.
-            if t == sys::ValueType::napi_undefined {
-                continue;
+            let member = self.scoped(|r| {
+                let mut key_value = ptr::null_mut();
+                // SAFETY: names is an array of `len` strings.
+                let status = unsafe { sys::napi_get_element(r.env, names, i, &mut key_value) };
+                r.check(status, "listing its keys")?;
+                r.path.push_str(" key");
+                let key = r.string(key_value)?;
+                r.path.truncate(base);
+                push_key(&mut r.path, &key);
+                let mut item = ptr::null_mut();
+                // SAFETY: v is an object and key_value one of its keys.
+                let status = unsafe { sys::napi_get_property(r.env, v, key_value, &mut item) };
+                r.check(status, "reading it")?;
+                let mut t = 0;
+                // SAFETY: item was just read.
+                let status = unsafe { sys::napi_typeof(r.env, item, &mut t) };
+                r.check(status, "typeof")?;
+                // JSON.stringify drops undefined members; so does this.
+                if t == sys::ValueType::napi_undefined {
+                    return Ok(None);
+                }
+                Ok(Some((key, r.value(item, depth + 1)?)))
+            })?;
+            if let Some((key, value)) = member {
+                out.insert(key, value);
             }
-            let value = self.value(item, depth + 1)?;
-            out.insert(key, value);
         }
         self.path.truncate(base);
         Ok(Value::Object(out))
@@ -366,7 +427,7 @@ impl Reader {
         self.check(status, "reading a string")?;
         if len > self.bytes_left {
             return Err(self.invalid(format!(
-                "is {len} bytes of text; the arguments of one call may hold at most {} MiB",
+                "is {len} bytes of text, past what is left of the call's budget: the arguments of one call may hold at most {} MiB of text",
                 MAX_TEXT_BYTES >> 20
             )));
         }
@@ -421,6 +482,27 @@ impl Reader {
             }
         }
         Ok(())
+    }
+}
+
+/// Appends `.key` to an error path, or `["key"]` (quoted, escaped, shortened) when the key
+/// is not a plain identifier, so a key cannot forge or garble the message.
+fn push_key(path: &mut String, key: &str) {
+    let plain = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        && key.len() <= PATH_KEY_CHARS;
+    if plain {
+        path.push('.');
+        path.push_str(key);
+    } else {
+        let shown: String = key.chars().take(PATH_KEY_CHARS).collect();
+        let more = if shown.len() < key.len() { "…" } else { "" };
+        path.push_str(&format!("[{:?}{more}]", shown));
     }
 }
 
