@@ -46,7 +46,8 @@ pub struct Config {
     pub offline_days: u32,
 
     /// Time a new connection may stay silent before its first byte; it is
-    /// then closed. Durations: 500ms, 10s, 2m (a bare number is seconds).
+    /// then closed. Durations: 500ms, 10s, 2m (a bare number is seconds),
+    /// from 1ms to 1 day.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
 
@@ -87,28 +88,40 @@ fn parse_positive(text: &str) -> Result<usize, String> {
     }
 }
 
+/// The longest timeout accepted. Longer ones defeat the purpose of a
+/// timeout, and deadlines are computed by adding timeouts to the current
+/// time, which must not overflow.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Parses `500ms`, `10s`, `2m` or a bare number of seconds; zero is refused
 /// (a zero timeout would close every connection, no timeout is what the
-/// limits exist to prevent).
+/// limits exist to prevent), and so is anything over [`MAX_TIMEOUT`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => t.split_at(i),
         None => (t, "s"),
     };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s or 2m"))?;
+    let too_long = || format!("{text:?} is too long: a timeout is at most 1 day (86400s, 1440m)");
+    let n: u64 = match num.parse() {
+        Ok(n) => n,
+        // All digits but more than u64 holds.
+        Err(_) if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(too_long())
+        }
+        Err(_) => return Err(format!("{text:?} is not a duration like 500ms, 10s or 2m")),
+    };
     let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
         _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
     };
-    if d.is_zero() {
-        return Err("a timeout must be greater than zero".into());
+    match d {
+        Some(d) if d.is_zero() => Err("a timeout must be greater than zero".into()),
+        Some(d) if d <= MAX_TIMEOUT => Ok(d),
+        _ => Err(too_long()),
     }
-    Ok(d)
 }
 
 /// Connection limits, resolved (see the flags of the same names).
@@ -185,6 +198,36 @@ mod tests {
         assert!(parse_duration("1h").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn durations_are_at_most_a_day() {
+        assert_eq!(parse_duration("86400s"), Ok(MAX_TIMEOUT));
+        assert_eq!(parse_duration("1440m"), Ok(MAX_TIMEOUT));
+        assert_eq!(parse_duration("86400000ms"), Ok(MAX_TIMEOUT));
+        for long in [
+            "86401s",
+            "1441m",
+            "86400001ms",
+            "18446744073709551615",
+            "18446744073709551615m",
+            "99999999999999999999999s",
+        ] {
+            let err = parse_duration(long).unwrap_err();
+            assert!(err.contains("at most 1 day"), "{long}: {err}");
+        }
+        // The flags refuse them with that message instead of starting a
+        // server whose deadlines overflow.
+        let err = Config::try_parse_from([
+            "imsync-server",
+            "--data-dir",
+            "d",
+            "--handshake-timeout",
+            "18446744073709551615",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("at most 1 day"), "{err}");
     }
 
     #[test]

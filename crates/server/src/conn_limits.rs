@@ -129,6 +129,12 @@ impl Ticket {
         self.0.accepted_at
     }
 
+    /// `after` past accept; None when that is beyond what an [`Instant`]
+    /// can hold (no deadline then, rather than a panic on overflow).
+    pub fn deadline(&self, after: std::time::Duration) -> Option<Instant> {
+        self.0.accepted_at.checked_add(after)
+    }
+
     /// The client's address.
     pub fn peer(&self) -> IpAddr {
         self.0.peer
@@ -194,6 +200,15 @@ mod tests {
             limits.admit(ip("::ffff:192.0.2.7")).unwrap_err(),
             Reason::PerIpCap
         );
+    }
+
+    #[test]
+    fn deadlines_do_not_overflow() {
+        let limits = ConnLimits::new(1, 1);
+        let t = limits.admit(ip("10.0.0.1")).unwrap();
+        let d = std::time::Duration::from_secs(5);
+        assert_eq!(t.deadline(d), Some(t.accepted_at() + d));
+        assert_eq!(t.deadline(std::time::Duration::MAX), None);
     }
 
     #[test]

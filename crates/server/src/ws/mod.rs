@@ -164,9 +164,13 @@ async fn authenticate(
     state: &AppState,
     ticket: &Ticket,
 ) -> Option<(Session, mpsc::Receiver<Outbound>)> {
-    let deadline = ticket.accepted_at() + state.settings.conn.handshake_timeout;
+    let deadline = ticket.deadline(state.settings.conn.handshake_timeout);
     loop {
-        let msg = match timeout_at(deadline, stream.next()).await {
+        let next = match deadline {
+            Some(deadline) => timeout_at(deadline, stream.next()).await,
+            None => Ok(stream.next().await),
+        };
+        let msg = match next {
             Ok(Some(Ok(m))) => m,
             Ok(_) => return None,
             Err(_) => {
