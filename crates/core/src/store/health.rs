@@ -427,47 +427,108 @@ impl super::Store {
         Ok(())
     }
 
-    /// Reopens every reader normally, then gives the writer thread a writable connection.
-    /// In that order because a reader that read the WAL into private memory
-    /// (`readonly_shm`) must be gone before anything writes: each reader gets one job that
-    /// holds its thread at a barrier until all have theirs, so reads running before have
-    /// finished too. A reader that cannot reopen leaves the store read-only.
+    /// Tries to start the writer. Every read-only connection is closed first, readers and
+    /// the writer thread's own: measured, while any `readonly_shm` connection that found no
+    /// live wal-index is open, a new writable connection can read but every write answers
+    /// "attempt to write a readonly database", even with space free again. So: each reader
+    /// gets a job that closes its connection and holds its thread at a barrier (so every
+    /// reader has one, and the reads queued before have finished); the writer thread then
+    /// opens a writable connection and proves it can take the write lock; the readers then
+    /// reopen, normally if the writer started, read-only again if not. Reads arriving
+    /// meanwhile wait in the queue for those few milliseconds.
     async fn restart_writer(&self, key: Option<EncryptionKey>) -> ImResult<()> {
+        use std::sync::mpsc;
         let path = self.health.path.clone();
         let readers = Self::sender(&self.readers)?;
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(super::READERS));
-        let mut answers = Vec::with_capacity(super::READERS);
+        let mut parked = Vec::with_capacity(super::READERS);
+        let mut commands = Vec::with_capacity(super::READERS);
+        let mut reopened = Vec::with_capacity(super::READERS);
         for _ in 0..super::READERS {
-            let (done, answer) = tokio::sync::oneshot::channel();
+            let (closed, closed_rx) = tokio::sync::oneshot::channel::<()>();
+            let (command, command_rx) = mpsc::channel::<bool>();
+            let (done, done_rx) = tokio::sync::oneshot::channel::<ImResult<()>>();
             let (barrier, path, key) = (barrier.clone(), path.clone(), key.clone());
             let job: super::Job = Box::new(move |conn: &mut Connection| {
-                let reopened = if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
-                    super::open_connection(&path, false, key.as_ref()).map(|c| *conn = c)
-                } else {
-                    Ok(())
-                };
+                close(conn);
                 barrier.wait();
-                let _ = done.send(reopened);
+                let _ = closed.send(());
+                // No answer (the restarting call went away) counts as "not started".
+                let writer_started = command_rx.recv().unwrap_or(false);
+                let _ = done.send(reopen_reader(conn, &path, key.as_ref(), writer_started));
             });
             readers.send(job).map_err(|_| ImError::not_open())?;
-            answers.push(answer);
+            parked.push(closed_rx);
+            commands.push(command);
+            reopened.push(done_rx);
         }
-        let mut first = Ok(());
-        for answer in answers {
-            let r = answer
+        for p in parked {
+            p.await
+                .map_err(|_| ImError::internal("a database reader thread stopped"))?;
+        }
+        let writer_path = path.clone();
+        let started = Self::run(Self::sender(&self.writer)?, move |conn| {
+            close(conn);
+            match start_writer(&writer_path, key.as_ref()) {
+                Ok(fresh) => {
+                    *conn = fresh;
+                    Ok(())
+                }
+                Err(e) => {
+                    match open_read_only(&writer_path, key.as_ref()) {
+                        Ok(ro) => *conn = ro,
+                        Err(ro) => {
+                            tracing::error!(error = %ro, "the database writer thread cannot reopen read-only")
+                        }
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await;
+        for c in commands {
+            let _ = c.send(started.is_ok());
+        }
+        for r in reopened {
+            if let Err(e) = r
                 .await
-                .unwrap_or_else(|_| Err(ImError::internal("a database reader thread stopped")));
-            if first.is_ok() {
-                first = r;
+                .unwrap_or_else(|_| Err(ImError::internal("a database reader thread stopped")))
+            {
+                tracing::error!(error = %e, "a database reader could not reopen");
             }
         }
-        first?;
-        Self::run(Self::sender(&self.writer)?, move |conn| {
-            let mut fresh = super::open_connection(&path, true, key.as_ref())?;
-            migrations::migrate(&mut fresh)?;
-            *conn = fresh;
-            Ok(())
-        })
-        .await
+        started
     }
+}
+
+/// Closes a worker's connection (an in-memory one takes its place until it reopens).
+fn close(conn: &mut Connection) {
+    if let Ok(memory) = Connection::open_in_memory() {
+        *conn = memory;
+    }
+}
+
+/// The writer's connection, once it can write: schema current, write lock obtainable.
+fn start_writer(path: &Path, key: Option<&EncryptionKey>) -> ImResult<Connection> {
+    let mut conn = super::open_connection(path, true, key)?;
+    migrations::migrate(&mut conn)?;
+    conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+    Ok(conn)
+}
+
+/// A reader's connection after a restart attempt: normal once the writer runs (falling back
+/// to read-only, which works beside a live writer), read-only again otherwise.
+fn reopen_reader(
+    conn: &mut Connection,
+    path: &Path,
+    key: Option<&EncryptionKey>,
+    writer_started: bool,
+) -> ImResult<()> {
+    let fresh = if writer_started {
+        super::open_connection(path, false, key).or_else(|_| open_read_only(path, key))
+    } else {
+        open_read_only(path, key)
+    }?;
+    *conn = fresh;
+    Ok(())
 }
