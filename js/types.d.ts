@@ -46,6 +46,13 @@ export interface EngineOptions {
    * Never logged. An existing plain database is migrated with `encryptDatabase(key)`.
    */
   encryptionKey?: string
+  /**
+   * Default false. When true, a user database found damaged when it opens (which would answer
+   * 33201, DATABASE_CORRUPT) is moved aside as `<userId>.db.corrupt-<unix ms>` and replaced by
+   * a fresh one right away, as `recoverDatabase()` does; the next connect() refills it from
+   * the server. Local-only data stays in the moved file only.
+   */
+  recoverCorruptDatabase?: boolean
 }
 
 export interface IConversationOption {

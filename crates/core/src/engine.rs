@@ -130,6 +130,23 @@ impl Engine {
     /// one too damaged to open is remembered for `recoverDatabase()`. A database on a full
     /// disk opens read-only and the open succeeds.
     async fn open_locked(&self, user_id: String) -> ImResult<Value> {
+        match self.open_store_locked(user_id.clone()).await {
+            Err(e)
+                if e.code == crate::codes::DATABASE_CORRUPT
+                    && self.options.recover_corrupt_database =>
+            {
+                // `recoverCorruptDatabase`: what recoverDatabase() would do, right away.
+                self.close_locked().await;
+                let path = self.options.database_file(&user_id);
+                let moved = crate::store::recovery::move_aside(&path)?;
+                tracing::warn!(from = %path.display(), to = %moved.display(), error = %e, "recoverCorruptDatabase: the damaged database was moved aside; opening a fresh one");
+                self.open_store_locked(user_id).await
+            }
+            other => other,
+        }
+    }
+
+    async fn open_store_locked(&self, user_id: String) -> ImResult<Value> {
         let path = self.options.database_file(&user_id);
         check_writable(&self.options.dbpath, &path)?;
         let key = self.encryption_key.lock().unwrap().clone();

@@ -28,6 +28,11 @@ pub struct EngineOptions {
     /// `encryptionKey`: when set, every user database this engine opens is a SQLCipher
     /// database keyed with it. Its `Debug` is redacted, so printing the options never shows it.
     pub encryption_key: Option<EncryptionKey>,
+    /// `recoverCorruptDatabase` (default false): a database found damaged when it opens is
+    /// moved aside and replaced by a fresh one at once, as `recoverDatabase()` would, so the
+    /// app never sees 33201 at open; off by default because local-only data (inserted
+    /// messages, drafts) then leaves the app's view without it being asked.
+    pub recover_corrupt_database: bool,
 }
 
 /// The longest `encryptionKey` accepted, in bytes: far beyond any passphrase, short enough
@@ -182,6 +187,11 @@ impl EngineOptions {
                 Some(6_000),
             )? as u64),
             encryption_key: EncryptionKey::parse(m.get("encryptionKey"), "options.encryptionKey")?,
+            recover_corrupt_database: args::boolean(
+                m.get("recoverCorruptDatabase"),
+                "options.recoverCorruptDatabase",
+                Some(false),
+            )?,
         })
     }
 }

@@ -514,3 +514,45 @@ async fn recovered_database_refills_from_the_server() {
     alice.engine.close().await.unwrap();
     bob.engine.close().await.unwrap();
 }
+
+/// `recoverCorruptDatabase: true`: the damaged database found at open is moved aside and a
+/// fresh one opened at once; the open succeeds.
+#[tokio::test]
+async fn the_recover_option_replaces_a_damaged_database_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = db_file(dir.path());
+    build(dir.path(), 1000).await;
+    smash(&file, 2, 3);
+    let damaged = std::fs::read(&file).unwrap();
+    let mut opts = options(dir.path());
+    opts["recoverCorruptDatabase"] = json!(true);
+    let e = Engine::new(&opts).unwrap();
+    e.open(json!("me"))
+        .await
+        .expect("the open replaces the damaged database");
+    let moved: Vec<PathBuf> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            n.starts_with("me.db.corrupt-") && !n.ends_with("-wal") && !n.ends_with("-shm")
+        })
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(std::fs::read(&moved[0]).unwrap(), damaged);
+    assert_eq!(e.get_message_count(conv("u1")).await.unwrap(), json!(0));
+    e.insert_message(conv("u1"), text("fresh"), Value::Null)
+        .await
+        .unwrap();
+    e.close().await.unwrap();
+
+    // Off by default, and a healthy database is never moved with it on.
+    let e = Engine::new(&opts).unwrap();
+    e.open(json!("me")).await.unwrap();
+    assert_eq!(e.get_message_count(conv("u1")).await.unwrap(), json!(1));
+    e.close().await.unwrap();
+    let err = Engine::new(&json!({ "appkey": "app", "dbpath": dir.path().to_str().unwrap(), "recoverCorruptDatabase": "yes" }))
+        .err()
+        .expect("a non-boolean option is refused");
+    assert_eq!(err.code, 33003);
+}
