@@ -189,11 +189,13 @@ function formatFailures(abnormal, findings) {
     if (a.stderr) lines.push(`    stderr: ${a.stderr.replace(/\n/g, '\n            ')}`)
     if (a.index !== null) lines.push(`    replay: ${repro(a.leg, a.index)}`)
   }
-  for (const f of findings) {
+  const SHOWN = 40
+  for (const f of findings.slice(0, SHOWN)) {
     lines.push(`[${f.kind}] ${f.leg} call #${f.index}${f.count > 1 ? ` (and ${f.count - 1} more like it)` : ''}: ${f.call}`)
     lines.push(`    → ${f.detail}`)
     lines.push(`    replay: ${repro(f.leg, f.index)}`)
   }
+  if (findings.length > SHOWN) lines.push(`… and ${findings.length - SHOWN} more kinds of failure (${findings.slice(SHOWN).map((f) => `${f.kind} in ${f.method}`).join('; ').slice(0, 2000)})`)
   return lines.join('\n')
 }
 
@@ -202,7 +204,7 @@ function mergeFindings(leg, reports) {
   const out = new Map()
   for (const rep of reports) {
     for (const f of rep.findings) {
-      const key = `${f.kind}|${f.method}|${[...new Set(f.kinds)].sort().join('+')}`
+      const key = f.key
       const prev = out.get(key)
       if (prev) prev.count += f.count
       else out.set(key, { ...f, leg })
@@ -241,6 +243,7 @@ test(`argument fuzz: ${CALLS} native Engine calls (seed ${SEED})`, { skip: LEG =
   if (reports.length) {
     t.diagnostic(`RSS at the end of each worker (MB): ${reports.map((r) => `${r.rssMb} (peak ${r.peakRssMb}, ${r.rssGrowthMb >= 0 ? "+" : ""}${r.rssGrowthMb} once warm)`).join(', ')}`)
     t.diagnostic(`slowest: ${JSON.stringify(reports.flatMap((r) => r.slowest).sort((a, b) => b.ms - a.ms).slice(0, 3))}`)
+    t.diagnostic(`${reports[0].methods} methods fuzzed, of which outside the renderer allow-list: ${reports[0].adminMethods.join(', ') || 'none'}`)
     const unknown = reports[0].unknownMethods
     if (unknown.length) t.diagnostic(`methods without a signature in index.d.ts (fuzzed with generic arguments): ${unknown.join(', ')}`)
   }
@@ -278,3 +281,73 @@ test(`argument fuzz through imsync:call: ${IPC_CALLS} calls from a renderer (see
   assert.ok(abnormal.length === 0 && findings.length === 0, `IPC argument fuzz, seed ${SEED}: the main process died ${abnormal.length} time(s), ${findings.length} kind(s) of invariant failure\n${failures}`)
   assert.equal(calls, IPC_CALLS, 'every call ran')
 })
+
+test('the fuzz checker reports each kind of failure (a fake engine that has them all)', async (t) => {
+  const lib = require('./fixtures/arg-fuzz-lib')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-fuzz-check-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const dbFile = path.join(dir, 'fake.db')
+  fs.writeFileSync(`${dbFile}-shm`, Buffer.alloc(136))
+  const fp = new lib.ShmFingerprint(dbFile)
+  t.after(() => fp.close())
+  const shm = fs.openSync(`${dbFile}-shm`, 'r+')
+  t.after(() => fs.closeSync(shm))
+  let counter = 0
+  // What a commit does to the WAL-index header: mxFrame (byte 16) moves.
+  const commit = () => fs.writeSync(shm, Buffer.from([++counter]), 0, 1, 16)
+  const params = [{ name: 'conversation' }, { name: 'options' }]
+  const plan = (extra = {}) => ({ args: [{ conversationType: 1, targetId: 'p1' }], desc: 'fake()', kinds: [], pure: [true], surrogate: false, ...extra })
+  const busy = (ms) => {
+    const until = performance.now() + ms
+    while (performance.now() < until);
+  }
+  const cases = [
+    ['sync-throw', () => { throw new Error('getter') }], // prettier-ignore
+    ['rejected', () => Promise.reject(new Error('boom'))],
+    ['not-a-promise', () => 7],
+    ['deadline', () => new Promise(() => {})],
+    ['not-an-envelope', async () => ({ ok: true })],
+    ['no-msg', async () => ({ code: 33003 })],
+    ['msg-names-no-argument', async () => ({ code: 33003, msg: 'bad value' })],
+    ['write-after-error', async () => (commit(), { code: 34201, msg: 'conversation type' })],
+    ['lone-surrogate-accepted', async () => ({ code: 0 }), { surrogate: true }],
+    ['js-thread-blocked', () => (busy(60), Promise.resolve({ code: 0 }))],
+    ['fingerprint-missed-write', async () => ({ code: 0, data: { messageId: 1 } }), {}, () => true],
+    ['slow-answer', () => new Promise((resolve) => setTimeout(() => resolve({ code: 0 }), 60)), {}, null, 20],
+  ]
+  for (const [kind, invoke, extra, mustHaveWritten, totalLimitMs] of cases) {
+    const out = await lib.checkedCall({ invoke, method: 'insertMessage', plan: plan(extra), params, fp, mustHaveWritten, totalLimitMs, syncLimitMs: 25, deadlineMs: 200 })
+    assert.deepEqual(
+      out.problems.map((p) => p.kind),
+      [kind],
+      `${kind}: ${JSON.stringify(out.problems)}`,
+    )
+  }
+  // With the thread's CPU clock (Linux), a call that burns the CPU is reported and one that
+  // only waited (a machine too busy to run it) is not.
+  const clock = new lib.CpuClock()
+  t.after(() => clock.close())
+  if (clock.now() !== null) {
+    const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+    const burnCpu = (ms) => {
+      const until = clock.now() + ms
+      while (clock.now() < until);
+    }
+    const burn = await lib.checkedCall({ invoke: () => (burnCpu(60), Promise.resolve({ code: 0 })), method: 'getTags', plan: plan(), params, clock, syncLimitMs: 25 })
+    assert.deepEqual(burn.problems.map((p) => p.kind), ['js-thread-blocked'])
+    const wait = await lib.checkedCall({ invoke: () => (sleep(60), Promise.resolve({ code: 0 })), method: 'getTags', plan: plan(), params, clock, syncLimitMs: 25 })
+    assert.deepEqual(wait.problems, [], 'waiting is not working')
+  }
+  // And none for calls that keep the contract: a 33003 naming an argument (any case), a
+  // write with a success, the failed send that stores its message.
+  const clean = [
+    ['insertMessage', async () => ({ code: 33003, msg: 'Options.count must be 1 to 100' })],
+    ['insertMessage', async () => (commit(), { code: 0, data: { messageId: 2 } }), () => true],
+    ['sendMessage', async () => (commit(), { code: 30002, msg: 'not connected', data: { messageId: 3 } })],
+  ]
+  for (const [method, invoke, mustHaveWritten] of clean) {
+    const out = await lib.checkedCall({ invoke, method, plan: plan(), params, fp, mustHaveWritten, writeExempt: lib.sendFailureWrites })
+    assert.deepEqual(out.problems, [], method)
+  }
+})
+
