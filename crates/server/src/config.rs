@@ -57,7 +57,10 @@ pub struct Config {
     pub header_read_timeout: Duration,
 
     /// Time to receive a plain HTTP request's body and answer it; the client
-    /// then gets 408 and the connection is closed.
+    /// then gets 408 and the connection is closed. A plain HTTP connection
+    /// that has not authenticated (no admin call with a valid signature yet)
+    /// is closed once idle + header-read + request timeouts have passed since
+    /// accept: gracefully, then reset 2s later if its answer is still unread.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
@@ -139,6 +142,18 @@ pub struct ConnSettings {
     pub max_unauthenticated_per_ip: usize,
     /// Unauthenticated connections in total (before fitting the fd limit).
     pub max_unauthenticated_connections: usize,
+}
+
+impl ConnSettings {
+    /// How long a plain HTTP connection may stay unauthenticated: the time
+    /// its first request may take at most (first byte, head, body and
+    /// answer). Past it the connection is shut down gracefully, and reset if
+    /// that does not finish promptly (an answer the client does not read).
+    pub fn unauthenticated_lifetime(&self) -> Duration {
+        self.idle_timeout
+            .saturating_add(self.header_read_timeout)
+            .saturating_add(self.request_timeout)
+    }
 }
 
 /// The settings the running server uses, with defaults resolved.

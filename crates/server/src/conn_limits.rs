@@ -142,6 +142,22 @@ impl Ticket {
 
     /// The connection authenticated: it no longer counts against the caps.
     pub fn authenticated(&self) {
+        self.give_back();
+    }
+
+    /// The connection is closing: its place is given back now, before the
+    /// client can see the close and connect again.
+    pub fn closing(&self) {
+        self.give_back();
+    }
+
+    /// Whether the connection still counts against the caps (it has neither
+    /// authenticated nor closed).
+    pub fn is_unauthenticated(&self) -> bool {
+        self.0.counted.load(Ordering::Acquire)
+    }
+
+    fn give_back(&self) {
         if self.0.counted.swap(false, Ordering::AcqRel) {
             self.0.limits.release(self.0.key);
         }

@@ -13,19 +13,34 @@
 //! * each request head: `--header-read-timeout` (hyper's, which needs a
 //!   timer; it also closes keep-alive connections idle between requests);
 //! * each plain request's body and answer: `--request-timeout` (408);
+//! * the whole time a plain HTTP connection stays unauthenticated: the sum
+//!   of those three ([`ConnSettings::unauthenticated_lifetime`]), counted
+//!   from accept. The timeouts above bound reading and answering, not
+//!   writing: a client that never reads its answers (say, thousands of
+//!   pipelined requests) would otherwise keep the server's write pending,
+//!   and its place, forever. Past its lifetime the connection is shut down
+//!   gracefully (the answer in progress may finish) and [`CLOSE_GRACE`]
+//!   later reset. An admin call whose signature verifies authenticates the
+//!   connection: it leaves the pool and this lifetime no longer applies;
 //! * a WebSocket's authenticated ConnectRequest: `--handshake-timeout`,
 //!   counted from accept and enforced by the WebSocket endpoint, which
 //!   receives the connection's [`Ticket`] as a request extension and gives
 //!   its place back once authenticated.
 //!
-//! Every refusal and timeout goes to the rate-limited [`RefusalLog`].
+//! A connection closed for misbehaving (over a cap, idle, slow head, past
+//! its lifetime) is reset (`SO_LINGER` 0), so refusing a flood leaves no
+//! TIME_WAIT sockets behind. A closing connection gives its place back
+//! before the client can see the close. Every refusal and timeout goes to
+//! the rate-limited [`RefusalLog`].
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -33,8 +48,10 @@ use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tower_service::Service as _;
 
 use crate::config::ConnSettings;
@@ -45,6 +62,10 @@ use crate::refusal_log::{Reason, RefusalLog};
 /// Pause after `accept` fails for lack of resources (e.g. EMFILE), so a
 /// full descriptor table does not turn the loop into a busy spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Time an unauthenticated connection past its lifetime gets to finish the
+/// answer in progress before it is reset.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// What the accept loop and every connection share.
 #[derive(Clone)]
@@ -92,7 +113,7 @@ pub async fn serve(
             Ok(t) => t,
             Err(reason) => {
                 // Closed at once: over a cap, waiting is what the attacker wants.
-                drop(tcp);
+                reset(tcp);
                 gate.refusals.note(reason, Some(peer.ip()), None);
                 continue;
             }
@@ -112,6 +133,15 @@ pub async fn serve(
             alive.clone(),
         ));
     }
+}
+
+/// Closes `tcp` with a reset (`SO_LINGER` 0) instead of a FIN: nothing is
+/// owed to the client, and the server does not keep a TIME_WAIT socket.
+fn reset(tcp: TcpStream) {
+    if let Err(e) = tcp.set_zero_linger() {
+        tracing::debug!(error = %Escaped(&e), "SO_LINGER failed");
+    }
+    drop(tcp);
 }
 
 /// Errors of one incoming connection, not of the listener.
@@ -135,21 +165,39 @@ async fn connection(
 ) {
     // The first byte, within the idle timeout (peek leaves it for hyper).
     let mut first = [0u8; 1];
-    tokio::select! {
-        _ = shutdown.changed() => return,
+    let silent = tokio::select! {
+        _ = shutdown.changed() => false,
         peeked = tokio::time::timeout(gate.conn.idle_timeout, tcp.peek(&mut first)) => match peeked {
-            Ok(Ok(n)) if n > 0 => {}
-            Ok(_) => return,
-            Err(_) => {
-                gate.refusals.note(Reason::IdleTimeout, Some(peer.ip()), None);
-                return;
+            Ok(Ok(n)) if n > 0 => {
+                return serve_http(tcp, peer, ticket, router, gate, shutdown).await;
             }
+            Ok(_) => false,
+            Err(_) => true,
         },
+    };
+    ticket.closing();
+    if silent {
+        reset(tcp);
+        gate.refusals
+            .note(Reason::IdleTimeout, Some(peer.ip()), None);
     }
+}
 
+/// Serves HTTP/1.1 on a connection that has sent its first byte, until it
+/// closes or upgrades to a WebSocket (which then lives on its own task).
+async fn serve_http(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    ticket: Ticket,
+    router: Router,
+    gate: Gate,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let io = ConnIo::new(tcp, ticket.clone());
+    let reset_on_drop = io.reset.clone();
     let service = ConnService {
         router,
-        ticket,
+        ticket: ticket.clone(),
         refusals: gate.refusals.clone(),
         request_timeout: gate.conn.request_timeout,
     };
@@ -157,18 +205,22 @@ async fn connection(
     http.timer(TokioTimer::new())
         .header_read_timeout(gate.conn.header_read_timeout);
     let conn = http
-        .serve_connection(TokioIo::new(tcp), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
     let mut draining = *shutdown.borrow();
     if draining {
         conn.as_mut().graceful_shutdown();
     }
+    // Graceful shutdown at the end of the lifetime, reset at `hard`.
+    let mut lifetime = ticket.deadline(gate.conn.unauthenticated_lifetime());
+    let mut hard: Option<Instant> = None;
     loop {
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
                     if e.is_timeout() {
+                        reset_on_drop.store(true, Ordering::Release);
                         gate.refusals.note(Reason::HeaderReadTimeout, Some(peer.ip()), None);
                     } else {
                         tracing::debug!(error = %Escaped(&e), "connection error");
@@ -183,7 +235,107 @@ async fn connection(
                     conn.as_mut().graceful_shutdown();
                 }
             }
+            () = sleep_until(lifetime) => {
+                lifetime = None;
+                // An authenticated admin connection is no longer bounded.
+                if ticket.is_unauthenticated() {
+                    draining = true;
+                    conn.as_mut().graceful_shutdown();
+                    hard = Instant::now().checked_add(CLOSE_GRACE);
+                }
+            }
+            () = sleep_until(hard) => {
+                hard = None;
+                if ticket.is_unauthenticated() {
+                    reset_on_drop.store(true, Ordering::Release);
+                    gate.refusals.note(Reason::LifetimeExceeded, Some(peer.ip()), None);
+                    break;
+                }
+            }
         }
+    }
+}
+
+/// Sleeps until `at`; forever when there is none.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The socket as hyper (and, after an upgrade, the WebSocket) sees it.
+/// Gives the connection's place back when it shuts down or is dropped,
+/// before the client can see the close (and connect again), and resets
+/// instead of closing when told to.
+struct ConnIo {
+    tcp: TcpStream,
+    ticket: Ticket,
+    /// Close with a reset (`SO_LINGER` 0) when dropped.
+    reset: Arc<AtomicBool>,
+}
+
+impl ConnIo {
+    fn new(tcp: TcpStream, ticket: Ticket) -> ConnIo {
+        ConnIo {
+            tcp,
+            ticket,
+            reset: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+impl Drop for ConnIo {
+    fn drop(&mut self) {
+        self.ticket.closing();
+        if self.reset.load(Ordering::Acquire) {
+            if let Err(e) = self.tcp.set_zero_linger() {
+                tracing::debug!(error = %Escaped(&e), "SO_LINGER failed");
+            }
+        }
+        // The socket itself is closed after this, when `tcp` is dropped.
+    }
+}
+
+impl AsyncRead for ConnIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ConnIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.ticket.closing();
+        Pin::new(&mut this.tcp).poll_shutdown(cx)
     }
 }
 

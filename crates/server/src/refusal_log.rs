@@ -37,9 +37,12 @@ pub enum Reason {
     AcceptError,
     /// An admin call was refused (bad signature, bad parameters, ...).
     AdminRefused,
+    /// An unauthenticated HTTP connection was still busy (typically: its
+    /// answers not read) past its lifetime and the grace after it.
+    LifetimeExceeded,
 }
 
-const REASONS: usize = 8;
+const REASONS: usize = 9;
 
 impl Reason {
     /// The `reason=` tag of its log lines.
@@ -53,6 +56,7 @@ impl Reason {
             Reason::HandshakeTimeout => "handshake_timeout",
             Reason::AcceptError => "accept_error",
             Reason::AdminRefused => "admin_refused",
+            Reason::LifetimeExceeded => "lifetime_exceeded",
         }
     }
 
@@ -72,6 +76,9 @@ impl Reason {
             }
             Reason::AcceptError => "accept failed",
             Reason::AdminRefused => "admin call refused",
+            Reason::LifetimeExceeded => {
+                "connection reset: unauthenticated connection still busy past its lifetime (answers not read)"
+            }
         }
     }
 
@@ -159,6 +166,7 @@ impl RefusalLog {
             Reason::HandshakeTimeout,
             Reason::AcceptError,
             Reason::AdminRefused,
+            Reason::LifetimeExceeded,
         ];
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let mut due = Vec::new();

@@ -53,7 +53,10 @@ async fn half_open_sockets_cannot_starve_the_server() {
     let burst = Instant::now();
     let mut attack = Vec::new();
     for i in 0..ATTACK {
-        let mut s = connect_from("127.0.0.2", server.addr).await;
+        // Refused sockets are reset, possibly before the connect completes.
+        let Ok(mut s) = try_connect_from("127.0.0.2", server.addr).await else {
+            continue;
+        };
         if i % 2 == 1 {
             // Refused sockets may already be closed.
             let _ = s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await;
@@ -70,7 +73,9 @@ async fn half_open_sockets_cannot_starve_the_server() {
         .send(text(private("bob"), "m1", "through the siege"))
         .await;
     assert_eq!(entry_text(&bob.next_entry().await), "through the siege");
-    let admitted: Vec<usize> = (0..ATTACK).filter(|&i| still_open(&attack[i].1)).collect();
+    let admitted: Vec<usize> = (0..attack.len())
+        .filter(|&i| still_open(&attack[i].1))
+        .collect();
     assert!(
         !admitted.is_empty(),
         "the attack was still on while the client was served"
@@ -147,7 +152,10 @@ async fn authenticated_sessions_leave_the_unauthenticated_pool() {
     // Silent sockets from other addresses fill the pool...
     let mut attack = Vec::new();
     for i in 0..=TOTAL {
-        attack.push(connect_from(&format!("127.0.0.{}", i + 2), server.addr).await);
+        // The last one is over the total cap: refused, maybe at connect.
+        if let Ok(s) = try_connect_from(&format!("127.0.0.{}", i + 2), server.addr).await {
+            attack.push(s);
+        }
     }
     // ...so a new connection is closed at once,
     assert_eq!(
@@ -225,4 +233,108 @@ async fn unauthenticated_websockets_and_stalled_bodies_time_out() {
     web.send(text(private("alice"), "w1", "still here")).await;
     let mut buf = [0u8; 1];
     assert_eq!(s.read(&mut buf).await.unwrap_or(0), 0);
+}
+
+/// A socket from `src` whose receive buffer is as small as the kernel
+/// allows, so that the server's answers pile up unread on its side.
+async fn connect_small_window(src: &str, addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(1024).expect("SO_RCVBUF");
+    socket
+        .bind(format!("{src}:0").parse().expect("source address"))
+        .expect("bind source address");
+    tokio::time::timeout(DEADLINE, socket.connect(addr))
+        .await
+        .expect("tcp connect timeout")
+        .expect("tcp connect")
+}
+
+/// Polls `path` from `src` until it is answered 200 (a refused connection
+/// is closed unanswered) or `within` has passed; how long that took.
+async fn served_again_within(
+    src: &str,
+    addr: std::net::SocketAddr,
+    path: &str,
+    within: Duration,
+) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if http_from(src, addr, path).await == Some(200) {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// The place an unauthenticated connection holds is bounded in time even
+/// when the server is stuck writing to it: 40,000 pipelined requests whose
+/// answers are never read (the server's send buffer fills and stays full).
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_loses_its_place() {
+    let server = Server::start(Opts {
+        extra_args: args(&[
+            "--max-unauthenticated-per-ip",
+            "1",
+            "--idle-timeout",
+            "2s",
+            "--header-read-timeout",
+            "2s",
+            "--request-timeout",
+            "2s",
+        ]),
+        ..Opts::default()
+    });
+    const SRC: &str = "127.0.0.21";
+    let mut stuck = connect_small_window(SRC, server.addr).await;
+    let pipelined = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n".repeat(40_000);
+    // Until the server stops reading (or closes the connection).
+    let _ = tokio::time::timeout(Duration::from_secs(3), stuck.write_all(&pipelined)).await;
+    assert!(
+        still_open(&stuck),
+        "the server closed before its answers stalled"
+    );
+    // Its place (the only one for this address) is given back: the server
+    // closes it at the latest idle + header-read + request timeouts after
+    // accept plus a short grace for the answer in progress (here 8 s).
+    let took = served_again_within(SRC, server.addr, "/health", Duration::from_secs(25)).await;
+    assert!(
+        took.is_some(),
+        "a connection that never reads held its place for 25 s\n{}",
+        server.log()
+    );
+    wait_server_close(&mut stuck).await;
+    server
+        .wait_log("the lifetime close", |l| {
+            !refusal_counts(l, "lifetime_exceeded").is_empty()
+        })
+        .await;
+}
+
+/// A connection over a cap is reset, not closed with a FIN: under attack,
+/// closing first would leave the server a TIME_WAIT per refusal.
+#[tokio::test]
+async fn refused_connections_are_reset() {
+    let server = Server::start(Opts {
+        extra_args: args(&["--max-unauthenticated-per-ip", "1"]),
+        ..Opts::default()
+    });
+    const SRC: &str = "127.0.0.23";
+    // Accepted in order: the first holds the address's one place.
+    let held = connect_from(SRC, server.addr).await;
+    // The reset may arrive before the connect has completed here.
+    let read = match try_connect_from(SRC, server.addr).await {
+        Ok(mut refused) => {
+            let mut buf = [0u8; 16];
+            tokio::time::timeout(DEADLINE, refused.read(&mut buf))
+                .await
+                .expect("the refused connection was not closed")
+        }
+        Err(e) => Err(e),
+    };
+    assert!(
+        matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{read:?}"
+    );
+    assert!(still_open(&held));
 }

@@ -690,14 +690,24 @@ impl Server {
 /// A TCP connection to `addr` from the loopback address `src` (any of
 /// 127.0.0.0/8 works on Linux), so tests can play several client addresses.
 pub async fn connect_from(src: &str, addr: SocketAddr) -> TcpStream {
+    try_connect_from(src, addr).await.expect("tcp connect")
+}
+
+/// [`connect_from`] for a connection the server may refuse: a refused
+/// connection is reset at once, and the reset can arrive before the
+/// connect has completed on this side (then `Err(ConnectionReset)`).
+pub async fn try_connect_from(src: &str, addr: SocketAddr) -> std::io::Result<TcpStream> {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket
         .bind(format!("{src}:0").parse().expect("source address"))
         .expect("bind source address");
-    tokio::time::timeout(DEADLINE, socket.connect(addr))
+    let connected = tokio::time::timeout(DEADLINE, socket.connect(addr))
         .await
-        .expect("tcp connect timeout")
-        .expect("tcp connect")
+        .expect("tcp connect timeout");
+    match connected {
+        Err(e) if e.kind() != std::io::ErrorKind::ConnectionReset => panic!("tcp connect: {e}"),
+        other => other,
+    }
 }
 
 /// Waits until the server closes `sock` (EOF or reset); returns what the
@@ -725,7 +735,9 @@ pub fn still_open(sock: &TcpStream) -> bool {
 /// One HTTP/1.1 request from the loopback address `src`; `None` when the
 /// server closes the connection without answering (a refused connection).
 pub async fn http_from(src: &str, addr: SocketAddr, path: &str) -> Option<u16> {
-    let mut s = connect_from(src, addr).await;
+    let Ok(mut s) = try_connect_from(src, addr).await else {
+        return None;
+    };
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     // A refused connection may already be closed: the write can fail.
     let _ = s.write_all(req.as_bytes()).await;
