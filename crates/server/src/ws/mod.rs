@@ -148,16 +148,17 @@ async fn refuse(sink: &mut Sink, id: u64, err: ApiError) {
         &Frame::response(id, Response::error(err.code, err.msg)),
     )
     .await;
-    let _ = timeout(
-        WRITER_GRACE,
-        sink.send(close_message(close_code::POLICY, &err.code.to_string())),
-    )
-    .await;
+    send_close(sink, close_code::POLICY, &err.code.to_string()).await;
 }
 
 /// Waits for the connect request (until the handshake deadline); answers
 /// it, and on success returns the session and its (already registered)
 /// outbound queue.
+///
+/// Every write before authentication is bounded ([`WRITER_GRACE`]), and the
+/// wait as a whole ends [`WRITER_GRACE`] after the handshake deadline at the
+/// latest: a client that never reads would otherwise keep a write, and its
+/// place in the unauthenticated pool, pending forever.
 async fn authenticate(
     sink: &mut Sink,
     stream: &mut Stream,
@@ -165,32 +166,86 @@ async fn authenticate(
     ticket: &Ticket,
 ) -> Option<(Session, mpsc::Receiver<Outbound>)> {
     let deadline = ticket.deadline(state.settings.conn.handshake_timeout);
+    let mut timed_out = false;
+    let waited = wait_connect(sink, stream, state, ticket, deadline, &mut timed_out);
+    let (id, req) = match deadline.and_then(|d| d.checked_add(WRITER_GRACE)) {
+        Some(last) => match timeout_at(last, waited).await {
+            Ok(got) => got?,
+            Err(_) => {
+                if !timed_out {
+                    state
+                        .refusals
+                        .note(Reason::HandshakeTimeout, Some(ticket.peer()), None);
+                }
+                return None;
+            }
+        },
+        None => waited.await?,
+    };
+    // Bounded too: one database read and one write under WRITER_GRACE (not
+    // cancelled midway, which would leave the session registered).
+    match connect(state, req).await {
+        Ok((session, rx, ack)) => {
+            let ok = Frame::response(
+                id,
+                Response::ok(imsync_protocol::response::Body::ConnectAck(ack)),
+            );
+            if send_direct(sink, &ok).await {
+                Some((session, rx))
+            } else {
+                state
+                    .registry
+                    .unregister(&session.user_id, &session.session_id);
+                None
+            }
+        }
+        Err(err) => {
+            refuse(sink, id, err).await;
+            None
+        }
+    }
+}
+
+/// Sends a close frame, giving up after [`WRITER_GRACE`].
+async fn send_close(sink: &mut Sink, code: u16, reason: &str) {
+    let _ = timeout(WRITER_GRACE, sink.send(close_message(code, reason))).await;
+}
+
+/// Reads until the connect request (its frame id and the request), closing
+/// the connection on anything else but pings, or at `deadline` (then
+/// logged, and `timed_out` set).
+async fn wait_connect(
+    sink: &mut Sink,
+    stream: &mut Stream,
+    state: &AppState,
+    ticket: &Ticket,
+    deadline: Option<Instant>,
+    timed_out: &mut bool,
+) -> Option<(u64, ConnectRequest)> {
     loop {
+        // Checked here too: a client that always has a frame ready would
+        // never let a timeout see its deadline.
         let next = match deadline {
-            Some(deadline) => timeout_at(deadline, stream.next()).await,
+            Some(d) if Instant::now() >= d => Err(()),
+            Some(d) => timeout_at(d, stream.next()).await.map_err(|_| ()),
             None => Ok(stream.next().await),
         };
         let msg = match next {
             Ok(Some(Ok(m))) => m,
             Ok(_) => return None,
-            Err(_) => {
+            Err(()) => {
+                *timed_out = true;
                 state
                     .refusals
                     .note(Reason::HandshakeTimeout, Some(ticket.peer()), None);
-                let _ = timeout(
-                    WRITER_GRACE,
-                    sink.send(close_message(close_code::POLICY, "connect request timeout")),
-                )
-                .await;
+                send_close(sink, close_code::POLICY, "connect request timeout").await;
                 return None;
             }
         };
         let bytes = match msg {
             WsMessage::Binary(b) => b,
             WsMessage::Text(_) => {
-                let _ = sink
-                    .send(close_message(close_code::UNSUPPORTED, "binary frames only"))
-                    .await;
+                send_close(sink, close_code::UNSUPPORTED, "binary frames only").await;
                 return None;
             }
             WsMessage::Close(_) => return None,
@@ -200,7 +255,7 @@ async fn authenticate(
             Ok(f) => f,
             Err(e) => {
                 let (code, reason) = decode_close(&e);
-                let _ = sink.send(close_message(code, &reason)).await;
+                send_close(sink, code, &reason).await;
                 return None;
             }
         };
@@ -219,40 +274,14 @@ async fn authenticate(
             }
             Some(frame::Kind::Request(imsync_protocol::Request {
                 op: Some(request::Op::Connect(req)),
-            })) if frame.id != 0 => {
-                return match connect(state, req).await {
-                    Ok((session, rx, ack)) => {
-                        let ok = Frame::response(
-                            frame.id,
-                            Response::ok(imsync_protocol::response::Body::ConnectAck(ack)),
-                        );
-                        if send_direct(sink, &ok).await {
-                            Some((session, rx))
-                        } else {
-                            state
-                                .registry
-                                .unregister(&session.user_id, &session.session_id);
-                            None
-                        }
-                    }
-                    Err(err) => {
-                        refuse(sink, frame.id, err).await;
-                        None
-                    }
-                };
-            }
+            })) if frame.id != 0 => return Some((frame.id, req)),
             Some(frame::Kind::Request(_)) if frame.id != 0 => {
                 let err = ApiError::new(codes::RC_NET_CHANNEL_INVALID, "connect first");
                 refuse(sink, frame.id, err).await;
                 return None;
             }
             _ => {
-                let _ = sink
-                    .send(close_message(
-                        close_code::PROTOCOL,
-                        "expected a connect request",
-                    ))
-                    .await;
+                send_close(sink, close_code::PROTOCOL, "expected a connect request").await;
                 return None;
             }
         }

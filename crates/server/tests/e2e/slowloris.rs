@@ -311,6 +311,67 @@ async fn a_client_that_never_reads_its_answers_loses_its_place() {
         .await;
 }
 
+/// A masked WebSocket frame as a client sends it.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mask = [1u8, 2, 3, 4];
+    let mut f = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// Before authenticating, a WebSocket cannot hold its place by making the
+/// server's writes stall: pings whose pongs fill the server's send buffer
+/// (never read), then a Text frame, which the server answers with a close.
+#[tokio::test]
+async fn an_unauthenticated_websocket_that_never_reads_loses_its_place() {
+    let server = Server::start(Opts {
+        extra_args: args(&[
+            "--max-unauthenticated-per-ip",
+            "1",
+            "--handshake-timeout",
+            "5s",
+        ]),
+        ..Opts::default()
+    });
+    const SRC: &str = "127.0.0.22";
+    let mut s = connect_small_window(SRC, server.addr).await;
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(DEADLINE, s.read(&mut byte))
+            .await
+            .expect("upgrade answer")
+            .unwrap();
+        assert_eq!(n, 1, "closed during the upgrade: {head:?}");
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    let pings = client_frame(0x9, &[b'p'; 125]).repeat(30_000);
+    let _ = tokio::time::timeout(Duration::from_secs(2), s.write_all(&pings)).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        s.write_all(&client_frame(0x1, b"hi")),
+    )
+    .await;
+    // The place is free again once the server has given up writing, well
+    // within the handshake timeout plus the write grace; without a bound
+    // on those writes it is held until the client leaves.
+    let took = served_again_within(SRC, server.addr, "/health", Duration::from_secs(25)).await;
+    assert!(
+        took.is_some(),
+        "an unauthenticated WebSocket that never reads held its place for 25 s\n{}",
+        server.log()
+    );
+    wait_server_close(&mut s).await;
+}
+
 /// A connection over a cap is reset, not closed with a FIN: under attack,
 /// closing first would leave the server a TIME_WAIT per refusal.
 #[tokio::test]
