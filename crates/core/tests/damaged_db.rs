@@ -136,15 +136,25 @@ async fn assert_writes_refused(e: &Engine, file: &Path, message_id: i64) {
             json!(false)
         )
     );
-    refused!(
-        "registerMessageType",
-        e.register_message_type(
+    // A registration is kept in memory either way (so it is saved into the fresh database
+    // after recovery); it is refused when it would be written into the damaged one.
+    let registered = e
+        .register_message_type(
             json!("App:Custom"),
             json!(true),
             json!(true),
             Value::Null,
-            Value::Null
+            Value::Null,
         )
+        .await;
+    if e.user_id().is_some() {
+        assert_damaged(registered, "registerMessageType");
+    } else {
+        registered.expect("registering with no database open");
+    }
+    assert!(
+        files(file) == before,
+        "registerMessageType changed the database files"
     );
     refused!(
         "setMessageSentStatus",
@@ -555,4 +565,49 @@ async fn the_recover_option_replaces_a_damaged_database_at_open() {
         .err()
         .expect("a non-boolean option is refused");
     assert_eq!(err.code, 33003);
+}
+
+/// An encrypted (SQLCipher) database with damaged pages: the page check fails as
+/// corruption, so the same rules hold — 33201, writes refused byte-identically, recovery.
+#[tokio::test]
+async fn a_damaged_encrypted_database_is_refused_and_recovered_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = db_file(dir.path());
+    let mut opts = options(dir.path());
+    // A raw key: no key derivation, so the test stays fast.
+    opts["encryptionKey"] = json!(format!("x'{}'", "ab".repeat(32)));
+    let e = Engine::new(&opts).unwrap();
+    e.open(json!("me")).await.unwrap();
+    for b in 0..2 {
+        let batch: Vec<Value> = (b * 500..b * 500 + 500)
+            .map(|k| {
+                json!({ "conversationType": 1, "targetId": format!("u{}", k % 20), "messageType": "RC:TxtMsg",
+                        "messageDirection": 2, "sentTime": T0 + k, "content": { "content": format!("m {k}") } })
+            })
+            .collect();
+        e.batch_insert_message(json!(batch), json!(false))
+            .await
+            .unwrap();
+    }
+    let id = e
+        .insert_message(conv("u1"), text("mine"), Value::Null)
+        .await
+        .unwrap()["messageId"]
+        .as_i64()
+        .unwrap();
+    e.close().await.unwrap();
+    smash(&file, 2, 3);
+
+    let e = Engine::new(&opts).unwrap();
+    assert_damaged(e.open(json!("me")).await, "open");
+    assert_writes_refused(&e, &file, id).await;
+    assert_reads_damaged_or_working(&e).await;
+    let r = e.recover_database(Value::Null).await.unwrap();
+    assert!(PathBuf::from(r["movedTo"].as_str().unwrap()).exists());
+    e.insert_message(conv("u1"), text("fresh"), Value::Null)
+        .await
+        .unwrap();
+    e.close().await.unwrap();
+    // The fresh database is encrypted with the same key.
+    assert_ne!(&std::fs::read(&file).unwrap()[..16], b"SQLite format 3\0");
 }
