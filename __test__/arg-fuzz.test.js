@@ -10,11 +10,15 @@
 // rejects) an envelope with an integer code within the deadline; a non-zero answer has a
 // msg, a 33003 msg names an argument, and nothing was written (the WAL-index header of the
 // database is unchanged); a lone surrogate is never accepted; no call holds the JS thread
-// over 1 s; the process never dies and its RSS stays bounded.
+// (through IPC: the main process's) over 2 s of CPU; the process never dies and its RSS
+// stays bounded (under a ceiling, and not growing once warm).
 //
 // The calls run in child processes (fixtures/arg-fuzz-worker.js, fixtures/arg-fuzz-ipc-main.js)
 // so an abort or an OOM fails this test with the seed and the call that did it. A worker that
 // dies or stops making progress is restarted after that call (at most 5 times in a run).
+// Every call's arguments derive from (seed, index) alone, so IMSYNC_FUZZ_ONLY replays one
+// call's exact arguments (on a fresh database: a failure that needed earlier writes may need
+// the whole run, IMSYNC_FUZZ_SEED alone, to come back).
 //
 // Environment:
 //   IMSYNC_FUZZ_SEED=n          the seed (default: random; always printed)
@@ -27,6 +31,10 @@
 //   IMSYNC_FUZZ_LEG=native|ipc  run one leg only
 //   IMSYNC_FUZZ_EXCLUDE=a,b     leave out generators by name or prefix (e.g. sparse,array-1e9)
 //   IMSYNC_FUZZ_STALL_MS=n      a worker without progress for this long is killed (default 20000)
+//   IMSYNC_FUZZ_SYNC_LIMIT_MS=n JS-thread CPU time one call may take (default 2000)
+//   IMSYNC_FUZZ_DEADLINE_MS=n   time a call may take to settle (default 30000)
+//   IMSYNC_FUZZ_RSS_LIMIT_MB=n, IMSYNC_FUZZ_RSS_GROWTH_LIMIT_MB=n   RSS ceiling (1024) and
+//                               growth once warm (256) of a worker
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -93,11 +101,18 @@ function readLastCall(file) {
  * Runs a fuzz child process. Polls its last-call file: a child whose call index has not
  * moved for STALL_MS is killed (a frozen JS thread or a hang). Resolves once it exited.
  */
+/** Children still running: killed if this process exits first (a test timeout, a failure). */
+const live = new Set()
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+
 function runChild(script, cfg) {
   const lastCallFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-fuzz-last-')), 'last-call')
   const child = spawn(process.execPath, ['--expose-gc', script, JSON.stringify({ ...cfg, lastCallFile })], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  live.add(child)
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
@@ -122,6 +137,7 @@ function runChild(script, cfg) {
   }, 250)
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
+      live.delete(child)
       clearInterval(poll)
       const last = stalled || readLastCall(lastCallFile)
       fs.rmSync(path.dirname(lastCallFile), { recursive: true, force: true })
