@@ -5,8 +5,11 @@
 //! 400 (bad parameters: 1002, or a messaging code such as 30016 or 22406)
 //! or 500 (1000). Refused calls are logged, rate-limited and escaped.
 
+use std::convert::Infallible;
+
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -133,13 +136,37 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Reply> {
     Ok(())
 }
 
-/// Signature check, then the JSON body as `T`.
+/// A signed call's headers and its connection's place in the
+/// unauthenticated pool ([`Ticket`], absent when not served by the listener).
+struct Caller {
+    headers: HeaderMap,
+    ticket: Option<Ticket>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Caller, Infallible> {
+        Ok(Caller {
+            headers: parts.headers.clone(),
+            ticket: parts.extensions.get::<Ticket>().cloned(),
+        })
+    }
+}
+
+/// Signature check, then the JSON body as `T`. A verified signature (fresh
+/// nonce included) authenticates the connection: it leaves the
+/// unauthenticated pool, so an app backend may keep any number of pooled
+/// keep-alive connections to the admin API from one address.
 async fn signed_body<T: DeserializeOwned>(
     state: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
     body: &Bytes,
 ) -> Result<T, Reply> {
-    authorize(state, headers).await?;
+    authorize(state, &caller.headers).await?;
+    if let Some(ticket) = &caller.ticket {
+        ticket.authenticated();
+    }
     serde_json::from_slice(body)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, 1002, format!("bad JSON body: {e}")))
 }
@@ -220,8 +247,8 @@ struct GetToken {
     expires_at: Option<i64>,
 }
 
-async fn get_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
-    let req: GetToken = match signed_body(&state, &headers, &body).await {
+async fn get_token(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    let req: GetToken = match signed_body(&state, &caller, &body).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -270,8 +297,8 @@ enum Membership {
     Quit,
 }
 
-async fn group_members(state: AppState, headers: HeaderMap, body: Bytes, op: Membership) -> Reply {
-    let req: GroupMembers = match signed_body(&state, &headers, &body).await {
+async fn group_members(state: AppState, caller: Caller, body: Bytes, op: Membership) -> Reply {
+    let req: GroupMembers = match signed_body(&state, &caller, &body).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -301,16 +328,16 @@ async fn group_members(state: AppState, headers: HeaderMap, body: Bytes, op: Mem
     }
 }
 
-async fn group_create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
-    group_members(state, headers, body, Membership::Create).await
+async fn group_create(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    group_members(state, caller, body, Membership::Create).await
 }
 
-async fn group_join(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
-    group_members(state, headers, body, Membership::Join).await
+async fn group_join(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    group_members(state, caller, body, Membership::Join).await
 }
 
-async fn group_quit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
-    group_members(state, headers, body, Membership::Quit).await
+async fn group_quit(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    group_members(state, caller, body, Membership::Quit).await
 }
 
 #[derive(Deserialize)]
@@ -319,8 +346,8 @@ struct GroupId {
     group_id: String,
 }
 
-async fn group_dismiss(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
-    let req: GroupId = match signed_body(&state, &headers, &body).await {
+async fn group_dismiss(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    let req: GroupId = match signed_body(&state, &caller, &body).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -385,8 +412,8 @@ struct PrivatePublish {
     verify_blacklist: Option<Flag>,
 }
 
-async fn publish_private(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
-    let req: PrivatePublish = match signed_body(&state, &headers, &body).await {
+async fn publish_private(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    let req: PrivatePublish = match signed_body(&state, &caller, &body).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -418,8 +445,8 @@ struct GroupPublish {
     directed_user_ids: Option<Vec<String>>,
 }
 
-async fn publish_group(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
-    let req: GroupPublish = match signed_body(&state, &headers, &body).await {
+async fn publish_group(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    let req: GroupPublish = match signed_body(&state, &caller, &body).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };
@@ -456,8 +483,8 @@ struct SystemPublish {
     to_user_id: OneOrMany,
 }
 
-async fn publish_system(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Reply {
-    let req: SystemPublish = match signed_body(&state, &headers, &body).await {
+async fn publish_system(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    let req: SystemPublish = match signed_body(&state, &caller, &body).await {
         Ok(r) => r,
         Err(reply) => return reply,
     };

@@ -69,10 +69,12 @@ pub struct Config {
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
 
-    /// Most unauthenticated connections (not yet past the WebSocket
-    /// ConnectRequest; plain HTTP ones until they close) from one address
-    /// (IPv6: one /64); more are closed at accept. 0 = no per-address cap
-    /// (e.g. behind a reverse proxy).
+    /// Most unauthenticated connections from one address (IPv6: one /64);
+    /// more are closed at accept. A connection is unauthenticated until its
+    /// WebSocket ConnectRequest is accepted, or its first admin call with a
+    /// valid signature (so an app backend's keep-alive pool is not capped);
+    /// health checks and unsigned calls count until the connection closes.
+    /// 0 = no per-address cap (e.g. behind a reverse proxy).
     #[arg(long, default_value_t = 64)]
     pub max_unauthenticated_per_ip: usize,
 

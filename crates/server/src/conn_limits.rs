@@ -1,14 +1,17 @@
 //! Caps on connections that have not authenticated yet.
 //!
 //! A connection is *unauthenticated* from TCP accept until its WebSocket
-//! client's ConnectRequest is accepted; plain HTTP connections (health,
-//! admin API) stay unauthenticated until they close. Such connections cost a
-//! file descriptor and memory without proving anything, so they are capped
-//! per client address and in total, and a connection over a cap is closed
-//! at accept instead of queueing: half-open sockets can hold at most the
-//! cap, never the whole descriptor table, and never block the listener.
-//! Authenticated sessions leave the pool ([`Ticket::authenticated`]); they
-//! are bounded by the protocol's heartbeat idle timeout instead.
+//! client's ConnectRequest is accepted, or until an admin call on it has a
+//! verified signature; other plain HTTP connections (health, unsigned or
+//! badly signed calls) stay unauthenticated until they close. Such
+//! connections cost a file descriptor and memory without proving anything,
+//! so they are capped per client address and in total, and a connection
+//! over a cap is closed at accept instead of queueing: half-open sockets can
+//! hold at most the cap, never the whole descriptor table, and never block
+//! the listener. Authenticated connections leave the pool
+//! ([`Ticket::authenticated`]); WebSocket sessions are bounded by the
+//! protocol's heartbeat idle timeout instead, admin connections by the
+//! request and header-read (keep-alive idle) timeouts.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};

@@ -399,3 +399,107 @@ async fn refused_connections_are_reset() {
     );
     assert!(still_open(&held));
 }
+
+/// One request on a kept-alive connection; the status and JSON body.
+async fn keep_alive_call(
+    s: &mut tokio::net::TcpStream,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+    signed: bool,
+) -> (u16, serde_json::Value) {
+    let body = body.to_string();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    let (nonce, ts) = fresh_nonce();
+    let sig = sign(if signed { APP_SECRET } else { "wrong" }, &nonce, &ts);
+    req.push_str(&format!(
+        "App-Key: {APP_KEY}\r\nNonce: {nonce}\r\nTimestamp: {ts}\r\nSignature: {sig}\r\n\r\n{body}"
+    ));
+    let exchange = async {
+        s.write_all(req.as_bytes()).await?;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse().unwrap())
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + len {
+                    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+                    let json = serde_json::from_slice(&got[end + 4..end + 4 + len])
+                        .unwrap_or(serde_json::Value::Null);
+                    return Ok::<_, std::io::Error>((status, json));
+                }
+            }
+            let n = s.read(&mut buf).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(DEADLINE, exchange)
+        .await
+        .expect("keep-alive call timed out")
+        .unwrap_or_else(|e| panic!("{path} on a kept-alive connection: {e}"))
+}
+
+/// An app backend's pool of keep-alive connections to the admin API is not
+/// capped as unauthenticated: a verified signature takes the connection out
+/// of the pool (and out of the unauthenticated lifetime); unsigned or
+/// badly signed calls do not.
+#[tokio::test]
+async fn signed_admin_connections_leave_the_unauthenticated_pool() {
+    let server = Server::start(Opts {
+        extra_args: args(&[
+            "--max-unauthenticated-per-ip",
+            "2",
+            "--idle-timeout",
+            "1s",
+            "--header-read-timeout",
+            "3s",
+            "--request-timeout",
+            "2s",
+        ]),
+        ..Opts::default()
+    });
+    const SRC: &str = "127.0.0.24";
+    let token = serde_json::json!({ "userId": "pooled" });
+    // Twice the per-address cap of signed keep-alive connections.
+    let mut pool = Vec::new();
+    for _ in 0..4 {
+        let mut s = connect_from(SRC, server.addr).await;
+        let (status, body) = keep_alive_call(&mut s, "POST", "/user/getToken", &token, true).await;
+        assert_eq!(status, 200, "{body}\n{}", server.log());
+        pool.push(s);
+    }
+    // A badly signed call and a health check stay unauthenticated: they
+    // fill the address's two places, and the next connection is refused.
+    let mut bad = connect_from(SRC, server.addr).await;
+    let (status, _) = keep_alive_call(&mut bad, "POST", "/user/getToken", &token, false).await;
+    assert_eq!(status, 401);
+    let mut health = connect_from(SRC, server.addr).await;
+    let (status, _) =
+        keep_alive_call(&mut health, "GET", "/health", &serde_json::json!({}), false).await;
+    assert_eq!(status, 200);
+    assert_eq!(http_from(SRC, server.addr, "/health").await, None);
+    // The pooled connections outlive the unauthenticated lifetime (1 + 3 +
+    // 2 s) while in use, kept alive with gaps below the header-read timeout.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(7) {
+        for s in &mut pool {
+            let (status, body) = keep_alive_call(s, "POST", "/user/getToken", &token, true).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The unauthenticated ones were closed at the end of theirs.
+    wait_server_close(&mut bad).await;
+    wait_server_close(&mut health).await;
+}
