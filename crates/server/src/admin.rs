@@ -7,7 +7,7 @@
 
 use std::convert::Infallible;
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody as _};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -66,21 +66,50 @@ async fn log_refusals(State(state): State<AppState>, req: Request, next: Next) -
     if resp.status().is_success() {
         return resp;
     }
-    let (parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_LOGGED_REPLY)
-        .await
-        .unwrap_or_default();
-    let reply: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let detail = format!(
-        "{path} {} {}: {}",
-        parts.status.as_u16(),
-        reply["code"],
-        reply["errorMessage"].as_str().unwrap_or("")
-    );
+    let status = resp.status().as_u16();
+    let (resp, reply) = reply_for_log(resp).await;
+    let detail = match reply {
+        Some(reply) => format!(
+            "{path} {status} {}: {}",
+            reply["code"],
+            reply["errorMessage"].as_str().unwrap_or("")
+        ),
+        None => {
+            format!("{path} {status} (reply not logged: not JSON or over {MAX_LOGGED_REPLY} bytes)")
+        }
+    };
     state
         .refusals
         .note(Reason::AdminRefused, peer, Some(&detail));
-    Response::from_parts(parts, Body::from(bytes))
+    resp
+}
+
+/// The reply as JSON for the log, and the response to send, its body
+/// unchanged. Only a body known to be at most [`MAX_LOGGED_REPLY`] bytes is
+/// read; a larger (or unsized) one goes to the client untouched and is not
+/// logged.
+async fn reply_for_log(resp: Response) -> (Response, Option<Value>) {
+    let small = resp
+        .body()
+        .size_hint()
+        .upper()
+        .is_some_and(|n| n <= MAX_LOGGED_REPLY as u64);
+    if !small {
+        return (resp, None);
+    }
+    let (parts, body) = resp.into_parts();
+    match axum::body::to_bytes(body, MAX_LOGGED_REPLY).await {
+        Ok(bytes) => {
+            let reply = serde_json::from_slice(&bytes).ok();
+            (Response::from_parts(parts, Body::from(bytes)), reply)
+        }
+        // The body failed while being read: it would have failed the
+        // client's read as well.
+        Err(e) => {
+            tracing::debug!(error = %crate::log_escape::Escaped(&e), "error reply unreadable");
+            (Response::from_parts(parts, Body::empty()), None)
+        }
+    }
 }
 
 fn fail(status: StatusCode, code: i32, msg: impl Into<String>) -> Reply {
@@ -509,5 +538,38 @@ fn publish_reply(result: Result<Vec<String>, ApiError>) -> Reply {
     match result {
         Ok(uids) => ok(json!({ "messageUIds": uids })),
         Err(e) => from_api(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    async fn body_of(resp: Response) -> Bytes {
+        axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn small_replies_are_logged_and_sent_unchanged() {
+        let (status, Json(v)) = fail(StatusCode::BAD_REQUEST, 1002, "bad userId");
+        let resp = (status, Json(v.clone())).into_response();
+        let (resp, reply) = reply_for_log(resp).await;
+        assert_eq!(reply, Some(v.clone()));
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body_of(resp).await, serde_json::to_vec(&v).unwrap());
+    }
+
+    #[tokio::test]
+    async fn large_replies_reach_the_client_whole() {
+        let msg = "x".repeat(100 * 1024);
+        let resp = fail(StatusCode::BAD_REQUEST, 1002, msg.clone()).into_response();
+        let (resp, reply) = reply_for_log(resp).await;
+        assert_eq!(reply, None);
+        let body: Value = serde_json::from_slice(&body_of(resp).await).unwrap();
+        assert_eq!(body["errorMessage"], msg.as_str());
     }
 }
