@@ -511,8 +511,13 @@ fn close(conn: &mut Connection) {
 /// The writer's connection, once it can write: schema current, write lock obtainable.
 fn start_writer(path: &Path, key: Option<&EncryptionKey>) -> ImResult<Connection> {
     let mut conn = super::open_connection(path, true, key)?;
-    migrations::migrate(&mut conn)?;
-    conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+    let ready = migrations::migrate(&mut conn)
+        .and_then(|()| Ok(conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?));
+    if let Err(e) = ready {
+        // Dropped here: no checkpoint-on-close into a file that may be damaged.
+        let _ = super::no_checkpoint_on_close(&conn, true);
+        return Err(e);
+    }
     Ok(conn)
 }
 

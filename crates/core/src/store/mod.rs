@@ -111,9 +111,21 @@ fn open_connection(
     })?;
     // The key is the first statement: nothing can read the file before it.
     encryption::apply_key(&conn, path, key)?;
+    // Until the connection is ready, closing it must not checkpoint: one that fails here on
+    // a damaged file leaves the file and its WAL as they are (for recoverDatabase).
+    no_checkpoint_on_close(&conn, true)?;
     migrations::refuse_newer(&conn)?;
     configure(&conn, writer)?;
+    no_checkpoint_on_close(&conn, false)?;
     Ok(conn)
+}
+
+fn no_checkpoint_on_close(conn: &Connection, on: bool) -> ImResult<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        on,
+    )?;
+    Ok(())
 }
 
 /// `read_only`: open with `health::open_read_only` (the writer could not start).
@@ -134,7 +146,11 @@ fn spawn_worker(
         } else {
             open_connection(&path, writer, key.as_ref()).and_then(|mut c| {
                 if writer {
-                    migrations::migrate(&mut c)?;
+                    if let Err(e) = migrations::migrate(&mut c) {
+                        // Dropped below: no checkpoint into a file that may be damaged.
+                        let _ = no_checkpoint_on_close(&c, true);
+                        return Err(e);
+                    }
                 }
                 Ok(c)
             })
@@ -159,10 +175,7 @@ fn spawn_worker(
         if health.is_damaged() {
             // Nothing may copy the WAL into a damaged file (closing the last connection
             // would): recoverDatabase moves both aside exactly as they are.
-            let _ = conn.set_db_config(
-                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-                true,
-            );
+            let _ = no_checkpoint_on_close(&conn, true);
         } else if writer && !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
             // Leave a compact WAL behind so the next open is fast.
             let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
