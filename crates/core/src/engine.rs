@@ -293,6 +293,8 @@ impl Engine {
         // interleave.
         let _guard = self.lifecycle.lock().await;
         let db = self.db()?;
+        // Rewrites every page: never on a damaged file; on a full disk, 33202.
+        db.store.ensure_writable().await?;
         db.store.rekey(key.clone()).await?;
         *self.encryption_key.lock().unwrap() = Some(key);
         tracing::info!("database key changed");
@@ -307,6 +309,8 @@ impl Engine {
             .ok_or_else(|| ImError::invalid("key is required (a non-empty string)"))?;
         let _guard = self.lifecycle.lock().await;
         let db = self.db()?;
+        // Rewrites every page: never on a damaged file; on a full disk, 33202.
+        db.store.ensure_writable().await?;
         match db.store.encrypt(key.clone()).await {
             Ok(()) => {
                 *self.encryption_key.lock().unwrap() = Some(key);

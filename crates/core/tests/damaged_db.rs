@@ -183,6 +183,8 @@ async fn assert_writes_refused(e: &Engine, file: &Path, message_id: i64) {
         e.clear_all_messages_unread_status()
     );
     refused!("removeConversation", e.remove_conversation(conv("u7")));
+    refused!("rekey", e.rekey(json!(format!("x'{}'", "cd".repeat(32)))));
+    refused!("encryptDatabase", e.encrypt_database(json!("a passphrase")));
 }
 
 /// Reads answer 33201 or work; never the old generic 33002.

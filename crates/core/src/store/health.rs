@@ -537,3 +537,11 @@ fn reopen_reader(
     *conn = fresh;
     Ok(())
 }
+
+impl super::Store {
+    /// For callers that write outside [`super::Store::write`] (rekey, encryptDatabase): the
+    /// same refusal on a damaged database, and the same writer restart while read-only.
+    pub async fn ensure_writable(&self) -> ImResult<()> {
+        self.writable().await
+    }
+}
