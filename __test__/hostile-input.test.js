@@ -86,6 +86,14 @@ test('item 3: throwing getters and Proxies resolve 33003 naming the place; the c
     assert.ok(r.msg.includes(argument), `${label}: ${r.msg}`)
     assert.match(r.msg, thrown, label)
   }
+  // Errors spell arguments as the API does, and numbers as JavaScript prints them.
+  const named = await engine.sendReadReceiptMessage('p2', Infinity, 0)
+  assert.equal(named.code, 33003)
+  assert.equal(named.msg, 'messageUId must be a finite number, got Infinity')
+  // An odd key is quoted in the path, so it cannot garble or forge the message.
+  const odd = await engine.getMessageCount({ conversationType: 1, targetId: 'p', ['a\nb']: { get x() { return boom() } } })
+  assert.equal(odd.code, 33003)
+  assert.ok(odd.msg.startsWith('conversation["a\\nb"].x cannot be read'), odd.msg)
   // No exception was left pending: the engine still answers, and nothing was written.
   assert.equal(await ok(engine.getMessageCount(priv('p'))), 1)
 })

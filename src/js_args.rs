@@ -275,7 +275,15 @@ impl Reader {
         let status = unsafe { sys::napi_get_value_double(self.env, v, &mut f) };
         self.check(status, "reading a number")?;
         if !f.is_finite() {
-            return Err(self.invalid(format!("must be a finite number, got {f}")));
+            // As JavaScript spells them, not Rust's `inf`.
+            let got = if f.is_nan() {
+                "NaN"
+            } else if f > 0.0 {
+                "Infinity"
+            } else {
+                "-Infinity"
+            };
+            return Err(self.invalid(format!("must be a finite number, got {got}")));
         }
         if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
             Ok(Value::from(f as i64))

@@ -260,9 +260,9 @@ api! {
     remove_from_blacklist(user_id) ["userId: string"] -> "Promise<ImResult<void>>";
     get_blacklist() [""] -> "Promise<ImResult<string[]>>";
     get_blacklist_status(user_id) ["userId: string"] -> "Promise<ImResult<number>>";
-    send_read_receipt_message(target_id, message_uid, timestamp)
+    send_read_receipt_message(target_id, message_u_id, timestamp)
         ["targetId: string, messageUId: string, timestamp: number"] -> "Promise<ImResult<void>>";
-    send_read_receipt_request(target_id, message_uid, channel_id)
+    send_read_receipt_request(target_id, message_u_id, channel_id)
         ["targetId: string, messageUId: string, channelId?: string"] -> "Promise<ImResult<void>>";
     send_read_receipt_response_v2(target_id, message_list, channel_id)
         ["targetId: string, messageList: Record<string, string[]>, channelId?: string"]
