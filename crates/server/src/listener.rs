@@ -194,7 +194,7 @@ async fn serve_http(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let io = ConnIo::new(tcp, ticket.clone());
-    let reset_on_drop = io.reset.clone();
+    let flags = io.flags.clone();
     let service = ConnService {
         router,
         ticket: ticket.clone(),
@@ -219,9 +219,14 @@ async fn serve_http(
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
-                    if e.is_timeout() {
-                        reset_on_drop.store(true, Ordering::Release);
+                    // Part of a request head, then nothing more: slow-loris.
+                    // Without one it is a keep-alive connection gone quiet
+                    // after its last answer, closed as usual.
+                    if e.is_timeout() && flags.read_since_write.load(Ordering::Acquire) {
+                        flags.reset.store(true, Ordering::Release);
                         gate.refusals.note(Reason::HeaderReadTimeout, Some(peer.ip()), None);
+                    } else if e.is_timeout() {
+                        tracing::debug!(peer = %peer.ip(), "idle keep-alive connection closed");
                     } else {
                         tracing::debug!(error = %Escaped(&e), "connection error");
                     }
@@ -247,7 +252,7 @@ async fn serve_http(
             () = sleep_until(hard) => {
                 hard = None;
                 if ticket.is_unauthenticated() {
-                    reset_on_drop.store(true, Ordering::Release);
+                    flags.reset.store(true, Ordering::Release);
                     gate.refusals.note(Reason::LifetimeExceeded, Some(peer.ip()), None);
                     break;
                 }
@@ -271,8 +276,17 @@ async fn sleep_until(at: Option<Instant>) {
 struct ConnIo {
     tcp: TcpStream,
     ticket: Ticket,
+    flags: Arc<ConnFlags>,
+}
+
+/// Shared between a [`ConnIo`] and the task serving it.
+#[derive(Default)]
+struct ConnFlags {
     /// Close with a reset (`SO_LINGER` 0) when dropped.
-    reset: Arc<AtomicBool>,
+    reset: AtomicBool,
+    /// Bytes arrived since the last write (the connection is not just idle
+    /// between requests).
+    read_since_write: AtomicBool,
 }
 
 impl ConnIo {
@@ -280,15 +294,22 @@ impl ConnIo {
         ConnIo {
             tcp,
             ticket,
-            reset: Arc::new(AtomicBool::new(false)),
+            flags: Arc::default(),
         }
+    }
+
+    fn wrote<T>(&self, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if let Poll::Ready(Ok(_)) = &polled {
+            self.flags.read_since_write.store(false, Ordering::Release);
+        }
+        polled
     }
 }
 
 impl Drop for ConnIo {
     fn drop(&mut self) {
         self.ticket.closing();
-        if self.reset.load(Ordering::Acquire) {
+        if self.flags.reset.load(Ordering::Acquire) {
             if let Err(e) = self.tcp.set_zero_linger() {
                 tracing::debug!(error = %Escaped(&e), "SO_LINGER failed");
             }
@@ -303,7 +324,15 @@ impl AsyncRead for ConnIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.tcp).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            if buf.filled().len() > before {
+                this.flags.read_since_write.store(true, Ordering::Release);
+            }
+        }
+        polled
     }
 }
 
@@ -313,7 +342,9 @@ impl AsyncWrite for ConnIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.tcp).poll_write(cx, buf);
+        this.wrote(polled)
     }
 
     fn poll_write_vectored(
@@ -321,7 +352,9 @@ impl AsyncWrite for ConnIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs);
+        this.wrote(polled)
     }
 
     fn is_write_vectored(&self) -> bool {

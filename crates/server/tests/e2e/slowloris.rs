@@ -515,4 +515,18 @@ async fn signed_admin_connections_leave_the_unauthenticated_pool() {
     // The unauthenticated ones were closed at the end of theirs.
     wait_server_close(&mut bad).await;
     wait_server_close(&mut health).await;
+    // A pooled connection left idle after its answer is closed after the
+    // header-read timeout like any keep-alive connection: a plain close, not
+    // the reset a slow request head gets, and no refusal logged.
+    let mut idle = pool.pop().unwrap();
+    let mut buf = [0u8; 64];
+    let end = tokio::time::timeout(DEADLINE, idle.read(&mut buf))
+        .await
+        .expect("the idle keep-alive connection was not closed");
+    assert!(matches!(end, Ok(0)), "{end:?}");
+    assert!(
+        refusal_counts(&server.log(), "header_read_timeout").is_empty(),
+        "{}",
+        server.log()
+    );
 }
