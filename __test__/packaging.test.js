@@ -35,6 +35,7 @@ const MAIN_FILES = [
   'index.d.ts',
   'js/main.js',
   'js/main.d.ts',
+  'js/methods.js',
   'js/renderer.js',
   'js/renderer.d.ts',
   'js/types.d.ts',
@@ -184,6 +185,16 @@ test('(b) package.json files, exports and optionalDependencies', () => {
     assert.ok(MAIN_FILES.includes(t), `${t} (an entry point) is in files`)
   }
   assert.deepEqual(rootPkg.exports['./native'], { types: './index.d.ts', default: './index.js' })
+  // What the published glue requires by relative path is published too (js/renderer.js and
+  // js/main.js share js/methods.js). (index.js, the napi loader, tries optional files.)
+  for (const f of MAIN_FILES.filter((x) => x.startsWith('js/') && x.endsWith('.js'))) {
+    const src = fs.readFileSync(path.join(ROOT, f), 'utf8')
+    for (const m of src.matchAll(/\brequire\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(f), m[1]))
+      if (target === 'index.js') continue
+      assert.ok(MAIN_FILES.includes(target), `${f} requires ${m[1]}: ${target} is in files`)
+    }
+  }
   // The napi config names the six targets and the binary the platform packages carry.
   assert.equal(rootPkg.napi.binaryName, 'imsync')
   assert.deepEqual([...rootPkg.napi.targets].sort(), Object.values(PLATFORMS).map((p) => p.triple).sort())

@@ -6,7 +6,7 @@
 //   1. checks the sender: the webContents must be a registered window (see "Windows" below)
 //      and the message must come from its top frame (sub-frames and other webContents are
 //      refused with 35005, without touching the engine);
-//   2. checks the method name against METHODS (the API methods of ARCHITECTURE.md §4 plus
+//   2. checks the method name against METHODS (js/methods.js: the API methods of ARCHITECTURE.md §4 plus
 //      `open`; never close, rekey, encryptDatabase, recoverDatabase, constructor, onEvent, __proto__, …) and that `args` is an array
 //      (33003 otherwise, without touching the engine);
 //   3. calls the Engine method of the same name with the same positional arguments and
@@ -53,93 +53,9 @@ const INVALID_PARAMETER = 33003
 const NOT_SUPPORT = 35004
 const MAIN_PROCESS_ERROR = 35005
 
-/** electronExtension.* (ARCHITECTURE.md §4). Keep in step with js/renderer.js. */
-const EXTENSION_METHODS = Object.freeze([
-  'getHistoryMessagesByMessageTypes',
-  'getMessagesAroundTimestamp',
-  'getContinuousMessages',
-  'getMessageCount',
-  'insertMessage',
-  'batchInsertMessage',
-  'clearMessages',
-  'deleteMessagesByTimestamp',
-  'deleteMessages',
-  'searchMessages',
-  'searchMessageInTimeRange',
-  'searchMessagesByUser',
-  'searchConversationByContent',
-  'getAllConversationList',
-  'getConversationList',
-  'getConversations',
-  'setMessageReceivedStatusInfo',
-  'setMessageReceivedStatus',
-  'setMessageSentStatus',
-  'setMessageStatusToRead',
-  'setCheckDuplicateMessage',
-])
-
-/**
- * Top-level IMLib calls forwarded to the Engine (ARCHITECTURE.md §4), plus `open` for
- * local-only apps. init and the event-listener calls are answered in the renderer itself.
- * Keep in step with js/renderer.js.
- */
-const IMLIB_METHODS = Object.freeze([
-  'open',
-  'connect',
-  'disconnect',
-  'getConnectionStatus',
-  'registerMessageType',
-  'sendMessage',
-  'recallMessage',
-  'getHistoryMessages',
-  'getRemoteHistoryMessages',
-  'getConversation',
-  'removeConversation',
-  'getTopConversationList',
-  'getUnreadConversationList',
-  'getTotalUnreadCount',
-  'getUnreadCount',
-  'getUnreadMentionedCount',
-  'getAllUnreadMentionedCount',
-  'clearMessagesUnreadStatus',
-  'clearAllMessagesUnreadStatus',
-  'getFirstUnreadMessageInfo',
-  'saveTextMessageDraft',
-  'getTextMessageDraft',
-  'clearTextMessageDraft',
-  'setConversationToTop',
-  'setConversationNotificationLevel',
-  'getConversationNotificationLevel',
-  'setConversationNotificationStatus',
-  'getConversationNotificationStatus',
-  'getBlockedConversationList',
-  'addTag',
-  'removeTag',
-  'updateTag',
-  'getTags',
-  'getTagsFromConversation',
-  'addConversationsToTag',
-  'removeConversationsFromTag',
-  'removeTagsFromConversation',
-  'removeTagFromConversations',
-  'getConversationsFromTagByPage',
-  'getUnreadCountByTag',
-  'setConversationToTopInTag',
-  'addToBlacklist',
-  'removeFromBlacklist',
-  'getBlacklist',
-  'getBlacklistStatus',
-  'sendTypingStatusMessage',
-  'sendReadReceiptMessage',
-  'sendReadReceiptRequest',
-  'sendReadReceiptResponseV2',
-  'sendSyncReadStatusMessage',
-  'updateMessageExpansion',
-  'removeMessageExpansionForKey',
-])
-
-/** Every method name a renderer may call: the allow-list. */
-const METHODS = Object.freeze([...IMLIB_METHODS, ...EXTENSION_METHODS])
+// The allow-list: js/methods.js, the one list js/renderer.js forwards too (never rekey,
+// encryptDatabase, recoverDatabase: those are main-process-only service methods below).
+const { EXTENSION_METHODS, IMLIB_METHODS, METHODS } = require('./methods.js')
 const ALLOWED = new Set(METHODS)
 /** Calls that open a user database; other calls wait while one is in flight. */
 // recoverDatabase closes the database and opens a fresh one: calls wait for it like for an

@@ -3,9 +3,10 @@
 // gives the RongIMLib-compatible API object (ARCHITECTURE.md §4): the top-level IMLib calls,
 // `electronExtension.*`, the enums, the event-listener calls and registerMessageType.
 //
-// Self-contained: it requires nothing but 'electron', so it runs in a sandboxed preload
-// (bundle it into the preload, e.g. with examples/electron-app/build-preload.js or any
-// bundler; a sandboxed preload cannot require files by itself).
+// Sandbox-safe: it requires only 'electron' and its sibling ./methods.js (which requires
+// nothing), so it runs in a sandboxed preload once bundled into it (a sandboxed preload cannot
+// require files by itself): examples/electron-app/build-preload.js inlines both, and so does
+// any bundler (esbuild `--bundle --platform=node --external:electron`, webpack, …).
 //
 // Every call is `ipcRenderer.invoke('imsync:call', method, args)` and resolves the main
 // process's `{ code, msg?, data? }` envelope; it never rejects. Calls made before the main
@@ -337,88 +338,10 @@ const ErrorCode = Object.freeze({
   QNTKN_GET_ERROR: 41002,
 })
 
-// ---- the methods forwarded to the main process (keep in step with js/main.js) ------------
+// ---- the methods forwarded to the main process: js/methods.js, the list js/main.js
+// allow-lists (one list; a bundler inlines it into a sandboxed preload) ---------------------
 
-/** electronExtension.* */
-const EXTENSION_METHODS = Object.freeze([
-  'getHistoryMessagesByMessageTypes',
-  'getMessagesAroundTimestamp',
-  'getContinuousMessages',
-  'getMessageCount',
-  'insertMessage',
-  'batchInsertMessage',
-  'clearMessages',
-  'deleteMessagesByTimestamp',
-  'deleteMessages',
-  'searchMessages',
-  'searchMessageInTimeRange',
-  'searchMessagesByUser',
-  'searchConversationByContent',
-  'getAllConversationList',
-  'getConversationList',
-  'getConversations',
-  'setMessageReceivedStatusInfo',
-  'setMessageReceivedStatus',
-  'setMessageSentStatus',
-  'setMessageStatusToRead',
-  'setCheckDuplicateMessage',
-])
-
-/** Top-level calls (registerMessageType is forwarded too, see below). */
-const IMLIB_METHODS = Object.freeze([
-  'open',
-  'connect',
-  'disconnect',
-  'getConnectionStatus',
-  'registerMessageType',
-  'sendMessage',
-  'recallMessage',
-  'getHistoryMessages',
-  'getRemoteHistoryMessages',
-  'getConversation',
-  'removeConversation',
-  'getTopConversationList',
-  'getUnreadConversationList',
-  'getTotalUnreadCount',
-  'getUnreadCount',
-  'getUnreadMentionedCount',
-  'getAllUnreadMentionedCount',
-  'clearMessagesUnreadStatus',
-  'clearAllMessagesUnreadStatus',
-  'getFirstUnreadMessageInfo',
-  'saveTextMessageDraft',
-  'getTextMessageDraft',
-  'clearTextMessageDraft',
-  'setConversationToTop',
-  'setConversationNotificationLevel',
-  'getConversationNotificationLevel',
-  'setConversationNotificationStatus',
-  'getConversationNotificationStatus',
-  'getBlockedConversationList',
-  'addTag',
-  'removeTag',
-  'updateTag',
-  'getTags',
-  'getTagsFromConversation',
-  'addConversationsToTag',
-  'removeConversationsFromTag',
-  'removeTagsFromConversation',
-  'removeTagFromConversations',
-  'getConversationsFromTagByPage',
-  'getUnreadCountByTag',
-  'setConversationToTopInTag',
-  'addToBlacklist',
-  'removeFromBlacklist',
-  'getBlacklist',
-  'getBlacklistStatus',
-  'sendTypingStatusMessage',
-  'sendReadReceiptMessage',
-  'sendReadReceiptRequest',
-  'sendReadReceiptResponseV2',
-  'sendSyncReadStatusMessage',
-  'updateMessageExpansion',
-  'removeMessageExpansionForKey',
-])
+const { EXTENSION_METHODS, IMLIB_METHODS } = require('./methods.js')
 
 // ---- transport ---------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 'use strict'
 // Builds the sandboxed preload: a sandboxed preload cannot require files, only 'electron'
-// (and events, timers, url), so `require('imsync/renderer')` is inlined into one file.
-// imsync/renderer itself requires nothing but 'electron', which is left to the sandbox.
+// (and events, timers, url), so `require('imsync/renderer')` is inlined into one file, with
+// the files it requires by relative path (its ./methods.js). 'electron' is left to the sandbox.
 // Any bundler does the same (esbuild: `--bundle --platform=node --external:electron`);
 // this one has no dependencies.
 //
@@ -20,14 +20,70 @@ function resolveRenderer(fromDir) {
   }
 }
 
+/** `require('./x')` / `require("../x")` with a literal relative path. */
+const RELATIVE_REQUIRE = /\brequire\(\s*(['"])(\.{1,2}\/[^'"\n]+)\1\s*\)/g
+
+/** The file a relative require names (as Node resolves it: exact, .js, /index.js), or null. */
+function resolveRelative(fromFile, request) {
+  const base = path.resolve(path.dirname(fromFile), request)
+  for (const f of [base, `${base}.js`, path.join(base, 'index.js')]) {
+    try {
+      if (fs.statSync(f).isFile()) return f
+    } catch {
+      // not this one
+    }
+  }
+  return null
+}
+
+/**
+ * The module graph: `modules` (id → file) plus every file they (and the entry) require by a
+ * literal relative path, transitively (js/renderer.js requires ./methods.js). A file gets one
+ * id however it is reached, so it runs once. A relative require that names no file is left
+ * to the sandbox (which refuses it at run time, as it would unbundled).
+ */
+function moduleGraph(entryFile, modules) {
+  const idOf = new Map() // file -> id
+  const files = new Map() // id -> file
+  const deps = new Map() // id -> { request: id }
+  for (const [id, file] of Object.entries(modules)) {
+    const f = path.resolve(file)
+    if (!idOf.has(f)) idOf.set(f, id)
+    files.set(id, f)
+  }
+  const root = path.dirname(entryFile)
+  const queue = [['<entry>', entryFile], ...files]
+  for (let i = 0; i < queue.length; i++) {
+    const [id, file] = queue[i]
+    if (deps.has(id)) continue
+    const own = {}
+    deps.set(id, own)
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(RELATIVE_REQUIRE)) {
+      const target = resolveRelative(file, m[2])
+      if (!target) continue
+      let depId = idOf.get(target)
+      if (!depId) {
+        depId = `file:${path.relative(root, target).split(path.sep).join('/')}`
+        idOf.set(target, depId)
+        files.set(depId, target)
+      }
+      own[m[2]] = depId
+      queue.push([depId, target])
+    }
+  }
+  return { files, deps }
+}
+
 /**
  * Returns the source of a self-contained preload: `entry` with the modules of `modules`
- * (id → file; default { 'imsync/renderer': … }) inlined. Other requires go to the sandbox.
+ * (id → file; default { 'imsync/renderer': … }) and the files they require by relative path
+ * inlined. Other requires ('electron') go to the sandbox.
  */
 function bundleSource({ entry, modules }) {
   const entryFile = path.resolve(entry)
   const mods = modules || { 'imsync/renderer': resolveRenderer(path.dirname(entryFile)) }
-  const defs = Object.entries(mods)
+  const { files, deps } = moduleGraph(entryFile, mods)
+  const defs = [...files]
     .map(([id, file]) => {
       const src = fs.readFileSync(file, 'utf8')
       return `  ${JSON.stringify(id)}: function (module, exports, require) {\n${src}\n  },`
@@ -38,21 +94,27 @@ function bundleSource({ entry, modules }) {
   var __defs = {
 ${defs}
   }
+  var __deps = ${JSON.stringify(Object.fromEntries(deps))}
   var __cache = {}
-  function __bundledRequire(id) {
-    if (Object.prototype.hasOwnProperty.call(__defs, id)) {
-      if (!__cache[id]) {
-        var m = { exports: {} }
-        __cache[id] = m
-        __defs[id].call(m.exports, m, m.exports, __require)
-      }
-      return __cache[id].exports
+  function __load(id) {
+    if (!__cache[id]) {
+      var m = { exports: {} }
+      __cache[id] = m
+      __defs[id].call(m.exports, m, m.exports, __requireFrom(id))
     }
-    return __require(id)
+    return __cache[id].exports
+  }
+  function __requireFrom(from) {
+    var own = __deps[from] || {}
+    return function require(id) {
+      if (Object.prototype.hasOwnProperty.call(own, id)) return __load(own[id])
+      if (Object.prototype.hasOwnProperty.call(__defs, id)) return __load(id)
+      return __require(id)
+    }
   }
   ;(function (require, module, exports) {
 ${fs.readFileSync(entryFile, 'utf8')}
-  })(__bundledRequire, module, exports)
+  })(__requireFrom('<entry>'), module, exports)
 })(require, module, exports)
 `
 }
@@ -65,7 +127,7 @@ function bundlePreload({ entry, outFile, modules }) {
   return out
 }
 
-module.exports = { bundlePreload, bundleSource, resolveRenderer }
+module.exports = { bundlePreload, bundleSource, resolveRenderer, moduleGraph }
 
 if (require.main === module) {
   const out = bundlePreload({ entry: path.join(__dirname, 'preload.js'), outFile: path.join(__dirname, 'dist', 'preload.js') })

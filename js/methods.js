@@ -1,0 +1,98 @@
+'use strict'
+// The methods a renderer may call through 'imsync:call' (ARCHITECTURE.md §4, §10 "Methods
+// list"): the ONE list. js/main.js allow-lists exactly these; js/renderer.js forwards exactly
+// these. Requires nothing, so a sandboxed preload can bundle it with js/renderer.js
+// (examples/electron-app/build-preload.js inlines relative requires; so does any bundler).
+//
+// Main-process-only Engine calls (rekey, encryptDatabase, recoverDatabase), lifecycle
+// (close) and the event hook (onEvent) are deliberately NOT here: no window can reach them.
+// Each name is the Engine method of the same name, called with the same positional arguments.
+
+/** electronExtension.* (the Electron solution's local-database calls). */
+const EXTENSION_METHODS = Object.freeze([
+  'getHistoryMessagesByMessageTypes',
+  'getMessagesAroundTimestamp',
+  'getContinuousMessages',
+  'getMessageCount',
+  'insertMessage',
+  'batchInsertMessage',
+  'clearMessages',
+  'deleteMessagesByTimestamp',
+  'deleteMessages',
+  'searchMessages',
+  'searchMessageInTimeRange',
+  'searchMessagesByUser',
+  'searchConversationByContent',
+  'getAllConversationList',
+  'getConversationList',
+  'getConversations',
+  'setMessageReceivedStatusInfo',
+  'setMessageReceivedStatus',
+  'setMessageSentStatus',
+  'setMessageStatusToRead',
+  'setCheckDuplicateMessage',
+])
+
+/**
+ * Top-level IMLib calls forwarded to the Engine, plus `open` for local-only apps. init and the
+ * event-listener calls are answered in the renderer itself.
+ */
+const IMLIB_METHODS = Object.freeze([
+  'open',
+  'connect',
+  'disconnect',
+  'getConnectionStatus',
+  'registerMessageType',
+  'sendMessage',
+  'recallMessage',
+  'getHistoryMessages',
+  'getRemoteHistoryMessages',
+  'getConversation',
+  'removeConversation',
+  'getTopConversationList',
+  'getUnreadConversationList',
+  'getTotalUnreadCount',
+  'getUnreadCount',
+  'getUnreadMentionedCount',
+  'getAllUnreadMentionedCount',
+  'clearMessagesUnreadStatus',
+  'clearAllMessagesUnreadStatus',
+  'getFirstUnreadMessageInfo',
+  'saveTextMessageDraft',
+  'getTextMessageDraft',
+  'clearTextMessageDraft',
+  'setConversationToTop',
+  'setConversationNotificationLevel',
+  'getConversationNotificationLevel',
+  'setConversationNotificationStatus',
+  'getConversationNotificationStatus',
+  'getBlockedConversationList',
+  'addTag',
+  'removeTag',
+  'updateTag',
+  'getTags',
+  'getTagsFromConversation',
+  'addConversationsToTag',
+  'removeConversationsFromTag',
+  'removeTagsFromConversation',
+  'removeTagFromConversations',
+  'getConversationsFromTagByPage',
+  'getUnreadCountByTag',
+  'setConversationToTopInTag',
+  'addToBlacklist',
+  'removeFromBlacklist',
+  'getBlacklist',
+  'getBlacklistStatus',
+  'sendTypingStatusMessage',
+  'sendReadReceiptMessage',
+  'sendReadReceiptRequest',
+  'sendReadReceiptResponseV2',
+  'sendSyncReadStatusMessage',
+  'updateMessageExpansion',
+  'removeMessageExpansionForKey',
+])
+
+/** Every method name a renderer may call: the allow-list. */
+const METHODS = Object.freeze([...IMLIB_METHODS, ...EXTENSION_METHODS])
+
+module.exports = { EXTENSION_METHODS, IMLIB_METHODS, METHODS }
