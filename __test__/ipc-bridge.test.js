@@ -15,10 +15,13 @@ const { Engine, electron } = h
 const mainModule = require('imsync')
 const rendererApi = require('imsync/renderer') // outside a renderer: enums and shape only
 
-/** Engine methods a renderer reaches (everything but lifecycle and the event hook). */
+/** Main-process-only Engine calls: the database key and recovery (no window may reach them). */
+const MAIN_ONLY = ['rekey', 'encryptDatabase', 'recoverDatabase']
+
+/** Engine methods a renderer reaches (everything but lifecycle, the event hook and MAIN_ONLY). */
 function engineApiMethods() {
   return Object.getOwnPropertyNames(Engine.prototype).filter((n) => {
-    if (['constructor', 'close', 'onEvent'].includes(n)) return false
+    if (['constructor', 'close', 'onEvent', ...MAIN_ONLY].includes(n)) return false
     const d = Object.getOwnPropertyDescriptor(Engine.prototype, n)
     return typeof d.value === 'function'
   })
@@ -92,7 +95,8 @@ test('the allow-list of the main process and the methods the renderer forwards a
   for (const m of electronExtension) assert.equal(typeof rendererApi.electronExtension[m], 'function', m)
   // Every method of the native Engine a renderer may use is allow-listed; lifecycle is not.
   for (const m of engineApiMethods()) assert.ok(mainModule.METHODS.includes(m), `${m} allow-listed`)
-  for (const m of ['close', 'constructor', 'onEvent', '__proto__', 'init', 'addEventListener']) {
+  for (const m of MAIN_ONLY) assert.equal(typeof Engine.prototype[m], 'function', `${m} is on the Engine`)
+  for (const m of ['close', 'constructor', 'onEvent', '__proto__', 'init', 'addEventListener', ...MAIN_ONLY]) {
     assert.ok(!mainModule.METHODS.includes(m), `${m} not allow-listed`)
   }
   // The module's default export is init, like the vendor's RCInit.
