@@ -152,7 +152,12 @@ declare namespace imsync {
     isDelete?: boolean
   }
 
-  /** The API object: RongIMLib-compatible (ARCHITECTURE.md §4). */
+  /**
+   * The API object: RongIMLib-compatible (ARCHITECTURE.md §4). At run time it (and its
+   * `electronExtension`) also answers any other lowerCamelCase method name with a promise of
+   * `{ code: 35004, msg }` naming the call (not typed here, so TypeScript still flags typos);
+   * `then` stays undefined: the object is not a thenable.
+   */
   interface Api {
     /** RongIMLib.init: the main process initialized imsync already; resolves at once. */
     init(options?: { appkey?: string; [key: string]: unknown }): Promise<ImResult<void>>

@@ -605,6 +605,52 @@ function sendMessage(...args) {
   })()
 }
 
+// ---- any method name answers -------------------------------------------------------------
+// An IMLib 5.x app may call what imsync does not serve (yet): instead of `TypeError: … is not a
+// function`, the API object (and its electronExtension) answers any method name with a promise
+// of { code: 35004 (NOT_SUPPORT), msg } naming the call, without an IPC round trip. The real
+// members are untouched: Object.keys, `in`, typeof checks, JSON.stringify and spreading see
+// only them. Unknown names are only lowerCamelCase identifiers (the vendor's method names) that
+// are not on the object or Object.prototype, and never one of NOT_METHODS: `then` stays
+// undefined (the object is not a thenable: `await RongIMLib` is the object), and so do the
+// names libraries probe (toJSON, a module's default/__esModule, Vue's __v_*, DOM checks);
+// an unknown capitalized name (an enum) is undefined, as are Symbol keys.
+
+/** Names that stay undefined although they look like method names. */
+const NOT_METHODS = Object.freeze(['then', 'catch', 'finally', 'toJSON', 'default', 'length', 'nodeType', 'tagName', 'inspect', 'asymmetricMatch'])
+/** The shape of a method name an unknown call may have. */
+const METHOD_NAME = /^[a-z][A-Za-z0-9]*$/
+const NOT_METHOD = new Set(NOT_METHODS)
+/** How many distinct unknown names keep the same function (`api.x === api.x`). */
+const UNSUPPORTED_CACHE = 256
+
+const UNSUPPORTED_MSG = ' is not supported by imsync (not an IMLib call it serves)'
+
+function unsupportedCall(name) {
+  const short = name.slice(name.lastIndexOf('.') + 1)
+  return {
+    [short]() {
+      return Promise.resolve({ code: ErrorCode.NOT_SUPPORT, msg: `imsync: ${name}${UNSUPPORTED_MSG}` })
+    },
+  }[short]
+}
+
+/** `target` answering any unknown method name (see above); `prefix` names it, e.g. 'electronExtension.'. */
+function answeringAnyMethod(target, prefix) {
+  const cache = new Map()
+  return new Proxy(target, {
+    get(t, key, receiver) {
+      if (typeof key !== 'string' || key in t || NOT_METHOD.has(key) || !METHOD_NAME.test(key)) return Reflect.get(t, key, receiver)
+      let fn = cache.get(key)
+      if (!fn) {
+        fn = unsupportedCall(prefix + key)
+        if (cache.size < UNSUPPORTED_CACHE) cache.set(key, fn)
+      }
+      return fn
+    },
+  })
+}
+
 // ---- the API object ----------------------------------------------------------------------
 
 const api = {}
@@ -641,7 +687,7 @@ api.removeEventListeners = function removeEventListeners(name) {
 
 const electronExtension = {}
 for (const m of EXTENSION_METHODS) electronExtension[m] = forwarder(m)
-api.electronExtension = electronExtension
+api.electronExtension = answeringAnyMethod(electronExtension, 'electronExtension.')
 
 Object.assign(api, {
   ConversationType,
@@ -676,11 +722,33 @@ Object.assign(api, {
 /**
  * Runs in the PAGE's world (serialized by contextBridge.executeInMainWorld): defines
  * window[key] as a frozen copy of the bridged API whose event-listener calls keep their
- * registry in the page world, so listener identity works as in RongIMLib. Must not use
- * anything from this file's scope.
+ * registry in the page world, so listener identity works as in RongIMLib, and which answers
+ * any method name like the preload's object (`anyMethod`: the rules of answeringAnyMethod, as
+ * data). Must not use anything from this file's scope.
  */
-function installPageApi(bridged, key) {
+function installPageApi(bridged, key, anyMethod) {
   'use strict'
+  function answering(target, prefix) {
+    var cache = new Map()
+    var notMethod = new Set(anyMethod.notMethods)
+    var shape = new RegExp(anyMethod.methodName)
+    return new Proxy(target, {
+      get: function (t, k, receiver) {
+        if (typeof k !== 'string' || k in t || notMethod.has(k) || !shape.test(k)) return Reflect.get(t, k, receiver)
+        var fn = cache.get(k)
+        if (!fn) {
+          var name = prefix + k
+          fn = {
+            [k]: function () {
+              return Promise.resolve({ code: anyMethod.code, msg: 'imsync: ' + name + anyMethod.msg })
+            },
+          }[k]
+          if (cache.size < anyMethod.cacheSize) cache.set(k, fn)
+        }
+        return fn
+      },
+    })
+  }
   var registry = new Map()
   var detach = new Map()
   function remove(name, entry) {
@@ -754,8 +822,11 @@ function installPageApi(bridged, key) {
       remove(name, entry)
     })
   }
+  if (page.electronExtension && typeof page.electronExtension === 'object') {
+    page.electronExtension = answering(Object.freeze(page.electronExtension), 'electronExtension.')
+  }
   Object.freeze(page)
-  Object.defineProperty(globalThis, key, { value: page, enumerable: true, writable: false, configurable: false })
+  Object.defineProperty(globalThis, key, { value: answering(page, ''), enumerable: true, writable: false, configurable: false })
   return true
 }
 
@@ -765,6 +836,12 @@ const bridged = new Set()
  * Exposes the API to the page as window[name] (default 'imsync'): functions and enums only.
  * Call it in the preload when contextIsolation is on; with contextIsolation off it just sets
  * window[name]. Calling it again with the same name does nothing.
+ *
+ * Unknown method names answer 35004 in the page as in the preload (answeringAnyMethod) with
+ * contextIsolation off and with Electron >= 35 (executeInMainWorld builds the page's object in
+ * the page's world, where a Proxy can live). contextBridge.exposeInMainWorld (older Electron)
+ * copies an object's own properties, so no Proxy survives it: there an unknown name is
+ * undefined, as with the vendor's SDK.
  */
 function initContextBridge(name = 'imsync') {
   if (typeof name !== 'string' || !name) throw new TypeError('imsync initContextBridge(name): name must be a non-empty string')
@@ -775,12 +852,13 @@ function initContextBridge(name = 'imsync') {
   if (isolated === false || !contextBridge) {
     // No isolation: the preload shares the page's window.
     const page = typeof window === 'object' && window ? window : globalThis
-    page[name] = exposed
+    page[name] = answeringAnyMethod({ ...exposed, electronExtension: answeringAnyMethod(exposed.electronExtension, 'electronExtension.') }, '')
   } else {
     let installed = false
     if (typeof contextBridge.executeInMainWorld === 'function') {
       try {
-        installed = contextBridge.executeInMainWorld({ func: installPageApi, args: [exposed, name] }) === true
+        const anyMethod = { notMethods: [...NOT_METHODS], methodName: METHOD_NAME.source, code: ErrorCode.NOT_SUPPORT, msg: UNSUPPORTED_MSG, cacheSize: UNSUPPORTED_CACHE }
+        installed = contextBridge.executeInMainWorld({ func: installPageApi, args: [exposed, name, anyMethod] }) === true
       } catch (e) {
         console.warn('imsync: contextBridge.executeInMainWorld failed; exposing the API with exposeInMainWorld', e)
       }
@@ -797,4 +875,4 @@ Object.defineProperty(api, '__imsyncMethods', {
   enumerable: false,
 })
 
-module.exports = api
+module.exports = answeringAnyMethod(api, '')
