@@ -424,8 +424,9 @@ test('during a connect that waits for the server, local calls go on; its real ev
   assert.deepEqual(local, { code: 0, data: [] }, 'the local call was served while connect waits for the server')
   assert.equal(await h.page(win, 'return connectDone'), false)
   assert.equal(service.engine.userId, 'alice')
-  const status = await h.page(win, `return await imsync.getConnectionStatus()`)
+  const status = await h.page(win, `return await imsync.getConnectionStatusAsync()`)
   assert.deepEqual(status, { code: 0, data: rendererApi.ConnectionStatus.CONNECTING })
+  assert.equal(await h.page(win, 'return imsync.getConnectionStatus()'), rendererApi.ConnectionStatus.CONNECTING, 'synchronous, as in RongIMLib')
   // The engine's own CONNECTING event (its real onEvent) reached the window.
   assert.deepEqual(await h.page(win, 'return await sawConnecting', 10000), ['CONNECTING', null])
   // destroy(): disconnect first, so the pending connect resolves with its own result.

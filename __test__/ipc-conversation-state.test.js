@@ -137,7 +137,7 @@ async function sendAs(user, conversation, content, options) {
 async function startApp(t, url, options = {}) {
   const { service, spy } = h.startService(t, { appkey: APP_KEY, serverUrl: url, ...options })
   const win = await h.openWindow()
-  await h.page(win, `${PAGE_RECORDER}; for (const n of ${JSON.stringify(STATE_EVENTS)}) imsync.addEventListener(n, T.record(n)); await imsync.getConnectionStatus()`)
+  await h.page(win, `${PAGE_RECORDER}; for (const n of ${JSON.stringify(STATE_EVENTS)}) imsync.addEventListener(n, T.record(n)); await imsync.getConnectionStatusAsync()`)
   return { userId: 'alice', service, spy, win, tap: tapOf(service.engine) }
 }
 
@@ -739,7 +739,7 @@ test('two windows get each state event identical to the engine payload (structur
   const { url } = await startServer(t)
   const alice = await startApp(t, url)
   const second = await h.openWindow()
-  await h.page(second, `${PAGE_RECORDER}; for (const n of ${JSON.stringify(STATE_EVENTS)}) imsync.addEventListener(n, T.record(n)); await imsync.getConnectionStatus()`)
+  await h.page(second, `${PAGE_RECORDER}; for (const n of ${JSON.stringify(STATE_EVENTS)}) imsync.addEventListener(n, T.record(n)); await imsync.getConnectionStatusAsync()`)
   const token = await getToken(url, 'alice')
   assert.deepEqual(await call(alice.win, 'connect', [token]), { code: 0, data: { userId: 'alice' } })
   await alice.tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 'alice PULL_OFFLINE_MESSAGE_FINISHED')

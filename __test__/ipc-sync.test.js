@@ -216,7 +216,7 @@ test("the seed's connect and event-listener examples run unchanged against the r
     }
     assert.deepEqual((await run(win, rong, 'init')).value, { code: 0 })
     // One call after subscribing: the main process has the subscriptions (one FIFO pipe).
-    assert.equal((await h.page(win, `return (await ${rong}.getConnectionStatus()).code`)), 0)
+    assert.equal((await h.page(win, `return (await ${rong}.getConnectionStatusAsync()).code`)), 0)
   }
 
   // connect: the only change to the example is the token placeholder.
@@ -260,7 +260,7 @@ test("the seed's connect and event-listener examples run unchanged against the r
   // The remove example removes every MESSAGES listener in its window (the secure one only):
   // the next message reaches a listener added afterwards (the sentinel), and no example's.
   assert.equal((await run(secure, 'window.imsync', 'removeEventListener / removeEventListeners')).threw, null)
-  await h.page(secure, `${PAGE_RECORDER}; imsync.addEventListener(imsync.Events.MESSAGES, T.record('sentinel', 'MESSAGES')); await imsync.getConnectionStatus()`)
+  await h.page(secure, `${PAGE_RECORDER}; imsync.addEventListener(imsync.Events.MESSAGES, T.record('sentinel', 'MESSAGES')); await imsync.getConnectionStatusAsync()`)
   const second = await bob.send('alice', 'second from bob')
   await waitTagged(secure, 'sentinel', second.messageUId)
   const uidIn = (l, uid) => Array.isArray(l[2]) && l[2].some((m) => m.messageUId === uid)
@@ -276,7 +276,8 @@ test("the seed's connect and event-listener examples run unchanged against the r
     const l = await waitLog(win, `(l) => l.args[0] === '连接中断，需要业务层进行重连处理 ->'`)
     assert.deepEqual(l.args, ['连接中断，需要业务层进行重连处理 ->', 2])
   }
-  assert.deepEqual(await h.page(secure, 'return await imsync.getConnectionStatus()'), { code: 0, data: 2 })
+  assert.deepEqual(await h.page(secure, 'return await imsync.getConnectionStatusAsync()'), { code: 0, data: 2 })
+  assert.equal(await h.page(secure, 'return imsync.getConnectionStatus()'), 2, 'synchronous, as in RongIMLib')
   // No example reported a failure.
   for (const [win] of windows) assert.deepEqual((await logOf(win)).filter((l) => l[1] !== 'log'), [])
 })
@@ -298,7 +299,7 @@ test('two windows share one connection and one database: both receive the messag
       imsync.addEventListener(imsync.Events.MESSAGES, fn)
       imsync.addEventListener(imsync.Events.MESSAGES, keep)
       imsync.addEventListener(imsync.Events.CONVERSATION, T.record('conv', 'CONVERSATION'))
-      await imsync.getConnectionStatus()`,
+      await imsync.getConnectionStatusAsync()`,
     )
   }
   // Window A connects; window B is on the same connection (status CONNECTED, no second session).
@@ -306,7 +307,8 @@ test('two windows share one connection and one database: both receive the messag
   const connected = await h.page(a, `return await imsync.connect(${JSON.stringify(token)})`, 15000)
   assert.deepEqual(connected, { code: 0, data: { userId: 'alice' } })
   await alice.tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 'alice PULL_OFFLINE_MESSAGE_FINISHED', { ms: 10000 })
-  assert.deepEqual(await h.page(b, 'return await imsync.getConnectionStatus()'), { code: 0, data: 0 })
+  assert.deepEqual(await h.page(b, 'return await imsync.getConnectionStatusAsync()'), { code: 0, data: 0 })
+  assert.equal(await h.page(b, 'return imsync.getConnectionStatus()'), 0, 'the window that did not connect knows too')
   assert.equal(await serverSessions(url), 2, 'one session for alice (both windows) and one for bob')
   assert.equal(alice.spy.count('connect'), 1)
 
@@ -349,7 +351,7 @@ test('two windows share one connection and one database: both receive the messag
   assert.ok(after.includes(reply.data.messageUId) && after.includes(hello.messageUId), JSON.stringify(after))
 
   // B removes `fn`: in B only `keep` runs; A still gets both (same dispatch, so no waiting for absence).
-  await h.page(b, 'imsync.removeEventListener(imsync.Events.MESSAGES, fn); await imsync.getConnectionStatus()')
+  await h.page(b, 'imsync.removeEventListener(imsync.Events.MESSAGES, fn); await imsync.getConnectionStatusAsync()')
   const third = await bob.send('alice', 'third')
   await waitTagged(b, 'keep', third.messageUId)
   await waitTagged(a, 'fn', third.messageUId)
@@ -359,7 +361,7 @@ test('two windows share one connection and one database: both receive the messag
   assert.ok(!bFn.includes(third.messageUId), 'the removed listener did not run')
 
   // B removes its last MESSAGES listener: main stops sending MESSAGES to B; A is unaffected.
-  await h.page(b, 'imsync.removeEventListener(imsync.Events.MESSAGES, keep); await imsync.getConnectionStatus()')
+  await h.page(b, 'imsync.removeEventListener(imsync.Events.MESSAGES, keep); await imsync.getConnectionStatusAsync()')
   const sends = h.countSends()
   t.after(() => sends.stop())
   const fourth = await bob.send('alice', 'fourth')
@@ -382,7 +384,7 @@ test('a window killed while connected disturbs neither the connection nor the ot
   const a = await h.openWindow()
   const b = await h.openWindow()
   for (const win of [a, b]) {
-    await h.page(win, `${PAGE_RECORDER}; imsync.addEventListener(imsync.Events.MESSAGES, T.record('m', 'MESSAGES')); await imsync.getConnectionStatus()`)
+    await h.page(win, `${PAGE_RECORDER}; imsync.addEventListener(imsync.Events.MESSAGES, T.record('m', 'MESSAGES')); await imsync.getConnectionStatusAsync()`)
   }
   // The window that connected is the one that dies.
   const token = await getToken(url, 'alice')
@@ -397,7 +399,7 @@ test('a window killed while connected disturbs neither the connection nor the ot
   assert.equal(details.reason, 'killed')
 
   // The connection is untouched: B sees CONNECTED, the server still has alice's one session.
-  assert.deepEqual(await h.page(b, 'return await imsync.getConnectionStatus()'), { code: 0, data: 0 })
+  assert.deepEqual(await h.page(b, 'return await imsync.getConnectionStatusAsync()'), { code: 0, data: 0 })
   assert.equal(await serverSessions(url), 2)
   const sends = h.countSends()
   t.after(() => sends.stop())
@@ -427,7 +429,7 @@ async function connectedApp(t) {
   const alice = startAlice(t, url)
   const bob = await startBob(t, url)
   const win = await h.openWindow()
-  await h.page(win, `${PAGE_RECORDER}; imsync.addEventListener(imsync.Events.MESSAGES, T.record('m', 'MESSAGES')); await imsync.getConnectionStatus()`)
+  await h.page(win, `${PAGE_RECORDER}; imsync.addEventListener(imsync.Events.MESSAGES, T.record('m', 'MESSAGES')); await imsync.getConnectionStatusAsync()`)
   const token = await getToken(url, 'alice')
   assert.deepEqual(await h.page(win, `return await imsync.connect(${JSON.stringify(token)})`, 15000), { code: 0, data: { userId: 'alice' } })
   await alice.tap.wait((e) => e.name === 'PULL_OFFLINE_MESSAGE_FINISHED', 'alice PULL_OFFLINE_MESSAGE_FINISHED', { ms: 10000 })
@@ -474,7 +476,7 @@ test('after service.destroy(), a window call resolves a clear failure promptly (
   const { alice, win } = await connectedApp(t)
   await h.withDeadline(alice.service.destroy(), 15000, 'destroy')
   const started = Date.now()
-  const r = await h.page(win, 'return await imsync.getConnectionStatus()', 5000)
+  const r = await h.page(win, 'return await imsync.getConnectionStatusAsync()', 5000)
   assert.equal(r.code, 35005, JSON.stringify(r))
   assert.match(r.msg, /destroy|shut ?down|closed|quit/i, 'the failure says the service is gone')
   assert.ok(Date.now() - started < 5000)

@@ -1,5 +1,5 @@
 // Types of `require('imsync')`: the main-process entry point (js/main.js).
-import type { EngineOptions, ImResult } from './types'
+import type { ConnectionStatusValue, EngineOptions, ImResult } from './types'
 import type { Engine as NativeEngine } from '../index'
 
 /**
@@ -140,6 +140,20 @@ declare namespace init {
     /** True once destroy() was called. */
     readonly destroyed: boolean
     readonly windowMode: 'auto' | 'manual'
+    /**
+     * The connection's ConnectionStatus, from the engine's CONNECTING / CONNECTED / SUSPEND /
+     * DISCONNECT events (and the engine's answer after a first connect that failed): what
+     * getConnectionStatus() answers synchronously in every window.
+     */
+    readonly connectionStatus: ConnectionStatusValue
+    /**
+     * Server time − local time, ms: the Engine's `serverTimeOffset` when it has one, else an
+     * estimate from the sentTime the server stamped on this app's sends (between the call's
+     * start and answer) and on live received messages; 0 before any.
+     */
+    readonly serverTimeOffset: number
+    /** The server-corrected clock, ms (what getServerTime() answers in a window). */
+    getServerTime(): number
     /** Registers a window (or webContents): its top frame may call imsync and get events. */
     addWindow(win: BrowserWindowLike | WebContentsLike): this
     /** Unregisters a window (or webContents). */
@@ -198,6 +212,8 @@ declare namespace init {
     readonly subscribe: 'imsync:subscribe'
     readonly unsubscribe: 'imsync:unsubscribe'
     readonly ready: 'imsync:ready'
+    /** main → window: `ImsyncState` when it changes; window → main: a request for it. */
+    readonly state: 'imsync:state'
   }
   /** The native Engine class (`require('imsync/native').Engine`). */
   const Engine: typeof NativeEngine

@@ -22,6 +22,19 @@
 // subscribed to `name` ('imsync:subscribe' with the full list of names it listens to,
 // 'imsync:unsubscribe' to stop); destroyed or crashed windows are dropped.
 //
+// State: the service keeps what a window answers synchronously (RongIMLib's
+// getConnectionStatus() and getServerTime()) and sends it as 'imsync:state'
+// { connectionStatus, serverTimeOffset } to every registered window when it changes (before
+// the event that changed it) and to a window that asks ('imsync:state' from the renderer, on
+// load and on 'imsync:ready'). The status follows the engine's CONNECTING / CONNECTED / SUSPEND /
+// DISCONNECT events as ConnectionStatus values; a connect that fails while CONNECTING (the
+// engine emits no event for a failed first attempt) asks the engine for its status. The server
+// clock: the Engine's `serverTimeOffset` when it has one (the protocol's ConnectAck/Pong carry
+// server_time; the Engine does not expose it yet), else an estimate from what the server
+// stamped: a successful sendMessage's sentTime lies between the call's start and its answer
+// (a resend, `options.messageId`, only bounds it from below), a live received message's
+// sentTime is before its arrival. See ServerClock.
+//
 // Windows: by default every BrowserWindow that exists at init() or is created later
 // (app 'browser-window-created') is registered automatically, so the vendor's main.js works
 // unchanged. `init({ windows: 'manual' })` registers nothing by itself: the app calls
@@ -39,6 +52,7 @@ const EVENT_CHANNEL = 'imsync:event'
 const SUBSCRIBE_CHANNEL = 'imsync:subscribe'
 const UNSUBSCRIBE_CHANNEL = 'imsync:unsubscribe'
 const READY_CHANNEL = 'imsync:ready'
+const STATE_CHANNEL = 'imsync:state'
 
 /** How often a pending connect is checked for its database being open. */
 const OPEN_POLL_MS = 5
@@ -52,6 +66,67 @@ const SUCCESS = 0
 const INVALID_PARAMETER = 33003
 const NOT_SUPPORT = 35004
 const MAIN_PROCESS_ERROR = 35005
+
+/** ConnectionStatus (the seed's table): what getConnectionStatus() answers in a window. */
+const CONNECTED = 0
+const CONNECTING = 1
+const DISCONNECTED = 2
+const NETWORK_UNAVAILABLE = 3
+const KICKED_OFFLINE_BY_OTHER_CLIENT = 6
+const BLOCKED = 9
+const CONNECTION_STATUS_VALUES = new Set([0, 1, 2, 3, 4, 6, 9, 12])
+
+/**
+ * The ConnectionStatus after a DISCONNECT(code) (an ErrorCode since 5.7): kicked (31010, or
+ * 31023 when the other client stays) 6, banned (31009) 9, anything else 2.
+ */
+function statusAfterDisconnect(code) {
+  if (code === 31010 || code === 31023) return KICKED_OFFLINE_BY_OTHER_CLIENT
+  if (code === 31009) return BLOCKED
+  return DISCONNECTED
+}
+
+/** A status the engine answered, as a ConnectionStatus value (a raw fatal code is 2). */
+function asConnectionStatus(n) {
+  return CONNECTION_STATUS_VALUES.has(n) ? n : typeof n === 'number' ? statusAfterDisconnect(n) : DISCONNECTED
+}
+
+/**
+ * Estimates server time − local time (ms) from times the server stamped, within one session
+ * (bounds from an earlier session may be stale: restart() on CONNECTED). Each sample bounds
+ * the offset: `lo` ≤ offset ≤ `hi`. The estimate is the middle of [lo, hi], or lo with no upper
+ * bound, or the previous session's estimate (0 at first) with no sample yet. A sample that
+ * contradicts the bounds (a clock was stepped) starts them over.
+ */
+class ServerClock {
+  constructor() {
+    this.offset = 0
+    this._lo = -Infinity
+    this._hi = Infinity
+  }
+
+  restart() {
+    this._lo = -Infinity
+    this._hi = Infinity
+  }
+
+  /** The server stamped `sentTime` after local time `from` (if given) and before local time `to`. */
+  sample(sentTime, to, from) {
+    if (!Number.isFinite(sentTime) || sentTime <= 0) return false
+    const lo = sentTime - to
+    const hi = Number.isFinite(from) ? sentTime - from : Infinity
+    if (Math.max(this._lo, lo) > Math.min(this._hi, hi)) {
+      this._lo = lo
+      this._hi = hi
+    } else {
+      this._lo = Math.max(this._lo, lo)
+      this._hi = Math.min(this._hi, hi)
+    }
+    const before = this.offset
+    this.offset = Math.round(Number.isFinite(this._hi) ? (this._lo + this._hi) / 2 : this._lo)
+    return this.offset !== before
+  }
+}
 
 // The allow-list: js/methods.js, the one list js/renderer.js forwards too (never rekey,
 // encryptDatabase, recoverDatabase: those are main-process-only service methods below).
@@ -155,6 +230,9 @@ class ImsyncService {
     /** @private */ this._inflight = new Set() // engine calls not yet settled
     /** @private */ this._destroyPromise = null
     /** @private */ this._cleanups = []
+    /** @private */ this._status = DISCONNECTED
+    /** @private */ this._clock = new ServerClock()
+    /** @private */ this._pushed = null // the last state sent to every window
 
     try {
       this._attachIpc()
@@ -177,6 +255,21 @@ class ImsyncService {
   /** True once destroy() was called. */
   get destroyed() {
     return this._destroyPromise !== null
+  }
+
+  /** The connection's ConnectionStatus (what getConnectionStatus() answers in a window). */
+  get connectionStatus() {
+    return this._status
+  }
+
+  /** Server time − local time in ms (what getServerTime() adds to Date.now() in a window). */
+  get serverTimeOffset() {
+    return this._state().serverTimeOffset
+  }
+
+  /** The server-corrected clock, ms (as getServerTime() in a window). */
+  getServerTime() {
+    return Date.now() + this.serverTimeOffset
   }
 
   /** How windows are registered: 'auto' or 'manual'. */
@@ -314,8 +407,78 @@ class ImsyncService {
     engine.onEvent((...a) => {
       // (name, payload); tolerate a napi error-first callback (null, name, payload).
       if (a.length >= 3 && a[0] == null && typeof a[1] === 'string') a.shift()
+      this._observeEvent(a[0], a[1])
       this._fanOut(a[0], a[1])
     })
+  }
+
+  /** Status and server clock from an engine event; windows get the new state first. @private */
+  _observeEvent(name, payload) {
+    if (this.destroyed) return
+    let status = this._status
+    if (name === 'CONNECTING') status = CONNECTING
+    else if (name === 'CONNECTED') {
+      status = CONNECTED
+      this._clock.restart()
+    } else if (name === 'SUSPEND') status = NETWORK_UNAVAILABLE
+    else if (name === 'DISCONNECT') status = statusAfterDisconnect(payload)
+    else if (name === 'MESSAGES' && payload && Array.isArray(payload.messages)) {
+      const now = Date.now()
+      let latest = 0
+      for (const m of payload.messages) {
+        // Offline messages were stamped long before; a live one just before it arrived.
+        if (m && m.isOfflineMessage === false && typeof m.sentTime === 'number' && m.sentTime > latest) latest = m.sentTime
+      }
+      if (latest) this._clock.sample(latest, now)
+    }
+    this._status = status
+    this._pushState()
+  }
+
+  /** Status and server clock from an engine answer (before the caller gets it). @private */
+  async _observeAnswer(method, args, out, started) {
+    if (this.destroyed || !out || typeof out !== 'object') return
+    if (method === 'sendMessage' && out.code === SUCCESS && out.data && out.data.messageUId) {
+      // A resend (options.messageId) may answer a send the server stamped earlier.
+      const options = args[2]
+      const resend = options && typeof options === 'object' && options.messageId != null && options.messageId !== 0
+      this._clock.sample(out.data.sentTime, Date.now(), resend ? undefined : started)
+      this._pushState()
+    } else if (method === 'connect' && out.code !== SUCCESS && this._status === CONNECTING) {
+      // A first connect that fails ends the engine's CONNECTING without an event.
+      try {
+        const r = await this._engine.getConnectionStatus()
+        if (!this.destroyed && r && r.code === SUCCESS) {
+          this._status = asConnectionStatus(r.data)
+          this._pushState()
+        }
+      } catch {
+        // the status stays as the events left it
+      }
+    }
+  }
+
+  /** What a window answers synchronously. @private */
+  _state() {
+    let offset = this._clock.offset
+    try {
+      const native = this._engine.serverTimeOffset
+      if (typeof native === 'number' && Number.isFinite(native)) offset = Math.round(native)
+    } catch {
+      // an Engine without the getter
+    }
+    return { connectionStatus: this._status, serverTimeOffset: offset }
+  }
+
+  /** Sends the state to every window when it changed. @private */
+  _pushState() {
+    const state = this._state()
+    const last = this._pushed
+    if (last && last.connectionStatus === state.connectionStatus && last.serverTimeOffset === state.serverTimeOffset) return
+    this._pushed = state
+    for (const entry of [...this._windows.values()]) {
+      if (!isDestroyed(entry.webContents)) this._sendTo(entry, STATE_CHANNEL, state)
+    }
   }
 
   /** @private */
@@ -366,10 +529,16 @@ class ImsyncService {
         const entry = this._entryFor(event)
         if (entry) entry.subs.clear()
       }
+      const onState = (event) => {
+        const entry = this._entryFor(event)
+        if (entry) this._sendTo(entry, STATE_CHANNEL, this._state())
+      }
       ipcMain.on(SUBSCRIBE_CHANNEL, onSubscribe)
       ipcMain.on(UNSUBSCRIBE_CHANNEL, onUnsubscribe)
+      ipcMain.on(STATE_CHANNEL, onState)
       this._cleanups.push(() => ipcMain.removeListener(SUBSCRIBE_CHANNEL, onSubscribe))
       this._cleanups.push(() => ipcMain.removeListener(UNSUBSCRIBE_CHANNEL, onUnsubscribe))
+      this._cleanups.push(() => ipcMain.removeListener(STATE_CHANNEL, onState))
     }
     if (this._mode === 'auto') {
       if (app && typeof app.on === 'function') {
@@ -499,6 +668,14 @@ class ImsyncService {
 
   /** @private */
   async _invoke(method, args) {
+    const started = Date.now()
+    const out = await this._call(method, args)
+    await this._observeAnswer(method, args, out, started)
+    return out
+  }
+
+  /** @private */
+  async _call(method, args) {
     const engine = this._engine
     const fn = engine[method]
     if (typeof fn !== 'function') return { code: NOT_SUPPORT, msg: `not supported yet: ${method}` }
@@ -541,5 +718,6 @@ module.exports.CHANNELS = Object.freeze({
   subscribe: SUBSCRIBE_CHANNEL,
   unsubscribe: UNSUBSCRIBE_CHANNEL,
   ready: READY_CHANNEL,
+  state: STATE_CHANNEL,
 })
 Object.defineProperty(module.exports, 'Engine', { enumerable: true, get: loadEngine })

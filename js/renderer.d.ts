@@ -22,6 +22,7 @@ declare namespace imsync {
   type ConversationTagInfo = import('./types').ConversationTagInfo
   type FirstUnreadMessageInfo = import('./types').FirstUnreadMessageInfo
   type TagInfo = import('./types').TagInfo
+  type ConnectionStatusValue = import('./types').ConnectionStatusValue
 
   /** A message object: RongIMLib's BaseMessage (what the message classes construct). */
   interface BaseMessage<T = any> {
@@ -159,13 +160,30 @@ declare namespace imsync {
    * `then` stays undefined: the object is not a thenable.
    */
   interface Api {
-    /** RongIMLib.init: the main process initialized imsync already; resolves at once. */
+    /**
+     * RongIMLib.init: the main process initialized imsync already; resolves at once. After
+     * destroy() it makes this window's object usable again.
+     */
     init(options?: { appkey?: string; [key: string]: unknown }): Promise<ImResult<void>>
+    /**
+     * RongIMLib.destroy: removes this window's event listeners and subscriptions; later calls
+     * answer 35005 until init(). Does not disconnect: the connection is the app's (every
+     * window shares it); call disconnect() for that.
+     */
+    destroy(): Promise<ImResult<void>>
     /** Opens a user's local database without any network (local-only apps). */
     open(userId: string): Promise<ImResult<void>>
     connect(token: string, reconnectKickEnable?: boolean): Promise<ImResult<{ userId: string }>>
     disconnect(closeDB?: boolean): Promise<ImResult<void>>
-    getConnectionStatus(): Promise<ImResult<number>>
+    /**
+     * The ConnectionStatus now, synchronously as in RongIMLib (kept in the window from the
+     * main process's state; never an ErrorCode).
+     */
+    getConnectionStatus(): ConnectionStatusValue
+    /** imsync: the engine's own answer over IPC (`data` a ConnectionStatus value). */
+    getConnectionStatusAsync(): Promise<ImResult<ConnectionStatusValue>>
+    /** The server-corrected clock in ms, synchronously as in RongIMLib (Date.now() + the offset main estimated). */
+    getServerTime(): number
 
     addEventListener<K extends keyof EventPayloads>(name: K, listener: Listener<EventPayloads[K]>, target?: unknown): () => void
     addEventListener(name: string, listener: Listener, target?: unknown): () => void

@@ -38,6 +38,7 @@ const EVENT_CHANNEL = 'imsync:event'
 const SUBSCRIBE_CHANNEL = 'imsync:subscribe'
 const UNSUBSCRIBE_CHANNEL = 'imsync:unsubscribe'
 const READY_CHANNEL = 'imsync:ready'
+const STATE_CHANNEL = 'imsync:state'
 /** How long a call waits for the main process to register its handler. */
 const READY_TIMEOUT_MS = 30000
 
@@ -372,6 +373,9 @@ let registrations = null
 let served = false
 
 async function invoke(method, args) {
+  if (destroyed) {
+    return { code: ErrorCode.MAIN_PROCESS_ERROR, msg: `imsync: ${method}: this window's API object was destroyed (destroy()); call init() to use it again` }
+  }
   if (!ipcRenderer) {
     return { code: ErrorCode.MAIN_PROCESS_ERROR, msg: `imsync/renderer: ${method}: not running in an Electron renderer (no ipcRenderer)` }
   }
@@ -475,12 +479,44 @@ function dispatch(name, payload) {
   }
 }
 
+// ---- state answered synchronously --------------------------------------------------------
+// RongIMLib's getConnectionStatus() and getServerTime() answer at once. The main process keeps
+// both (it sees every engine event and answer, whichever window made the call) and sends
+// 'imsync:state' { connectionStatus, serverTimeOffset } to every window when they change,
+// before the event that changed them (so a CONNECTED listener already reads 0); a window asks
+// for it when it loads and on 'imsync:ready'. Until the first answer: DISCONNECTED and the
+// local clock.
+
+let connectionStatus = ConnectionStatus.DISCONNECTED
+let serverTimeOffset = 0
+const CONNECTION_STATUS_VALUES = new Set(Object.values(ConnectionStatus))
+
+function applyState(state) {
+  if (!state || typeof state !== 'object') return
+  if (CONNECTION_STATUS_VALUES.has(state.connectionStatus)) connectionStatus = state.connectionStatus
+  if (typeof state.serverTimeOffset === 'number' && Number.isFinite(state.serverTimeOffset)) serverTimeOffset = state.serverTimeOffset
+}
+
+function requestState() {
+  try {
+    ipcRenderer.send(STATE_CHANNEL)
+  } catch {
+    // the window is going away
+  }
+}
+
+/** Set by destroy(), cleared by init(): calls answer 35005 meanwhile. */
+let destroyed = false
+
 if (ipcRenderer) {
   ipcRenderer.on(EVENT_CHANNEL, (_event, name, payload) => dispatch(name, payload))
+  ipcRenderer.on(STATE_CHANNEL, (_event, state) => applyState(state))
   ipcRenderer.on(READY_CHANNEL, () => {
     for (const done of [...readyWaiters]) done()
     syncSubscriptions(true)
+    requestState()
   })
+  requestState()
   // A reloaded page starts with no listeners: drop what the previous page subscribed to.
   try {
     ipcRenderer.send(UNSUBSCRIBE_CHANNEL)
@@ -655,12 +691,56 @@ function answeringAnyMethod(target, prefix) {
 
 const api = {}
 
-/** RongIMLib.init: the main process already initialized imsync; resolves at once. */
+/**
+ * RongIMLib.init: the main process already initialized imsync; resolves at once. After
+ * destroy() it makes this window's API object usable again.
+ */
 api.init = function init() {
+  destroyed = false
   return Promise.resolve({ code: ErrorCode.SUCCESS })
 }
 
-const LOCAL = { registerMessageType, sendMessage }
+/**
+ * RongIMLib.destroy (IMLib 5.x: releases the instance). Here the connection and the database
+ * belong to the main process and every window shares them, so this does not disconnect (call
+ * disconnect() first for that): it removes this window's event listeners and subscriptions,
+ * and later calls answer 35005 until init() is called again (calls already made keep their
+ * answers). getConnectionStatus() and getServerTime() keep answering.
+ */
+api.destroy = function destroy() {
+  destroyed = true
+  listeners.clear()
+  syncSubscriptions(false)
+  return Promise.resolve({ code: ErrorCode.SUCCESS })
+}
+
+/**
+ * RongIMLib.getConnectionStatus(): the ConnectionStatus now, synchronously (0 connected,
+ * 1 connecting, 2 disconnected, 3 network unavailable (retrying), 6 kicked, 9 banned), as
+ * the main process last reported it; never an ErrorCode.
+ */
+function getConnectionStatus() {
+  return connectionStatus
+}
+
+/** imsync: the engine's own answer, `{ code, data: ConnectionStatus }`, over IPC. */
+api.getConnectionStatusAsync = function getConnectionStatusAsync() {
+  return invoke('getConnectionStatus', []).then((r) => {
+    if (!r || r.code !== ErrorCode.SUCCESS || CONNECTION_STATUS_VALUES.has(r.data)) return r
+    // A fatal code the engine reports as is: the connection is stopped.
+    return { ...r, data: ConnectionStatus.DISCONNECTED }
+  })
+}
+
+/**
+ * RongIMLib.getServerTime(): the server-corrected clock in ms, synchronously: Date.now() plus
+ * the offset the main process estimated (js/main.js ServerClock); the local clock before any.
+ */
+api.getServerTime = function getServerTime() {
+  return Date.now() + serverTimeOffset
+}
+
+const LOCAL = { registerMessageType, sendMessage, getConnectionStatus }
 for (const m of IMLIB_METHODS) api[m] = LOCAL[m] || forwarder(m)
 
 /** Adds a listener; returns a function that removes exactly this listener. */
@@ -822,6 +902,13 @@ function installPageApi(bridged, key, anyMethod) {
       remove(name, entry)
     })
   }
+  if (typeof bridged.destroy === 'function') {
+    page.destroy = function destroy() {
+      registry.clear()
+      detach.clear()
+      return bridged.destroy()
+    }
+  }
   if (page.electronExtension && typeof page.electronExtension === 'object') {
     page.electronExtension = answering(Object.freeze(page.electronExtension), 'electronExtension.')
   }
@@ -871,7 +958,9 @@ function initContextBridge(name = 'imsync') {
 api.initContextBridge = initContextBridge
 
 Object.defineProperty(api, '__imsyncMethods', {
-  value: Object.freeze({ top: IMLIB_METHODS, electronExtension: EXTENSION_METHODS }),
+  // servedBy: the member forwarding a listed method when the member of its name answers
+  // locally (getConnectionStatus() is synchronous).
+  value: Object.freeze({ top: IMLIB_METHODS, electronExtension: EXTENSION_METHODS, servedBy: Object.freeze({ getConnectionStatus: 'getConnectionStatusAsync' }) }),
   enumerable: false,
 })
 

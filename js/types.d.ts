@@ -290,3 +290,19 @@ export interface ISendMessageOptions {
   messageId?: number
   isStatusMessage?: boolean
 }
+
+/**
+ * ConnectionStatus (the seed's table): 0 connected, 1 connecting, 2 disconnected, 3 network
+ * unavailable (retrying), 4 socket error, 6 kicked by another client, 9 banned, 12 domain error.
+ */
+export type ConnectionStatusValue = 0 | 1 | 2 | 3 | 4 | 6 | 9 | 12
+
+/**
+ * What the main process sends a window as 'imsync:state' (and keeps on the service): what
+ * RongIMLib answers synchronously in the window.
+ */
+export interface ImsyncState {
+  connectionStatus: ConnectionStatusValue
+  /** Server time − local time, ms: getServerTime() is Date.now() + serverTimeOffset. */
+  serverTimeOffset: number
+}

@@ -47,6 +47,13 @@ export async function rendererExamples(): Promise<void> {
   if (list.data) console.log(list.data.map((c) => c.targetId))
   const connected = await RongIMLib.connect('<Your-Token>')
   if (connected.code === RongIMLib.ErrorCode.SUCCESS && connected.data) console.log(connected.data.userId)
+  const status: 0 | 1 | 2 | 3 | 4 | 6 | 9 | 12 = RongIMLib.getConnectionStatus()
+  if (status === RongIMLib.ConnectionStatus.CONNECTED) console.log('connected')
+  const fetched = await RongIMLib.getConnectionStatusAsync()
+  if (fetched.code === 0 && fetched.data !== undefined) console.log(fetched.data)
+  const now: number = RongIMLib.getServerTime()
+  void now
+  await RongIMLib.destroy()
   RongIMLib.initContextBridge()
   RongIMLib.initContextBridge('imsync')
 }
@@ -60,6 +67,11 @@ export function mainProcess(app: { on(event: string, fn: (...a: any[]) => void):
   void service.open('alice')
   const engine: init.Engine = service.engine
   void engine.userId
+  const status: number = service.connectionStatus
+  const serverNow: number = service.getServerTime() + 0 * service.serverTimeOffset + 0 * status
+  void serverNow
+  const stateChannel: 'imsync:state' = init.CHANNELS.state
+  void stateChannel
   app.on('before-quit', () => {
     void service.destroy()
   })
