@@ -166,14 +166,14 @@ declare namespace init {
     /**
      * Changes the key of the open encrypted database in place (`PRAGMA rekey`); calls keep
      * working throughout. Later opens by this service use `newKey`: keep it and pass it as
-     * `encryptionKey` on the next start. 33003 if the database is not encrypted; 33001 if
+     * `encryptionKey` on the next start. 33205 if the database is not encrypted; 33001 if
      * none is open. Main process only: a window calling it through `imsync:call` is refused.
      */
     rekey(newKey: string): Promise<ImResult<void>>
     /**
      * Migrates the open plain database to a SQLCipher database keyed with `key`, keeping
      * every message, conversation, cursor and the search index; the next open needs
-     * `encryptionKey: key`. 33003 if it is already encrypted (use rekey). Main process only.
+     * `encryptionKey: key`. 33206 if it is already encrypted (use rekey). Main process only.
      */
     encryptDatabase(key: string): Promise<ImResult<void>>
     /**
@@ -185,7 +185,7 @@ declare namespace init {
      * fresh database starts from the beginning of the user's inbox, so the server's copy of
      * the messages is pulled again. `userId` defaults to the open user, else the user whose
      * open failed with 33201. A database not known to be damaged is checked in full first
-     * and left alone if intact (33003). Resolves `{ userId, movedTo }` (the moved file).
+     * and left alone if intact (33204, as when there is no database). Resolves `{ userId, movedTo }` (the moved file).
      * Main process only: a window calling it through `imsync:call` is refused.
      */
     recoverDatabase(userId?: string): Promise<ImResult<{ userId: string; movedTo: string }>>

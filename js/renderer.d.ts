@@ -333,7 +333,7 @@ declare namespace imsync {
     }
     readonly MentionedType: { readonly ALL: 1; readonly SINGAL: 2 }
     /** Result codes (the seed's ErrorCode table), e.g. SUCCESS 0, BIZ_ERROR_INVALID_PARAMETER 33003. */
-    readonly ErrorCode: { readonly SUCCESS: 0; readonly BIZ_ERROR_INVALID_PARAMETER: 33003; readonly NOT_SUPPORT: 35004; readonly MAIN_PROCESS_ERROR: 35005; readonly DATABASE_CORRUPT: 33201; readonly DATABASE_DISK_FULL: 33202; readonly DATABASE_KEY_INVALID: 33203 } & { readonly [name: string]: number }
+    readonly ErrorCode: { readonly SUCCESS: 0; readonly BIZ_ERROR_INVALID_PARAMETER: 33003; readonly NOT_SUPPORT: 35004; readonly MAIN_PROCESS_ERROR: 35005; readonly DATABASE_CORRUPT: 33201; readonly DATABASE_DISK_FULL: 33202; readonly DATABASE_KEY_INVALID: 33203; readonly DATABASE_NOTHING_TO_RECOVER: 33204; readonly DATABASE_NOT_ENCRYPTED: 33205; readonly DATABASE_ALREADY_ENCRYPTED: 33206 } & { readonly [name: string]: number }
     readonly Events: { readonly [K in EventName]: K }
 
     readonly BaseMessage: {

@@ -290,6 +290,12 @@ const ErrorCode = Object.freeze({
   DATABASE_DISK_FULL: 33202,
   /** The database is encrypted and encryptionKey is missing or wrong; nothing was touched. */
   DATABASE_KEY_INVALID: 33203,
+  /** recoverDatabase found nothing to recover (the database is intact, or there is none). */
+  DATABASE_NOTHING_TO_RECOVER: 33204,
+  /** rekey on a plain database (encryptDatabase encrypts it). */
+  DATABASE_NOT_ENCRYPTED: 33205,
+  /** encryptDatabase on an encrypted database (rekey changes its key). */
+  DATABASE_ALREADY_ENCRYPTED: 33206,
   RC_CONNECTION_EXIST: 34001,
   PACKAGE_ENVIRONMENT_ERROR: 34005,
   CONNECTION_TIMEOUT: 34006,

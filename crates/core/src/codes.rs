@@ -26,3 +26,10 @@ pub const DATABASE_CORRUPT: i32 = 33201;
 pub const DATABASE_DISK_FULL: i32 = 33202;
 /// The database is encrypted and `encryptionKey` is missing or wrong; nothing was touched.
 pub const DATABASE_KEY_INVALID: i32 = 33203;
+/// `recoverDatabase` found nothing to recover: the database is intact (a full check found no
+/// damage) or there is none. Nothing was moved.
+pub const DATABASE_NOTHING_TO_RECOVER: i32 = 33204;
+/// `rekey` on a plain database: `encryptDatabase(key)` is the call that encrypts it.
+pub const DATABASE_NOT_ENCRYPTED: i32 = 33205;
+/// `encryptDatabase` on an encrypted database: `rekey(newKey)` is the call that changes its key.
+pub const DATABASE_ALREADY_ENCRYPTED: i32 = 33206;

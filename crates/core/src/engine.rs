@@ -254,10 +254,13 @@ impl Engine {
             }
         };
         if !known {
-            return Err(ImError::invalid(format!(
-                "recoverDatabase: the database of user {user} is not damaged (a full check \
-                 found no problem); nothing was moved"
-            )));
+            return Err(ImError::new(
+                crate::codes::DATABASE_NOTHING_TO_RECOVER,
+                format!(
+                    "recoverDatabase: the database of user {user} is not damaged (a full check \
+                     found no problem); nothing was moved"
+                ),
+            ));
         }
         self.close_locked().await;
         let moved = crate::store::recovery::move_aside(&path)?;

@@ -413,7 +413,7 @@ async fn recovery_refuses_a_healthy_database() {
     let e = Engine::new(&options(dir.path())).unwrap();
     e.open(json!("me")).await.unwrap();
     let err = e.recover_database(Value::Null).await.unwrap_err();
-    assert_eq!(err.code, 33003, "{err:?}");
+    assert_eq!(err.code, 33204, "{err:?}");
     assert!(err.msg.contains("not damaged"), "{}", err.msg);
     assert_eq!(e.get_message_count(conv("u1")).await.unwrap(), json!(25));
     e.insert_message(conv("u1"), text("still writable"), Value::Null)

@@ -455,7 +455,7 @@ async fn encrypt_database_keeps_every_row_and_every_answer() {
     // A second encryptDatabase is refused: rekey is the call for an encrypted database.
     assert_eq!(
         e.encrypt_database(json!("other")).await.unwrap_err().code,
-        33003
+        33206
     );
     e.close().await.unwrap();
 
@@ -537,7 +537,7 @@ async fn key_calls_check_their_argument_and_the_database_state() {
         );
     }
     let err = e.rekey(json!("k")).await.unwrap_err();
-    assert_eq!(err.code, 33003);
+    assert_eq!(err.code, 33205);
     assert!(err.msg.contains("not encrypted"), "{}", err.msg);
     e.close().await.unwrap();
     assert_eq!(header(&db_file(dir.path())), PLAIN_HEADER);

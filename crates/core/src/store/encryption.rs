@@ -395,7 +395,8 @@ impl Store {
     /// reopen with the new key.
     pub async fn rekey(&self, new_key: EncryptionKey) -> ImResult<()> {
         if self.keying.key().is_none() {
-            return Err(ImError::invalid(
+            return Err(ImError::new(
+                codes::DATABASE_NOT_ENCRYPTED,
                 "rekey: the open database is not encrypted; encryptDatabase(key) encrypts it",
             ));
         }
@@ -426,7 +427,8 @@ impl Store {
             unusable: false,
         };
         if self.keying.key().is_some() {
-            return Err(fail(ImError::invalid(
+            return Err(fail(ImError::new(
+                codes::DATABASE_ALREADY_ENCRYPTED,
                 "encryptDatabase: the open database is already encrypted; rekey(newKey) changes its key",
             )));
         }

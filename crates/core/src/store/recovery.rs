@@ -22,10 +22,13 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// `quick_check` on a connection that writes nothing. Blocking; seconds on a large file.
 pub fn check(path: &Path, key: Option<&EncryptionKey>) -> ImResult<bool> {
     if !path.exists() {
-        return Err(ImError::invalid(format!(
-            "recoverDatabase: there is no database {}: nothing to recover",
-            path.display()
-        )));
+        return Err(ImError::new(
+            codes::DATABASE_NOTHING_TO_RECOVER,
+            format!(
+                "recoverDatabase: there is no database {}: nothing to recover",
+                path.display()
+            ),
+        ));
     }
     match health::open_read_only(path, key) {
         Ok(conn) => Ok(health::full_check(&conn)?.is_some()),
@@ -79,10 +82,13 @@ pub fn move_aside(path: &Path) -> ImResult<PathBuf> {
         }
     }
     if moved.is_empty() {
-        return Err(ImError::invalid(format!(
-            "recoverDatabase: there is no database {}: nothing to recover",
-            path.display()
-        )));
+        return Err(ImError::new(
+            codes::DATABASE_NOTHING_TO_RECOVER,
+            format!(
+                "recoverDatabase: there is no database {}: nothing to recover",
+                path.display()
+            ),
+        ));
     }
     sync_dir(path);
     Ok(target)
