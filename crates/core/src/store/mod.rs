@@ -103,21 +103,74 @@ fn open_connection(
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
+    let side_files = SideFiles::before_open(path);
     let conn = Connection::open_with_flags(path, flags).map_err(|e| {
         ImError::new(
             codes::DATABASE_ERROR,
             format!("cannot open database {}: {e}", path.display()),
         )
     })?;
-    // The key is the first statement: nothing can read the file before it.
-    encryption::apply_key(&conn, path, key)?;
-    // Until the connection is ready, closing it must not checkpoint: one that fails here on
-    // a damaged file leaves the file and its WAL as they are (for recoverDatabase).
-    no_checkpoint_on_close(&conn, true)?;
-    migrations::refuse_newer(&conn)?;
-    configure(&conn, writer)?;
-    no_checkpoint_on_close(&conn, false)?;
-    Ok(conn)
+    let ready = (|| {
+        // The key is the first statement: nothing can read the file before it.
+        encryption::apply_key(&conn, path, key)?;
+        // Until the connection is ready, closing it must not checkpoint: one that fails here
+        // on a damaged file leaves the file and its WAL as they are (for recoverDatabase).
+        no_checkpoint_on_close(&conn, true)?;
+        migrations::refuse_newer(&conn)?;
+        configure(&conn, writer)?;
+        no_checkpoint_on_close(&conn, false)
+    })();
+    match ready {
+        Ok(()) => Ok(conn),
+        Err(e) => {
+            drop(conn);
+            side_files.remove_created_empty();
+            Err(e)
+        }
+    }
+}
+
+/// Which of a database's `-wal` / `-shm` files existed before a connection opened it. A
+/// connection that is refused (a newer schema, a wrong key, a damaged file) closes without
+/// a checkpoint, which leaves behind the empty WAL and the index it created; those — and
+/// only those — are removed again, so a refused open leaves the folder as it found it.
+struct SideFiles {
+    wal: (PathBuf, bool),
+    shm: (PathBuf, bool),
+}
+
+impl SideFiles {
+    fn before_open(path: &Path) -> Self {
+        let side = |suffix: &str| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            let existed = p.exists();
+            (p, existed)
+        };
+        Self {
+            wal: side("-wal"),
+            shm: side("-shm"),
+        }
+    }
+
+    fn remove_created_empty(&self) {
+        let (wal, wal_existed) = &self.wal;
+        if *wal_existed {
+            return;
+        }
+        match std::fs::metadata(wal) {
+            Ok(m) if m.len() == 0 => {
+                let _ = std::fs::remove_file(wal);
+            }
+            Ok(_) => return,
+            Err(_) => {}
+        }
+        let (shm, shm_existed) = &self.shm;
+        if !*shm_existed {
+            let _ = std::fs::remove_file(shm);
+        }
+    }
 }
 
 fn no_checkpoint_on_close(conn: &Connection, on: bool) -> ImResult<()> {
