@@ -8,6 +8,7 @@ const os = require('node:os')
 const path = require('node:path')
 
 const { Engine } = require('../../index.js')
+const { mulberry32 } = require('./prng')
 
 const APPKEY = 'testkey'
 const ME = 'me'
@@ -167,14 +168,7 @@ async function waitFor(probe, { timeoutMs = 20000, label = 'condition' } = {}) {
 
 /** Small deterministic PRNG (mulberry32). */
 function rng(seed) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = mulberry32(seed)
   const r = {
     next,
     int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),

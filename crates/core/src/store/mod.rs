@@ -256,20 +256,22 @@ impl Store {
             |e: std::io::Error| ImError::internal(format!("cannot start database thread: {e}"));
 
         let health = Arc::new(health::Health::new(path.clone()));
-        let (ready_tx, ready_rx) = oneshot::channel();
-        threads.push(
+        // The writer thread, with a writable connection or (disk full) a read-only one.
+        let spawn_writer = |read_only: bool, ready_tx| {
             spawn_worker(
                 "imsync-db-writer".into(),
                 path.clone(),
                 true,
-                false,
+                read_only,
                 key.clone(),
                 wrx.clone(),
                 ready_tx,
                 health.clone(),
             )
-            .map_err(spawn_err)?,
-        );
+            .map_err(spawn_err)
+        };
+        let (ready_tx, ready_rx) = oneshot::channel();
+        threads.push(spawn_writer(false, ready_tx)?);
         let mut writer_ready = ready_rx
             .await
             .unwrap_or_else(|_| Err(ImError::internal("database writer thread died")));
@@ -280,19 +282,7 @@ impl Store {
             if read_only {
                 health.mark_read_only(&cause.msg);
                 let (ready_tx, ready_rx) = oneshot::channel();
-                threads.push(
-                    spawn_worker(
-                        "imsync-db-writer".into(),
-                        path.clone(),
-                        true,
-                        true,
-                        key.clone(),
-                        wrx,
-                        ready_tx,
-                        health.clone(),
-                    )
-                    .map_err(spawn_err)?,
-                );
+                threads.push(spawn_writer(true, ready_tx)?);
                 writer_ready = ready_rx
                     .await
                     .unwrap_or_else(|_| Err(ImError::internal("database writer thread died")))
