@@ -42,7 +42,11 @@ test('the renderer API carries the vendor enums with the exact values of ARCHITE
     CHATROOM: 4,
     CUSTOMER_SERVICE: 5,
     SYSTEM: 6,
+    // issue 11: the vendor's public-service types and the RTC room (seed changelog).
+    APP_PUBLIC_SERVICE: 7,
+    PUBLIC_SERVICE: 8,
     ULTRA_GROUP: 10,
+    RTC_ROOM: 12,
   })
   assert.deepEqual({ ...api.MessageDirection }, { SEND: 1, RECEIVE: 2 })
   assert.deepEqual({ ...api.SentStatus }, { SENDING: 10, FAILED: 20, SENT: 30, RECEIVED: 40, READ: 50, DESTROYED: 60, CANCELED: 70 })

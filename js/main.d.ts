@@ -214,6 +214,8 @@ declare namespace init {
     readonly ready: 'imsync:ready'
     /** main → window: `ImsyncState` when it changes; window → main: a request for it. */
     readonly state: 'imsync:state'
+    /** window → main (invoke): read-only facts for plugin contexts; kind 'os', 'process' or 'mainProcess'. */
+    readonly info: 'imsync:info'
   }
   /** The native Engine class (`require('imsync/native').Engine`). */
   const Engine: typeof NativeEngine

@@ -24,7 +24,7 @@
 //
 // State: the service keeps what a window answers synchronously (RongIMLib's
 // getConnectionStatus() and getServerTime()) and sends it as 'imsync:state'
-// { connectionStatus, serverTimeOffset } to every registered window when it changes (before
+// { connectionStatus, serverTimeOffset, userId, appkey } to every registered window when it changes (before
 // the event that changed it) and to a window that asks ('imsync:state' from the renderer, on
 // load and on 'imsync:ready'). The status follows the engine's CONNECTING / CONNECTED / SUSPEND /
 // DISCONNECT events as ConnectionStatus values; a connect that fails while CONNECTING (the
@@ -34,6 +34,11 @@
 // stamped: a successful sendMessage's sentTime lies between the call's start and its answer
 // (a resend, `options.messageId`, only bounds it from below), a live received message's
 // sentTime is before its arrival. See ServerClock.
+//
+// Info: `ipcRenderer.invoke('imsync:info', kind)` answers a registered window's top frame with
+// read-only facts for IMLib plugin contexts (getOSInfo / getProcessInfo / getMainProcessInfo):
+// kind 'os', 'process' (the calling window's renderer process) or 'mainProcess'; never the
+// host name, user, environment, paths or network. See infoFor().
 //
 // Windows: by default every BrowserWindow that exists at init() or is created later
 // (app 'browser-window-created') is registered automatically, so the vendor's main.js works
@@ -53,6 +58,7 @@ const SUBSCRIBE_CHANNEL = 'imsync:subscribe'
 const UNSUBSCRIBE_CHANNEL = 'imsync:unsubscribe'
 const READY_CHANNEL = 'imsync:ready'
 const STATE_CHANNEL = 'imsync:state'
+const INFO_CHANNEL = 'imsync:info'
 
 /** How often a pending connect is checked for its database being open. */
 const OPEN_POLL_MS = 5
@@ -196,6 +202,81 @@ function refuseCall(method, args) {
   return null
 }
 
+/** A few numbers of an Electron ProcessMetric (app.getAppMetrics()), or null. */
+function metricOf(electron, pid) {
+  const app = electron && electron.app
+  if (!app || typeof app.getAppMetrics !== 'function' || typeof pid !== 'number') return null
+  try {
+    const m = app.getAppMetrics().find((x) => x && x.pid === pid)
+    if (!m) return null
+    const cpu = m.cpu || {}
+    const memory = m.memory || {}
+    return {
+      creationTime: m.creationTime,
+      cpu: { percentCPUUsage: cpu.percentCPUUsage, idleWakeupsPerSecond: cpu.idleWakeupsPerSecond },
+      memory: { workingSetSize: memory.workingSetSize, peakWorkingSetSize: memory.peakWorkingSetSize, privateBytes: memory.privateBytes },
+    }
+  } catch {
+    return null
+  }
+}
+
+/**
+ * What 'imsync:info' answers (the data of a { code: 0, data } envelope). The vendor's shapes
+ * are not public; these are Node's and Electron's own, limited to harmless numbers and names.
+ */
+function infoFor(kind, electron, webContents) {
+  if (kind === 'os') {
+    const os = require('node:os')
+    const cpus = os.cpus() || []
+    return {
+      platform: os.platform(),
+      arch: os.arch(),
+      type: os.type(),
+      release: os.release(),
+      version: typeof os.version === 'function' ? os.version() : '',
+      cpuCount: cpus.length,
+      cpuModel: cpus.length ? cpus[0].model : '',
+      totalmem: os.totalmem(),
+      freemem: os.freemem(),
+      uptime: os.uptime(),
+    }
+  }
+  if (kind === 'process') {
+    let pid = null
+    try {
+      pid = typeof webContents.getOSProcessId === 'function' ? webContents.getOSProcessId() : null
+    } catch {
+      pid = null
+    }
+    return { type: 'renderer', pid, webContentsId: webContents.id, metrics: metricOf(electron, pid) }
+  }
+  if (kind === 'mainProcess') {
+    const v = process.versions || {}
+    const app = electron && electron.app
+    let appInfo = null
+    try {
+      if (app && typeof app.getName === 'function') appInfo = { name: app.getName(), version: typeof app.getVersion === 'function' ? app.getVersion() : '' }
+    } catch {
+      appInfo = null
+    }
+    const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage()
+    return {
+      type: 'browser',
+      pid: process.pid,
+      platform: process.platform,
+      arch: process.arch,
+      versions: { node: v.node, electron: v.electron, chrome: v.chrome, v8: v.v8 },
+      uptime: process.uptime(),
+      memory: { rss, heapTotal, heapUsed, external, arrayBuffers },
+      cpuUsage: process.cpuUsage(),
+      metrics: metricOf(electron, process.pid),
+      app: appInfo,
+    }
+  }
+  return undefined
+}
+
 class ImsyncService {
   /**
    * @param {object} options init options (Engine options plus windows, validateSender)
@@ -224,6 +305,7 @@ class ImsyncService {
     /** @private */ this._mode = windows
     /** @private */ this._validateSender = validateSender || null
     /** @private */ this._engine = new Engine(engineOptions) // throws (33003) on invalid options
+    /** @private */ this._appkey = typeof engineOptions.appkey === 'string' ? engineOptions.appkey : ''
     /** @private */ this._windows = new Map() // webContents.id -> { webContents, subs: Set<string>, cleanup }
     /** @private */ this._opening = null // the open/connect in flight, if any
     /** @private */ this._waiting = new Set() // callbacks that abort calls waiting on _opening
@@ -444,7 +526,11 @@ class ImsyncService {
       const resend = options && typeof options === 'object' && options.messageId != null && options.messageId !== 0
       this._clock.sample(out.data.sentTime, Date.now(), resend ? undefined : started)
       this._pushState()
-    } else if (method === 'connect' && out.code !== SUCCESS && this._status === CONNECTING) {
+    } else if (OPENING.has(method) || method === 'disconnect') {
+      // The open user changed (or may have): windows answer getCurrentUserId from the state.
+      this._pushState()
+    }
+    if (method === 'connect' && out.code !== SUCCESS && this._status === CONNECTING) {
       // A first connect that fails ends the engine's CONNECTING without an event.
       try {
         const r = await this._engine.getConnectionStatus()
@@ -467,14 +553,20 @@ class ImsyncService {
     } catch {
       // an Engine without the getter
     }
-    return { connectionStatus: this._status, serverTimeOffset: offset }
+    let userId = ''
+    try {
+      userId = this._engine.userId || ''
+    } catch {
+      userId = ''
+    }
+    return { connectionStatus: this._status, serverTimeOffset: offset, userId, appkey: this._appkey }
   }
 
   /** Sends the state to every window when it changed. @private */
   _pushState() {
     const state = this._state()
     const last = this._pushed
-    if (last && last.connectionStatus === state.connectionStatus && last.serverTimeOffset === state.serverTimeOffset) return
+    if (last && last.connectionStatus === state.connectionStatus && last.serverTimeOffset === state.serverTimeOffset && last.userId === state.userId) return
     this._pushed = state
     for (const entry of [...this._windows.values()]) {
       if (!isDestroyed(entry.webContents)) this._sendTo(entry, STATE_CHANNEL, state)
@@ -520,6 +612,8 @@ class ImsyncService {
     if (ipcMain && typeof ipcMain.handle === 'function') {
       ipcMain.handle(CALL_CHANNEL, (event, method, args) => this._handle(event, method, args))
       this._cleanups.push(() => ipcMain.removeHandler(CALL_CHANNEL))
+      ipcMain.handle(INFO_CHANNEL, (event, kind) => this._info(event, kind))
+      this._cleanups.push(() => ipcMain.removeHandler(INFO_CHANNEL))
       const onSubscribe = (event, names) => {
         const entry = this._entryFor(event)
         if (!entry || !Array.isArray(names)) return
@@ -597,6 +691,19 @@ class ImsyncService {
       return await this._dispatch(method, args)
     } catch (e) {
       return { code: MAIN_PROCESS_ERROR, msg: `imsync: ${errorText(e)}` }
+    }
+  }
+
+  /** 'imsync:info': read-only facts for plugin contexts (infoFor). @private */
+  _info(event, kind) {
+    try {
+      const entry = this._entryFor(event)
+      if (!entry) return { code: MAIN_PROCESS_ERROR, msg: 'imsync: info refused: the sender is not the top frame of a window registered with the imsync service' }
+      const data = infoFor(kind, this._electron, entry.webContents)
+      if (data === undefined) return { code: INVALID_PARAMETER, msg: `imsync: info kind must be 'os', 'process' or 'mainProcess', got ${describe(kind)}` }
+      return { code: SUCCESS, data }
+    } catch (e) {
+      return { code: MAIN_PROCESS_ERROR, msg: `imsync: info ${describe(kind)}: ${errorText(e)}` }
     }
   }
 
@@ -719,5 +826,6 @@ module.exports.CHANNELS = Object.freeze({
   unsubscribe: UNSUBSCRIBE_CHANNEL,
   ready: READY_CHANNEL,
   state: STATE_CHANNEL,
+  info: INFO_CHANNEL,
 })
 Object.defineProperty(module.exports, 'Engine', { enumerable: true, get: loadEngine })

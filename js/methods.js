@@ -95,4 +95,15 @@ const IMLIB_METHODS = Object.freeze([
 /** Every method name a renderer may call: the allow-list. */
 const METHODS = Object.freeze([...IMLIB_METHODS, ...EXTENSION_METHODS])
 
-module.exports = { EXTENSION_METHODS, IMLIB_METHODS, METHODS }
+/**
+ * Top-level API members whose vendor name differs from the Engine method that serves them:
+ * member name -> Engine method (an IMLIB_METHODS name). The IPC call carries the Engine name,
+ * so main's allow-list needs nothing from this map; the renderer names the member after the
+ * key. Top-level `deleteMessages(conversation, [{ messageUId, sentTime, messageDirection }])`
+ * is the vendor's remote delete; `electronExtension.deleteMessages(messageIds)` stays the
+ * local delete by ids, hence the Engine's distinct name. A member whose Engine method is not
+ * listed (yet) answers 35004 like any call the renderer does not serve.
+ */
+const RENAMED = Object.freeze({ deleteMessages: 'deleteRemoteMessages' })
+
+module.exports = { EXTENSION_METHODS, IMLIB_METHODS, METHODS, RENAMED }

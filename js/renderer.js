@@ -39,11 +39,15 @@ const SUBSCRIBE_CHANNEL = 'imsync:subscribe'
 const UNSUBSCRIBE_CHANNEL = 'imsync:unsubscribe'
 const READY_CHANNEL = 'imsync:ready'
 const STATE_CHANNEL = 'imsync:state'
+const INFO_CHANNEL = 'imsync:info'
 /** How long a call waits for the main process to register its handler. */
 const READY_TIMEOUT_MS = 30000
 
 // ---- enums (ARCHITECTURE.md §4 "Values"; the vendor SDK's numbers) ------------------------
 
+// 7, 8 and 12 are not in the seed's tables: APP_PUBLIC_SERVICE / PUBLIC_SERVICE are named by
+// issue 11, RTC_ROOM by the seed's changelog (002:L10497); the numbers are the vendor's
+// published ConversationType enum (the same numbering as its native SDKs).
 const ConversationType = Object.freeze({
   PRIVATE: 1,
   DISCUSSION: 2,
@@ -51,7 +55,10 @@ const ConversationType = Object.freeze({
   CHATROOM: 4,
   CUSTOMER_SERVICE: 5,
   SYSTEM: 6,
+  APP_PUBLIC_SERVICE: 7,
+  PUBLIC_SERVICE: 8,
   ULTRA_GROUP: 10,
+  RTC_ROOM: 12,
 })
 
 const MessageDirection = Object.freeze({ SEND: 1, RECEIVE: 2 })
@@ -159,6 +166,12 @@ const Events = Object.freeze(
       'SYNC_SUBSCRIBED_USER_STATUS_FINISHED',
       'OWN_USER_PROFILE_CHANGED',
       'USER_GROUP_STATUS',
+      // The server told the sender that a recipient device stored the message (the vendor's
+      // 5.x Electron demo listens to both names).
+      'PRIVATE_MESSAGE_DELIVERED',
+      'GROUP_MESSAGE_DELIVERED',
+      // imsync's own: { pulled, total } while a large offline backlog is pulled (first login).
+      'OFFLINE_SYNC_PROGRESS',
     ].map((n) => [n, n]),
   ),
 )
@@ -348,7 +361,7 @@ const ErrorCode = Object.freeze({
 // ---- the methods forwarded to the main process: js/methods.js, the list js/main.js
 // allow-lists (one list; a bundler inlines it into a sandboxed preload) ---------------------
 
-const { EXTENSION_METHODS, IMLIB_METHODS } = require('./methods.js')
+const { EXTENSION_METHODS, IMLIB_METHODS, RENAMED } = require('./methods.js')
 
 // ---- transport ---------------------------------------------------------------------------
 
@@ -378,7 +391,12 @@ let registrations = null
  *  service was destroyed, not "not ready yet", so nothing is worth waiting for. */
 let served = false
 
-async function invoke(method, args) {
+/**
+ * One request to the main process on `channel` ('imsync:call' by default: `method` with
+ * `args`; 'imsync:info': `method` is the kind asked for), with the readiness wait and the
+ * error envelopes described at the top of this file.
+ */
+async function invoke(method, args, channel = CALL_CHANNEL) {
   if (destroyed) {
     return { code: ErrorCode.MAIN_PROCESS_ERROR, msg: `imsync: ${method}: this window's API object was destroyed (destroy()); call init() to use it again` }
   }
@@ -389,7 +407,7 @@ async function invoke(method, args) {
   const deadline = Date.now() + READY_TIMEOUT_MS
   for (let attempt = 0; ; attempt++) {
     try {
-      const result = await ipcRenderer.invoke(CALL_CHANNEL, method, args)
+      const result = channel === CALL_CHANNEL ? await ipcRenderer.invoke(CALL_CHANNEL, method, args) : await ipcRenderer.invoke(channel, method)
       served = true
       return result
     } catch (e) {
@@ -415,13 +433,13 @@ async function invoke(method, args) {
   }
 }
 
-function forwarder(method) {
+function forwarder(method, member = method) {
   // A named, non-constructible function: `api.insertMessage.name === 'insertMessage'`.
   return {
-    [method](...args) {
+    [member](...args) {
       return invoke(method, args)
     },
-  }[method]
+  }[member]
 }
 
 // ---- events ------------------------------------------------------------------------------
@@ -495,12 +513,17 @@ function dispatch(name, payload) {
 
 let connectionStatus = ConnectionStatus.DISCONNECTED
 let serverTimeOffset = 0
+/** The user whose database is open ('' before any) and the app key: for plugin contexts. */
+let currentUserId = ''
+let appkey = ''
 const CONNECTION_STATUS_VALUES = new Set(Object.values(ConnectionStatus))
 
 function applyState(state) {
   if (!state || typeof state !== 'object') return
   if (CONNECTION_STATUS_VALUES.has(state.connectionStatus)) connectionStatus = state.connectionStatus
   if (typeof state.serverTimeOffset === 'number' && Number.isFinite(state.serverTimeOffset)) serverTimeOffset = state.serverTimeOffset
+  if (typeof state.userId === 'string') currentUserId = state.userId
+  if (typeof state.appkey === 'string') appkey = state.appkey
 }
 
 function requestState() {
@@ -647,6 +670,200 @@ function sendMessage(...args) {
   })()
 }
 
+// ---- typed senders (IMLib 5.x) -----------------------------------------------------------
+// Source: the vendor's public 5.x Electron API demo (a copy of its test page): text goes
+// through sendTextMessage(conversation, { content, … }, options); media through
+// send{Image,GIF,File,HQVoice,Sight,Combine}Message(conversation, body, hooks, options),
+// which upload the file first; location, reference and rich-content messages are sent with
+// sendMessage and their classes (5.x has no typed sender for them).
+
+function describe(v) {
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  return typeof v
+}
+
+function invalidArgument(msg) {
+  return Promise.resolve({ code: ErrorCode.BIZ_ERROR_INVALID_PARAMETER, msg: `imsync: ${msg}` })
+}
+
+/**
+ * RongIMLib.sendTextMessage(conversation, messageBody, options): a TextMessage sent through
+ * sendMessage, so options (onSendBefore, messageId, pushConfig, …) mean what they mean there.
+ */
+function sendTextMessage(conversation, messageBody, options) {
+  if (!messageBody || typeof messageBody !== 'object' || Array.isArray(messageBody)) {
+    return invalidArgument(`sendTextMessage(conversation, messageBody, options): messageBody must be an object like { content: 'hello' }, got ${describe(messageBody)}`)
+  }
+  return sendMessage(conversation, new TextMessage(messageBody), options)
+}
+
+/** The vendor's media senders: they upload the file, then send its URL. */
+const MEDIA_SENDERS = Object.freeze({
+  sendImageMessage: 'ImageMessage',
+  sendGIFMessage: 'GIFMessage',
+  sendFileMessage: 'FileMessage',
+  sendHQVoiceMessage: 'HQVoiceMessage',
+  sendSightMessage: 'SightMessage',
+  sendCombineMessage: null,
+})
+
+/**
+ * A media sender that is a member (typeof checks see a function) but not served yet: uploads
+ * come with the media work. It answers 35004 naming itself and the way to send meanwhile.
+ */
+function mediaSender(name) {
+  const cls = MEDIA_SENDERS[name]
+  const meanwhile = cls ? `sendMessage(conversation, new ${cls}({ …, with the uploaded file's URL }))` : "sendMessage with a message that carries the uploaded file's URL"
+  return {
+    [name]() {
+      return Promise.resolve({ code: ErrorCode.NOT_SUPPORT, msg: `imsync: ${name} is not served yet (uploading media is not part of imsync yet); upload the file yourself and use ${meanwhile}` })
+    },
+  }[name]
+}
+
+// ---- top-level getConversationList -------------------------------------------------------
+
+/** The seed's default and maximum page (002:L5797-5849). */
+const CONVERSATION_PAGE_DEFAULT = 300
+const CONVERSATION_PAGE_MAX = 1000
+
+/** Where a conversation sits in time: the engine's paging key (its latest activity). */
+function conversationTime(c) {
+  if (c && typeof c.sortTime === 'number') return c.sortTime
+  return (c && c.latestMessage && c.latestMessage.sentTime) || 0
+}
+
+/**
+ * RongIMLib.getConversationList({ count = 300, startTime = 0, order = 0 }), from the local
+ * database. Seed 002:L5797-5849: order 0 answers conversations earlier than startTime (0 =
+ * now), newest first; order 1 those later than startTime (0 = from the oldest). Order 1
+ * answers oldest first, so with either order the next page starts at the last item's time.
+ * A conversation's time is its sortTime, the key electronExtension.getConversationList
+ * pages by: its latest message's sentTime unless something re-sorted it since (the seed
+ * pages by latestMessage.sentTime, the same value for such conversations).
+ * Called with no argument it answers every conversation: the seed notes that on Electron the
+ * vendor ignores the parameters and returns the whole list, and apps written for that call it
+ * bare. `channelId` (ultra groups elsewhere) is passed on when given.
+ */
+function getConversationList(...args) {
+  const [options] = args
+  if (options === undefined) return electronExtension.getAllConversationList()
+  const usage = 'getConversationList({ count, startTime, order })'
+  if (!options || typeof options !== 'object' || Array.isArray(options)) {
+    return invalidArgument(`${usage}: options must be an object, got ${describe(options)}`)
+  }
+  const { count = CONVERSATION_PAGE_DEFAULT, startTime = 0, order = 0, channelId } = options
+  if (!Number.isInteger(count) || count < 1 || count > CONVERSATION_PAGE_MAX) {
+    return invalidArgument(`${usage}: count must be an integer from 1 to ${CONVERSATION_PAGE_MAX}, got ${typeof count === 'number' ? count : describe(count)}`)
+  }
+  if (!Number.isSafeInteger(startTime) || startTime < 0) {
+    return invalidArgument(`${usage}: startTime must be a timestamp in ms (0 or more), got ${typeof startTime === 'number' ? startTime : describe(startTime)}`)
+  }
+  if (order !== 0 && order !== 1) {
+    return invalidArgument(`${usage}: order must be 0 (earlier than startTime) or 1 (later), got ${typeof order === 'number' ? order : describe(order)}`)
+  }
+  const channel = channelId === undefined ? [] : [channelId]
+  if (order === 0) return electronExtension.getConversationList(startTime, count, ...channel)
+  return electronExtension.getAllConversationList(...channel).then((r) => {
+    if (!r || r.code !== ErrorCode.SUCCESS || !Array.isArray(r.data)) return r
+    const later = r.data.filter((c) => conversationTime(c) > startTime)
+    later.sort((a, b) => conversationTime(a) - conversationTime(b))
+    return { ...r, data: later.slice(0, count) }
+  })
+}
+
+// ---- plugins (installPlugin) -------------------------------------------------------------
+// The install logic itself is pluginHost inside installPageApi (below), so that the preload
+// and the page world (executeInMainWorld) run the same code; here: what a context can call.
+
+/** The main process's read-only answer about the OS or a process ('imsync:info'); null if none. */
+function mainInfo(kind) {
+  return invoke(kind, [], INFO_CHANNEL).then((r) => {
+    if (r && r.code === ErrorCode.SUCCESS) return r.data
+    console.warn(`imsync: plugin context: no ${kind} info from the main process`, r)
+    return null
+  })
+}
+
+/**
+ * A plugin context's sendMessage: RongIMLib's (conversation, message, options), or the form
+ * of the vendor's engine-level context, (conversationType, targetId, { messageType, content,
+ * isPersited, isCounted, isStatusMessage, …send options }) (not in the seed: the vendor's
+ * 5.x engine typings; the object's other fields are sendMessage's options).
+ */
+function pluginSendMessage(...args) {
+  if (typeof args[0] !== 'number') return sendMessage(...args)
+  const [conversationType, targetId, body, ...rest] = args
+  const { messageType, content, isPersited, isPersisted, isCounted, isStatusMessage, channelId, ...options } = body && typeof body === 'object' ? body : {}
+  const conversation = channelId === undefined ? { conversationType, targetId } : { conversationType, targetId, channelId }
+  const persisted = isPersisted !== undefined ? isPersisted : isPersited
+  const message = new BaseMessage(messageType, content, persisted === undefined ? true : persisted, isCounted === undefined ? true : isCounted, !!isStatusMessage)
+  return sendMessage(conversation, message, options, ...rest)
+}
+
+/**
+ * The calls a plugin context offers besides its hooks (pluginHost adds those). Sources: the
+ * vendor's 5.x Electron demo (getOSInfo / getProcessInfo / getMainProcessInfo, awaited) and
+ * the vendor's engine PluginContext (getAppkey, getCurrentUserId, getConnectionStatus,
+ * getServerTime, sendMessage, registerMessageType). The info calls resolve the data object
+ * (js/main.js describes it) or null.
+ */
+function pluginContextMethods() {
+  return {
+    getAppkey() {
+      return appkey
+    },
+    getCurrentUserId() {
+      return currentUserId
+    },
+    /** The same as getCurrentUserId (the vendor's engine spells it both ways across versions). */
+    getCurrentId() {
+      return currentUserId
+    },
+    getConnectionStatus() {
+      return connectionStatus
+    },
+    getServerTime() {
+      return Date.now() + serverTimeOffset
+    },
+    sendMessage: pluginSendMessage,
+    registerMessageType,
+    getOSInfo() {
+      return mainInfo('os')
+    },
+    getProcessInfo() {
+      return mainInfo('process')
+    },
+    getMainProcessInfo() {
+      return mainInfo('mainProcess')
+    },
+  }
+}
+
+/**
+ * The IRuntime verify(runtime) and setup(…, runtime, …) get. The vendor's runtime is its
+ * transport adapter (the environment's tag, isSupportSocket(), storage, HTTP and socket
+ * factories); imsync's transport is in the main process, so only the descriptive part can
+ * be answered: a plugin that drives the vendor's own socket or HTTP hooks cannot run here.
+ * `tag`/`platform` 'electron' is what the Electron solution's plugins can test for; the
+ * vendor's exact field set is not public.
+ */
+function pluginRuntime() {
+  return {
+    tag: 'electron',
+    platform: 'electron',
+    isElectron: true,
+    isFromUniapp: false,
+    useNavi: false,
+    connectPlatform: '',
+    isSupportSocket() {
+      return true
+    },
+  }
+}
+
 // ---- any method name answers -------------------------------------------------------------
 // An IMLib 5.x app may call what imsync does not serve (yet): instead of `TypeError: … is not a
 // function`, the API object (and its electronExtension) answers any method name with a promise
@@ -715,6 +932,7 @@ api.init = function init() {
  */
 api.destroy = function destroy() {
   destroyed = true
+  plugins.destroy()
   listeners.clear()
   syncSubscriptions(false)
   return Promise.resolve({ code: ErrorCode.SUCCESS })
@@ -747,7 +965,29 @@ api.getServerTime = function getServerTime() {
 }
 
 const LOCAL = { registerMessageType, sendMessage, getConnectionStatus }
-for (const m of IMLIB_METHODS) api[m] = LOCAL[m] || forwarder(m)
+/** Engine method -> the member serving it, where the vendor's name differs (methods.js RENAMED). */
+const MEMBER_OF = Object.freeze(Object.fromEntries(Object.entries(RENAMED).map(([member, method]) => [method, member])))
+for (const m of IMLIB_METHODS) api[MEMBER_OF[m] || m] = LOCAL[m] || forwarder(m, MEMBER_OF[m] || m)
+
+/** This world's plugins (installPlugin); the page world has its own (installPageApi). */
+const plugins = installPageApi(null)({
+  contextMethods: pluginContextMethods,
+  runtime: pluginRuntime,
+  on: (name, fn) => addListener(name, fn, undefined, false),
+  status: () => connectionStatus,
+})
+
+/**
+ * RongIMLib.installPlugin(installer, options): what installer.setup returned, or null (see
+ * pluginHost in installPageApi for the contract).
+ */
+api.installPlugin = function installPlugin(installer, options) {
+  return plugins.install(installer, options)
+}
+
+api.getConversationList = getConversationList
+api.sendTextMessage = sendTextMessage
+for (const name of Object.keys(MEDIA_SENDERS)) api[name] = mediaSender(name)
 
 /** Adds a listener; returns a function that removes exactly this listener. */
 api.addEventListener = function addEventListener(name, listener, target) {
@@ -812,8 +1052,177 @@ Object.assign(api, {
  * any method name like the preload's object (`anyMethod`: the rules of answeringAnyMethod, as
  * data). Must not use anything from this file's scope.
  */
-function installPageApi(bridged, key, anyMethod) {
+function installPageApi(bridged, key, anyMethod, plugin) {
   'use strict'
+  if (bridged === null) return pluginHost
+
+  /**
+   * The IMLib 5.x plugin contract. Sources: the seed's translate plugin (002:L10845-11129:
+   * `const client = RongIMLib.installPlugin(RCTranslate.installer)`, used right away, so
+   * synchronous) and the vendor's public 5.x Electron demo ({ tag, verify: () => true,
+   * async setup(context) { await context.getOSInfo() … } }). installPlugin(installer, options)
+   * calls installer.verify(runtime); when truthy, installer.setup(context, runtime, options),
+   * and returns what setup returned; null when verify says no, when either throws (logged),
+   * or for something that is not an installer. A tag installed already logs a warning and
+   * returns the first instance (the vendor's handling of a repeated tag is not public; this
+   * keeps an app that installs twice, e.g. on a hot reload, working with one instance). An
+   * async setup that rejects is logged (the promise is still what installPlugin returns).
+   *
+   * It runs in the world that calls it (the page's, with executeInMainWorld): a plugin's
+   * instance (a class with prototype methods) and the hooks it assigns on the context
+   * (`context.onmessage = fn`) would not survive a copy across the bridge. Hooks (set them
+   * on the context; each subscribes this window to its events only once set):
+   * onmessage(message) per received message (its return value is ignored: the app gets every
+   * message), onconnectionstatuschange(ConnectionStatus), onconnecting(), onconnect(),
+   * onsuspend(code), ondisconnect(code), ondestroy() (on destroy(), which also uninstalls);
+   * context.addEventListener(name, fn) reaches any event.
+   *
+   * env: { contextMethods() (the calls a context offers), runtime(), on(name, fn) -> off,
+   * status() (the ConnectionStatus now) }.
+   */
+  function pluginHost(env) {
+    var installed = new Map()
+    var live = []
+    function report(tag, what, e) {
+      console.error('imsync: installPlugin: the plugin ' + JSON.stringify(String(tag)) + ' ' + what, e)
+    }
+    function makeContext(tag) {
+      var context = {}
+      var methods = env.contextMethods() || {}
+      Object.keys(methods).forEach(function (k) {
+        context[k] = methods[k]
+      })
+      var hooks = {}
+      var releases = []
+      var released = false
+      function run(name, arg) {
+        var fn = hooks[name]
+        if (typeof fn !== 'function') return
+        try {
+          fn.call(context, arg)
+        } catch (e) {
+          report(tag, 'threw in context.' + name, e)
+        }
+      }
+      function defineHook(name, events, deliver) {
+        var offs = []
+        function off() {
+          offs.forEach(function (f) {
+            f()
+          })
+          offs = []
+        }
+        Object.defineProperty(context, name, {
+          enumerable: true,
+          configurable: true,
+          get: function () {
+            return hooks[name] || undefined
+          },
+          set: function (fn) {
+            hooks[name] = typeof fn === 'function' ? fn : null
+            if (!hooks[name] || released) return off()
+            if (offs.length) return
+            offs = events.map(function (ev) {
+              return env.on(ev, function (payload) {
+                deliver(ev, payload)
+              })
+            })
+          },
+        })
+        releases.push(off)
+      }
+      defineHook('onmessage', ['MESSAGES'], function (_ev, payload) {
+        var list = payload && payload.messages
+        if (!Array.isArray(list)) return
+        for (var i = 0; i < list.length; i++) run('onmessage', list[i])
+      })
+      defineHook('onconnectionstatuschange', ['CONNECTING', 'CONNECTED', 'SUSPEND', 'DISCONNECT'], function () {
+        run('onconnectionstatuschange', env.status())
+      })
+      defineHook('onconnecting', ['CONNECTING'], function () {
+        run('onconnecting')
+      })
+      defineHook('onconnect', ['CONNECTED'], function () {
+        run('onconnect')
+      })
+      defineHook('onsuspend', ['SUSPEND'], function (_ev, code) {
+        run('onsuspend', code)
+      })
+      defineHook('ondisconnect', ['DISCONNECT'], function (_ev, code) {
+        run('ondisconnect', code)
+      })
+      defineHook('ondestroy', [], function () {})
+      var listenerOffs = []
+      context.addEventListener = function addEventListener(name, fn) {
+        if (released) return function () {}
+        var off = env.on(name, fn)
+        listenerOffs.push(off)
+        return off
+      }
+      return {
+        context: context,
+        release: function (notify) {
+          if (released) return
+          if (notify) run('ondestroy')
+          released = true
+          releases.concat(listenerOffs).forEach(function (f) {
+            f()
+          })
+        },
+      }
+    }
+    function install(installer, options) {
+      if (!installer || typeof installer !== 'object' || typeof installer.verify !== 'function' || typeof installer.setup !== 'function') {
+        console.error('imsync: installPlugin(installer, options): installer must be { tag, verify(runtime), setup(context, runtime, options) }, got', installer)
+        return null
+      }
+      var tag = installer.tag
+      var keyed = typeof tag === 'string' && tag !== ''
+      if (keyed && installed.has(tag)) {
+        console.warn('imsync: installPlugin: the plugin ' + JSON.stringify(tag) + ' is installed already; returning its instance')
+        return installed.get(tag)
+      }
+      var runtime = env.runtime()
+      var ok
+      try {
+        ok = installer.verify(runtime)
+      } catch (e) {
+        report(tag, 'threw in verify(runtime)', e)
+        return null
+      }
+      if (!ok) return null
+      var made = makeContext(tag)
+      var instance
+      try {
+        instance = installer.setup(made.context, runtime, options)
+      } catch (e) {
+        report(tag, 'threw in setup(context, runtime, options)', e)
+        made.release(false)
+        return null
+      }
+      if (instance && typeof instance.then === 'function') {
+        try {
+          instance.then(undefined, function (e) {
+            report(tag, 'rejected in setup(context, runtime, options)', e)
+          })
+        } catch (e) {
+          // a thenable whose then() throws: the app gets it as setup returned it
+        }
+      }
+      live.push(made)
+      if (keyed) installed.set(tag, instance)
+      return instance
+    }
+    function destroy() {
+      var list = live.splice(0)
+      installed.clear()
+      list.forEach(function (made) {
+        made.release(true)
+      })
+    }
+    return { install: install, destroy: destroy }
+  }
+
   function answering(target, prefix) {
     var cache = new Map()
     var notMethod = new Set(anyMethod.notMethods)
@@ -908,8 +1317,25 @@ function installPageApi(bridged, key, anyMethod) {
       remove(name, entry)
     })
   }
+  var plugins = null
+  if (plugin && typeof plugin.contextMethods === 'function' && typeof plugin.runtime === 'function') {
+    plugins = pluginHost({
+      contextMethods: plugin.contextMethods,
+      runtime: plugin.runtime,
+      on: function (name, fn) {
+        return add(name, fn, undefined, false)
+      },
+      status: function () {
+        return bridged.getConnectionStatus()
+      },
+    })
+    page.installPlugin = function installPlugin(installer, options) {
+      return plugins.install(installer, options)
+    }
+  }
   if (typeof bridged.destroy === 'function') {
     page.destroy = function destroy() {
+      if (plugins) plugins.destroy()
       registry.clear()
       detach.clear()
       return bridged.destroy()
@@ -951,7 +1377,8 @@ function initContextBridge(name = 'imsync') {
     if (typeof contextBridge.executeInMainWorld === 'function') {
       try {
         const anyMethod = { notMethods: [...NOT_METHODS], methodName: METHOD_NAME.source, code: ErrorCode.NOT_SUPPORT, msg: UNSUPPORTED_MSG, cacheSize: UNSUPPORTED_CACHE }
-        installed = contextBridge.executeInMainWorld({ func: installPageApi, args: [exposed, name, anyMethod] }) === true
+        const plugin = { contextMethods: pluginContextMethods, runtime: pluginRuntime }
+        installed = contextBridge.executeInMainWorld({ func: installPageApi, args: [exposed, name, anyMethod, plugin] }) === true
       } catch (e) {
         console.warn('imsync: contextBridge.executeInMainWorld failed; exposing the API with exposeInMainWorld', e)
       }
@@ -966,7 +1393,7 @@ api.initContextBridge = initContextBridge
 Object.defineProperty(api, '__imsyncMethods', {
   // servedBy: the member forwarding a listed method when the member of its name answers
   // locally (getConnectionStatus() is synchronous).
-  value: Object.freeze({ top: IMLIB_METHODS, electronExtension: EXTENSION_METHODS, servedBy: Object.freeze({ getConnectionStatus: 'getConnectionStatusAsync' }) }),
+  value: Object.freeze({ top: IMLIB_METHODS, electronExtension: EXTENSION_METHODS, servedBy: Object.freeze({ getConnectionStatus: 'getConnectionStatusAsync', ...MEMBER_OF }) }),
   enumerable: false,
 })
 
