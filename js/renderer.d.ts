@@ -79,6 +79,9 @@ declare namespace imsync {
     | 'SYNC_SUBSCRIBED_USER_STATUS_FINISHED'
     | 'OWN_USER_PROFILE_CHANGED'
     | 'USER_GROUP_STATUS'
+    | 'PRIVATE_MESSAGE_DELIVERED'
+    | 'GROUP_MESSAGE_DELIVERED'
+    | 'OFFLINE_SYNC_PROGRESS'
 
   /** Payloads of the events the seed documents (others: `any`). */
   interface EventPayloads {
@@ -105,6 +108,118 @@ declare namespace imsync {
     TAG: void
     CONVERSATION_TAG: void
     TYPING_STATUS: { status: Array<{ targetId: string; conversationType: number; channelId: string; list: Array<{ userId: string; timestamp: number; messageType: string }> }> }
+    /** imsync's own: while a large offline backlog is pulled (first login), `pulled` of `total` so far. */
+    OFFLINE_SYNC_PROGRESS: { pulled: number; total: number }
+  }
+
+  // ---- plugins (RongIMLib.installPlugin) ----------------------------------------------------
+
+  /**
+   * The IRuntime a plugin's verify/setup get. The vendor's runtime also carries its transport
+   * hooks (storage, HTTP, sockets); imsync's transport is in the main process, so only the
+   * descriptive part exists here.
+   */
+  interface IRuntime {
+    readonly tag: 'electron'
+    readonly platform: 'electron'
+    readonly isElectron: true
+    readonly isFromUniapp: false
+    readonly useNavi: boolean
+    readonly connectPlatform: string
+    isSupportSocket(): boolean
+    readonly [key: string]: unknown
+  }
+
+  /** getOSInfo(): the main process's OS facts (Node's os module; never host or user names). */
+  interface OSInfo {
+    platform: string
+    arch: string
+    type: string
+    release: string
+    version: string
+    cpuCount: number
+    cpuModel: string
+    totalmem: number
+    freemem: number
+    uptime: number
+  }
+
+  /** A few numbers of Electron's ProcessMetric (app.getAppMetrics()), when available. */
+  interface ProcessMetrics {
+    creationTime?: number
+    cpu: { percentCPUUsage?: number; idleWakeupsPerSecond?: number }
+    memory: { workingSetSize?: number; peakWorkingSetSize?: number; privateBytes?: number }
+  }
+
+  /** getProcessInfo(): the calling window's renderer process, as the main process sees it. */
+  interface ProcessInfo {
+    type: 'renderer'
+    pid: number | null
+    webContentsId: number
+    metrics: ProcessMetrics | null
+  }
+
+  /** getMainProcessInfo(): the main process. */
+  interface MainProcessInfo {
+    type: 'browser'
+    pid: number
+    platform: string
+    arch: string
+    versions: { node?: string; electron?: string; chrome?: string; v8?: string }
+    uptime: number
+    memory: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number }
+    cpuUsage: { user: number; system: number }
+    metrics: ProcessMetrics | null
+    app: { name: string; version: string } | null
+  }
+
+  /**
+   * The context setup(context, …) gets. Set the hooks on it (`context.onmessage = fn`); each
+   * subscribes this window to its events once set, and destroy() calls ondestroy and
+   * uninstalls the plugin.
+   */
+  interface PluginContext {
+    getAppkey(): string
+    /** The user whose database is open ('' before connect/open). */
+    getCurrentUserId(): string
+    /** The same as getCurrentUserId. */
+    getCurrentId(): string
+    getConnectionStatus(): ConnectionStatusValue
+    getServerTime(): number
+    /** RongIMLib's form. */
+    sendMessage(conversation: IConversationOption, message: BaseMessage | { messageType: string; content: Record<string, any> }, options?: ISendMessageOptions): Promise<ImResult<IAReceivedMessage>>
+    /** The vendor engine context's form: the object's other fields are sendMessage's options. */
+    sendMessage(
+      conversationType: number,
+      targetId: string,
+      message: ISendMessageOptions & { messageType: string; content: Record<string, any>; isPersited?: boolean; isPersisted?: boolean; isCounted?: boolean; isStatusMessage?: boolean; channelId?: string },
+    ): Promise<ImResult<IAReceivedMessage>>
+    registerMessageType<T = any>(messageType: string, isPersisted: boolean, isCounted: boolean, searchProps?: string[], isStatusMessage?: boolean): MessageClass<T>
+    /** Resolves null when the main process cannot answer. */
+    getOSInfo(): Promise<OSInfo | null>
+    getProcessInfo(): Promise<ProcessInfo | null>
+    getMainProcessInfo(): Promise<MainProcessInfo | null>
+    /** Any event, as RongIMLib.addEventListener; removed on destroy(). */
+    addEventListener<K extends keyof EventPayloads>(name: K, listener: Listener<EventPayloads[K]>): () => void
+    addEventListener(name: string, listener: Listener): () => void
+    /** Each received message (its return value is ignored: the app still gets every message). */
+    onmessage?: ((message: IAReceivedMessage) => unknown) | null
+    onconnectionstatuschange?: ((status: ConnectionStatusValue) => void) | null
+    onconnecting?: (() => void) | null
+    onconnect?: (() => void) | null
+    /** An ErrorCode. */
+    onsuspend?: ((code: number) => void) | null
+    /** An ErrorCode. */
+    ondisconnect?: ((code: number) => void) | null
+    ondestroy?: (() => void) | null
+  }
+
+  /** What installPlugin takes: the IMLib 5.x IPluginGenerator. */
+  interface IPluginGenerator<T, O = any> {
+    /** One instance per tag: installing a tag again returns the first instance. */
+    tag: string
+    verify(runtime: IRuntime): boolean
+    setup(context: PluginContext, runtime: IRuntime, options?: O): T
   }
 
   type Listener<T = any> = (this: any, payload: T) => void
@@ -195,6 +310,17 @@ declare namespace imsync {
     removeEventListener(name: string, listener: Listener): void
     removeEventListeners(name: string): void
 
+    /**
+     * RongIMLib.installPlugin: calls installer.verify(runtime), then
+     * installer.setup(context, runtime, options), and returns what setup returned (as is: it
+     * runs in the calling world). null when verify says no, when verify or setup throws
+     * (logged), or for something that is not an installer. A tag installed already returns
+     * the first instance. With Electron < 35 and contextIsolation on (exposeInMainWorld), the
+     * instance and the context are copies across the bridge: hooks set on the context are
+     * not seen there; use contextIsolation off or Electron >= 35 for plugins with hooks.
+     */
+    installPlugin<T, O = any>(installer: IPluginGenerator<T, O>, options?: O): T | null
+
     /** Returns the message class at once; the registration reaches the main process before later calls. */
     registerMessageType<T = any>(messageType: string, isPersisted: boolean, isCounted: boolean, searchProps?: string[], isStatusMessage?: boolean): MessageClass<T>
 
@@ -207,11 +333,45 @@ declare namespace imsync {
       message: BaseMessage | { messageType: string; content: Record<string, any> },
       options?: ISendMessageOptions & { onSendBefore?: (message: IAReceivedMessage) => void },
     ): Promise<ImResult<IAReceivedMessage>>
+    /** RongIMLib.sendTextMessage: a TextMessage through sendMessage (same options, onSendBefore included). */
+    sendTextMessage(
+      conversation: IConversationOption,
+      messageBody: TextContent,
+      options?: ISendMessageOptions & { onSendBefore?: (message: IAReceivedMessage) => void },
+    ): Promise<ImResult<IAReceivedMessage>>
+    /** Not served yet (uploads): answers 35004 naming itself. Send an uploaded file's URL with sendMessage meanwhile. */
+    sendImageMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
+    /** Not served yet (uploads): answers 35004 naming itself. */
+    sendGIFMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
+    /** Not served yet (uploads): answers 35004 naming itself. */
+    sendFileMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
+    /** Not served yet (uploads): answers 35004 naming itself. */
+    sendHQVoiceMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
+    /** Not served yet (uploads): answers 35004 naming itself. */
+    sendSightMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
+    /** Not served yet (uploads): answers 35004 naming itself. */
+    sendCombineMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown, extra?: unknown): Promise<ImResult<never>>
     recallMessage(conversation: IConversationOption, options: RecallOptions): Promise<ImResult<IAReceivedMessage>>
+    /**
+     * Remote delete (for the caller only: the server's history, this database, the user's
+     * other devices). Served by the Engine's deleteRemoteMessages (js/methods.js RENAMED);
+     * electronExtension.deleteMessages stays the local delete by ids.
+     */
+    deleteMessages(conversation: IConversationOption, messages: Array<{ messageUId: string; sentTime: number; messageDirection: number }>): Promise<ImResult<void>>
+    /** Remote delete of the conversation's messages up to `timestamp` (for the caller only). */
+    clearHistoryMessages(conversation: IConversationOption, timestamp: number): Promise<ImResult<void>>
     /** Local history (on Electron, getHistoryMessages reads the local database). */
     getHistoryMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage>>
     getRemoteHistoryMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage>>
 
+    /**
+     * RongIMLib.getConversationList from the local database: order 0 (default) answers
+     * conversations earlier than startTime (0 = now) newest first, order 1 those later than
+     * startTime (0 = from the oldest) oldest first; count 1–1000 (default 300). Page on with
+     * the last item's latestMessage.sentTime. Called with no argument: every conversation
+     * (the vendor's Electron behaviour).
+     */
+    getConversationList(options?: { count?: number; startTime?: number; order?: 0 | 1; channelId?: string }): Promise<ImResult<IReceivedConversation[]>>
     getConversation(conversation: IConversationOption): Promise<ImResult<IReceivedConversation | null>>
     removeConversation(conversation: IConversationOption): Promise<ImResult<void>>
     getTopConversationList(conversationTypes?: number[], channelId?: string): Promise<ImResult<IReceivedConversation[]>>
@@ -271,7 +431,10 @@ declare namespace imsync {
       readonly CHATROOM: 4
       readonly CUSTOMER_SERVICE: 5
       readonly SYSTEM: 6
+      readonly APP_PUBLIC_SERVICE: 7
+      readonly PUBLIC_SERVICE: 8
       readonly ULTRA_GROUP: 10
+      readonly RTC_ROOM: 12
     }
     readonly MessageType: {
       readonly TEXT: 'RC:TxtMsg'
