@@ -23,6 +23,11 @@
 // contextBridge.exposeInMainWorld, where a function passed twice arrives as two different
 // proxies: there, remove a listener with the function addEventListener returned, or with
 // removeEventListeners(name).
+//
+// Plugins (installPlugin) run in the world that installs them (see pluginHost). Their
+// context's getOSInfo / getProcessInfo / getMainProcessInfo ask the main process on
+// 'imsync:info' (read-only facts; js/main.js infoFor); the context's getCurrentUserId and
+// getAppkey read the state main sends on 'imsync:state'.
 
 let electron = null
 try {
@@ -1360,7 +1365,10 @@ const bridged = new Set()
  * contextIsolation off and with Electron >= 35 (executeInMainWorld builds the page's object in
  * the page's world, where a Proxy can live). contextBridge.exposeInMainWorld (older Electron)
  * copies an object's own properties, so no Proxy survives it: there an unknown name is
- * undefined, as with the vendor's SDK.
+ * undefined, as with the vendor's SDK. Likewise installPlugin runs in the page's world with
+ * executeInMainWorld; with exposeInMainWorld it runs in the preload, so the page gets a copy
+ * of setup's instance (no prototype methods) and hooks the plugin sets on its (copied)
+ * context are never called: plugins with hooks need Electron >= 35 or contextIsolation off.
  */
 function initContextBridge(name = 'imsync') {
   if (typeof name !== 'string' || !name) throw new TypeError('imsync initContextBridge(name): name must be a non-empty string')
