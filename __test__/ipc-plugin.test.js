@@ -155,7 +155,8 @@ const PROBE_PLUGIN = (im) => `
       context.onconnectionstatuschange = (status) => { P.statuses.push(status); P.poke() }
       context.onconnect = () => { P.connects++; P.poke() }
       context.ondisconnect = (code) => { P.disconnects.push(code); P.poke() }
-      context.ondestroy = () => { P.destroyed++ }
+      // A plugin may still call the API while it is torn down.
+      context.ondestroy = () => { P.destroyed++; P.lastInfo = context.getMainProcessInfo() }
       return new Probe(context)
     },
   })
@@ -249,11 +250,12 @@ test('a plugin context in a window: main-process info, state, hooks fed by imsyn
       win,
       `await ${im}.destroy()
       const destroyed = P.destroyed
+      const lastPid = (await P.lastInfo).pid
       await ${im}.init()
       const again = ${im}.installPlugin({ tag: 'probe', verify: () => true, setup: () => 'fresh' })
-      return { destroyed, again }`,
+      return { destroyed, lastPid, again }`,
     )
-    assert.deepEqual(r, { destroyed: 1, again: 'fresh' }, label)
+    assert.deepEqual(r, { destroyed: 1, lastPid: process.pid, again: 'fresh' }, label)
   }
   assert.equal(service.connectionStatus, 2)
 })

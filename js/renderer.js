@@ -933,11 +933,13 @@ api.init = function init() {
  * belong to the main process and every window shares them, so this does not disconnect (call
  * disconnect() first for that): it removes this window's event listeners and subscriptions,
  * and later calls answer 35005 until init() is called again (calls already made keep their
- * answers). getConnectionStatus() and getServerTime() keep answering.
+ * answers). getConnectionStatus() and getServerTime() keep answering. Installed plugins get
+ * ondestroy and are uninstalled (installPlugin installs them anew after init()).
  */
 api.destroy = function destroy() {
-  destroyed = true
+  // Plugins first: an ondestroy hook may still call the API to clean up.
   plugins.destroy()
+  destroyed = true
   listeners.clear()
   syncSubscriptions(false)
   return Promise.resolve({ code: ErrorCode.SUCCESS })
