@@ -678,9 +678,10 @@ function sendMessage(...args) {
 // ---- typed senders (IMLib 5.x) -----------------------------------------------------------
 // Source: the vendor's public 5.x Electron API demo (a copy of its test page): text goes
 // through sendTextMessage(conversation, { content, … }, options); media through
-// send{Image,GIF,File,HQVoice,Sight,Combine}Message(conversation, body, hooks, options),
-// which upload the file first; location, reference and rich-content messages are sent with
-// sendMessage and their classes (5.x has no typed sender for them).
+// send{Image,File,HQVoice,Sight,Combine}Message(conversation, { file, … }, hooks, options),
+// which upload the file first; GIF, location, reference and rich-content messages are sent
+// there with sendMessage and their classes. sendGIFMessage is a member too (issue 11 lists
+// it with the media senders), answering like them.
 
 function describe(v) {
   if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)
