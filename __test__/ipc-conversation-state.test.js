@@ -573,8 +573,9 @@ test("alice's second device pins, mutes, tags and reads: the window gets CONVERS
     const mark = await windowMark(win)
     const r = await action()
     assert.deepEqual(r, { code: 0 }, `${label} on device 2`)
-    const ev = await windowWait(win, `(e) => e.name === 'CONVERSATION' && e.payload.conversationList.some(${pred})`, mark)
-    return ev.payload.conversationList.find(eval(pred))
+    // IMLib 5.x items: { conversation, updatedItems }.
+    const ev = await windowWait(win, `(e) => e.name === 'CONVERSATION' && e.payload.conversationList.some((i) => (${pred})(i.conversation))`, mark)
+    return ev.payload.conversationList.map((i) => i.conversation).find(eval(pred))
   }
 
   // Pin on device 2 → CONVERSATION with isTop in the window; its reads follow.
@@ -614,7 +615,7 @@ test("alice's second device pins, mutes, tags and reads: the window gets CONVERS
   // The window's changes reach device 2 the same way (the other direction, through the bridge).
   const d2mark = device2.tap.events.length
   assert.deepEqual(await viaWindow(alice, 'setConversationToTop', [bobConv, false]), { code: 0 })
-  await device2.tap.wait((e) => e.name === 'CONVERSATION' && e.payload.conversationList.some((c) => c.targetId === 'bob' && c.isTop === false), 'device 2 sees the unpin', { from: d2mark })
+  await device2.tap.wait((e) => e.name === 'CONVERSATION' && e.payload.conversationList.some(({ conversation: c }) => c.targetId === 'bob' && c.isTop === false), 'device 2 sees the unpin', { from: d2mark })
 
   // Every event of these kinds the engine emitted reached the window unchanged, in order.
   const emitted = await assertWindowSawEngineEvents(alice)
@@ -753,7 +754,7 @@ test('two windows get each state event identical to the engine payload (structur
   // One of each kind, from outside the app.
   const waits = []
   const expect = (name, pred, label) => waits.push(alice.tap.wait((e) => e.name === name && pred(e.payload), label, { from: alice.tap.events.length }))
-  expect('CONVERSATION', (p) => p.conversationList.some((c) => c.isTop), 'CONVERSATION isTop')
+  expect('CONVERSATION', (p) => p.conversationList.some(({ conversation: c, updatedItems }) => c.isTop && updatedItems.isTop.val === true), 'CONVERSATION isTop')
   assert.deepEqual(await device2.engine.setConversationToTop(bobConv, true), { code: 0 })
   await Promise.all(waits.splice(0))
   expect('TAG', () => true, 'TAG')

@@ -370,7 +370,7 @@ test('two windows share one connection and one database: both receive the messag
   assert.equal(sends.get(a.webContents, 'imsync:event', 'MESSAGES'), 1)
   assert.equal(sends.get(b.webContents, 'imsync:event', 'MESSAGES'), 0)
   // B still gets the CONVERSATION event it listens to (emitted after MESSAGES for the same batch).
-  await h.page(b, `return await T.wait((e) => e.tag === 'conv' && e.payload.conversationList.some((c) => c.latestMessage && c.latestMessage.messageUId === ${JSON.stringify(fourth.messageUId)}))`, 10000)
+  await h.page(b, `return await T.wait((e) => e.tag === 'conv' && e.payload.conversationList.some(({ conversation: c, updatedItems }) => c.latestMessage && c.latestMessage.messageUId === ${JSON.stringify(fourth.messageUId)} && updatedItems.latestMessage.val.messageUId === c.latestMessage.messageUId))`, 10000)
   assert.equal(await h.page(b, `return T.events.filter((e) => e.name === 'MESSAGES' && e.payload.messages.some((m) => m.messageUId === ${JSON.stringify(fourth.messageUId)})).length`), 0)
 })
 

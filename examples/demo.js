@@ -206,12 +206,12 @@ async function main() {
     await webPulled
     const unread = async (u) => check(await u.engine.getTotalUnreadCount(), 'getTotalUnreadCount')
     say(`  unread: bob ${await unread(bob)}, bob@web ${await unread(bobWeb)}`)
-    const pinned = bobWeb.waitFor('CONVERSATION', (p) => p.conversationList.some((c) => c.isTop))
+    const pinned = bobWeb.waitFor('CONVERSATION', (p) => p.conversationList.some(({ conversation: c }) => c.isTop))
     check(await bob.engine.setConversationToTop(conv, true), 'setConversationToTop')
     const pin = await pinned
-    say(`  bob pins alice → bob@web CONVERSATION: ${pin.conversationList.map((c) => `${c.targetId} isTop=${c.isTop}`).join(', ')}`)
+    say(`  bob pins alice → bob@web CONVERSATION: ${pin.conversationList.map(({ conversation: c }) => `${c.targetId} isTop=${c.isTop}`).join(', ')}`)
     const latest = check(await bob.engine.getConversation(conv), 'getConversation').latestMessage
-    const readSynced = bobWeb.waitFor('CONVERSATION', (p) => p.conversationList.some((c) => c.unreadMessageCount === 0))
+    const readSynced = bobWeb.waitFor('CONVERSATION', (p) => p.conversationList.some(({ conversation: c }) => c.unreadMessageCount === 0))
     check(await bob.engine.sendSyncReadStatusMessage(conv, latest.sentTime), 'sendSyncReadStatusMessage')
     await readSynced
     say(`  bob reads the conversation → unread: bob ${await unread(bob)}, bob@web ${await unread(bobWeb)}`)

@@ -31,6 +31,7 @@ const EXTENSION_METHODS = Object.freeze([
   'setMessageSentStatus',
   'setMessageStatusToRead',
   'setCheckDuplicateMessage',
+  'setMessageContent',
 ])
 
 /**
@@ -58,6 +59,12 @@ const IMLIB_METHODS = Object.freeze([
   'clearMessagesUnreadStatus',
   'clearAllMessagesUnreadStatus',
   'getFirstUnreadMessageInfo',
+  'getFirstUnreadMessage',
+  'getUnreadMentionedMessages',
+  'clearUnreadCountByTimestamp',
+  'getTotalUnreadCountByLevels',
+  'getTotalUnreadMentionedCountByLevels',
+  'getMessage',
   'saveTextMessageDraft',
   'getTextMessageDraft',
   'clearTextMessageDraft',

@@ -197,6 +197,22 @@ api! {
     set_message_status_to_read(conversation, timestamp)
         ["conversation: IConversationOption, timestamp: number"] -> "Promise<ImResult<void>>";
     set_check_duplicate_message(enable_check) ["enableCheck: boolean"] -> "Promise<ImResult<void>>";
+    // One stored message by local id (crates/core/src/stored_message.rs).
+    get_message(message_id) ["messageId: number"] -> "Promise<ImResult<IAReceivedMessage | null>>";
+    set_message_content(message_id, content, object_name)
+        ["messageId: number, content: Record<string, any>, objectName: string"]
+        -> "Promise<ImResult<void>>";
+    // Unread messages and level-filtered totals (crates/core/src/unread_queries.rs).
+    get_first_unread_message(conversation) ["conversation: IConversationOption"]
+        -> "Promise<ImResult<IAReceivedMessage | null>>";
+    get_unread_mentioned_messages(conversation) ["conversation: IConversationOption"]
+        -> "Promise<ImResult<IAReceivedMessage[]>>";
+    clear_unread_count_by_timestamp(conversation, timestamp)
+        ["conversation: IConversationOption, timestamp: number"] -> "Promise<ImResult<void>>";
+    get_total_unread_count_by_levels(conversation_types, levels)
+        ["conversationTypes?: number[], levels?: number[]"] -> "Promise<ImResult<number>>";
+    get_total_unread_mentioned_count_by_levels(conversation_types, levels)
+        ["conversationTypes?: number[], levels?: number[]"] -> "Promise<ImResult<number>>";
 
     // Conversation state (local reads).
     get_conversation(conversation) ["conversation: IConversationOption"]

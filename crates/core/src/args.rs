@@ -193,7 +193,7 @@ pub fn channel(v: Option<&Value>, name: &str) -> ImResult<Option<String>> {
 pub fn stored_type(t: i64, name: &str) -> ImResult<i64> {
     if !conversation_type::ALL.contains(&t) {
         return Err(ImError::invalid(format!(
-            "{name} must be a ConversationType (1 PRIVATE, 2 DISCUSSION, 3 GROUP, 5 CUSTOMER_SERVICE, 6 SYSTEM), got {t}"
+            "{name} must be a ConversationType (1 PRIVATE, 2 DISCUSSION, 3 GROUP, 5 CUSTOMER_SERVICE, 6 SYSTEM, 7 APP_PUBLIC_SERVICE, 8 PUBLIC_SERVICE), got {t}"
         )));
     }
     if t == conversation_type::CHATROOM || t == conversation_type::ULTRA_GROUP {

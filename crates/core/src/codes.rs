@@ -10,8 +10,17 @@ pub const INVALID_PARAMETER: i32 = 33003;
 pub const MSG_INSERT_ERROR: i32 = 33008;
 pub const MESSAGE_NOT_REGISTERED: i32 = 34021;
 pub const CONVERSATION_TYPE_NOT_SUPPORT: i32 = 34201;
+/// An illegal `messageList` (sendReadReceiptResponseV2).
+pub const MSG_LIMIT_ERROR: i32 = 34206;
 pub const NOT_SUPPORT: i32 = 35004;
 pub const MAIN_PROCESS_ERROR: i32 = 35005;
+pub const DRAFT_SAVE_ERROR: i32 = 35015;
+pub const DRAFT_REMOVE_ERROR: i32 = 35016;
+pub const CONVERSATION_REMOVE_ERROR: i32 = 35020;
+pub const CONVERSATION_GET_ERROR: i32 = 35021;
+/// registerMessageType's `searchProps` do not fit the message type.
+pub const SEARCH_PROPS_LIMIT_ERROR: i32 = 35022;
+pub const DRAFT_GET_ERROR: i32 = 38001;
 
 // imsync's own codes, for database states the vendor SDK has no code for. They sit in a
 // range the vendor's `ErrorCode` table leaves unused (33201…), so no vendor code is reused

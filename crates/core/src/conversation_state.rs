@@ -7,17 +7,29 @@ use serde_json::{json, Value};
 
 use crate::args;
 use crate::engine::{Engine, MAX_CONVERSATION_PAGE};
-use crate::error::{ImError, ImResult};
+use crate::codes;
+use crate::error::{storage_failure, ImError, ImResult};
 use crate::message::MAX_CONTENT_BYTES;
-use crate::model::conversation_type::{CUSTOMER_SERVICE, DISCUSSION, GROUP, PRIVATE, SYSTEM};
+use crate::model::conversation_type::{
+    APP_PUBLIC_SERVICE, CUSTOMER_SERVICE, DISCUSSION, GROUP, PRIVATE, PUBLIC_SERVICE, SYSTEM,
+};
 use crate::store::conversations::{self, notification_status};
 use crate::store::{settings, unread};
 
 /// Types that keep unread counts: everything stored locally (chatroom and ultra group
 /// messages are not).
-const COUNTED_TYPES: [i64; 5] = [PRIVATE, DISCUSSION, GROUP, CUSTOMER_SERVICE, SYSTEM];
-/// `getUnreadConversationList`: private, group and system only (seed 5.7.0).
-const UNREAD_LIST_TYPES: [i64; 3] = [PRIVATE, GROUP, SYSTEM];
+pub(crate) const COUNTED_TYPES: [i64; 7] = [
+    PRIVATE,
+    DISCUSSION,
+    GROUP,
+    CUSTOMER_SERVICE,
+    SYSTEM,
+    APP_PUBLIC_SERVICE,
+    PUBLIC_SERVICE,
+];
+/// `getUnreadConversationList`: private, group and system (seed 5.7.0), and the two
+/// public-service types, which the vendor's type lists accept too.
+const UNREAD_LIST_TYPES: [i64; 5] = [PRIVATE, GROUP, SYSTEM, APP_PUBLIC_SERVICE, PUBLIC_SERVICE];
 pub const MAX_TAG_ID_CHARS: usize = 10;
 pub const MAX_TAG_NAME_CHARS: usize = 15;
 pub const TAG_NOT_EXIST: i32 = 33100;
@@ -44,6 +56,7 @@ impl Engine {
                 None => Ok(Value::Null),
             })
             .await
+            .map_err(storage_failure(codes::CONVERSATION_GET_ERROR))
     }
 
     /// `removeConversation`: takes the conversation out of the list, its unread count and
@@ -64,6 +77,7 @@ impl Engine {
                 Ok(Value::Null)
             })
             .await
+            .map_err(storage_failure(codes::CONVERSATION_REMOVE_ERROR))
     }
 
     /// `getTopConversationList(conversationTypes?, channelId?)`: pinned conversations,
@@ -221,12 +235,16 @@ impl Engine {
                 draft.len()
             )));
         }
-        self.set_draft(key, draft).await
+        self.set_draft(key, draft)
+            .await
+            .map_err(storage_failure(codes::DRAFT_SAVE_ERROR))
     }
 
     pub async fn clear_text_message_draft(&self, conversation: Value) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
-        self.set_draft(key, String::new()).await
+        self.set_draft(key, String::new())
+            .await
+            .map_err(storage_failure(codes::DRAFT_REMOVE_ERROR))
     }
 
     async fn set_draft(
@@ -273,6 +291,7 @@ impl Engine {
                 Ok(json!(draft.unwrap_or_default()))
             })
             .await
+            .map_err(storage_failure(codes::DRAFT_GET_ERROR))
     }
 
     // ---- synced settings, read locally --------------------------------------------------

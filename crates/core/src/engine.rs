@@ -8,7 +8,8 @@ use std::sync::{Arc, RwLock};
 use serde_json::{json, Value};
 
 use crate::args;
-use crate::error::{ImError, ImResult};
+use crate::codes;
+use crate::error::{storage_failure, ImError, ImResult};
 use crate::json_text::RawJson;
 use crate::message::{self, InsertOptions, Parser};
 use crate::model::{conversation_type, ConversationKey};
@@ -52,7 +53,7 @@ pub struct Engine {
     damaged_open: std::sync::Mutex<Option<(String, ImError)>>,
 }
 
-fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
+pub(crate) fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
     let id = args::required_integer(v, name)?;
     if id <= 0 || conv_of(id) == 0 || conv_of(id) > MAX_CONVERSATIONS {
         return Err(ImError::invalid(format!(
@@ -62,7 +63,7 @@ fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
     Ok(id)
 }
 
-fn no_such_message(name: &str, id: i64) -> ImError {
+pub(crate) fn no_such_message(name: &str, id: i64) -> ImError {
     ImError::invalid(format!("{name} {id} does not exist in the local database"))
 }
 
@@ -346,8 +347,8 @@ impl Engine {
             .to_string();
         let persisted = args::boolean(Some(&is_persisted), "isPersisted", None)?;
         let counted = args::boolean(Some(&is_counted), "isCounted", None)?;
-        let props = args::string_array(Some(&search_props), "searchProps", 32)?.unwrap_or_default();
         let status = args::boolean(Some(&is_status_message), "isStatusMessage", Some(false))?;
+        let props = registry::search_props(&search_props, status)?;
         {
             let mut slot = self.registry.write().unwrap();
             let mut next = (**slot).clone();
@@ -528,6 +529,7 @@ impl Engine {
                     .ok_or_else(|| ImError::internal("inserted message vanished"))
             })
             .await
+            .map_err(storage_failure(codes::MSG_INSERT_ERROR))
     }
 
     pub async fn batch_insert_message(
@@ -596,6 +598,7 @@ impl Engine {
                 Ok(json!({ "inserted": inserted, "duplicates": outcomes.len() - inserted }))
             })
             .await
+            .map_err(storage_failure(codes::MSG_INSERT_ERROR))
     }
 
     // ---- delete --------------------------------------------------------------------

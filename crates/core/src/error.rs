@@ -50,6 +50,23 @@ impl ImError {
     pub fn internal(msg: impl Into<String>) -> Self {
         Self::new(codes::MAIN_PROCESS_ERROR, msg)
     }
+
+    /// The same error under `to` when its code is `from`: the vendor's table gives some
+    /// calls their own code for a bad argument or a failed write (a draft that could not be
+    /// saved is 35015, a message that could not be stored on insert 33008), while damage and
+    /// a full disk keep theirs, since the app must react to those the same way everywhere.
+    pub fn recode(self, from: i32, to: i32) -> Self {
+        if self.code == from {
+            Self { code: to, ..self }
+        } else {
+            self
+        }
+    }
+}
+
+/// Recodes a database failure (33002) as the call's own vendor code.
+pub fn storage_failure(to: i32) -> impl Fn(ImError) -> ImError {
+    move |e| e.recode(codes::DATABASE_ERROR, to)
 }
 
 impl ImError {

@@ -14,7 +14,9 @@ pub mod model;
 pub mod options;
 pub mod registry;
 pub mod store;
+pub mod stored_message;
 pub mod sync;
+pub mod unread_queries;
 
 pub use engine::Engine;
 pub use error::{ImError, ImResult};

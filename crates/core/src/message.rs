@@ -286,11 +286,11 @@ impl Parser<'_> {
         if info.is_counted {
             flags |= flag::COUNTED;
         }
-        if args::boolean(
-            m.get("isOfflineMessage"),
-            &field("isOfflineMessage"),
-            Some(false),
-        )? {
+        let offline = match args::present(m.get("isOfflineMessage")) {
+            Some(v) => Some(v),
+            None => args::present(m.get("isOffLineMessage")),
+        };
+        if args::boolean(offline, &field("isOfflineMessage"), Some(false))? {
             flags |= flag::OFFLINE;
         }
         if args::boolean(
@@ -361,6 +361,22 @@ pub(crate) fn test_received(kind: i64, target: &str, time: i64, text: &str) -> N
     }
 }
 
+/// Adds the vendor's spellings (`isPersited`, `isOffLineMessage`; see [`write_row`]) to a
+/// message object built as a value (messages that are not stored).
+pub fn add_vendor_spellings(message: &mut Value) {
+    let Some(obj) = message.as_object_mut() else {
+        return;
+    };
+    for (ours, vendor) in [
+        ("isPersisted", "isPersited"),
+        ("isOfflineMessage", "isOffLineMessage"),
+    ] {
+        if let Some(v) = obj.get(ours).cloned() {
+            obj.insert(vendor.to_string(), v);
+        }
+    }
+}
+
 /// The columns every message query selects, in the order [`row_to_json`] reads them.
 pub const COLUMNS: &str = "m.id, m.uid, m.sender, m.object_name, m.content, m.direction, m.sent_time, \
      m.received_time, m.sent_status, m.received_status, m.mentioned, m.flags, m.expansion, m.extra, \
@@ -398,8 +414,12 @@ pub fn write_row(w: &mut JsonWriter, r: &rusqlite::Row<'_>) -> rusqlite::Result<
     w.key("expansion").raw(r.get_ref(12)?.as_str_or_null()?);
     w.key("isCounted").bool(flags & flag::COUNTED != 0);
     w.key("isMentioned").bool(r.get::<_, i64>(10)? != 0);
+    // Both spellings: IMLib 5.x's message objects spell these `isOffLineMessage` and
+    // `isPersited` (its IAReceivedMessage typings); imsync's docs use the corrected ones.
+    w.key("isOffLineMessage").bool(flags & flag::OFFLINE != 0);
     w.key("isOfflineMessage").bool(flags & flag::OFFLINE != 0);
     w.key("isPersisted").bool(flags & flag::PERSISTED != 0);
+    w.key("isPersited").bool(flags & flag::PERSISTED != 0);
     w.key("isStatusMessage").bool(flags & flag::STATUS != 0);
     w.key("messageDirection").int(r.get(5)?);
     w.key("messageId").int(r.get(0)?);

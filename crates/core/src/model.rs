@@ -8,15 +8,21 @@ pub mod conversation_type {
     pub const CHATROOM: i64 = 4;
     pub const CUSTOMER_SERVICE: i64 = 5;
     pub const SYSTEM: i64 = 6;
+    /// The vendor's official-account conversations (IMLib 5.x `ConversationType`); apps pass
+    /// them in type lists, and their messages are stored like any other.
+    pub const APP_PUBLIC_SERVICE: i64 = 7;
+    pub const PUBLIC_SERVICE: i64 = 8;
     pub const ULTRA_GROUP: i64 = 10;
 
-    pub const ALL: [i64; 7] = [
+    pub const ALL: [i64; 9] = [
         PRIVATE,
         DISCUSSION,
         GROUP,
         CHATROOM,
         CUSTOMER_SERVICE,
         SYSTEM,
+        APP_PUBLIC_SERVICE,
+        PUBLIC_SERVICE,
         ULTRA_GROUP,
     ];
 }

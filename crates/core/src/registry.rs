@@ -141,6 +141,34 @@ impl Registry {
     }
 }
 
+/// registerMessageType's `searchProps`: up to 32 non-empty field names, none for a status
+/// message (the seed: pass `[]` for one, it is never stored). Any mismatch is the seed's
+/// 35022 SEARCH_PROPS_LIMIT_ERROR ("search field does not fit the message"), not 33003.
+pub fn search_props(v: &Value, is_status: bool) -> ImResult<Vec<String>> {
+    let recode = |e: ImError| {
+        e.recode(
+            crate::codes::INVALID_PARAMETER,
+            crate::codes::SEARCH_PROPS_LIMIT_ERROR,
+        )
+    };
+    let props = crate::args::string_array(Some(v), "searchProps", 32)
+        .map_err(recode)?
+        .unwrap_or_default();
+    let mismatch = |msg: String| ImError::new(crate::codes::SEARCH_PROPS_LIMIT_ERROR, msg);
+    if let Some(i) = props.iter().position(|p| p.is_empty() || p.len() > 64) {
+        return Err(mismatch(format!(
+            "searchProps[{i}] must be a field name of 1 to 64 bytes"
+        )));
+    }
+    if is_status && !props.is_empty() {
+        return Err(mismatch(
+            "searchProps must be [] for a status message (it is never stored, so never searched)"
+                .into(),
+        ));
+    }
+    Ok(props)
+}
+
 /// Records a custom type in the database's registry table (kept beside the messages so
 /// a database can be inspected without the app that registered its types).
 pub fn save(

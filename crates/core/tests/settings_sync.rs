@@ -83,18 +83,22 @@ fn tag_ids(list: &Value) -> Vec<String> {
 
 #[track_caller]
 fn entry<'a>(list: &'a Value, target: &str) -> &'a Value {
+    // A conversation list, or a CONVERSATION event's items ({ conversation, updatedItems }).
     list.as_array()
         .unwrap()
         .iter()
+        .map(|i| i.get("conversation").unwrap_or(i))
         .find(|c| c["targetId"] == target)
         .unwrap_or_else(|| panic!("{target} not in {list}"))
 }
 
 /// A CONVERSATION payload that reports `target` in a state `check` accepts.
 fn reports(p: &Value, target: &str, check: impl Fn(&Value) -> bool) -> bool {
-    p["conversationList"]
-        .as_array()
-        .is_some_and(|l| l.iter().any(|c| c["targetId"] == target && check(c)))
+    p["conversationList"].as_array().is_some_and(|l| {
+        l.iter()
+            .map(|i| &i["conversation"])
+            .any(|c| c["targetId"] == target && check(c))
+    })
 }
 
 /// The settings events (CONVERSATION, TAG, CONVERSATION_TAG) logged from index `from` on.
@@ -247,7 +251,12 @@ async fn pin_and_level_reach_the_other_device_and_drive_unread_and_blocked_lists
             reports(p, "bob", |c| c["isTop"] == true)
         })
         .await;
-    let list = ev["conversationList"].as_array().unwrap();
+    let list: Vec<&Value> = ev["conversationList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["conversation"])
+        .collect();
     assert_eq!(list.len(), 1, "only the changed conversation: {ev}");
     assert_eq!(list[0]["conversationType"], 1);
     assert_eq!(list[0]["notificationLevel"], 0);
@@ -265,7 +274,12 @@ async fn pin_and_level_reach_the_other_device_and_drive_unread_and_blocked_lists
             reports(p, "carol", |c| c["notificationLevel"] == 5)
         })
         .await;
-    let list = ev["conversationList"].as_array().unwrap();
+    let list: Vec<&Value> = ev["conversationList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["conversation"])
+        .collect();
     assert_eq!(list.len(), 1, "only the changed conversation: {ev}");
     assert_eq!(list[0]["isTop"], false);
     assert_eq!(

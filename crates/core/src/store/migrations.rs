@@ -148,6 +148,12 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX conversation_tags_by_conversation ON conversation_tags (type, target, channel);
     "#,
+    // 3: the public-service conversation types (7, 8) get their unread sums; until now they
+    // were refused, so no conversation of theirs exists to count.
+    r#"
+    INSERT OR IGNORE INTO unread_totals (type, muted)
+        SELECT t.value, m.value FROM json_each('[7, 8]') t, json_each('[0, 1]') m;
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -331,17 +331,22 @@ impl Engine {
                 Some(response::Body::MessageAck(a)) => a,
                 _ => pb::MessageAck::default(),
             };
-            return Ok(json!({
+            let mut sent = json!({
                 "messageId": 0, "messageUId": ack.message_uid, "sentTime": ack.sent_time,
                 "conversationType": key.conversation_type, "targetId": key.target_id, "channelId": key.channel_id,
                 "senderUserId": db.user_id, "messageType": object_name, "content": content,
                 "messageDirection": direction::SEND, "sentStatus": sent_status::SENT,
                 "isPersisted": false, "isCounted": false, "isStatusMessage": req.is_status_message,
-            }));
+                "isOfflineMessage": false,
+            });
+            crate::message::add_vendor_spellings(&mut sent);
+            return Ok(sent);
         }
 
         // Store first, so the message is in the outbox before a byte leaves.
-        let resend = args::integer(opts.get("messageId"), "options.messageId")?;
+        // 0 is "not a resend", the vendor's default for options.messageId.
+        let resend =
+            args::integer(opts.get("messageId"), "options.messageId")?.filter(|&id| id != 0);
         let mut stored = m.clone();
         stored.insert("messageDirection".into(), json!(direction::SEND));
         stored.insert("senderUserId".into(), json!(db.user_id));
@@ -425,7 +430,10 @@ impl Engine {
                     )),
                 }
             })
-            .await?;
+            .await
+            .map_err(crate::error::storage_failure(
+                crate::codes::PROTOCOL_MESSAGE_SAVED_ERROR,
+            ))?;
         if client_id.is_empty() {
             return self.stored_message(id).await;
         }

@@ -57,6 +57,7 @@ pub fn to_apply(
     if !info.map(|i| i.is_persisted).unwrap_or(m.is_persisted) {
         let mut transient = transient_json(m);
         transient["isOfflineMessage"] = json!(offline);
+        crate::message::add_vendor_spellings(&mut transient);
         return Some(Apply::Transient(transient));
     }
     if let (Some(mi), Some(obj)) = (&m.mentioned_info, content.as_object_mut()) {
@@ -227,6 +228,8 @@ pub fn transient_json(m: &pb::Message) -> Value {
         "isCounted": m.is_counted,
         "isStatusMessage": m.is_status_message,
         "isOfflineMessage": false,
+        "isPersited": m.is_persisted,
+        "isOffLineMessage": false,
         "disableNotification": m.disable_notification,
         "directedUserIds": m.directed_user_ids,
     })

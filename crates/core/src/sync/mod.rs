@@ -3,6 +3,7 @@
 
 mod api;
 mod blacklist;
+pub mod conversation_event;
 pub mod convert;
 pub mod expansion;
 mod receipts;

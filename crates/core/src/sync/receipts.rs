@@ -81,28 +81,9 @@ impl Engine {
         channel_id: Value,
     ) -> ImResult<Value> {
         let target = args::id(Some(&target_id), "targetId")?;
-        let list = args::object(Some(&message_list), "messageList")?;
-        if list.is_empty() || list.len() > MAX_RESPONSE_IDS {
-            return Err(ImError::invalid(format!(
-                "messageList must name 1 to {MAX_RESPONSE_IDS} senders, got {}",
-                list.len()
-            )));
-        }
-        let mut wire = std::collections::BTreeMap::new();
-        let mut all = Vec::new();
-        for (sender, uids) in list {
-            let name = format!("messageList.{sender}");
-            args::id(Some(&json!(sender)), "messageList key")?;
-            let uids = args::string_array(Some(uids), &name, MAX_RESPONSE_IDS)?
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| {
-                    ImError::invalid(format!(
-                        "{name} must be an array of 1 to {MAX_RESPONSE_IDS} messageUIds"
-                    ))
-                })?;
-            all.extend(uids.iter().cloned());
-            wire.insert(sender.clone(), pb::MessageUidList { message_uids: uids });
-        }
+        // An illegal messageList is the seed's 34206 MSG_LIMIT_ERROR, not 33003.
+        let (wire, all) = receipt_list(&message_list)
+            .map_err(|e| e.recode(crate::codes::INVALID_PARAMETER, crate::codes::MSG_LIMIT_ERROR))?;
         let channel = args::channel(Some(&channel_id), "channelId")?.unwrap_or_default();
         self.call(request::Op::ReceiptResponse(pb::ReceiptResponseRequest {
             target_id: target,
@@ -185,4 +166,37 @@ impl Engine {
         }
         sent
     }
+}
+
+/// `sendReadReceiptResponseV2`'s `{ [senderUserId]: messageUId[] }`, as the wire map and
+/// the flat list of messageUIds it answers.
+fn receipt_list(
+    message_list: &Value,
+) -> ImResult<(
+    std::collections::BTreeMap<String, pb::MessageUidList>,
+    Vec<String>,
+)> {
+    let list = args::object(Some(message_list), "messageList")?;
+    if list.is_empty() || list.len() > MAX_RESPONSE_IDS {
+        return Err(ImError::invalid(format!(
+            "messageList must name 1 to {MAX_RESPONSE_IDS} senders, got {}",
+            list.len()
+        )));
+    }
+    let mut wire = std::collections::BTreeMap::new();
+    let mut all = Vec::new();
+    for (sender, uids) in list {
+        let name = format!("messageList.{sender}");
+        args::id(Some(&json!(sender)), "messageList key")?;
+        let uids = args::string_array(Some(uids), &name, MAX_RESPONSE_IDS)?
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                ImError::invalid(format!(
+                    "{name} must be an array of 1 to {MAX_RESPONSE_IDS} messageUIds"
+                ))
+            })?;
+        all.extend(uids.iter().cloned());
+        wire.insert(sender.clone(), pb::MessageUidList { message_uids: uids });
+    }
+    Ok((wire, all))
 }

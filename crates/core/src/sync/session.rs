@@ -244,6 +244,8 @@ struct Live {
     /// The inbox head at connect: entries up to it arrived while this device was away,
     /// which is what `isOfflineMessage` means (send times can run ahead of the clock).
     offline_through: u64,
+    /// The cursor when the offline pull began: `OFFLINE_SYNC_PROGRESS` counts from it.
+    offline_from: u64,
     /// The server's settings version at connect.
     settings_version: u64,
 }
@@ -262,6 +264,7 @@ impl Live {
             heartbeat,
             last_heard: Instant::now(),
             offline_through: ack.inbox_head_seq,
+            offline_from: 0,
             settings_version: ack.settings_version,
         }
     }
@@ -329,6 +332,7 @@ impl Live {
             Ok(c) => {
                 self.cursor = c;
                 self.seen = c;
+                self.offline_from = c;
             }
             Err(e) => return e.code,
         }
@@ -472,6 +476,9 @@ impl Live {
             self.offline_through
         };
         self.apply(page.entries, to, offline_through).await?;
+        if !self.offline_done {
+            self.report_offline_progress();
+        }
         if page.has_more {
             return self.pull().await;
         }
@@ -486,6 +493,26 @@ impl Live {
             return self.pull().await;
         }
         Ok(())
+    }
+
+    /// `OFFLINE_SYNC_PROGRESS { pulled, total }` after each page of the offline pull (imsync's
+    /// own event; the vendor only has PULL_OFFLINE_MESSAGE_FINISHED), so an app can show a
+    /// progress bar on a first login with a large backlog. Inbox seqs are gap-free per user,
+    /// so `total` is exact but for entries the server's retention already dropped; `pulled`
+    /// reaches `total` when the pull ends either way.
+    fn report_offline_progress(&self) {
+        let total = self.offline_through.saturating_sub(self.offline_from);
+        if total == 0 {
+            return;
+        }
+        let pulled = self
+            .cursor
+            .min(self.offline_through)
+            .saturating_sub(self.offline_from);
+        self.engine.emit(
+            "OFFLINE_SYNC_PROGRESS",
+            json!({ "pulled": pulled, "total": total }),
+        );
     }
 
     /// Applies pushed entries, with any others already waiting on the socket, in one
@@ -604,7 +631,11 @@ pub(crate) fn event_payloads(
         let ids: Vec<i64> = applied.conversations.iter().copied().collect();
         // A removed conversation stays out of the app's view until a message brings it back.
         let list = conversations::by_ids_text(conn, &ids, true)?;
-        Some(RawJson(format!(r#"{{"conversationList":{}}}"#, list.0)))
+        Some(super::conversation_event::payload_text(
+            &list,
+            super::conversation_event::MESSAGE_ITEMS,
+            crate::message::now_ms(),
+        ))
     };
     Ok((messages, convs))
 }

@@ -125,7 +125,14 @@ impl Engine {
             .await?;
         if emit {
             if !convs.is_empty() {
-                self.emit("CONVERSATION", json!({ "conversationList": convs }));
+                self.emit(
+                    "CONVERSATION",
+                    super::conversation_event::payload(
+                        convs,
+                        super::conversation_event::SETTINGS_ITEMS,
+                        crate::message::now_ms(),
+                    ),
+                );
             }
             if changes.tags {
                 self.emit("TAG", Value::Null);
