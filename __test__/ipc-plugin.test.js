@@ -221,6 +221,29 @@ test('a plugin context in a window: main-process info, state, hooks fed by imsyn
     assert.equal(m.senderUserId, 'bob')
   }
 
+  // An onmessage hook that answers true keeps that message from the app's MESSAGES listeners
+  // (bob's 'secret'), the next one reaches them; plugins in other windows are unaffected.
+  for (const { win, im } of windows) {
+    await h.page(
+      win,
+      `globalThis.A = { seen: [], kept: [] }
+      ${im}.addEventListener('MESSAGES', (e) => { for (const m of e.messages) A.seen.push(m.content.content); P.poke() })
+      ${im}.installPlugin({ tag: 'filter', verify: () => true, setup(context) {
+        context.onmessage = (m) => { if (m.content.content === 'secret') { A.kept.push(m.messageUId); return true } return false }
+      } })
+      await ${im}.getConnectionStatusAsync()`,
+    )
+  }
+  const secret = await bob.engine.sendMessage({ conversationType: 1, targetId: 'alice' }, { messageType: 'RC:TxtMsg', content: { content: 'secret' } })
+  const open = await bob.engine.sendMessage({ conversationType: 1, targetId: 'alice' }, { messageType: 'RC:TxtMsg', content: { content: 'public' } })
+  assert.equal(secret.code + open.code, 0)
+  for (const { label, win } of windows) {
+    const r = await h.page(win, `await P.until(() => A.seen.includes('public')); return { seen: A.seen, kept: A.kept, probe: P.messages.map((m) => m.content.content) }`, 10000)
+    assert.deepEqual(r.seen, ['public'], `${label}: the app's listener did not get the consumed message`)
+    assert.deepEqual(r.kept, [secret.data.messageUId])
+    assert.ok(r.probe.includes('secret') && r.probe.includes('public'), `${label}: every plugin's hook saw both`)
+  }
+
   // context.sendMessage, RongIMLib's form and the engine context's form, reach bob.
   for (const { label, win, im } of windows) {
     for (const [form, call] of [

@@ -202,7 +202,7 @@ declare namespace imsync {
     /** Any event, as RongIMLib.addEventListener; removed on destroy(). */
     addEventListener<K extends keyof EventPayloads>(name: K, listener: Listener<EventPayloads[K]>): () => void
     addEventListener(name: string, listener: Listener): () => void
-    /** Each received message (its return value is ignored: the app still gets every message). */
+    /** Each received message, before the app's listeners; returning `true` keeps it from the app's MESSAGES. */
     onmessage?: ((message: IAReceivedMessage) => unknown) | null
     onconnectionstatuschange?: ((status: ConnectionStatusValue) => void) | null
     onconnecting?: (() => void) | null

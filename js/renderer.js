@@ -495,9 +495,12 @@ function addListener(name, fn, target, once) {
   }
 }
 
-function dispatch(name, payload) {
+function dispatch(name, event) {
   const list = listeners.get(name)
   if (!list) return
+  // Plugins see received messages first and may keep some from the app (pluginHost).
+  const payload = plugins.filter(name, event)
+  if (payload === plugins.DROP) return
   for (const entry of list.slice()) {
     if (entry.once) removeEntry(name, entry)
     try {
@@ -1080,10 +1083,11 @@ function installPageApi(bridged, key, anyMethod, plugin) {
    * instance (a class with prototype methods) and the hooks it assigns on the context
    * (`context.onmessage = fn`) would not survive a copy across the bridge. Hooks (set them
    * on the context; each subscribes this window to its events only once set):
-   * onmessage(message) per received message (its return value is ignored: the app gets every
-   * message), onconnectionstatuschange(ConnectionStatus), onconnecting(), onconnect(),
-   * onsuspend(code), ondisconnect(code), ondestroy() (on destroy(), which also uninstalls);
-   * context.addEventListener(name, fn) reaches any event.
+   * onmessage(message) per received message, before the app's listeners: when it returns
+   * `true` the message is kept from the app's MESSAGES (the vendor's engine contract, which
+   * its RTC plugin uses for signalling; not in the seed); onconnectionstatuschange(status),
+   * onconnecting(), onconnect(), onsuspend(code), ondisconnect(code), ondestroy() (on
+   * destroy(), which also uninstalls); context.addEventListener(name, fn) reaches any event.
    *
    * env: { contextMethods() (the calls a context offers), runtime(), on(name, fn) -> off,
    * status() (the ConnectionStatus now) }.
@@ -1091,6 +1095,7 @@ function installPageApi(bridged, key, anyMethod, plugin) {
   function pluginHost(env) {
     var installed = new Map()
     var live = []
+    var DROP = {}
     function report(tag, what, e) {
       console.error('imsync: installPlugin: the plugin ' + JSON.stringify(String(tag)) + ' ' + what, e)
     }
@@ -1105,11 +1110,12 @@ function installPageApi(bridged, key, anyMethod, plugin) {
       var released = false
       function run(name, arg) {
         var fn = hooks[name]
-        if (typeof fn !== 'function') return
+        if (typeof fn !== 'function') return undefined
         try {
-          fn.call(context, arg)
+          return fn.call(context, arg)
         } catch (e) {
           report(tag, 'threw in context.' + name, e)
+          return undefined
         }
       }
       function defineHook(name, events, deliver) {
@@ -1139,11 +1145,9 @@ function installPageApi(bridged, key, anyMethod, plugin) {
         })
         releases.push(off)
       }
-      defineHook('onmessage', ['MESSAGES'], function (_ev, payload) {
-        var list = payload && payload.messages
-        if (!Array.isArray(list)) return
-        for (var i = 0; i < list.length; i++) run('onmessage', list[i])
-      })
+      // onmessage runs in filter() (before the app's listeners); its subscription only makes
+      // sure this window receives MESSAGES.
+      defineHook('onmessage', ['MESSAGES'], function () {})
       defineHook('onconnectionstatuschange', ['CONNECTING', 'CONNECTED', 'SUSPEND', 'DISCONNECT'], function () {
         run('onconnectionstatuschange', env.status())
       })
@@ -1169,6 +1173,10 @@ function installPageApi(bridged, key, anyMethod, plugin) {
       }
       return {
         context: context,
+        /** Runs onmessage; true when the plugin keeps the message from the app. */
+        consumes: function (message) {
+          return !released && run('onmessage', message) === true
+        },
         release: function (notify) {
           if (released) return
           if (notify) run('ondestroy')
@@ -1221,6 +1229,30 @@ function installPageApi(bridged, key, anyMethod, plugin) {
       if (keyed) installed.set(tag, instance)
       return instance
     }
+    /**
+     * The event as the app's listeners get it: for MESSAGES, each message goes to every
+     * plugin's onmessage first, and one that a hook answers `true` for is kept from the app
+     * (the vendor's contract: RTC's plugin consumes its signalling this way); DROP when
+     * nothing is left to deliver (not null: CONNECTED's payload is null).
+     */
+    function filter(name, event) {
+      if (name !== 'MESSAGES' || !live.length || !event || !Array.isArray(event.messages)) return event
+      var kept = event.messages.filter(function (message) {
+        var consumed = false
+        live.slice().forEach(function (made) {
+          if (made.consumes(message)) consumed = true
+        })
+        return !consumed
+      })
+      if (kept.length === event.messages.length) return event
+      if (!kept.length) return DROP
+      var out = {}
+      Object.keys(event).forEach(function (k) {
+        out[k] = event[k]
+      })
+      out.messages = kept
+      return out
+    }
     function destroy() {
       var list = live.splice(0)
       installed.clear()
@@ -1228,7 +1260,7 @@ function installPageApi(bridged, key, anyMethod, plugin) {
         made.release(true)
       })
     }
-    return { install: install, destroy: destroy }
+    return { install: install, destroy: destroy, filter: filter, DROP: DROP }
   }
 
   function answering(target, prefix) {
@@ -1267,9 +1299,11 @@ function installPageApi(bridged, key, anyMethod, plugin) {
     }
   }
   function dispatcher(name) {
-    return function (payload) {
+    return function (event) {
       var list = registry.get(name)
       if (!list) return
+      var payload = plugins ? plugins.filter(name, event) : event
+      if (plugins && payload === plugins.DROP) return
       list = list.slice()
       for (var i = 0; i < list.length; i++) {
         var entry = list[i]
