@@ -23,12 +23,13 @@
 // 'imsync:unsubscribe' to stop); destroyed or crashed windows are dropped.
 //
 // State: the service keeps what a window answers synchronously (RongIMLib's
-// getConnectionStatus() and getServerTime()) and sends it as 'imsync:state'
-// { connectionStatus, serverTimeOffset, userId, appkey } to every registered window when it changes (before
-// the event that changed it) and to a window that asks ('imsync:state' from the renderer, on
-// load and on 'imsync:ready'). The status follows the engine's CONNECTING / CONNECTED / SUSPEND /
-// DISCONNECT events as ConnectionStatus values; a connect that fails while CONNECTING (the
-// engine emits no event for a failed first attempt) asks the engine for its status. The server
+// getConnectionStatus() and getServerTime(), and a plugin context's getCurrentUserId() and
+// getAppkey()) and sends it as 'imsync:state' { connectionStatus, serverTimeOffset, userId,
+// appkey } to every registered window when it changes (before the event that changed it) and
+// to a window that asks ('imsync:state' from the renderer, on load and on 'imsync:ready').
+// The status follows the engine's CONNECTING / CONNECTED / SUSPEND / DISCONNECT events as
+// ConnectionStatus values; a connect that fails while CONNECTING (the engine emits no event
+// for a failed first attempt) asks the engine for its status. The server
 // clock: the Engine's `serverTimeOffset` when it has one (the protocol's ConnectAck/Pong carry
 // server_time; the Engine does not expose it yet), else an estimate from what the server
 // stamped: a successful sendMessage's sentTime lies between the call's start and its answer
