@@ -118,3 +118,17 @@ test('media senders are members that answer 35004 naming themselves, without rea
   for (const name of MEDIA) assert.equal((await api[name]()).code, 35004)
   assert.equal(typeof api.sendTextMessage, 'function')
 })
+
+test("Events and ConversationType carry issue 11's names, in the page too", async (t) => {
+  const { service } = h.startService(t)
+  await service.open('alice')
+  const win = await h.openWindow()
+  const r = await h.page(win, 'return { events: imsync.Events, types: imsync.ConversationType }')
+  for (const n of ['PRIVATE_MESSAGE_DELIVERED', 'GROUP_MESSAGE_DELIVERED', 'OFFLINE_SYNC_PROGRESS', 'MESSAGE_BLOCKED']) assert.equal(r.events[n], n)
+  assert.equal(r.types.APP_PUBLIC_SERVICE, 7)
+  assert.equal(r.types.PUBLIC_SERVICE, 8)
+  // An OFFLINE_SYNC_PROGRESS the engine emits reaches a listener as is.
+  await h.page(win, `globalThis.progress = []; imsync.addEventListener(imsync.Events.OFFLINE_SYNC_PROGRESS, (p) => progress.push(p)); await imsync.getConnectionStatusAsync()`)
+  h.emitEngineEvent(service.engine, 'OFFLINE_SYNC_PROGRESS', { pulled: 200, total: 1000 })
+  assert.deepEqual(await h.page(win, 'while (!progress.length) await new Promise((r) => setTimeout(r, 5)); return progress', 5000), [{ pulled: 200, total: 1000 }])
+})
