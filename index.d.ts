@@ -79,6 +79,13 @@ export declare class Engine {
   setMessageSentStatus(messageId: number, sentStatus: number): Promise<ImResult<void>>
   setMessageStatusToRead(conversation: IConversationOption, timestamp: number): Promise<ImResult<void>>
   setCheckDuplicateMessage(enableCheck: boolean): Promise<ImResult<void>>
+  getMessage(messageId: number): Promise<ImResult<IAReceivedMessage | null>>
+  setMessageContent(messageId: number, content: Record<string, any>, objectName: string): Promise<ImResult<void>>
+  getFirstUnreadMessage(conversation: IConversationOption): Promise<ImResult<IAReceivedMessage | null>>
+  getUnreadMentionedMessages(conversation: IConversationOption): Promise<ImResult<IAReceivedMessage[]>>
+  clearUnreadCountByTimestamp(conversation: IConversationOption, timestamp: number): Promise<ImResult<void>>
+  getTotalUnreadCountByLevels(conversationTypes?: number[], levels?: number[]): Promise<ImResult<number>>
+  getTotalUnreadMentionedCountByLevels(conversationTypes?: number[], levels?: number[]): Promise<ImResult<number>>
   getConversation(conversation: IConversationOption): Promise<ImResult<IReceivedConversation | null>>
   removeConversation(conversation: IConversationOption): Promise<ImResult<void>>
   getTopConversationList(conversationTypes?: number[], channelId?: string): Promise<ImResult<IReceivedConversation[]>>

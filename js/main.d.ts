@@ -65,6 +65,7 @@ declare namespace init {
     | 'setMessageSentStatus'
     | 'setMessageStatusToRead'
     | 'setCheckDuplicateMessage'
+    | 'setMessageContent'
 
   type ImlibMethodName =
     | 'open'
@@ -87,6 +88,12 @@ declare namespace init {
     | 'clearMessagesUnreadStatus'
     | 'clearAllMessagesUnreadStatus'
     | 'getFirstUnreadMessageInfo'
+    | 'getFirstUnreadMessage'
+    | 'getUnreadMentionedMessages'
+    | 'clearUnreadCountByTimestamp'
+    | 'getTotalUnreadCountByLevels'
+    | 'getTotalUnreadMentionedCountByLevels'
+    | 'getMessage'
     | 'saveTextMessageDraft'
     | 'getTextMessageDraft'
     | 'clearTextMessageDraft'

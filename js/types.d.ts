@@ -180,10 +180,14 @@ export interface IAReceivedMessage {
   receivedStatus: number
   receivedStatusInfo: Required<IReceivedStatusInfo>
   isPersisted: boolean
+  /** `isPersisted` as IMLib 5.x spells it (both are present). */
+  isPersited: boolean
   isCounted: boolean
   isStatusMessage: boolean
   isMentioned: boolean
   isOfflineMessage: boolean
+  /** `isOfflineMessage` as IMLib 5.x spells it (both are present). */
+  isOffLineMessage: boolean
   disableNotification: boolean
   canIncludeExpansion: boolean
   expansion: Record<string, string> | null
@@ -210,6 +214,8 @@ export interface InsertMessageInput {
   receivedStatusInfo?: IReceivedStatusInfo
   isMentioned?: boolean
   isOfflineMessage?: boolean
+  /** The vendor's spelling of `isOfflineMessage`. */
+  isOffLineMessage?: boolean
   disableNotification?: boolean
   canIncludeExpansion?: boolean
   expansion?: Record<string, string>
