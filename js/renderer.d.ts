@@ -96,7 +96,18 @@ declare namespace imsync {
     READ_RECEIPT_RECEIVED: { conversation: Required<IConversationOption>; messageUid: string; sentTime: number; sendUserId: string }
     MESSAGE_RECEIPT_REQUEST: { conversation: Required<IConversationOption>; messageUid: string; senderUserId: string }
     MESSAGE_RECEIPT_RESPONSE: { conversation: Required<IConversationOption>; receivedUserId: string; messageUidList: string[] }
-    CONVERSATION: { conversationList: Array<{ conversationType: number; targetId: string; channelId?: string; [key: string]: any }> }
+    /**
+     * IMLib 5.x's IUpdatedConversation items: the conversation after the change, and in
+     * `updatedItems` what the change may have touched (message: latestMessage,
+     * unreadMessageCount, hasMentioned, mentionedInfo; settings: isTop, notificationLevel,
+     * notificationStatus), each `{ time, val }`.
+     */
+    CONVERSATION: {
+      conversationList: Array<{
+        conversation: { conversationType: number; targetId: string; channelId?: string; [key: string]: any }
+        updatedItems: Record<string, { time: number; val: any }>
+      }>
+    }
     EXPANSION: {
       updatedExpansion?: { messageUId: string; expansion: Record<string, string>; conversationType: number; targetId: string; channelId: string }
       deletedExpansion?: { messageUId: string; deletedKeys: string[]; conversationType: number; targetId: string; channelId: string }
@@ -247,6 +258,8 @@ declare namespace imsync {
     setMessageSentStatus(messageId: number, sentStatus: number): Promise<ImResult<void>>
     setMessageStatusToRead(conversation: IConversationOption, timestamp: number): Promise<ImResult<void>>
     setCheckDuplicateMessage(enableCheck: boolean): Promise<ImResult<void>>
+    /** Replaces a stored message's content and type (its search text follows). */
+    setMessageContent(messageId: number, content: Record<string, any>, objectName: string): Promise<ImResult<void>>
   }
 
   /** What addTag / updateTag take. */
@@ -383,6 +396,17 @@ declare namespace imsync {
     clearMessagesUnreadStatus(conversation: IConversationOption): Promise<ImResult<void>>
     clearAllMessagesUnreadStatus(): Promise<ImResult<void>>
     getFirstUnreadMessageInfo(conversation: IConversationOption): Promise<ImResult<FirstUnreadMessageInfo | null>>
+    /** The oldest unread message itself, or null. */
+    getFirstUnreadMessage(conversation: IConversationOption): Promise<ImResult<IAReceivedMessage | null>>
+    /** Unread messages that @ this user, oldest first (at most 100). */
+    getUnreadMentionedMessages(conversation: IConversationOption): Promise<ImResult<IAReceivedMessage[]>>
+    /** Marks read the received messages sent at or before `timestamp` (local). */
+    clearUnreadCountByTimestamp(conversation: IConversationOption, timestamp: number): Promise<ImResult<void>>
+    /** Unread total of conversations whose NotificationLevel is in `levels` (empty = any). */
+    getTotalUnreadCountByLevels(conversationTypes?: number[], levels?: number[]): Promise<ImResult<number>>
+    getTotalUnreadMentionedCountByLevels(conversationTypes?: number[], levels?: number[]): Promise<ImResult<number>>
+    /** A stored message by local id, or null. */
+    getMessage(messageId: number): Promise<ImResult<IAReceivedMessage | null>>
     saveTextMessageDraft(conversation: IConversationOption, draft: string): Promise<ImResult<void>>
     getTextMessageDraft(conversation: IConversationOption): Promise<ImResult<string>>
     clearTextMessageDraft(conversation: IConversationOption): Promise<ImResult<void>>
