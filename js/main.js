@@ -30,8 +30,8 @@
 // The status follows the engine's CONNECTING / CONNECTED / SUSPEND / DISCONNECT events as
 // ConnectionStatus values; a connect that fails while CONNECTING (the engine emits no event
 // for a failed first attempt) asks the engine for its status. The server
-// clock: the Engine's `serverTimeOffset` when it has one (the protocol's ConnectAck/Pong carry
-// server_time; the Engine does not expose it yet), else an estimate from what the server
+// clock: the Engine's `serverTimeOffset` once it has one (measured from the server_time of
+// the ConnectAck and of every heartbeat Pong), else an estimate from what the server
 // stamped: a successful sendMessage's sentTime lies between the call's start and its answer
 // (a resend, `options.messageId`, only bounds it from below), a live received message's
 // sentTime is before its arrival. See ServerClock.

@@ -92,6 +92,13 @@ impl Engine {
         self.core.user_id()
     }
 
+    /// The server's clock minus this machine's (ms), from the last connect or heartbeat;
+    /// null before the first connect. `getServerTime()` is `Date.now()` plus this.
+    #[napi(getter)]
+    pub fn server_time_offset(&self) -> Option<i64> {
+        self.core.server_time_offset()
+    }
+
     /// Receives every event (`CONNECTED`, `MESSAGES`, …) as `(name, payload)`. Events are
     /// queued to the JS thread without blocking the engine, and the subscription does not
     /// keep Node alive. A later call replaces the callback.

@@ -51,7 +51,13 @@ pub struct Engine {
     /// The user whose `open` failed because the file is damaged beyond opening, with that
     /// answer: calls answer it (not "not open") and `recoverDatabase()` knows the user.
     damaged_open: std::sync::Mutex<Option<(String, ImError)>>,
+    /// Server clock minus local clock (ms) from the last ConnectAck or Pong, or
+    /// [`NO_SERVER_TIME`]: what `getServerTime()` adds to `Date.now()`.
+    server_offset: std::sync::atomic::AtomicI64,
 }
+
+/// `server_offset` before the server was ever heard.
+const NO_SERVER_TIME: i64 = i64::MIN;
 
 pub(crate) fn message_id(v: Option<&Value>, name: &str) -> ImResult<i64> {
     let id = args::required_integer(v, name)?;
@@ -86,6 +92,7 @@ impl Engine {
             own_expansions: Default::default(),
             own_transient: Default::default(),
             damaged_open: Default::default(),
+            server_offset: std::sync::atomic::AtomicI64::new(NO_SERVER_TIME),
         })
     }
 
@@ -1055,6 +1062,27 @@ impl Engine {
     /// reads it; `setCheckDuplicateMessage`).
     pub fn check_duplicate(&self) -> bool {
         self.check_duplicate.load(Ordering::Relaxed)
+    }
+
+    /// The server's clock minus this machine's, in ms, as last measured (None before the
+    /// first connect).
+    pub fn server_time_offset(&self) -> Option<i64> {
+        match self.server_offset.load(Ordering::Relaxed) {
+            NO_SERVER_TIME => None,
+            offset => Some(offset),
+        }
+    }
+
+    /// Records the server's `server_time` answering a frame sent at local `sent_at`: the
+    /// server read its clock somewhere in the round trip, so its midpoint is the best
+    /// estimate (error at most half the round trip).
+    pub(crate) fn note_server_time(&self, sent_at: i64, server_time: i64) {
+        if server_time <= 0 || sent_at <= 0 {
+            return;
+        }
+        let now = message::now_ms();
+        let offset = server_time - (sent_at + now) / 2;
+        self.server_offset.store(offset, Ordering::Relaxed);
     }
 }
 

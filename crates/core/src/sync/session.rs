@@ -96,6 +96,7 @@ async fn connect(
             sdk_version: concat!("imsync-", env!("CARGO_PKG_VERSION")).into(),
             reconnect_kick_enable: reconnecting && params.kick_enable,
         };
+        let sent_at = now_ms();
         ws.send(encode(&pb::Frame::request(1, request::Op::Connect(req))))
             .await
             .map_err(|e| net(SOCKET_DISCONNECTED, e))?;
@@ -118,7 +119,10 @@ async fn connect(
                     ));
                 }
                 return match r.body {
-                    Some(response::Body::ConnectAck(ack)) => Ok((ws, ack)),
+                    Some(response::Body::ConnectAck(ack)) => {
+                        engine.note_server_time(sent_at, ack.server_time);
+                        Ok((ws, ack))
+                    }
                     _ => Err(net(SOCKET_DISCONNECTED, "connect answered without an ack")),
                 };
             }
@@ -451,7 +455,8 @@ impl Live {
                     .await
                     .map_err(|_| SOCKET_DISCONNECTED)?;
             }
-            Some(frame::Kind::Pong(_)) | Some(frame::Kind::Request(_)) | None => {}
+            Some(frame::Kind::Pong(p)) => self.engine.note_server_time(p.timestamp, p.server_time),
+            Some(frame::Kind::Request(_)) | None => {}
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! `OFFLINE_SYNC_PROGRESS { pulled, total }`: reported after each page of a first login's
-//! offline pull, against the real imsync-server.
+//! What the session reports beside messages, against the real imsync-server:
+//! `OFFLINE_SYNC_PROGRESS { pulled, total }` per page of an offline pull, and the server clock.
 
 mod support;
 
@@ -69,4 +69,30 @@ async fn a_large_backlog_reports_its_progress_page_by_page() {
     assert!(!bob.log.lock().unwrap()[seen..]
         .iter()
         .any(|(n, _)| n == "OFFLINE_SYNC_PROGRESS"));
+}
+
+/// The server's clock as the engine measures it (ConnectAck, then every Pong): unknown
+/// before the first connect; on this machine the offset is within a round trip of zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_clock_offset_comes_from_the_connect_ack() {
+    let server = Server::start();
+    let alice = Client::new(&server.url(), "Electron");
+    assert_eq!(alice.engine.server_time_offset(), None);
+    let t0 = std::time::Instant::now();
+    alice.connect(&server.token("alice")).await;
+    let span = t0.elapsed().as_millis() as i64;
+    let offset = alice
+        .engine
+        .server_time_offset()
+        .expect("measured at connect");
+    assert!(
+        offset.abs() <= span + 2,
+        "offset {offset} ms, connect took {span} ms"
+    );
+    alice.engine.disconnect(json!(false)).await.unwrap();
+    assert_eq!(
+        alice.engine.server_time_offset(),
+        Some(offset),
+        "kept after disconnect"
+    );
 }
