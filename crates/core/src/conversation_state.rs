@@ -6,8 +6,8 @@
 use serde_json::{json, Value};
 
 use crate::args;
-use crate::engine::{Engine, MAX_CONVERSATION_PAGE};
 use crate::codes;
+use crate::engine::{Engine, MAX_CONVERSATION_PAGE};
 use crate::error::{storage_failure, ImError, ImResult};
 use crate::message::MAX_CONTENT_BYTES;
 use crate::model::conversation_type::{
@@ -64,20 +64,14 @@ impl Engine {
     /// a new message brings it back.
     pub async fn remove_conversation(&self, conversation: Value) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
-        self.db()?
-            .store
-            .write(move |tx| {
-                if let Some(id) = conversations::find_id(tx, &key)? {
-                    unread::clear(tx, id)?;
-                    tx.prepare_cached(
-                        "UPDATE conversations SET hidden = 1, draft = '' WHERE id = ?1",
-                    )?
-                    .execute([id])?;
-                }
-                Ok(Value::Null)
-            })
-            .await
-            .map_err(storage_failure(codes::CONVERSATION_REMOVE_ERROR))
+        self.change_conversation(key, |tx, id| {
+            unread::clear(tx, id)?;
+            tx.prepare_cached("UPDATE conversations SET hidden = 1, draft = '' WHERE id = ?1")?
+                .execute([id])?;
+            Ok(())
+        })
+        .await
+        .map_err(storage_failure(codes::CONVERSATION_REMOVE_ERROR))
     }
 
     /// `getTopConversationList(conversationTypes?, channelId?)`: pinned conversations,
@@ -185,14 +179,7 @@ impl Engine {
     /// Local only, as in the seed; `sendSyncReadStatusMessage` tells the other devices.
     pub async fn clear_messages_unread_status(&self, conversation: Value) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
-        self.db()?
-            .store
-            .write(move |tx| {
-                if let Some(id) = conversations::find_id(tx, &key)? {
-                    unread::clear(tx, id)?;
-                }
-                Ok(Value::Null)
-            })
+        self.change_conversation(key, |tx, id| unread::clear(tx, id))
             .await
     }
 

@@ -1041,11 +1041,27 @@ impl Engine {
     ) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
         let ts = args::timestamp(Some(&timestamp), "timestamp", None)?;
-        let db = self.db()?;
-        db.store
+        self.change_conversation(key, move |tx, id| {
+            writes::mark_sent_read(tx, id, ts).map(|_| ())
+        })
+        .await
+    }
+
+    /// Runs `change` on a stored conversation's row in one write transaction. A conversation
+    /// not stored here has nothing to change, so the call succeeds doing nothing.
+    pub(crate) async fn change_conversation<F>(
+        &self,
+        key: ConversationKey,
+        change: F,
+    ) -> ImResult<Value>
+    where
+        F: FnOnce(&rusqlite::Transaction, i64) -> ImResult<()> + Send + 'static,
+    {
+        self.db()?
+            .store
             .write(move |tx| {
                 if let Some(id) = conversations::find_id(tx, &key)? {
-                    writes::mark_sent_read(tx, id, ts)?;
+                    change(tx, id)?;
                 }
                 Ok(Value::Null)
             })

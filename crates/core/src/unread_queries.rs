@@ -80,14 +80,7 @@ impl Engine {
     ) -> ImResult<Value> {
         let key = args::conversation(Some(&conversation), "conversation")?;
         let ts = args::timestamp(Some(&timestamp), "timestamp", None)?;
-        self.db()?
-            .store
-            .write(move |tx| {
-                if let Some(conv) = conversations::find_id(tx, &key)? {
-                    inbox::mark_read_up_to(tx, conv, ts)?;
-                }
-                Ok(Value::Null)
-            })
+        self.change_conversation(key, move |tx, conv| inbox::mark_read_up_to(tx, conv, ts))
             .await
     }
 
