@@ -14,6 +14,7 @@ import type {
   ImResult,
   InsertMessage,
   InsertMessageInput,
+  IPushConfig,
   IReceivedConversation,
   IReceivedStatusInfo,
   ISearchMessageInTimeRangeOption,
@@ -48,7 +49,7 @@ export declare class Engine {
   open(userId: string): Promise<ImResult<void>>
   connect(token: string, reconnectKickEnable?: boolean): Promise<ImResult<{ userId: string }>>
   disconnect(closeDB?: boolean): Promise<ImResult<void>>
-  recallMessage(conversation: IConversationOption, options: { messageUId: string, sentTime: number, disableNotification?: boolean, isDelete?: boolean, extra?: string }): Promise<ImResult<IAReceivedMessage>>
+  recallMessage(conversation: IConversationOption, options: { messageUId: string, sentTime: number, disableNotification?: boolean, isDelete?: boolean, extra?: string, pushConfig?: IPushConfig, user?: { id: string, name?: string, portraitUri?: string, extra?: string } }): Promise<ImResult<IAReceivedMessage>>
   getRemoteHistoryMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage>>
   getContinuousMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage & { timestamp: number }>>
   getConnectionStatus(): Promise<ImResult<number>>

@@ -14,6 +14,7 @@ import type {
   ImResult,
   InsertMessage,
   InsertMessageInput,
+  IPushConfig,
   IReceivedConversation,
   IReceivedStatusInfo,
   ISearchMessageInTimeRangeOption,

@@ -108,11 +108,81 @@ export interface MentionedInfo {
   mentionedContent?: string
 }
 
+/**
+ * Mobile push configuration (seed: IPushConfig). Carried to the server, stored with the
+ * message and delivered to recipients unchanged; the vendor objects `iOSConfig` and
+ * `androidConfig` come back exactly as given, whatever keys they hold. At most 128 KB.
+ */
 export interface IPushConfig {
   pushTitle?: string
   pushContent?: string
   pushData?: string
-  [key: string]: unknown
+  disablePushTitle?: boolean
+  forceShowDetailContent?: boolean
+  templateId?: string
+  iOSConfig?: {
+    threadId?: string
+    apnsCollapseId?: string
+    category?: string
+    richMediaUri?: string
+    interruptionLevel?: string
+    [key: string]: unknown
+  }
+  androidConfig?: {
+    notificationId?: string
+    channelIdMi?: string
+    channelIdHW?: string
+    channelIdOPPO?: string
+    typeVivo?: string
+    categoryVivo?: string
+    categoryHW?: string
+    importanceHW?: string
+    imageUrlHW?: string
+    miLargeIconUrl?: string
+    googleConfig?: Record<string, unknown>
+    [key: string]: unknown
+  }
+}
+
+/**
+ * `MESSAGE_BLOCKED` payload: a message this user sent was blocked by the server's
+ * sensitive-word filter and reached no one (the send itself succeeded).
+ */
+export interface IBlockedMessageInfo {
+  /** 1 GLOBAL, 2 CUSTOM (the app's word list: imsync's filter), 3 THIRD_PARTY. */
+  blockType: 1 | 2 | 3
+  blockedMessageUid: string
+  conversationType: number
+  targetId: string
+  channelId: string
+  /** The blocked message's `content.extra`, when it had one. */
+  extra?: string
+  /** 0 MSG_ORIGINAL, 1 MSG_EXPANSION, 2 MSG_MODIFY. */
+  sourceType: 0 | 1 | 2
+  sourceContent: string
+}
+
+/** `PRIVATE_MESSAGE_DELIVERED` payload element: the peer's device stored the message. */
+export interface IPrivateMessageDeliveredInfo {
+  messageUId: string
+  /** Server time the recipient's device reported it stored, Unix ms. */
+  deliveryTime: number
+  conversationType: 1
+  targetId: string
+  channelId: string
+}
+
+/** `GROUP_MESSAGE_DELIVERED` payload element: another member's device stored the message. */
+export interface IGroupMessageDeliveredStatusInfo {
+  messageUId: string
+  deliveryTime: number
+  /** Members whose devices have stored it so far. */
+  deliveryCount: number
+  /** Members who received it (the sender excluded). */
+  totalCount: number
+  conversationType: 3
+  targetId: string
+  channelId: string
 }
 
 /**

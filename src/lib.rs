@@ -128,7 +128,7 @@ api! {
         -> "Promise<ImResult<{ userId: string }>>";
     disconnect(close_db) ["closeDB?: boolean"] -> "Promise<ImResult<void>>";
     recall_message(conversation, options)
-        ["conversation: IConversationOption, options: { messageUId: string, sentTime: number, disableNotification?: boolean, isDelete?: boolean, extra?: string }"]
+        ["conversation: IConversationOption, options: { messageUId: string, sentTime: number, disableNotification?: boolean, isDelete?: boolean, extra?: string, pushConfig?: IPushConfig, user?: { id: string, name?: string, portraitUri?: string, extra?: string } }"]
         -> "Promise<ImResult<IAReceivedMessage>>";
     get_remote_history_messages(conversation, options)
         ["conversation: IConversationOption, options?: GetHistoryMessageOption"]

@@ -12,6 +12,10 @@ pub const REJECTED_BY_BLACKLIST: i32 = 405;
 pub const SYS_CONVERSATION_NOT_SUPPORT_MESSAGE: i32 = 20109;
 /// More messages per second than the server's rate limit (default 5).
 pub const SEND_FREQUENCY_TOO_FAST: i32 = 20604;
+/// The sensitive-word filter blocked a sent message (in `SendModeration`).
+pub const SENSITIVE_SHIELD: i32 = 21501;
+/// The sensitive-word filter masked words of a sent message (in `SendModeration`).
+pub const SENSITIVE_REPLACE: i32 = 21502;
 /// The sender is not a member of the group (or the group does not exist).
 pub const NOT_IN_GROUP: i32 = 22406;
 /// Bad recall parameters (unknown message, mismatched conversation/time).

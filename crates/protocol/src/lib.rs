@@ -169,6 +169,7 @@ impl Response {
             code: codes::SUCCESS,
             msg: String::new(),
             body: Some(body),
+            moderation: None,
         }
     }
 
@@ -183,6 +184,7 @@ impl Response {
             code,
             msg: msg.into(),
             body: None,
+            moderation: None,
         }
     }
 

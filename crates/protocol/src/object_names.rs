@@ -18,6 +18,11 @@ pub const RECEIPT_REQUEST: &str = "RC:RRReqMsg";
 pub const RECEIPT_RESPONSE: &str = "RC:RRRspMsg";
 /// Message expansion change.
 pub const EXPANSION_NOTICE: &str = "RC:MsgExMsg";
+/// A message of the inbox owner was blocked by the sensitive-word filter (imsync's own
+/// notice: the vendor tells the sender through its own channel, MESSAGE_BLOCKED).
+pub const BLOCKED_NOTICE: &str = "imsync:BlkNtf";
+/// Delivery receipts for messages of the inbox owner (imsync's own notice).
+pub const DELIVERY_NOTICE: &str = "imsync:DlvNtf";
 
 /// The notices only the server writes (documented next to `Message` in the .proto). A
 /// client send with one of these names is refused, so no client can forge a recall, a
@@ -29,4 +34,6 @@ pub const SERVER_NOTICES: &[&str] = &[
     RECEIPT_REQUEST,
     RECEIPT_RESPONSE,
     EXPANSION_NOTICE,
+    BLOCKED_NOTICE,
+    DELIVERY_NOTICE,
 ];

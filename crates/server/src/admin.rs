@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use crate::clock::now_ms;
 use crate::conn_limits::Ticket;
 use crate::error::ApiError;
+use crate::moderation::{self, filter::Action};
 use crate::refusal_log::Reason;
 use crate::signature::{self, SignedHeaders};
 use crate::state::AppState;
@@ -49,6 +50,13 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/message/private/publish", post(publish_private))
         .route("/message/group/publish", post(publish_group))
         .route("/message/system/publish", post(publish_system))
+        .route("/sensitiveword/add", post(sensitive_word_add))
+        .route("/sensitiveword/delete", post(sensitive_word_delete))
+        .route(
+            "/sensitiveword/batch/delete",
+            post(sensitive_word_batch_delete),
+        )
+        .route("/sensitiveword/list", post(sensitive_word_list))
         .route_layer(middleware::from_fn_with_state(state, log_refusals))
 }
 
@@ -532,6 +540,158 @@ async fn publish_system(State(state): State<AppState>, caller: Caller, body: Byt
             .write(move |c| messages::publish_system(c, &publish, &to, now))
             .await,
     )
+}
+
+// The sensitive-word list, as RongCloud's server API keeps it (`/sensitiveword/add`
+// with `word` and optional `replaceWord`, `/sensitiveword/delete` with `word`,
+// `/sensitiveword/batch/delete` with `words`, `/sensitiveword/list` with optional
+// `type`: 0 replace words, 1 block words, 2 all). A word with a `replaceWord` is
+// replaced by it, one without is blocked; imsync adds `mode: "replace"` for a word
+// masked as "***" without a replacement of its own.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WordAdd {
+    word: String,
+    replace_word: Option<String>,
+    mode: Option<String>,
+}
+
+async fn sensitive_word_add(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    let req: WordAdd = match signed_body(&state, &caller, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let action = match (req.mode.as_deref(), req.replace_word) {
+        (None | Some("replace"), Some(r)) => Action::Replace(r),
+        (Some("replace"), None) => Action::Replace(moderation::DEFAULT_MASK.to_owned()),
+        (None | Some("block"), None) => Action::Block,
+        (Some("block"), Some(_)) => {
+            return from_api(ApiError::invalid("a block word takes no replaceWord"))
+        }
+        (Some(_), _) => {
+            return from_api(ApiError::invalid("mode must be \"block\" or \"replace\""))
+        }
+    };
+    let now = now_ms();
+    let result = state
+        .store
+        .write(move |c| {
+            moderation::add(c, &req.word, &action, now)?;
+            Ok(Outcome::quiet(()))
+        })
+        .await;
+    match result {
+        Ok(()) => ok(json!({})),
+        Err(e) => from_api(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WordDelete {
+    word: String,
+}
+
+async fn sensitive_word_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Reply {
+    let req: WordDelete = match signed_body(&state, &caller, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    remove_words(&state, vec![req.word]).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WordBatchDelete {
+    words: Vec<String>,
+}
+
+async fn sensitive_word_batch_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Reply {
+    let req: WordBatchDelete = match signed_body(&state, &caller, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    if req.words.is_empty() || req.words.len() > moderation::MAX_WORDS {
+        return from_api(ApiError::invalid(format!(
+            "words must hold 1..={} words",
+            moderation::MAX_WORDS
+        )));
+    }
+    remove_words(&state, req.words).await
+}
+
+/// Removing a word that is not listed is not an error (the result is the same).
+async fn remove_words(state: &AppState, words: Vec<String>) -> Reply {
+    if let Err(e) = words
+        .iter()
+        .try_for_each(|w| moderation::validate_word("word", w))
+    {
+        return from_api(e);
+    }
+    let result = state
+        .store
+        .write(move |c| Ok(Outcome::quiet(moderation::remove(c, &words)?)))
+        .await;
+    match result {
+        Ok(removed) => ok(json!({ "removed": removed })),
+        Err(e) => from_api(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WordList {
+    r#type: Option<Value>,
+}
+
+async fn sensitive_word_list(State(state): State<AppState>, caller: Caller, body: Bytes) -> Reply {
+    // The vendor's list call may come without a body.
+    let body = if body.is_empty() {
+        Bytes::from_static(b"{}")
+    } else {
+        body
+    };
+    let req: WordList = match signed_body(&state, &caller, &body).await {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let kind = match &req.r#type {
+        None => 2,
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(-1),
+        Some(Value::String(s)) => s.parse().unwrap_or(-1),
+        Some(_) => -1,
+    };
+    if !(0..=2).contains(&kind) {
+        return from_api(ApiError::invalid(
+            "type must be 0 (replace words), 1 (block words) or 2 (all)",
+        ));
+    }
+    let words = match state.store.read(|c| moderation::list(c)).await {
+        Ok(w) => w,
+        Err(e) => return from_api(e),
+    };
+    let words: Vec<Value> = words
+        .into_iter()
+        .filter_map(|w| {
+            let (t, mode, replace) = match w.action {
+                Action::Replace(r) => (0, "replace", r),
+                Action::Block => (1, "block", String::new()),
+            };
+            (kind == 2 || kind == t).then(|| {
+                json!({ "type": t.to_string(), "mode": mode, "word": w.word, "replaceWord": replace })
+            })
+        })
+        .collect();
+    ok(json!({ "words": words }))
 }
 
 fn publish_reply(result: Result<Vec<String>, ApiError>) -> Reply {

@@ -11,6 +11,7 @@
 //!   text escaped in every log line.
 //! * [`ws`]: the WebSocket endpoint: authentication and request handling.
 //! * [`admin`]: the signed admin HTTP API.
+//! * [`moderation`]: the sensitive-word filter applied to client sends.
 //! * [`store`]: SQLite storage (writer thread + read pool), messages,
 //!   inboxes, groups, settings, retention.
 //! * [`registry`] and [`fanout`]: online sessions and pushes to them.
@@ -26,6 +27,7 @@ pub mod fanout;
 pub mod fd_limit;
 pub mod listener;
 pub mod log_escape;
+pub mod moderation;
 pub mod rate_limit;
 pub mod refusal_log;
 pub mod registry;

@@ -158,6 +158,38 @@ pub struct ValidSend {
     pub message: Message,
 }
 
+/// A push configuration is relayed as given, up to 128 KB encoded (30016 above), the
+/// content limit.
+pub fn push_config(p: Option<&imsync_protocol::PushConfig>) -> Result<(), ApiError> {
+    match p {
+        Some(p) if p.encoded_len() > MAX_CONTENT_BYTES => Err(ApiError::new(
+            codes::RC_MSG_CONTENT_EXCEED_LIMIT,
+            format!(
+                "pushConfig is {} bytes; the limit is {MAX_CONTENT_BYTES}",
+                p.encoded_len()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `text` as a JSON object of at most 128 KB (33003 naming `field` otherwise).
+pub fn json_object(field: &str, text: &str) -> Result<serde_json::Value, ApiError> {
+    if text.len() > MAX_CONTENT_BYTES {
+        return Err(ApiError::new(
+            codes::RC_MSG_CONTENT_EXCEED_LIMIT,
+            format!(
+                "{field} is {} bytes; the limit is {MAX_CONTENT_BYTES}",
+                text.len()
+            ),
+        ));
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        _ => Err(ApiError::invalid(format!("{field} must be a JSON object"))),
+    }
+}
+
 /// Validates a client send by `sender`.
 pub fn send(sender: &str, req: &SendMessageRequest) -> Result<ValidSend, ApiError> {
     let (kind, target, channel) = sendable_conversation(req.conversation.as_ref())?;
@@ -196,6 +228,7 @@ pub fn send(sender: &str, req: &SendMessageRequest) -> Result<ValidSend, ApiErro
         ));
     }
     expansion(&req.expansion)?;
+    push_config(req.push_config.as_ref())?;
     let message = Message {
         message_uid: String::new(),
         sender_user_id: sender.to_owned(),
@@ -220,6 +253,7 @@ pub fn send(sender: &str, req: &SendMessageRequest) -> Result<ValidSend, ApiErro
         expansion: req.expansion.clone(),
         client_msg_id: req.client_msg_id.clone(),
         ref_message_uid: String::new(),
+        content_replaced: false,
     };
     // uid (19) + time (~10) + direction are added later: keep headroom.
     if message.encoded_len() + 64 > MAX_STORED_MESSAGE_BYTES {

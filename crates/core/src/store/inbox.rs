@@ -58,6 +58,11 @@ pub enum Apply {
     },
     /// Delivered but not stored (a type registered as not persisted): only reported.
     Transient(Value),
+    /// This user's own message whose content the server's sensitive-word filter masked:
+    /// stored as `Store`, and a copy this device already holds takes the masked content.
+    OwnReplaced(NewMessage),
+    /// A notice that only raises an event (MESSAGE_BLOCKED, delivery receipts).
+    Event { name: &'static str, payload: Value },
 }
 
 /// The `conversation` object of notice events.
@@ -96,8 +101,11 @@ pub fn apply(
     let mut pending: Vec<NewMessage> = Vec::new();
     for item in items {
         match item {
-            Apply::Store(m) => {
+            Apply::Store(m) | Apply::OwnReplaced(m) => {
                 if let Some(id) = settle_own(conn, m)? {
+                    if matches!(item, Apply::OwnReplaced(_)) {
+                        replace_content(conn, id, &m.content, m.search_text.as_deref())?;
+                    }
                     flush(conn, &mut pending, content_window, &mut out)?;
                     out.changed_messages.push(id);
                     out.conversations.insert(conv_of(id));
@@ -183,7 +191,12 @@ fn apply_notice(conn: &Connection, item: &Apply, out: &mut Applied) -> ImResult<
             out.events
                 .push(("EXPANSION", expansion_event(key, uid, put, del)));
         }
-        Apply::Store(_) | Apply::Recall { .. } | Apply::ReadUpTo { .. } | Apply::Transient(_) => {}
+        Apply::Event { name, payload } => out.events.push((name, payload.clone())),
+        Apply::Store(_)
+        | Apply::OwnReplaced(_)
+        | Apply::Recall { .. }
+        | Apply::ReadUpTo { .. }
+        | Apply::Transient(_) => {}
     }
     Ok(())
 }
@@ -249,6 +262,32 @@ fn settle_own(conn: &Connection, m: &NewMessage) -> ImResult<Option<i64>> {
     Ok(Some(id))
 }
 
+/// Gives the stored message `id` the content (and search text) of `m`: the server masked
+/// sensitive words of a message this device sent, and every copy must read the same.
+pub fn replace_content(
+    conn: &Connection,
+    id: i64,
+    content: &str,
+    search_text: Option<&str>,
+) -> ImResult<()> {
+    let flags: i64 = conn
+        .prepare_cached("SELECT flags FROM messages WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    if flags & flag::INDEXED != 0 {
+        conn.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
+            .execute([id])?;
+    }
+    let mut new_flags = flags & !flag::INDEXED;
+    if let Some(text) = search_text {
+        conn.prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?
+            .execute(params![id, text])?;
+        new_flags |= flag::INDEXED;
+    }
+    conn.prepare_cached("UPDATE messages SET content = ?2, flags = ?3 WHERE id = ?1")?
+        .execute(params![id, content, new_flags])?;
+    Ok(())
+}
+
 /// Records the server's acknowledgement on an outbox row. A row whose uid is already set
 /// keeps it (the ack and the synced copy carry the same one).
 pub fn mark_sent(conn: &Connection, id: i64, uid: &str, sent_time: i64) -> ImResult<()> {
@@ -296,9 +335,10 @@ fn replace_with_notice(
         (flags & !(flag::INDEXED | flag::COUNTED | flag::CAN_INCLUDE_EXPANSION)) | flag::PERSISTED;
     conn.prepare_cached(
         "UPDATE messages SET object_name = ?2, content = ?3, unread = 0, mentioned = 0, flags = ?4, \
-         expansion = NULL, received_status = received_status | ?5 WHERE id = ?1",
+         expansion = NULL, received_status = received_status | ?5, extra = ?6 WHERE id = ?1",
     )?
-    .execute(params![id, notice.object_name, notice.content, new_flags, received_status::READ])?;
+    // The notice's own extras (its pushConfig) replace the original's.
+    .execute(params![id, notice.object_name, notice.content, new_flags, received_status::READ, notice.extra])?;
     if unread {
         let mut state = conversations::state(conn, conv_of(id))?;
         state.unread_count -= 1;

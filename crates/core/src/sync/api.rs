@@ -290,22 +290,18 @@ impl Engine {
         let push_content = args::string(opts.get("pushContent"), "options.pushContent")?;
         let push_data = args::string(opts.get("pushData"), "options.pushData")?;
         if push.is_some() || push_content.is_some() || push_data.is_some() {
-            let get = |k: &str| {
-                push.and_then(|p| p.get(k))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
+            let mut config = match push {
+                Some(p) => super::push_config::to_wire(p, "options.pushConfig")?,
+                None => pb::PushConfig::default(),
             };
-            req.push_config = Some(pb::PushConfig {
-                push_title: get("pushTitle"),
-                push_content: push_content
-                    .map(str::to_string)
-                    .unwrap_or_else(|| get("pushContent")),
-                push_data: push_data
-                    .map(str::to_string)
-                    .unwrap_or_else(|| get("pushData")),
-                ..Default::default()
-            });
+            // The older top-level options win, as they did before pushConfig existed.
+            if let Some(c) = push_content {
+                config.push_content = c.to_string();
+            }
+            if let Some(d) = push_data {
+                config.push_data = d.to_string();
+            }
+            req.push_config = Some(config);
         }
 
         if req.is_status_message || !info.is_persisted {
@@ -441,7 +437,7 @@ impl Engine {
         let answer = self.request(request::Op::SendMessage(req)).await;
         let outcome = match answer {
             Ok(r) if r.code == 0 => match r.body {
-                Some(response::Body::MessageAck(ack)) => Ok(ack),
+                Some(response::Body::MessageAck(ack)) => Ok((ack, r.moderation)),
                 _ => Err(ImError::new(
                     session::SOCKET_DISCONNECTED,
                     "send answered without an ack",
@@ -451,9 +447,17 @@ impl Engine {
             Err(e) => Err(e),
         };
         match outcome {
-            Ok(ack) => {
+            Ok((ack, moderation)) => {
+                let masked = moderation
+                    .filter(|m| m.code == pb::codes::SENSITIVE_REPLACE)
+                    .and_then(|m| self.masked_text(&object_name, &m.content));
                 db.store
-                    .write(move |tx| inbox::mark_sent(tx, id, &ack.message_uid, ack.sent_time))
+                    .write(move |tx| {
+                        if let Some((content, text)) = &masked {
+                            inbox::replace_content(tx, id, content, text.as_deref())?;
+                        }
+                        inbox::mark_sent(tx, id, &ack.message_uid, ack.sent_time)
+                    })
                     .await?;
                 self.stored_message(id).await
             }
@@ -634,13 +638,43 @@ impl Engine {
             .await
     }
 
+    /// The content the server stored for a message whose sensitive words it masked
+    /// (`SendModeration.content`, 21502) and its search text, for the sender's own copy.
+    fn masked_text(&self, object_name: &str, content: &str) -> Option<(String, Option<String>)> {
+        let value: Value = serde_json::from_str(content).ok()?;
+        let registry = self.registry();
+        let text = registry
+            .get(object_name)
+            .and_then(|i| crate::registry::search_text(i, &value));
+        Some((content.to_string(), text))
+    }
+
     /// Records the answer to an outbox resend.
     pub(crate) async fn settle_outbox(&self, id: i64, r: pb::Response) {
         let Ok(db) = self.db() else { return };
+        let masked = match &r.moderation {
+            Some(m) if m.code == pb::codes::SENSITIVE_REPLACE => {
+                let object_name = db
+                    .store
+                    .read(move |c| {
+                        Ok(
+                            c.prepare_cached("SELECT object_name FROM messages WHERE id = ?1")?
+                                .query_row([id], |row| row.get::<_, String>(0))?,
+                        )
+                    })
+                    .await
+                    .ok();
+                object_name.and_then(|o| self.masked_text(&o, &m.content))
+            }
+            _ => None,
+        };
         let result = db
             .store
             .write(move |tx| match (r.code, r.body) {
                 (0, Some(response::Body::MessageAck(ack))) => {
+                    if let Some((content, text)) = &masked {
+                        inbox::replace_content(tx, id, content, text.as_deref())?;
+                    }
                     inbox::mark_sent(tx, id, &ack.message_uid, ack.sent_time)
                 }
                 _ => {
@@ -706,6 +740,7 @@ impl Engine {
             .filter_map(
                 |m| match convert::to_apply(m, &registry, &db.user_id, false, now) {
                     Some(inbox::Apply::Store(mut n))
+                    | Some(inbox::Apply::OwnReplaced(mut n))
                     | Some(inbox::Apply::Recall { notice: mut n, .. }) => {
                         // History is not news: it never adds to the unread count.
                         n.received_status |= crate::model::received_status::READ;
@@ -791,7 +826,13 @@ impl Engine {
             extra: args::string(m.get("extra"), "options.extra")?
                 .unwrap_or_default()
                 .to_string(),
-            ..Default::default()
+            push_config: args::optional_object(m.get("pushConfig"), "options.pushConfig")?
+                .map(|p| super::push_config::to_wire(p, "options.pushConfig"))
+                .transpose()?,
+            // The recaller's IUserProfile, relayed inside the notice content as `user`.
+            user_json: args::optional_object(m.get("user"), "options.user")?
+                .map(|u| Value::Object(u.clone()).to_string())
+                .unwrap_or_default(),
         };
         let r = self.call(request::Op::Recall(req)).await?;
         let ack = match r.body {

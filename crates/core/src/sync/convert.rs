@@ -99,10 +99,7 @@ pub fn to_apply(
         extra.insert("directedUserIds".into(), json!(m.directed_user_ids));
     }
     if let Some(p) = &m.push_config {
-        extra.insert(
-            "pushConfig".into(),
-            json!({ "pushTitle": p.push_title, "pushContent": p.push_content, "pushData": p.push_data }),
-        );
+        extra.insert("pushConfig".into(), super::push_config::to_json(p));
     }
     let message = NewMessage {
         key,
@@ -134,6 +131,9 @@ pub fn to_apply(
             original: m.ref_message_uid.clone(),
             notice: message,
         });
+    }
+    if m.content_replaced && dir == direction::SEND {
+        return Some(Apply::OwnReplaced(message));
     }
     Some(Apply::Store(message))
 }
@@ -205,7 +205,7 @@ fn notice(m: &pb::Message, key: &ConversationKey, content: &Value) -> Option<App
                 .and_then(|d| serde_json::from_value(d.clone()).ok())
                 .unwrap_or_default(),
         },
-        _ => return None,
+        _ => return super::delivery::notice_event(m, &key, content),
     })
 }
 

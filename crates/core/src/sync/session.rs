@@ -231,6 +231,8 @@ enum Pending {
     Outbox(i64),
     /// The settings snapshot, after another device changed it.
     Settings,
+    /// An inbox ack (delivery receipts); its answer carries nothing.
+    Ack,
 }
 
 struct Live {
@@ -423,6 +425,8 @@ impl Live {
                     }
                     Pending::Pull => self.on_pull(r).await?,
                     Pending::Outbox(id) => self.engine.settle_outbox(id, r).await,
+                    // A server without delivery receipts answers 35004: nothing to do.
+                    Pending::Ack => {}
                     Pending::Settings => match r.body {
                         Some(response::Body::Settings(snap)) if r.code == 0 => {
                             if let Err(e) = self.engine.apply_settings(snap, true).await {
@@ -585,8 +589,15 @@ impl Live {
             .await
         {
             Ok(()) => {
+                let moved = cursor_to > self.cursor;
                 self.cursor = cursor_to;
                 self.seen = self.seen.max(cursor_to);
+                if moved {
+                    // Committed with the cursor: the entries are now stored on this
+                    // device, which is what the senders' delivery receipts report.
+                    let ack = request::Op::AckInbox(pb::AckInboxRequest { seq: cursor_to });
+                    self.send(ack, Pending::Ack).await?;
+                }
                 for m in statuses {
                     self.engine.emit_status_message(&m);
                 }

@@ -152,7 +152,7 @@ fn conversation_time(sender: &str, conv: &imsync_protocol::Conversation, now: i6
 /// Stores `message` (sender's view; uid and time assigned here) and appends
 /// it to each owner's inbox. Returns the ack (with the sender's seq if the
 /// sender is an owner) and one delivery per owner.
-fn append(
+pub(crate) fn append(
     conn: &Connection,
     mut message: Message,
     owners: &[String],
@@ -281,6 +281,19 @@ fn dedup_lookup(
         sent_time,
         seq,
     }))
+}
+
+/// As [`dedup_lookup`], with the stored message (sender's view) when it is still kept.
+pub(crate) fn dedup_with_message(
+    conn: &Connection,
+    sender: &str,
+    client_msg_id: &str,
+) -> Result<Option<(MessageAck, Option<Message>)>, ApiError> {
+    let Some(ack) = dedup_lookup(conn, sender, client_msg_id)? else {
+        return Ok(None);
+    };
+    let stored = load(conn, &ack.message_uid)?.map(|s| s.message);
+    Ok(Some((ack, stored)))
 }
 
 /// A client send: deduplicated on (sender, client message id), routed,
@@ -444,7 +457,7 @@ fn owners_of(conn: &Connection, message_id: i64) -> Result<Vec<String>, ApiError
 }
 
 /// A server-written notice from `sender` in `conversation` (sender's view).
-fn notice(
+pub(crate) fn notice(
     sender: &str,
     conversation: Conversation,
     object_name: &str,
@@ -479,6 +492,9 @@ pub struct Recall {
     pub push_config: Option<PushConfig>,
     /// Extra data for the notice.
     pub extra: String,
+    /// The recaller's profile, a JSON object as text ("" = none), copied into the
+    /// notice content as `user` (the vendor's recallMessage `user` option).
+    pub user_json: String,
 }
 
 /// Recalls a message: every inbox holding it receives an RC:RcNtf entry.
@@ -539,6 +555,10 @@ pub fn recall(
     if !req.extra.is_empty() {
         content["extra"] = json!(req.extra);
     }
+    if !req.user_json.is_empty() {
+        content["user"] = validate::json_object("user", &req.user_json)?;
+    }
+    validate::push_config(req.push_config.as_ref())?;
     let mut msg = notice(
         caller,
         conv,

@@ -11,6 +11,7 @@
 //! Reads (pulls, settings) use a small pool of read connections inside
 //! `spawn_blocking`; WAL lets them run while the writer works.
 
+pub mod delivery;
 pub mod groups;
 pub mod messages;
 pub mod retention;
@@ -295,6 +296,10 @@ mod query_plans {
             super::settings::SQL_IS_BLOCKED,
             super::groups::SQL_IS_MEMBER,
             super::groups::SQL_MEMBERS,
+            super::delivery::SQL_ACKED,
+            super::delivery::SQL_ACK_RANGE,
+            super::delivery::SQL_RECIPIENTS,
+            crate::moderation::SQL_BLOCKED_DEDUP,
         ] {
             let plan = plan(&conn, sql);
             assert!(

@@ -28,7 +28,13 @@ pub fn sweep_chunk(conn: &Connection, cutoff_ms: i64) -> Result<usize, ApiError>
            LIMIT ?2)",
         params![cutoff_ms, CHUNK],
     )?;
-    Ok(entries + messages)
+    // Blocked sends are remembered for resends only; no resend comes after retention.
+    let blocked = conn.execute(
+        "DELETE FROM blocked_sends WHERE (sender, client_msg_id) IN
+           (SELECT sender, client_msg_id FROM blocked_sends WHERE sent_time < ?1 LIMIT ?2)",
+        params![cutoff_ms, CHUNK],
+    )?;
+    Ok(entries + messages + blocked)
 }
 
 /// Records an admin nonce; `false` if it was already used.

@@ -125,6 +125,55 @@ CREATE TABLE admin_nonces (
 -- index each prune scanned the whole table (admin publishes slowed from 2,590/s to 250/s).
 CREATE INDEX admin_nonces_by_ts ON admin_nonces (ts);
 "#,
+    r#"
+-- 3: the sensitive-word filter and delivery receipts.
+-- The admin's word list; `folded` (the word in lower case) is its identity, so one
+-- word is listed once whatever its letter case. replace_word NULL = block.
+CREATE TABLE sensitive_words (
+    folded          TEXT PRIMARY KEY,
+    word            TEXT NOT NULL,
+    replace_word    TEXT,
+    created_at      INTEGER NOT NULL
+);
+-- Sends the filter blocked: kept (without content) so a resend of one answers as the
+-- first send did; pruned with the retention sweep.
+CREATE TABLE blocked_sends (
+    sender          TEXT NOT NULL,
+    client_msg_id   TEXT NOT NULL,
+    uid             TEXT NOT NULL,
+    sent_time       INTEGER NOT NULL,
+    PRIMARY KEY (sender, client_msg_id)
+) WITHOUT ROWID;
+CREATE INDEX blocked_sends_by_time ON blocked_sends (sent_time);
+-- How far each user's devices have stored the inbox (AckInboxRequest).
+CREATE TABLE delivery_acks (
+    user_id     TEXT PRIMARY KEY,
+    acked_seq   INTEGER NOT NULL
+);
+-- Group messages: how many recipients have stored it.
+ALTER TABLE messages ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
+"#,
+    r#"
+-- 4: hosted user profiles (the vendor's profile hosting). A row exists once the user or
+-- the app server set a field or the visibility; unique_id NULL = none (NULLs never clash).
+CREATE TABLE user_profiles (
+    user_id         TEXT PRIMARY KEY,
+    name            TEXT NOT NULL DEFAULT '',
+    portrait_uri    TEXT NOT NULL DEFAULT '',
+    unique_id       TEXT UNIQUE,
+    email           TEXT NOT NULL DEFAULT '',
+    birthday        TEXT NOT NULL DEFAULT '',
+    gender          INTEGER NOT NULL DEFAULT 0,
+    location        TEXT NOT NULL DEFAULT '',
+    role            INTEGER NOT NULL DEFAULT 0,
+    level           INTEGER NOT NULL DEFAULT 0,
+    -- Extension keys, a JSON object of strings.
+    ext             TEXT NOT NULL DEFAULT '{}',
+    -- UserProfileVisibility: 0 NOT_SET, 1 INVISIBLE, 2 EVERYONE.
+    visibility      INTEGER NOT NULL DEFAULT 0,
+    updated_at      INTEGER NOT NULL DEFAULT 0
+);
+"#,
 ];
 
 /// Opens `conn` for use: pragmas, then migrations.

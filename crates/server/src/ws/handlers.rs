@@ -6,21 +6,33 @@ use std::time::Instant;
 
 use imsync_protocol::{
     blacklist_request, codes, request, response::Body, BlacklistResult, Response,
-    SendMessageRequest,
+    SendMessageRequest, SendModeration,
 };
 
 use super::Session;
 use crate::clock::{new_message_uid, now_ms};
 use crate::error::ApiError;
 use crate::fanout::{deliver, Delivery};
+use crate::moderation;
 use crate::state::AppState;
-use crate::store::{messages, settings, Outcome};
+use crate::store::{delivery, messages, settings, Outcome};
 use crate::validate;
 
 /// Answers one request of an authenticated session.
 pub async fn handle(state: &AppState, session: &mut Session, op: Option<request::Op>) -> Response {
     let result = match op {
         None => Err(ApiError::new(codes::NOT_SUPPORT, "unknown request type")),
+        // A send's response may also say what the sensitive-word filter did.
+        Some(request::Op::SendMessage(req)) => {
+            return match send_message(state, session, req).await {
+                Ok((body, moderation)) => {
+                    let mut r = Response::ok(body);
+                    r.moderation = moderation;
+                    r
+                }
+                Err(e) => Response::error(e.code, e.msg),
+            }
+        }
         Some(op) => dispatch(state, session, op).await,
     };
     match result {
@@ -43,7 +55,7 @@ async fn dispatch(
             codes::RC_CONNECTION_EXIST,
             "this connection is already authenticated",
         )),
-        request::Op::SendMessage(req) => send_message(state, session, req).await,
+        request::Op::SendMessage(req) => Ok(Some(send_message(state, session, req).await?.0)),
         request::Op::PullInbox(req) => {
             let page = store
                 .read(move |c| messages::pull(c, &user, req.after_seq, req.limit))
@@ -59,6 +71,7 @@ async fn dispatch(
                 disable_notification: req.disable_notification,
                 push_config: req.push_config,
                 extra: req.extra,
+                user_json: req.user_json,
             };
             let ack = store
                 .write(move |c| messages::recall(c, &user, recall, now))
@@ -211,6 +224,12 @@ async fn dispatch(
                 .await?;
             Ok(Some(Body::History(page)))
         }
+        request::Op::AckInbox(req) => {
+            store
+                .write(move |c| delivery::ack(c, &user, req.seq, now))
+                .await?;
+            Ok(None)
+        }
         request::Op::GetSettings(_) => {
             let snapshot = store.read(move |c| settings::snapshot(c, &user)).await?;
             Ok(Some(Body::Settings(snapshot)))
@@ -242,7 +261,7 @@ async fn send_message(
     state: &AppState,
     session: &mut Session,
     req: SendMessageRequest,
-) -> Result<Option<Body>, ApiError> {
+) -> Result<(Body, Option<SendModeration>), ApiError> {
     let valid = validate::send(&session.user_id, &req)?;
     if !session.rate.try_acquire(Instant::now()) {
         return Err(ApiError::new(
@@ -273,15 +292,18 @@ async fn send_message(
                 },
             );
         }
-        return Ok(Some(Body::MessageAck(imsync_protocol::MessageAck {
-            message_uid: message.message_uid,
-            sent_time: now,
-            seq: 0,
-        })));
+        return Ok((
+            Body::MessageAck(imsync_protocol::MessageAck {
+                message_uid: message.message_uid,
+                sent_time: now,
+                seq: 0,
+            }),
+            None,
+        ));
     }
-    let ack = state
+    let (ack, moderation) = state
         .store
-        .write(move |c| messages::send(c, &user, valid, now))
+        .write(move |c| moderation::send(c, &user, valid, now))
         .await?;
-    Ok(Some(Body::MessageAck(ack)))
+    Ok((Body::MessageAck(ack), moderation))
 }
