@@ -11,7 +11,12 @@
 // and the example message id `1` are replaced; the string placeholders ('<目标用户ID>' …) stay
 // as they are (they are valid ids). Two examples use `option` but declare `options` (a typo
 // in the seed): they are run as printed (a ReferenceError before any call) and once with the
-// typo fixed.
+// typo fixed. The media senders' examples are not JavaScript as printed (a SyntaxError) and
+// run once more with the printing errors fixed (their `file` placeholder given a value); the
+// translate plugin's walk-through (its steps 2–5, run as one script) gets a stand-in
+// installer for '@rongcloud/plugin-translate' in place of its `import` lines; `<时间戳>` is a
+// time stamp. Calls imsync does not serve yet (media uploads; remote delete until the Engine
+// has it) must answer 35004 naming themselves.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -24,7 +29,9 @@ const seed = require('./electron/fixtures/seed-examples')
 const rcElectron = require('@rongcloud/electron')
 
 const byName = Object.fromEntries(seed.map((s) => [s.name, s]))
-const PAGE = seed.filter((s) => s.world === 'page')
+// A snippet that `follows` another runs appended to it (seed-examples.js).
+const PAGE = seed.filter((s) => s.world === 'page' && !s.follows)
+const followersOf = (name) => seed.filter((s) => s.follows === name)
 
 const direct = (engine, method, ...args) => Engine.prototype[method].apply(engine, args)
 const T_OLD = 1632728000000 // before the examples' fixed timestamps (1632728573423)
@@ -59,9 +66,72 @@ const before = {
     direct(e, 'insertMessage', { conversationType: 1, targetId: 'kw' }, { messageType: 'RC:TxtMsg', content: { content: 'has <keyword> inside' } }),
 }
 
+/** The media senders' examples (upload, then send): not served until media lands. */
+const MEDIA_EXAMPLES = ['sendFileMessage', 'sendHQVoiceMessage', 'sendSightMessage']
+/** The time stamp the examples use for `<时间戳>`. */
+const TIMESTAMP = 1632728573423
+
+/**
+ * The media examples with their two printing errors fixed (a comment's second line printed as
+ * code inside `options`, and `},` ending the `const` before the call) and the `file`
+ * placeholder ("待上传文件", the file to upload) given a value.
+ */
+function fixedMediaExample(code) {
+  return code
+    .replace(/\n\s*'attachment': 直接下载。[^\n]*/, '')
+    .replace(/\n},\n/, '\n}\n')
+    .replace(/(\n\s*)file, \/\/ 待上传文件/, "$1file: { name: 'report.pdf', size: 3, type: 'application/pdf' }, // 待上传文件")
+}
+
+/**
+ * Stand-in for '@rongcloud/plugin-translate' (page code): the vendor's translate plugin calls
+ * RongCloud's translation service, which imsync has no stand-in for; this installer follows
+ * the same plugin contract and records what the seed's walk-through does with it.
+ */
+const TRANSLATE_STAND_IN = `
+  globalThis.translateLog = []
+  globalThis.RCTranslateStandIn = {
+    LanguageVerify: { zh_CN: 'zh_CN', en: 'en' },
+    TranslateCode: { TranslateCodeSuccess: 0 },
+    installer: {
+      tag: 'RCTranslate',
+      verify(runtime) {
+        translateLog.push(['verify', runtime.tag])
+        return true
+      },
+      setup(context, runtime, options) {
+        const calls = ['getAppkey', 'getCurrentUserId', 'getOSInfo', 'sendMessage'].filter((k) => typeof context[k] === 'function')
+        translateLog.push(['setup', calls, runtime.tag, options === undefined])
+        const client = {
+          isSupport() {
+            translateLog.push(['isSupport', this === client])
+            return true
+          },
+          setAuthToken(token) {
+            translateLog.push(['setAuthToken', token, this === client])
+          },
+          translateText(params) {
+            translateLog.push(['translateText', params, this === client])
+            return Promise.resolve({ code: 0, data: '[' + params.source + '→' + params.target + '] ' + params.content, msg: '' })
+          },
+        }
+        return client
+      },
+    },
+  }
+`
+
 /** The example code to run, with its non-JavaScript placeholders filled in. */
 function codeOf(example, ctx) {
   let code = example.code
+  // An import is not a statement a page script can eval: the modules are bound instead.
+  if (example.name === 'installPlugin (translate plugin)') {
+    code = code
+      .replace("import * as RCTranslate from '@rongcloud/plugin-translate'", 'const RCTranslate = globalThis.RCTranslateStandIn')
+      .replace("import * as RongIMLib from '@rongcloud/imlib-next'", '')
+  }
+  for (const next of followersOf(example.name)) code += `\n${next.code}`
+  if (example.name === 'clearHistoryMessages') code = code.replace('<时间戳>', String(TIMESTAMP))
   if (example.name === 'electronExtension.deleteMessages') code = code.replace('[<messageId>]', `[${ctx.deletable}]`)
   if (/setMessage(ReceivedStatusInfo|ReceivedStatus|SentStatus)$/.test(example.name)) {
     code = code.replace('const messageId = 1 //', `const messageId = ${ctx.received} //`)
@@ -82,7 +152,23 @@ const RUNNER = `
     seedWaiters.add(check)
     check()
   })
-  globalThis.runSeed = async (RongIMLib, name, code) => {
+  // watch: API member names whose answers are recorded (for examples that do not log them).
+  globalThis.runSeed = async (RongIMLib, name, code, watch) => {
+    const answers = []
+    if (watch && watch.length) {
+      const inner = RongIMLib
+      RongIMLib = Object.create(inner)
+      for (const n of watch) {
+        // defineProperty: a frozen API object's members would refuse an assignment.
+        Object.defineProperty(RongIMLib, n, {
+          value: (...a) => {
+            const p = inner[n](...a)
+            Promise.resolve(p).then((v) => answers.push([n, v]))
+            return p
+          },
+        })
+      }
+    }
     const tag = (level) => (...args) => {
       seedLog.push({ name, level, args })
       for (const w of [...seedWaiters]) w()
@@ -99,7 +185,7 @@ const RUNNER = `
     } catch (e) {
       threw = String(e && e.message ? e.message : e)
     }
-    return { threw, value: typeof value === 'function' ? 'function' : value, logs: seedLog.filter((l) => l.name === name).map((l) => [l.level, ...l.args]) }
+    return { threw, answers, value: typeof value === 'function' ? 'function' : value, logs: seedLog.filter((l) => l.name === name).map((l) => [l.level, ...l.args]) }
   }
 `
 
@@ -110,10 +196,10 @@ async function runPageExamples(win, rong, service, spy) {
   ctx.received = ctx.received.messageId
   const deletable = await direct(engine, 'insertMessage', { conversationType: 1, targetId: '<目标用户ID>' }, { messageType: 'RC:TxtMsg', content: { content: 'to delete' } })
   ctx.deletable = deletable.data.messageId
-  await h.page(win, RUNNER)
-  const run = async (name, code) => {
+  await h.page(win, RUNNER + TRANSLATE_STAND_IN)
+  const run = async (name, code, watch) => {
     const from = spy.calls.length
-    const r = await h.page(win, `return await runSeed(${rong}, ${JSON.stringify(name)}, ${JSON.stringify(code)})`)
+    const r = await h.page(win, `return await runSeed(${rong}, ${JSON.stringify(name)}, ${JSON.stringify(code)}, ${JSON.stringify(watch || [])})`)
     r.calls = spy.calls.slice(from)
     // (registerMessageType answers nothing the example waits for: let its call settle.)
     await Promise.all(r.calls.map((c) => c.promise))
@@ -283,6 +369,132 @@ async function runPageExamples(win, rong, service, spy) {
     check(result.data)
     assert.deepEqual(logOf(r), [[0, result.data]])
   }
+  // The quick start's getConversationList(): with no argument, every conversation (the seed:
+  // on Electron the vendor ignores the parameters and answers the whole list).
+  {
+    const { r, result } = only('getConversationList() (quick start)', 'getAllConversationList')
+    assert.equal(result.code, 0)
+    assert.ok(result.data.length >= 3, JSON.stringify(result.data.map((c) => c.targetId)))
+    assert.deepEqual(logOf(r), [['获取会话列表成功', result.data]])
+  }
+  // The quick start's sendMessage: not connected here (no server), so the send fails with
+  // 30002 and the example logs that code; the message is stored FAILED.
+  {
+    const { r, result, args } = only('sendMessage (quick start)', 'sendMessage')
+    assert.deepEqual(args[0], { targetId: '<TargetId>', conversationType: 1 })
+    assert.deepEqual({ messageType: args[1].messageType, content: args[1].content }, { messageType: 'RC:TxtMsg', content: { content: 'message content' } })
+    assert.equal(result.code, 30002, JSON.stringify(result))
+    assert.equal(result.data.sentStatus, 20)
+    assert.deepEqual(logOf(r), [['消息发送失败: ', 30002]])
+  }
+  // The quick start's getHistoryMessages (timestamp: now, count 20): the failed message.
+  {
+    const { r, result, args } = only('getHistoryMessages (quick start)', 'getHistoryMessages')
+    assert.equal(typeof args[1].timestamp, 'number')
+    assert.equal(args[1].count, 20)
+    assert.equal(result.code, 0)
+    assert.deepEqual(result.data.list.map((m) => m.content.content), ['message content'])
+    assert.deepEqual(logOf(r), [['获取历史消息成功', result.data.list, false]])
+  }
+  // The media senders' examples: as printed they are not JavaScript (a comment's second line
+  // printed as code, `},` before the call): a SyntaxError before any call. With those fixed,
+  // each sender answers 35004 naming itself without reaching the main process (uploads are
+  // not served yet; ipc-senders.test.js).
+  for (const name of MEDIA_EXAMPLES) {
+    const asPrinted = results[name]
+    assert.match(asPrinted.threw, /Unexpected/, `${name} as printed`)
+    assert.deepEqual(asPrinted.calls, [])
+    const fixed = await run(`${name} (printing errors fixed)`, fixedMediaExample(byName[name].code), [name])
+    assert.equal(fixed.threw, null, `${name} fixed: ${fixed.threw}`)
+    assert.deepEqual(fixed.calls, [], `${name}: nothing reaches the engine`)
+    assert.equal(fixed.answers.length, 1, name)
+    const [[member, answer]] = fixed.answers
+    assert.equal(member, name)
+    assert.equal(answer.code, 35004, `${name}: ${JSON.stringify(answer)}`)
+    assert.match(answer.msg, new RegExp(`\\b${name}\\b`))
+    assert.deepEqual(fixed.logs, [], 'the example logs only a success')
+  }
+  // sendTypingStatusMessage: its completion value is the call's answer (not connected: 30002).
+  {
+    const { r, result, args } = only('sendTypingStatusMessage', 'sendTypingStatusMessage')
+    assert.deepEqual(args, [{ conversationType: 1, targetId: '<targetId>' }, 'RC:TxtMsg'])
+    assert.equal(result.code, 30002)
+    assert.deepEqual(r.value, result)
+  }
+  // getFirstUnreadMessageInfo: nothing unread there → data null, logged.
+  {
+    const { r, result } = only('getFirstUnreadMessageInfo', 'getFirstUnreadMessageInfo')
+    assert.deepEqual(result, { code: 0, data: null })
+    assert.deepEqual(logOf(r), [[null]])
+  }
+  // Remote delete (the top-level deleteMessages and clearHistoryMessages): the Engine's
+  // deleteRemoteMessages / clearHistoryMessages when it has them (not connected here, so the
+  // example logs the code and message it got), else 35004 naming the call, without reaching
+  // the main process.
+  for (const [name, method, expectedArgs] of [
+    ['deleteMessages (remote)', 'deleteRemoteMessages', [
+      { conversationType: 1, targetId: '<目标用户ID>' },
+      [
+        { messageId: 'BS40-P5A0-D106-9GPP', sentTime: 1632728405345, messageDirection: 1 },
+        { messageId: 'BS40-QEBR-VJM6-9GPP', sentTime: 1632728573423, messageDirection: 1 },
+      ],
+    ]],
+    ['clearHistoryMessages', 'clearHistoryMessages', [{ conversationType: 1, targetId: '<目标用户ID>' }, TIMESTAMP]],
+  ]) {
+    const r = results[name]
+    assert.equal(r.threw, null, name)
+    if (typeof Engine.prototype[method] !== 'function') {
+      assert.deepEqual(r.calls, [], name)
+      const member = name.split(' ')[0]
+      assert.deepEqual(logOf(r), [[35004, `imsync: ${member} is not supported by imsync (not an IMLib call it serves)`]], name)
+    } else {
+      const { result, args } = only(name, method)
+      assert.deepEqual(args, expectedArgs, name)
+      if (result.code === 0) assert.deepEqual(logOf(r), [[name === 'clearHistoryMessages' ? '清除成功' : '删除成功']])
+      else assert.deepEqual(logOf(r), [[result.code, result.msg]], name)
+    }
+  }
+  // getConversationList({ count, startTime, order }): order 0 from now, 10 at most: the
+  // Engine's page of the local list.
+  {
+    const { r, result, args } = only('getConversationList({ count, startTime, order })', 'getConversationList')
+    assert.deepEqual(args, [0, 10])
+    assert.equal(result.code, 0)
+    assert.ok(result.data.length >= 3)
+    assert.deepEqual(logOf(r), [[0, result.data]])
+  }
+  // The ByLevels examples (the seed prints them for the Web SDK) list ULTRA_GROUP, which the
+  // Electron solution has no conversations of: refused with 34201 naming it, logged as the
+  // example does (res.msg). Without it, the same call counts.
+  for (const name of ['getTotalUnreadCountByLevels', 'getTotalUnreadMentionedCountByLevels']) {
+    const { r, result, args } = only(name, name)
+    assert.deepEqual(args, [[1, 3, 10], [1, 2]])
+    assert.equal(result.code, 34201, JSON.stringify(result))
+    assert.match(result.msg, /conversationTypes\[2\] 10/)
+    assert.deepEqual(logOf(r), [[result.msg]])
+    const plain = await run(`${name} (without ULTRA_GROUP)`, byName[name].code.replace('  RongIMLib.ConversationType.ULTRA_GROUP,\n', ''))
+    assert.deepEqual(plain.calls.map((c) => [c.method, c.args]), [[name, [[1, 3], [1, 2]]]])
+    assert.deepEqual(plain.calls[0].result, { code: 0, data: 0 })
+    assert.deepEqual(logOf(plain), [[0]])
+  }
+  // The translate plugin's walk-through (steps 2–5), with a stand-in installer: init,
+  // installPlugin returns setup's client (its methods see `this` as that client), connect
+  // (no server here: refused at once), then isSupport, setAuthToken, translateText.
+  {
+    const r = results['installPlugin (translate plugin)']
+    assert.equal(r.threw, null)
+    assert.deepEqual(r.calls.map((c) => c.method), ['connect'])
+    assert.deepEqual(r.calls[0].args, ['<token>'])
+    assert.notEqual(r.calls[0].result.code, 0)
+    assert.deepEqual(logOf(r), [['翻译成功', '[en→zh_CN] ']])
+    assert.deepEqual(await h.page(win, 'return translateLog'), [
+      ['verify', 'electron'],
+      ['setup', ['getAppkey', 'getCurrentUserId', 'getOSInfo', 'sendMessage'], 'electron', true],
+      ['isSupport', true],
+      ['setAuthToken', '<鉴权token>', true],
+      ['translateText', { content: '', target: 'zh_CN', source: 'en' }, true],
+    ])
+  }
   // Every page example was checked above.
   return results
 }
@@ -341,5 +553,6 @@ test('the example snippets are the seed text, verbatim', { skip: !fs.existsSync(
   for (const ex of seed) {
     assert.equal(ex.code, lines.slice(ex.lines[0] - 1, ex.lines[1]).join('\n'), ex.name)
   }
-  assert.equal(PAGE.length, seed.length - 3)
+  assert.equal(seed.filter((s) => s.world === 'page').length, seed.length - 3)
+  for (const s of seed.filter((x) => x.follows)) assert.ok(byName[s.follows] && byName[s.follows].lines[0] < s.lines[0], `${s.name} follows an earlier example`)
 })
