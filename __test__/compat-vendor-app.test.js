@@ -592,17 +592,25 @@ test('a RongCloud IMLib 5.x app runs unchanged: login with a plugin, every area 
     const r = await call('recallMessage', [BOB, { messageUId: oops.data.messageUId, sentTime: oops.data.sentTime }])
     assert.equal(r.code, 0, JSON.stringify(r))
     assert.equal(r.data.messageType, 'RC:RcNtf')
-    assert.equal(r.data.content.messageUId, oops.data.messageUId)
     assert.equal(r.data.content.operatorId, 'alice')
     const here = await call('getMessage', [oops.data.messageId])
     assert.equal(here.code, 0)
     assert.equal(here.data.messageType, 'RC:RcNtf', 'replaced in place')
     const local = await call('getHistoryMessages', [BOB, { timestamp: 0, count: 50, order: 0 }])
     assert.ok(!local.data.list.some((m) => m.content && m.content.content === 'oops, wrong chat'))
-    await until(async () => {
+    const { notice } = await until(async () => {
       const list = await bob.history(TO_ALICE)
-      return { ok: list.some((m) => m.messageType === 'RC:RcNtf') && !list.some((m) => m.content.content === 'oops, wrong chat'), types: list.map((m) => m.messageType) }
+      const notice = list.find((m) => m.messageType === 'RC:RcNtf')
+      return { ok: !!notice && !list.some((m) => m.content.content === 'oops, wrong chat'), notice, types: list.map((m) => m.messageType) }
     }, 'bob holds the recall notice instead of the message')
+    // One notice, one content, on every device: the recaller's answer and stored copy carry
+    // what bob's copy carries (the vendor's RecallNotificationMessage fields: operatorId,
+    // recallTime, originalObjectName, …), whichever of the engine's local apply and the
+    // server's copy of the notice lands first on alice's device.
+    assert.equal(r.data.messageUId, notice.messageUId, 'the same notice')
+    assert.equal(notice.content.originalObjectName, 'RC:TxtMsg')
+    assert.deepEqual(r.data.content, notice.content, "the recaller's notice content is bob's")
+    assert.deepEqual((await call('getMessage', [oops.data.messageId])).data.content, notice.content, "alice's stored notice content is bob's")
   })
 
   await t.test('getMessage, electronExtension.setMessageContent, local search, insert, delete', async () => {
@@ -729,9 +737,10 @@ test('a RongCloud IMLib 5.x app runs unchanged: login with a plugin, every area 
     const r = await page(`
       const s = RongIMLib.getConnectionStatus()
       const time = RongIMLib.getServerTime()
-      return { s, sType: typeof s, tType: typeof time, drift: time - Date.now() }
+      return { s, sType: typeof s, tType: typeof time, drift: time - Date.now(), time }
     `)
     assert.deepEqual({ s: r.s, sType: r.sType, tType: r.tType }, { s: 0, sType: 'number', tType: 'number' })
+    assert.ok(r.time >= text.sentTime, `getServerTime() ${r.time} is not before a time the server stamped earlier (${text.sentTime})`)
     assert.ok(Math.abs(r.drift) < 5000, `getServerTime() is ${r.drift} ms off the local clock on loopback`)
   })
 
