@@ -1,9 +1,11 @@
 'use strict'
 // Compatibility (issue 11): one long call sequence as a RongCloud IMLib 5.x Electron app makes
-// it, run unchanged against imsync. alice's app is the vendor's configuration (contextIsolation
-// off, `window.RongIMLib` = the renderer object) in a window process of the test `electron`
-// stand-in, with js/main.js serving it in this process and the real imsync-server on loopback;
-// bob, and alice's phone (platform 'Web'), are native Engines in this process.
+// it, run unchanged against imsync. alice's app runs in a window process of the test
+// `electron` stand-in — once in the vendor's configuration (contextIsolation off,
+// `window.RongIMLib` = the renderer object), once in a secure window (contextIsolation,
+// sandbox; `RongIMLib = window.imsync`) — with js/main.js serving it in this process and the
+// real imsync-server on loopback; bob, and alice's phone (platform 'Web'), are native Engines
+// in this process.
 //
 // The app's order: init → installPlugin (a custom plugin; its context checked) →
 // registerMessageType → addEventListener for every event it uses → connect(token) → the
@@ -168,7 +170,21 @@ async function adminRaw(server, route, body) {
   return { status: res.status, body: json }
 }
 
-test('a RongCloud IMLib 5.x app runs unchanged: login with a plugin, every area in app order, events checked', async (t) => {
+/**
+ * The windows an app's page may get the API object in: the vendor's configuration (the seed's
+ * main.js: contextIsolation off, the preload sets window.RongIMLib) and the secure one
+ * (contextIsolation, sandbox; the page binds `const RongIMLib = window.imsync`).
+ */
+const MODES = [
+  ['vendor configuration (contextIsolation off)', () => h.openLegacyWindow(), ''],
+  ['secure window (contextIsolation, sandbox)', () => h.openWindow(), 'globalThis.RongIMLib = window.imsync'],
+]
+
+for (const [label, openWindow, bind] of MODES) {
+  test(`a RongCloud IMLib 5.x app runs unchanged in a ${label}: login with a plugin, every area in app order, events checked`, (t) => vendorApp(t, openWindow, bind))
+}
+
+async function vendorApp(t, openWindow, bind) {
   const started = Date.now()
   const server = await startServer(t, { appKey: APP_KEY, appSecret: APP_SECRET })
   await server.admin('/group/create', { groupId: 'team', groupName: 'Team', userId: ['alice', 'bob'] })
@@ -192,7 +208,8 @@ test('a RongCloud IMLib 5.x app runs unchanged: login with a plugin, every area 
 
   // alice's app: js/main.js in this process, the vendor's window (contextIsolation off).
   const { service } = h.startService(t, { appkey: APP_KEY, serverUrl: server.url })
-  const win = await h.openLegacyWindow()
+  const win = await openWindow()
+  if (bind) await h.page(win, bind)
   const page = (code, ms = 20000) => h.page(win, code, ms)
   /** RongIMLib.<path>(...args) in the page; resolves its envelope. */
   const call = (path, args = [], ms = 20000) => page(`return await RongIMLib.${path}(...${JSON.stringify(args)})`, ms)
@@ -777,5 +794,5 @@ test('a RongCloud IMLib 5.x app runs unchanged: login with a plugin, every area 
   })
 
   t.diagnostic(`sequence run time: ${Date.now() - started} ms`)
-})
+}
 
