@@ -620,14 +620,17 @@ async function vendorApp(t, openWindow, bind) {
       const notice = list.find((m) => m.messageType === 'RC:RcNtf')
       return { ok: !!notice && !list.some((m) => m.content.content === 'oops, wrong chat'), notice, types: list.map((m) => m.messageType) }
     }, 'bob holds the recall notice instead of the message')
-    // One notice, one content, on every device: the recaller's answer and stored copy carry
-    // what bob's copy carries (the vendor's RecallNotificationMessage fields: operatorId,
-    // recallTime, originalObjectName, …), whichever of the engine's local apply and the
-    // server's copy of the notice lands first on alice's device.
+    // One notice, one content, on every device: the recaller's stored copy and the answer of
+    // recallMessage carry what bob's copy carries (the vendor's RecallNotificationMessage
+    // fields: operatorId, recallTime, originalObjectName, …), whichever of the engine's local
+    // apply and the server's copy of the notice lands first on alice's device.
     assert.equal(r.data.messageUId, notice.messageUId, 'the same notice')
     assert.equal(notice.content.originalObjectName, 'RC:TxtMsg')
-    assert.deepEqual(r.data.content, notice.content, "the recaller's notice content is bob's")
-    assert.deepEqual((await call('getMessage', [oops.data.messageId])).data.content, notice.content, "alice's stored notice content is bob's")
+    await until(async () => {
+      const stored = (await call('getMessage', [oops.data.messageId])).data
+      return { ok: JSON.stringify(stored.content) === JSON.stringify(notice.content), stored: stored.content, bob: notice.content }
+    }, "alice's stored notice content becomes bob's", 5000)
+    assert.deepEqual(r.data.content, notice.content, "recallMessage answers the notice content bob's device got")
   })
 
   await t.test('getMessage, electronExtension.setMessageContent, local search, insert, delete', async () => {
