@@ -602,6 +602,32 @@ async function vendorApp(t, openWindow, bind) {
     assert.deepEqual((await call('getMessage', [sent.data.messageId])).data.expansion, { state: 'closed' })
   })
 
+  await t.test("sendMessage options (disableNotification, isMentioned) are on the sender's copy too, with or without onSendBefore", async () => {
+    const r = await page(`
+      const send = (text, hook) => RongIMLib.sendMessage(
+        { conversationType: RongIMLib.ConversationType.GROUP, targetId: 'team' },
+        new RongIMLib.TextMessage({ content: text, mentionedInfo: { type: RongIMLib.MentionedType.SINGAL, userIdList: ['bob'] } }),
+        { disableNotification: true, isMentioned: true, ...(hook ? { onSendBefore: () => {} } : {}) },
+      )
+      return { plain: await send('@bob quiet', false), hooked: await send('@bob quiet (onSendBefore)', true) }
+    `)
+    for (const [how, sent] of Object.entries(r)) {
+      assert.equal(sent.code, 0, `${how}: ${JSON.stringify(sent)}`)
+      const atBob = await bob.received(sent.data.messageUId, `bob gets the ${how} send`)
+      assert.equal(atBob.disableNotification, true, `${how}: bob's copy`)
+      assert.equal(atBob.isMentioned, true, `${how}: bob's copy`)
+    }
+    // The same call answers the same message whichever way it was made.
+    for (const [how, sent] of Object.entries(r)) {
+      const stored = (await call('getMessage', [sent.data.messageId])).data
+      assert.deepEqual(
+        { answer: [sent.data.disableNotification, sent.data.isMentioned], stored: [stored.disableNotification, stored.isMentioned] },
+        { answer: [true, true], stored: [true, true] },
+        `${how}: the sender's copy keeps options.disableNotification and options.isMentioned`,
+      )
+    }
+  })
+
   await t.test('recallMessage: the message becomes a recall notice here and at bob', async () => {
     const oops = await call('sendTextMessage', [BOB, { content: 'oops, wrong chat' }])
     assert.equal(oops.code, 0, JSON.stringify(oops))
