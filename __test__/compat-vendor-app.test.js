@@ -705,11 +705,13 @@ async function vendorApp(t, openWindow, bind) {
       if (!landed.remoteDelete) {
         // Today: the vendor's names answer 35004 naming themselves (no TypeError).
         const del = await call('deleteMessages', [BOB, [{ messageUId: away[0].messageUId, sentTime: away[0].sentTime, messageDirection: 2 }]])
+        // (By the renderer object, or by the main process when js/methods.js lists the Engine
+        // method before the addon has it.)
         assert.equal(del.code, 35004, JSON.stringify(del))
-        assert.match(del.msg, /deleteMessages/)
+        assert.match(del.msg, /\bdelete(Remote)?Messages\b/)
         const clr = await call('clearHistoryMessages', [BOB, away[1].sentTime])
         assert.equal(clr.code, 35004, JSON.stringify(clr))
-        assert.match(clr.msg, /clearHistoryMessages/)
+        assert.match(clr.msg, /\bclearHistoryMessages\b/)
         st.skip('the Engine has no deleteRemoteMessages/clearHistoryMessages yet (remote delete not landed): only the 35004 answers were checked')
         return
       }

@@ -445,8 +445,16 @@ async function runPageExamples(win, rong, service, spy) {
     assert.equal(r.threw, null, name)
     if (typeof Engine.prototype[method] !== 'function') {
       assert.deepEqual(r.calls, [], name)
+      // Answered by the renderer object (the member is not forwarded yet) or, when js/methods.js
+      // lists the method before the addon has it, by the main process; either names the call.
       const member = name.split(' ')[0]
-      assert.deepEqual(logOf(r), [[35004, `imsync: ${member} is not supported by imsync (not an IMLib call it serves)`]], name)
+      const logs = logOf(r)
+      assert.equal(logs.length, 1, name)
+      assert.equal(logs[0][0], 35004, name)
+      assert.ok(
+        logs[0][1] === `imsync: ${member} is not supported by imsync (not an IMLib call it serves)` || logs[0][1] === `not supported yet: ${method}`,
+        `${name}: ${JSON.stringify(logs)}`,
+      )
     } else {
       const { result, args } = only(name, method)
       assert.deepEqual(args, expectedArgs, name)
