@@ -206,7 +206,7 @@ async function vendorApp(t, openWindow, bind) {
   const at2 = await bob.send(TEAM, { content: '@alice two', mentionedInfo: { type: 2, userIdList: ['alice'] } })
   const awayUids = [...away, plain, at1, at2].map((m) => m.messageUId)
 
-  // alice's app: js/main.js in this process, the vendor's window (contextIsolation off).
+  // alice's app: js/main.js in this process, its window a renderer process (MODES).
   const { service } = h.startService(t, { appkey: APP_KEY, serverUrl: server.url })
   const win = await openWindow()
   if (bind) await h.page(win, bind)
