@@ -306,6 +306,7 @@ test('pushConfig of sendMessage and pushConfig/user of recallMessage reach the r
     },
   }
   const sent = await alice.send(toBob, { content: 'with push config' }, { pushConfig })
+  assert.deepEqual(sent.pushConfig, pushConfig, "the sender's copy keeps it (an outbox resend carries it again)")
   const got = await bob.received(sent.messageUId, 'bob gets the message')
   assert.deepEqual(got.pushConfig, pushConfig)
   const stored = (await bob.history({ conversationType: PRIVATE, targetId: 'alice' })).find((m) => m.messageUId === sent.messageUId)

@@ -574,10 +574,11 @@ async fn sensitive_word_add(State(state): State<AppState>, caller: Caller, body:
         }
     };
     let now = now_ms();
+    let max = state.settings.max_sensitive_words;
     let result = state
         .store
         .write(move |c| {
-            moderation::add(c, &req.word, &action, now)?;
+            moderation::add(c, &req.word, &action, max, now)?;
             Ok(Outcome::quiet(()))
         })
         .await;
@@ -620,10 +621,10 @@ async fn sensitive_word_batch_delete(
         Ok(r) => r,
         Err(reply) => return reply,
     };
-    if req.words.is_empty() || req.words.len() > moderation::MAX_WORDS {
+    let max = state.settings.max_sensitive_words.max(1);
+    if req.words.is_empty() || req.words.len() > max {
         return from_api(ApiError::invalid(format!(
-            "words must hold 1..={} words",
-            moderation::MAX_WORDS
+            "words must hold 1..={max} words"
         )));
     }
     remove_words(&state, req.words).await

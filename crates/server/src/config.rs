@@ -45,6 +45,11 @@ pub struct Config {
     #[arg(long, default_value_t = 7)]
     pub offline_days: u32,
 
+    /// Most words the admin API's sensitive-word list holds (the vendor's
+    /// default is 50; it sells more).
+    #[arg(long, default_value_t = crate::moderation::MAX_WORDS)]
+    pub max_sensitive_words: usize,
+
     /// Time a new connection may stay silent before its first byte; it is
     /// then closed. Durations: 500ms, 10s, 2m (a bare number is seconds),
     /// from 1ms to 1 day.
@@ -169,6 +174,8 @@ pub struct Settings {
     pub rate_limit: u32,
     /// Retention of inbox entries, days.
     pub offline_days: u32,
+    /// Size limit of the sensitive-word list.
+    pub max_sensitive_words: usize,
     /// Connection limits and timeouts.
     pub conn: ConnSettings,
 }
@@ -187,6 +194,7 @@ impl Config {
                     .unwrap_or_else(|| DEV_APP_SECRET.into()),
                 rate_limit: self.rate_limit,
                 offline_days: self.offline_days,
+                max_sensitive_words: self.max_sensitive_words,
                 conn: ConnSettings {
                     idle_timeout: self.idle_timeout,
                     header_read_timeout: self.header_read_timeout,

@@ -359,6 +359,10 @@ impl Engine {
         if !req.directed_user_ids.is_empty() {
             stored.insert("directedUserIds".into(), json!(req.directed_user_ids));
         }
+        // Kept with the sender's copy too: a resend from the outbox carries it again.
+        if let Some(p) = &req.push_config {
+            stored.insert("pushConfig".into(), super::push_config::to_json(p));
+        }
         let parsed = {
             let registry = self.registry();
             let mut p = Parser {
@@ -629,6 +633,10 @@ impl Engine {
                                 .and_then(Value::as_array)
                                 .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
                                 .unwrap_or_default(),
+                            push_config: extra
+                                .get("pushConfig")
+                                .and_then(Value::as_object)
+                                .and_then(|p| super::push_config::to_wire(p, "pushConfig").ok()),
                             ..Default::default()
                         },
                     ))

@@ -28,7 +28,8 @@ use crate::error::ApiError;
 use crate::store::{messages, Outcome};
 use crate::validate::ValidSend;
 
-/// Most words in the list (the vendor's default limit, seed 002 "默认最多设置 50 个敏感词").
+/// Most words in the list by default (the vendor's default limit, seed 002 "默认最多设置
+/// 50 个敏感词"); `--max-sensitive-words` changes it.
 pub const MAX_WORDS: usize = 50;
 /// Longest word or replacement, in characters (the vendor's server API limit).
 pub const MAX_WORD_CHARS: usize = 32;
@@ -73,7 +74,13 @@ pub fn list(conn: &Connection) -> Result<Vec<Word>, ApiError> {
 
 /// Adds `word`, or changes the action of a word already listed (in any letter case;
 /// that does not count against the limit).
-pub fn add(conn: &Connection, word: &str, action: &Action, now: i64) -> Result<(), ApiError> {
+pub fn add(
+    conn: &Connection,
+    word: &str,
+    action: &Action,
+    max_words: usize,
+    now: i64,
+) -> Result<(), ApiError> {
     validate_word("word", word)?;
     if let Action::Replace(r) = action {
         validate_word("replaceWord", r)?;
@@ -87,9 +94,9 @@ pub fn add(conn: &Connection, word: &str, action: &Action, now: i64) -> Result<(
     if !exists {
         let count: i64 =
             conn.query_row("SELECT COUNT(*) FROM sensitive_words", [], |r| r.get(0))?;
-        if count as usize >= MAX_WORDS {
+        if count as usize >= max_words {
             return Err(ApiError::invalid(format!(
-                "at most {MAX_WORDS} sensitive words; remove one first"
+                "at most {max_words} sensitive words; remove one first"
             )));
         }
     }
@@ -337,37 +344,47 @@ mod tests {
     #[test]
     fn words_are_added_listed_and_removed_case_insensitively_up_to_the_limit() {
         let (_d, c) = db();
-        add(&c, "Bad", &Action::Block, 1).unwrap();
-        add(&c, "赌博", &Action::Replace("**".into()), 2).unwrap();
-        add(&c, "bAD", &Action::Replace("#".into()), 3).unwrap();
+        add(&c, "Bad", &Action::Block, MAX_WORDS, 1).unwrap();
+        add(&c, "赌博", &Action::Replace("**".into()), MAX_WORDS, 2).unwrap();
+        add(&c, "bAD", &Action::Replace("#".into()), MAX_WORDS, 3).unwrap();
         let words = list(&c).unwrap();
         assert_eq!(words.len(), 2, "one word whatever its case");
         assert_eq!(words[0].word, "bAD");
         assert_eq!(words[0].action, Action::Replace("#".into()));
         assert_eq!(
-            add(&c, "", &Action::Block, 4).unwrap_err().code,
+            add(&c, "", &Action::Block, MAX_WORDS, 4).unwrap_err().code,
             codes::BIZ_ERROR_INVALID_PARAMETER
         );
         let long = "x".repeat(MAX_WORD_CHARS + 1);
-        assert!(add(&c, &long, &Action::Block, 4).is_err());
-        assert!(add(&c, "ok", &Action::Replace(" ".into()), 4).is_err());
+        assert!(add(&c, &long, &Action::Block, MAX_WORDS, 4).is_err());
+        assert!(add(&c, "ok", &Action::Replace(" ".into()), MAX_WORDS, 4).is_err());
         for i in 2..MAX_WORDS {
-            add(&c, &format!("w{i}"), &Action::Block, 10 + i as i64).unwrap();
+            add(
+                &c,
+                &format!("w{i}"),
+                &Action::Block,
+                MAX_WORDS,
+                10 + i as i64,
+            )
+            .unwrap();
         }
         assert_eq!(list(&c).unwrap().len(), MAX_WORDS);
-        let e = add(&c, "one-more", &Action::Block, 100).unwrap_err();
+        let e = add(&c, "one-more", &Action::Block, MAX_WORDS, 100).unwrap_err();
         assert!(e.msg.contains("at most 50"), "{}", e.msg);
         // Changing a listed word is not adding one.
-        add(&c, "W2", &Action::Replace("*".into()), 101).unwrap();
+        add(&c, "W2", &Action::Replace("*".into()), MAX_WORDS, 101).unwrap();
         assert_eq!(remove(&c, &["BAD".into(), "nope".into()]).unwrap(), 1);
-        add(&c, "one-more", &Action::Block, 102).unwrap();
+        add(&c, "one-more", &Action::Block, MAX_WORDS, 102).unwrap();
         assert_eq!(list(&c).unwrap().len(), MAX_WORDS);
+        // --max-sensitive-words raises (or lowers) the limit.
+        add(&c, "fifty-one", &Action::Block, MAX_WORDS + 1, 103).unwrap();
+        assert!(add(&c, "fifty-two", &Action::Block, MAX_WORDS + 1, 104).is_err());
     }
 
     #[test]
     fn blocked_sends_reach_only_the_senders_notice_and_dedupe() {
         let (_d, c) = db();
-        add(&c, "spam", &Action::Block, 1).unwrap();
+        add(&c, "spam", &Action::Block, MAX_WORDS, 1).unwrap();
         let out = send(
             &c,
             "alice",
@@ -424,7 +441,14 @@ mod tests {
     #[test]
     fn replaced_sends_are_stored_masked_for_everyone() {
         let (_d, c) = db();
-        add(&c, "darn", &Action::Replace(DEFAULT_MASK.into()), 1).unwrap();
+        add(
+            &c,
+            "darn",
+            &Action::Replace(DEFAULT_MASK.into()),
+            MAX_WORDS,
+            1,
+        )
+        .unwrap();
         let out = send(
             &c,
             "alice",
