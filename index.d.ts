@@ -19,6 +19,7 @@ import type {
   IReceivedStatusInfo,
   ISearchMessageInTimeRangeOption,
   ISendMessageOptions,
+  IUserProfileInfo,
   SearchResult,
   TagInfo,
 } from './js/types'
@@ -40,6 +41,11 @@ export declare class Engine {
   constructor(options: EngineOptions)
   /** The user whose database is open, or null. */
   get userId(): string | null
+  /**
+   * The server's clock minus this machine's (ms), from the last connect or heartbeat;
+   * null before the first connect. `getServerTime()` is `Date.now()` plus this.
+   */
+  get serverTimeOffset(): number | null
   /**
    * Receives every event (`CONNECTED`, `MESSAGES`, …) as `(name, payload)`. Events are
    * queued to the JS thread without blocking the engine, and the subscription does not
@@ -130,4 +136,10 @@ export declare class Engine {
   sendTypingStatusMessage(conversation: IConversationOption, typingContentType: string): Promise<ImResult<IAReceivedMessage | null>>
   updateMessageExpansion(expansion: Record<string, string>, message: IAReceivedMessage): Promise<ImResult<void>>
   removeMessageExpansionForKey(keys: string[], message: IAReceivedMessage): Promise<ImResult<void>>
+  updateMyUserProfile(profile: IUserProfileInfo): Promise<ImResult<void>>
+  getMyUserProfile(): Promise<ImResult<IUserProfileInfo>>
+  getUserProfiles(userIds: string[]): Promise<ImResult<IUserProfileInfo[]>>
+  updateMyUserProfileVisibility(visibility: number): Promise<ImResult<void>>
+  getMyUserProfileVisibility(): Promise<ImResult<number>>
+  searchUserProfileByUniqueId(uniqueId: string): Promise<ImResult<IUserProfileInfo | null>>
 }

@@ -126,6 +126,12 @@ declare namespace init {
     | 'sendSyncReadStatusMessage'
     | 'updateMessageExpansion'
     | 'removeMessageExpansionForKey'
+    | 'updateMyUserProfile'
+    | 'getMyUserProfile'
+    | 'getUserProfiles'
+    | 'updateMyUserProfileVisibility'
+    | 'getMyUserProfileVisibility'
+    | 'searchUserProfileByUniqueId'
 
   /** The Engine options plus how windows are registered. */
   interface InitOptions extends EngineOptions {

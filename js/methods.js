@@ -97,6 +97,12 @@ const IMLIB_METHODS = Object.freeze([
   'sendSyncReadStatusMessage',
   'updateMessageExpansion',
   'removeMessageExpansionForKey',
+  'updateMyUserProfile',
+  'getMyUserProfile',
+  'getUserProfiles',
+  'updateMyUserProfileVisibility',
+  'getMyUserProfileVisibility',
+  'searchUserProfileByUniqueId',
 ])
 
 /** Every method name a renderer may call: the allow-list. */

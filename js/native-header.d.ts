@@ -19,6 +19,7 @@ import type {
   IReceivedStatusInfo,
   ISearchMessageInTimeRangeOption,
   ISendMessageOptions,
+  IUserProfileInfo,
   SearchResult,
   TagInfo,
 } from './js/types'

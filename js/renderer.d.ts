@@ -23,6 +23,8 @@ declare namespace imsync {
   type FirstUnreadMessageInfo = import('./types').FirstUnreadMessageInfo
   type TagInfo = import('./types').TagInfo
   type ConnectionStatusValue = import('./types').ConnectionStatusValue
+  type IUserProfileInfo = import('./types').IUserProfileInfo
+  type UserProfileVisibilityValue = import('./types').UserProfileVisibilityValue
 
   /** A message object: RongIMLib's BaseMessage (what the message classes construct). */
   interface BaseMessage<T = any> {
@@ -121,6 +123,8 @@ declare namespace imsync {
     TYPING_STATUS: { status: Array<{ targetId: string; conversationType: number; channelId: string; list: Array<{ userId: string; timestamp: number; messageType: string }> }> }
     /** imsync's own: while a large offline backlog is pulled (first login), `pulled` of `total` so far. */
     OFFLINE_SYNC_PROGRESS: { pulled: number; total: number }
+    /** The own profile after a change made on another device or by the app server. */
+    OWN_USER_PROFILE_CHANGED: IUserProfileInfo
   }
 
   // ---- plugins (RongIMLib.installPlugin) ----------------------------------------------------
@@ -446,6 +450,16 @@ declare namespace imsync {
     updateMessageExpansion(expansion: Record<string, string>, message: IAReceivedMessage): Promise<ImResult<void>>
     removeMessageExpansionForKey(keys: string[], message: IAReceivedMessage): Promise<ImResult<void>>
 
+    /** Hosted profiles (need the connection). Only the given fields change. */
+    updateMyUserProfile(profile: IUserProfileInfo): Promise<ImResult<void>>
+    getMyUserProfile(): Promise<ImResult<IUserProfileInfo>>
+    /** 1-20 user ids; users without a profile on the server are left out. */
+    getUserProfiles(userIds: string[]): Promise<ImResult<IUserProfileInfo[]>>
+    updateMyUserProfileVisibility(visibility: UserProfileVisibilityValue): Promise<ImResult<void>>
+    getMyUserProfileVisibility(): Promise<ImResult<UserProfileVisibilityValue>>
+    /** `data` is null when nobody has that uniqueId. */
+    searchUserProfileByUniqueId(uniqueId: string): Promise<ImResult<IUserProfileInfo | null>>
+
     readonly electronExtension: ElectronExtension
 
     readonly ConversationType: {
@@ -508,6 +522,8 @@ declare namespace imsync {
     /** Legacy two-value view of NotificationLevel: OPEN = do not disturb. */
     readonly NotificationStatus: { readonly OPEN: 1; readonly CLOSE: 2 }
     readonly BlacklistStatus: { readonly IN_BLACK_LIST: 0; readonly NOT_IN_BLACK_LIST: 1 }
+    readonly UserProfileVisibility: { readonly NOT_SET: 0; readonly INVISIBLE: 1; readonly EVERYONE: 2 }
+    readonly UserGender: { readonly UNKNOWN: 0; readonly MALE: 1; readonly FEMALE: 2 }
     readonly ConnectionStatus: {
       readonly CONNECTED: 0
       readonly CONNECTING: 1

@@ -103,6 +103,15 @@ const NotificationStatus = Object.freeze({ OPEN: 1, CLOSE: 2 })
 /** `getBlacklistStatus` results, numbered as the native SDK does. */
 const BlacklistStatus = Object.freeze({ IN_BLACK_LIST: 0, NOT_IN_BLACK_LIST: 1 })
 
+/**
+ * Profile visibility (seed 002: NOT_SET, INVISIBLE, EVERYONE; the numbers are the vendor's
+ * RCUserProfileVisibility). NOT_SET means the server's default, INVISIBLE.
+ */
+const UserProfileVisibility = Object.freeze({ NOT_SET: 0, INVISIBLE: 1, EVERYONE: 2 })
+
+/** IUserProfileInfo.gender (the vendor's RCUserGender). */
+const UserGender = Object.freeze({ UNKNOWN: 0, MALE: 1, FEMALE: 2 })
+
 /** Connection states of the pre-5.7 payloads (seed: ConnectionStatus table). */
 const ConnectionStatus = Object.freeze({
   CONNECTED: 0,
@@ -1035,6 +1044,8 @@ Object.assign(api, {
   NotificationLevel,
   NotificationStatus,
   BlacklistStatus,
+  UserProfileVisibility,
+  UserGender,
   ConnectionStatus,
   MentionedType,
   ErrorCode,

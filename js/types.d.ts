@@ -382,3 +382,30 @@ export interface ImsyncState {
   /** Server time − local time, ms: getServerTime() is Date.now() + serverTimeOffset. */
   serverTimeOffset: number
 }
+
+/**
+ * A hosted user profile (IMLib 5.10.1's IUserProfileInfo; seed 002 "用户信息托管"). Limits
+ * (characters): name 32, portraitUri 128, email 128, birthday 32, location 32; gender 0
+ * unknown / 1 male / 2 female; role and level 0-100; at most 20 extension keys (key 1-32 of
+ * [A-Za-z0-9_], value 256). uniqueId is set by the app server only. The extension map is
+ * `userExtProfile` in the seed's table and `extraProfile` in its example: either is
+ * accepted, results carry both. Another user's profile whose owner's visibility hides it
+ * carries only userId, name and portraitUri.
+ */
+export interface IUserProfileInfo {
+  userId?: string
+  name?: string
+  portraitUri?: string
+  uniqueId?: string
+  email?: string
+  birthday?: string
+  gender?: 0 | 1 | 2
+  location?: string
+  role?: number
+  level?: number
+  extraProfile?: Record<string, string>
+  userExtProfile?: Record<string, string>
+}
+
+/** UserProfileVisibility: 0 NOT_SET (the server's default: INVISIBLE), 1 INVISIBLE, 2 EVERYONE. */
+export type UserProfileVisibilityValue = 0 | 1 | 2

@@ -299,4 +299,13 @@ api! {
         ["expansion: Record<string, string>, message: IAReceivedMessage"] -> "Promise<ImResult<void>>";
     remove_message_expansion_for_key(keys, message)
         ["keys: string[], message: IAReceivedMessage"] -> "Promise<ImResult<void>>";
+
+    // Hosted user profiles (crates/core/src/sync/profiles.rs; need the connection).
+    update_my_user_profile(profile) ["profile: IUserProfileInfo"] -> "Promise<ImResult<void>>";
+    get_my_user_profile() [""] -> "Promise<ImResult<IUserProfileInfo>>";
+    get_user_profiles(user_ids) ["userIds: string[]"] -> "Promise<ImResult<IUserProfileInfo[]>>";
+    update_my_user_profile_visibility(visibility) ["visibility: number"] -> "Promise<ImResult<void>>";
+    get_my_user_profile_visibility() [""] -> "Promise<ImResult<number>>";
+    search_user_profile_by_unique_id(unique_id) ["uniqueId: string"]
+        -> "Promise<ImResult<IUserProfileInfo | null>>";
 }

@@ -63,6 +63,7 @@
 mod codec;
 pub mod codes;
 pub mod object_names;
+pub mod profile_rules;
 
 /// The generated protobuf types (package `imsync.v1`).
 #[allow(missing_docs, clippy::all)]

@@ -32,6 +32,8 @@ use crate::store::{groups, retention, Outcome};
 use crate::token;
 use crate::validate;
 
+mod profiles;
+
 /// Most recipients (users or groups) in one publish or group call.
 const MAX_TARGETS: usize = 1000;
 
@@ -57,6 +59,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
             post(sensitive_word_batch_delete),
         )
         .route("/sensitiveword/list", post(sensitive_word_list))
+        .route("/user/profile/set", post(profiles::set))
+        .route("/user/profile/batch/query", post(profiles::batch_query))
+        .route("/user/profile/query", post(profiles::query))
         .route_layer(middleware::from_fn_with_state(state, log_refusals))
 }
 

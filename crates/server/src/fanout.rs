@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use imsync_protocol::{encode_frame, push, Frame, InboxEntry, Message, SettingsChanged};
+use imsync_protocol::{
+    encode_frame, push, Frame, InboxEntry, Message, SettingsChanged, UserProfile,
+};
 use tokio::sync::mpsc;
 
 use crate::log_escape::Escaped;
@@ -41,6 +43,16 @@ pub enum Delivery {
         version: u64,
         /// "conversation", "tag" or "conversation_tag".
         kind: &'static str,
+    },
+    /// `user`'s own profile changed: tell its sessions (all of them when the app server
+    /// changed it, else those other than the one that made the change).
+    OwnProfile {
+        /// Owner of the profile.
+        user: String,
+        /// The session that made the change, if a session did.
+        except_session: Option<String>,
+        /// The whole profile after the change.
+        profile: UserProfile,
     },
 }
 
@@ -83,6 +95,15 @@ pub fn deliver(registry: &Registry, delivery: Delivery) {
             });
             if let Some(frame) = encode_push(event) {
                 registry.send(&user, &frame, Some(&except_session));
+            }
+        }
+        Delivery::OwnProfile {
+            user,
+            except_session,
+            profile,
+        } => {
+            if let Some(frame) = encode_push(push::Event::OwnProfileChanged(profile)) {
+                registry.send(&user, &frame, except_session.as_deref());
             }
         }
     }

@@ -7,6 +7,7 @@ pub mod conversation_event;
 pub mod convert;
 mod delivery;
 pub mod expansion;
+mod profiles;
 mod push_config;
 mod receipts;
 mod session;

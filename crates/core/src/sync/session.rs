@@ -444,6 +444,7 @@ impl Live {
                 Some(push::Event::StatusMessage(m)) => self.engine.emit_status_message(&m),
                 Some(push::Event::Kick(k)) => return Err(if k.code != 0 { k.code } else { 31010 }),
                 Some(push::Event::SettingsChanged(_)) => self.fetch_settings().await?,
+                Some(push::Event::OwnProfileChanged(p)) => self.engine.emit_own_profile_changed(&p),
                 None => {}
             },
             Some(frame::Kind::Ping(p)) => {

@@ -14,6 +14,7 @@
 pub mod delivery;
 pub mod groups;
 pub mod messages;
+pub mod profiles;
 pub mod retention;
 pub mod schema;
 pub mod settings;
@@ -299,6 +300,8 @@ mod query_plans {
             super::delivery::SQL_ACKED,
             super::delivery::SQL_ACK_RANGE,
             super::delivery::SQL_RECIPIENTS,
+            super::profiles::SQL_BY_USER,
+            super::profiles::SQL_BY_UNIQUE_ID,
             crate::moderation::SQL_BLOCKED_DEDUP,
         ] {
             let plan = plan(&conn, sql);

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::fanout::{deliver, Delivery};
 use crate::moderation;
 use crate::state::AppState;
-use crate::store::{delivery, messages, settings, Outcome};
+use crate::store::{delivery, messages, profiles, settings, Outcome};
 use crate::validate;
 
 /// Answers one request of an authenticated session.
@@ -230,11 +230,57 @@ async fn dispatch(
                 .await?;
             Ok(None)
         }
+        request::Op::UpdateProfile(req) => {
+            let editor = profiles::Editor::Owner {
+                session: session.session_id.clone(),
+            };
+            let profile = store
+                .write(move |c| profiles::update(c, &user, &req, "extraProfile", editor, now))
+                .await?;
+            Ok(Some(profile_list(vec![profile])))
+        }
+        request::Op::GetProfiles(req) => {
+            let list = store
+                .read(move |c| {
+                    if req.user_ids.is_empty() {
+                        Ok(vec![profiles::own(c, &user)?])
+                    } else {
+                        profiles::get_for(c, &user, &req.user_ids)
+                    }
+                })
+                .await?;
+            Ok(Some(profile_list(list)))
+        }
+        request::Op::ProfileVisibility(req) => {
+            let visibility = match req.set {
+                Some(v) => {
+                    store
+                        .write(move |c| {
+                            Ok(Outcome::quiet(profiles::set_visibility(c, &user, v, now)?))
+                        })
+                        .await?
+                }
+                None => store.read(move |c| profiles::visibility(c, &user)).await?,
+            };
+            Ok(Some(Body::ProfileVisibility(
+                imsync_protocol::ProfileVisibility { visibility },
+            )))
+        }
+        request::Op::SearchProfile(req) => {
+            let found = store
+                .read(move |c| profiles::search(c, &user, &req.unique_id))
+                .await?;
+            Ok(Some(profile_list(found.into_iter().collect())))
+        }
         request::Op::GetSettings(_) => {
             let snapshot = store.read(move |c| settings::snapshot(c, &user)).await?;
             Ok(Some(Body::Settings(snapshot)))
         }
     }
+}
+
+fn profile_list(profiles: Vec<imsync_protocol::UserProfile>) -> Body {
+    Body::Profiles(imsync_protocol::ProfileList { profiles })
 }
 
 /// Bumps the settings version and tells the user's other sessions.
@@ -296,7 +342,7 @@ async fn send_message(
             Body::MessageAck(imsync_protocol::MessageAck {
                 message_uid: message.message_uid,
                 sent_time: now,
-                seq: 0,
+                ..Default::default()
             }),
             None,
         ));

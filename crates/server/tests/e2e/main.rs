@@ -14,4 +14,5 @@ mod malformed;
 mod offline;
 mod operations;
 mod persistence;
+mod profiles;
 mod slowloris;
