@@ -359,6 +359,14 @@ impl Engine {
         if !req.directed_user_ids.is_empty() {
             stored.insert("directedUserIds".into(), json!(req.directed_user_ids));
         }
+        // The send options that describe the message live on the sender's copy too, as they
+        // do when an app stores it first (onSendBefore → insertMessage).
+        if req.disable_notification {
+            stored.insert("disableNotification".into(), json!(true));
+        }
+        if req.is_mentioned {
+            stored.insert("isMentioned".into(), json!(true));
+        }
         // Kept with the sender's copy too: a resend from the outbox carries it again.
         if let Some(p) = &req.push_config {
             stored.insert("pushConfig".into(), super::push_config::to_json(p));

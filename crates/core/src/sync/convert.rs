@@ -244,8 +244,14 @@ pub fn recall_notice(
     ack: &pb::MessageAck,
     now: i64,
 ) -> Apply {
-    let content =
-        json!({ "operatorId": user, "recallTime": ack.sent_time, "messageUId": original });
+    // The server's own content when it sent it (every other inbox gets that one); an older
+    // server's answer has none, and this stand-in is replaced when its notice arrives.
+    let content = if ack.content.is_empty() {
+        json!({ "operatorId": user, "recallTime": ack.sent_time, "messageUId": original })
+            .to_string()
+    } else {
+        ack.content.clone()
+    };
     Apply::Recall {
         original: original.to_string(),
         notice: NewMessage {
@@ -253,7 +259,7 @@ pub fn recall_notice(
             uid: (!ack.message_uid.is_empty()).then(|| ack.message_uid.clone()),
             sender: user.to_string(),
             object_name: RECALL.to_string(),
-            content: content.to_string(),
+            content,
             direction: direction::SEND,
             sent_time: ack.sent_time,
             received_time: now,

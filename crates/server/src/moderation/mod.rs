@@ -191,7 +191,7 @@ pub fn send(
         let ack = MessageAck {
             message_uid,
             sent_time,
-            seq: 0,
+            ..MessageAck::default()
         };
         return Ok(Outcome::quiet((ack, Some(blocked()))));
     }
@@ -284,7 +284,7 @@ fn block(
             MessageAck {
                 message_uid: uid,
                 sent_time: now,
-                seq: 0,
+                ..MessageAck::default()
             },
             Some(blocked()),
         ),

@@ -184,7 +184,7 @@ pub(crate) fn append(
     let mut ack = MessageAck {
         message_uid: message.message_uid.clone(),
         sent_time: now,
-        seq: 0,
+        ..MessageAck::default()
     };
     let mut deliveries = Vec::with_capacity(owners.len());
     let mut insert = conn.prepare_cached(
@@ -280,6 +280,7 @@ fn dedup_lookup(
         message_uid: uid,
         sent_time,
         seq,
+        ..MessageAck::default()
     }))
 }
 
@@ -527,11 +528,14 @@ pub fn recall(
         return Err(bad("notices cannot be recalled"));
     }
     if let Some(notice_id) = stored.recalled_by {
-        let (uid, sent_time): (String, i64) = conn.query_row(
-            "SELECT uid, sent_time FROM messages WHERE id = ?1",
+        let (uid, sent_time, body): (String, i64, Vec<u8>) = conn.query_row(
+            "SELECT uid, sent_time, body FROM messages WHERE id = ?1",
             [notice_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
+        let content = Message::decode(body.as_slice())
+            .map_err(ApiError::internal)?
+            .content;
         let seq = conn
             .query_row(SQL_SEQ_OF, params![notice_id, caller], |r| {
                 r.get::<_, i64>(0)
@@ -542,6 +546,7 @@ pub fn recall(
             message_uid: uid,
             sent_time,
             seq,
+            content,
         }));
     }
     let mut content = json!({
@@ -570,7 +575,9 @@ pub fn recall(
     msg.disable_notification = req.disable_notification;
     msg.push_config = req.push_config;
     let owners = owners_of(conn, stored.id)?;
-    let (ack, deliveries) = append(conn, msg, &owners, now)?;
+    let stored_content = msg.content.clone();
+    let (mut ack, deliveries) = append(conn, msg, &owners, now)?;
+    ack.content = stored_content;
     conn.execute(
         "UPDATE messages SET recalled_by = (SELECT id FROM messages WHERE uid = ?1) WHERE id = ?2",
         params![ack.message_uid, stored.id],
