@@ -11,6 +11,7 @@ mod kick;
 mod limits;
 mod log_injection;
 mod malformed;
+mod moderation;
 mod offline;
 mod operations;
 mod persistence;
