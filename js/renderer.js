@@ -105,7 +105,8 @@ const BlacklistStatus = Object.freeze({ IN_BLACK_LIST: 0, NOT_IN_BLACK_LIST: 1 }
 
 /**
  * Profile visibility (seed 002: NOT_SET, INVISIBLE, EVERYONE; the numbers are the vendor's
- * RCUserProfileVisibility). NOT_SET means the server's default, INVISIBLE.
+ * RCUserProfileVisibility). NOT_SET means the server's default: INVISIBLE unless imsync-server
+ * runs with --profile-visibility everyone.
  */
 const UserProfileVisibility = Object.freeze({ NOT_SET: 0, INVISIBLE: 1, EVERYONE: 2 })
 

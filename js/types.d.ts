@@ -407,5 +407,8 @@ export interface IUserProfileInfo {
   userExtProfile?: Record<string, string>
 }
 
-/** UserProfileVisibility: 0 NOT_SET (the server's default: INVISIBLE), 1 INVISIBLE, 2 EVERYONE. */
+/**
+ * UserProfileVisibility: 0 NOT_SET (the server's default: INVISIBLE unless imsync-server runs
+ * with --profile-visibility everyone), 1 INVISIBLE, 2 EVERYONE.
+ */
 export type UserProfileVisibilityValue = 0 | 1 | 2

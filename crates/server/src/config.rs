@@ -50,6 +50,12 @@ pub struct Config {
     #[arg(long, default_value_t = crate::moderation::MAX_WORDS)]
     pub max_sensitive_words: usize,
 
+    /// Who sees the profiles of users whose own visibility is NOT_SET (the
+    /// vendor's AppKey-level setting): `invisible` (its default: others see
+    /// the name and portrait only) or `everyone`.
+    #[arg(long, default_value = "invisible", value_parser = parse_visibility)]
+    pub profile_visibility: i32,
+
     /// Time a new connection may stay silent before its first byte; it is
     /// then closed. Durations: 500ms, 10s, 2m (a bare number is seconds),
     /// from 1ms to 1 day.
@@ -88,6 +94,18 @@ pub struct Config {
     /// is smaller.
     #[arg(long, default_value_t = 1024, value_parser = parse_positive)]
     pub max_unauthenticated_connections: usize,
+}
+
+/// `invisible` or `everyone`, as a UserProfileVisibility value.
+fn parse_visibility(text: &str) -> Result<i32, String> {
+    use imsync_protocol::profile_rules::visibility;
+    match text.trim().to_ascii_lowercase().as_str() {
+        "invisible" => Ok(visibility::INVISIBLE),
+        "everyone" => Ok(visibility::EVERYONE),
+        _ => Err(format!(
+            "{text:?} is not a profile visibility: invisible or everyone"
+        )),
+    }
 }
 
 /// A count of at least 1.
@@ -176,6 +194,8 @@ pub struct Settings {
     pub offline_days: u32,
     /// Size limit of the sensitive-word list.
     pub max_sensitive_words: usize,
+    /// Profile visibility standing in for a user's NOT_SET.
+    pub profile_visibility: i32,
     /// Connection limits and timeouts.
     pub conn: ConnSettings,
 }
@@ -195,6 +215,7 @@ impl Config {
                 rate_limit: self.rate_limit,
                 offline_days: self.offline_days,
                 max_sensitive_words: self.max_sensitive_words,
+                profile_visibility: self.profile_visibility,
                 conn: ConnSettings {
                     idle_timeout: self.idle_timeout,
                     header_read_timeout: self.header_read_timeout,

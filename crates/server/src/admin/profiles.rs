@@ -24,7 +24,7 @@ use super::{from_api, ok, signed_body, Caller, OneOrMany, Reply};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::profiles::{self, Editor};
+use crate::store::profiles::{self, Editor, Viewer};
 use crate::validate;
 
 /// Most users in one batch query (the vendor's limit).
@@ -169,7 +169,7 @@ pub(super) async fn batch_query(
     };
     let result = state
         .store
-        .read(move |c| profiles::get(c, None, &ids, MAX_QUERY_IDS))
+        .read(move |c| profiles::get(c, Viewer::AppServer, &ids, MAX_QUERY_IDS))
         .await;
     match result {
         Ok(list) => ok(json!({ "userList": list.into_iter().map(entry).collect::<Vec<_>>() })),

@@ -3,12 +3,12 @@
 //!
 //! A user exists once the app server issued a token (`users`) or set a profile; only
 //! existing users are answered. The owner sees everything; others see what the owner's
-//! visibility allows, or the server's default when it is NOT_SET. The default is
-//! INVISIBLE, as the vendor's AppKey default: name and portrait only.
+//! visibility allows, or the server's default when it is NOT_SET (`--profile-visibility`;
+//! INVISIBLE unless set, as the vendor's AppKey default: name and portrait only).
 
 use std::collections::BTreeMap;
 
-use imsync_protocol::profile_rules::{self, visibility, MAX_EXT_KEYS, MAX_PROFILE_IDS};
+use imsync_protocol::profile_rules::{self, visibility, MAX_EXT_KEYS};
 use imsync_protocol::{UpdateProfileRequest, UserProfile};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -17,8 +17,24 @@ use crate::fanout::Delivery;
 use crate::store::Outcome;
 use crate::validate;
 
-/// The visibility a user's NOT_SET stands for (the vendor's AppKey default).
+/// The visibility a user's NOT_SET stands for unless configured (the vendor's AppKey
+/// default).
 pub const DEFAULT_VISIBILITY: i32 = visibility::INVISIBLE;
+
+/// Who is reading: the app server (sees all) or a user, with the server's default for
+/// owners whose visibility is NOT_SET.
+#[derive(Clone, Copy)]
+pub enum Viewer<'a> {
+    /// The admin API.
+    AppServer,
+    /// A user.
+    User {
+        /// The reader's id.
+        id: &'a str,
+        /// What NOT_SET stands for.
+        default_visibility: i32,
+    },
+}
 
 const COLUMNS: &str = "u.user_id, p.name, p.portrait_uri, p.unique_id, p.email, p.birthday, \
      p.gender, p.location, p.role, p.level, p.ext, p.updated_at, p.visibility";
@@ -69,14 +85,22 @@ fn load(conn: &Connection, user: &str) -> Result<Option<Stored>, ApiError> {
         .optional()?)
 }
 
-/// What `viewer` may see of a stored profile (`None`: the app server, which sees all).
-fn view(stored: Stored, viewer: Option<&str>) -> UserProfile {
+/// What `viewer` may see of a stored profile.
+fn view(stored: Stored, viewer: Viewer) -> UserProfile {
     let p = stored.profile;
-    let effective = match stored.visibility {
-        visibility::NOT_SET => DEFAULT_VISIBILITY,
-        v => v,
+    let open = match viewer {
+        Viewer::AppServer => true,
+        Viewer::User { id, .. } if id == p.user_id => true,
+        Viewer::User {
+            default_visibility, ..
+        } => {
+            let effective = match stored.visibility {
+                visibility::NOT_SET => default_visibility,
+                v => v,
+            };
+            effective == visibility::EVERYONE
+        }
     };
-    let open = viewer.is_none_or(|v| v == p.user_id) || effective == visibility::EVERYONE;
     if open {
         return p;
     }
@@ -100,12 +124,13 @@ pub fn own(conn: &Connection, user: &str) -> Result<UserProfile, ApiError> {
     ))
 }
 
-/// The profiles of `ids` as `viewer` may see them (`None`: the app server), in the order
-/// asked, each once; unknown users are left out. `max` bounds the list (clients 20, the
-/// admin API 100).
+/// The profiles of `ids` as `viewer` may see them, in the order asked, each once; unknown
+/// users are left out. `max` bounds the list (clients
+/// [`profile_rules::MAX_PROFILE_IDS`], the admin API
+/// 100).
 pub fn get(
     conn: &Connection,
-    viewer: Option<&str>,
+    viewer: Viewer,
     ids: &[String],
     max: usize,
 ) -> Result<Vec<UserProfile>, ApiError> {
@@ -125,19 +150,10 @@ pub fn get(
     Ok(out)
 }
 
-/// A client's `getUserProfiles` (at most [`MAX_PROFILE_IDS`] ids).
-pub fn get_for(
-    conn: &Connection,
-    viewer: &str,
-    ids: &[String],
-) -> Result<Vec<UserProfile>, ApiError> {
-    get(conn, Some(viewer), ids, MAX_PROFILE_IDS)
-}
-
 /// The profile whose uniqueId is exactly `unique_id`, as `viewer` may see it.
 pub fn search(
     conn: &Connection,
-    viewer: &str,
+    viewer: Viewer,
     unique_id: &str,
 ) -> Result<Option<UserProfile>, ApiError> {
     profile_rules::unique_id("uniqueId", unique_id).map_err(ApiError::invalid)?;
@@ -148,7 +164,7 @@ pub fn search(
     let Some(owner) = owner else {
         return Ok(None);
     };
-    Ok(load(conn, &owner)?.map(|s| view(s, Some(viewer))))
+    Ok(load(conn, &owner)?.map(|s| view(s, viewer)))
 }
 
 /// Who changes a profile: the owner from one of its sessions, or the app server.
@@ -316,6 +332,7 @@ mod tests {
     use super::*;
     use crate::store::schema;
     use imsync_protocol::codes;
+    use imsync_protocol::profile_rules::MAX_PROFILE_IDS;
 
     fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
@@ -329,6 +346,17 @@ mod tests {
             .unwrap();
         }
         (dir, conn)
+    }
+
+    fn reader(id: &str) -> Viewer<'_> {
+        Viewer::User {
+            id,
+            default_visibility: DEFAULT_VISIBILITY,
+        }
+    }
+
+    fn get_for(conn: &Connection, id: &str, ids: &[String]) -> Result<Vec<UserProfile>, ApiError> {
+        get(conn, reader(id), ids, MAX_PROFILE_IDS)
     }
 
     fn owner(session: &str) -> Editor {
@@ -392,6 +420,12 @@ mod tests {
             (seen[0].name.as_str(), seen[0].email.as_str(), seen[0].role),
             ("Alice", "", 0)
         );
+        // A server configured with `--profile-visibility everyone` opens NOT_SET profiles.
+        let open_default = Viewer::User {
+            id: "bob",
+            default_visibility: visibility::EVERYONE,
+        };
+        assert!(!get(&conn, open_default, &ids, MAX_PROFILE_IDS).unwrap()[0].restricted);
         set_visibility(&conn, "alice", visibility::EVERYONE, 11).unwrap();
         let seen = get_for(&conn, "bob", &ids).unwrap();
         assert!(!seen[0].restricted);
@@ -444,7 +478,7 @@ mod tests {
         let ids: Vec<String> = (0..21).map(|i| format!("u{i}")).collect();
         assert!(get_for(&conn, "bob", &ids).is_err());
         assert!(get_for(&conn, "bob", &[]).is_err());
-        assert!(search(&conn, "bob", "not-alnum").is_err());
+        assert!(search(&conn, reader("bob"), "not-alnum").is_err());
     }
 
     #[test]
@@ -463,17 +497,17 @@ mod tests {
         assert_eq!(row_count(&conn), 1, "bob's refused profile was not written");
         // The owner may send its uniqueId back unchanged.
         update(&conn, "alice", &set("Alice01"), "ext", owner("s"), 3).unwrap();
-        let found = search(&conn, "bob", "Alice01").unwrap().unwrap();
+        let found = search(&conn, reader("bob"), "Alice01").unwrap().unwrap();
         assert_eq!((found.user_id.as_str(), found.restricted), ("alice", true));
         assert_eq!(found.unique_id, "", "a restricted view hides the uniqueId");
-        assert_eq!(search(&conn, "bob", "Nobody").unwrap(), None);
+        assert_eq!(search(&conn, reader("bob"), "Nobody").unwrap(), None);
         // An empty extension value removes the key; the app server sees everything.
         let mut ext = UpdateProfileRequest::default();
         ext.ext.insert("a".into(), "1".into());
         update(&conn, "alice", &ext, "ext", Editor::AppServer, 4).unwrap();
         ext.ext.insert("a".into(), String::new());
         update(&conn, "alice", &ext, "ext", Editor::AppServer, 5).unwrap();
-        let all = get(&conn, None, &["alice".into()], 100).unwrap();
+        let all = get(&conn, Viewer::AppServer, &["alice".into()], 100).unwrap();
         assert_eq!(
             (all[0].unique_id.as_str(), all[0].ext.len()),
             ("Alice01", 0)

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use imsync_protocol::profile_rules::MAX_PROFILE_IDS;
 use imsync_protocol::{
     blacklist_request, codes, request, response::Body, BlacklistResult, Response,
     SendMessageRequest, SendModeration,
@@ -240,13 +241,17 @@ async fn dispatch(
             Ok(Some(profile_list(vec![profile])))
         }
         request::Op::GetProfiles(req) => {
+            let default_visibility = state.settings.profile_visibility;
             let list = store
                 .read(move |c| {
                     if req.user_ids.is_empty() {
-                        Ok(vec![profiles::own(c, &user)?])
-                    } else {
-                        profiles::get_for(c, &user, &req.user_ids)
+                        return Ok(vec![profiles::own(c, &user)?]);
                     }
+                    let viewer = profiles::Viewer::User {
+                        id: &user,
+                        default_visibility,
+                    };
+                    profiles::get(c, viewer, &req.user_ids, MAX_PROFILE_IDS)
                 })
                 .await?;
             Ok(Some(profile_list(list)))
@@ -267,8 +272,15 @@ async fn dispatch(
             )))
         }
         request::Op::SearchProfile(req) => {
+            let default_visibility = state.settings.profile_visibility;
             let found = store
-                .read(move |c| profiles::search(c, &user, &req.unique_id))
+                .read(move |c| {
+                    let viewer = profiles::Viewer::User {
+                        id: &user,
+                        default_visibility,
+                    };
+                    profiles::search(c, viewer, &req.unique_id)
+                })
                 .await?;
             Ok(Some(profile_list(found.into_iter().collect())))
         }

@@ -186,3 +186,31 @@ async fn refused_input_changes_nothing() {
         .await;
     assert_eq!(body["userList"][0]["userProfile"]["name"], "Bob");
 }
+
+#[tokio::test]
+async fn the_server_default_decides_for_not_set_owners() {
+    let server = Server::start(Opts {
+        extra_args: vec!["--profile-visibility".into(), "everyone".into()],
+        ..Opts::default()
+    });
+    let mut alice = server.desktop("alice").await;
+    let mut bob = server.desktop("bob").await;
+    let update = UpdateProfileRequest {
+        email: Some("alice@example.com".into()),
+        ..Default::default()
+    };
+    profiles(alice.request(request::Op::UpdateProfile(update)).await);
+    let seen = get(&mut bob, &["alice"]).await;
+    assert_eq!(
+        (seen[0].email.as_str(), seen[0].restricted),
+        ("alice@example.com", false)
+    );
+    // The owner's own INVISIBLE still wins over the server's default.
+    let r = alice
+        .request(request::Op::ProfileVisibility(ProfileVisibilityRequest {
+            set: Some(1),
+        }))
+        .await;
+    assert_eq!(r.code, 0, "{}", r.msg);
+    assert!(get(&mut bob, &["alice"]).await[0].restricted);
+}
