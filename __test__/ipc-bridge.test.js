@@ -158,6 +158,7 @@ test('every local API method called through the bridge resolves exactly what the
     await rec('setMessageReceivedStatus', E.setMessageReceivedStatus(m1.messageId, im.ReceivedStatus.READ))
     await rec('setMessageSentStatus', E.setMessageSentStatus(m2.messageId, im.SentStatus.FAILED))
     await rec('setMessageStatusToRead', E.setMessageStatusToRead(bob, T0 + 3000))
+    await rec('setMessageContent', E.setMessageContent(m2.messageId, { content: 'hello bob, edited' }, im.MessageType.TEXT))
     await rec('getHistoryMessages', im.getHistoryMessages(bob))
     await rec('deleteMessages', E.deleteMessages([m3.messageId]))
     await rec('deleteMessagesByTimestamp', E.deleteMessagesByTimestamp(grp, T0 + 1500, false))
