@@ -15,6 +15,23 @@ use serde_json::{json, Value};
 use crate::model::ConversationKey;
 use crate::store::inbox::Apply;
 
+/// Whether the server sends a delivery receipt for `m` once this device stored it (the
+/// server's rule, imsync.proto AckInboxRequest): someone else's client send of a PRIVATE
+/// or GROUP message that is stored, not one of the server's notices.
+pub fn earns_receipt(m: &pb::Message) -> bool {
+    let kind = m
+        .conversation
+        .as_ref()
+        .map(|c| c.r#type)
+        .unwrap_or_default();
+    m.direction == pb::MessageDirection::Receive as i32
+        && !m.client_msg_id.is_empty()
+        && m.is_persisted
+        && (kind == pb::ConversationType::Private as i32
+            || kind == pb::ConversationType::Group as i32)
+        && !pb::object_names::SERVER_NOTICES.contains(&m.object_name.as_str())
+}
+
 /// The event a moderation or delivery notice raises, or None for other messages.
 pub fn notice_event(m: &pb::Message, key: &ConversationKey, content: &Value) -> Option<Apply> {
     match m.object_name.as_str() {

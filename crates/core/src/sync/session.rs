@@ -584,13 +584,19 @@ impl Live {
             .filter_map(|e| e.message.clone())
             .filter(|m| m.is_status_message)
             .collect();
+        let receipted = entries
+            .iter()
+            .filter_map(|e| e.message.as_ref())
+            .any(super::delivery::earns_receipt);
         match self
             .engine
             .apply_entries(entries, cursor_to, offline_through)
             .await
         {
             Ok(()) => {
-                let moved = cursor_to > self.cursor;
+                // Only a batch holding something the server receipts is worth an ack
+                // (not the receipts themselves); the next ack covers what is skipped.
+                let moved = cursor_to > self.cursor && receipted;
                 self.cursor = cursor_to;
                 self.seen = self.seen.max(cursor_to);
                 if moved {
