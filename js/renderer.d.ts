@@ -123,6 +123,12 @@ declare namespace imsync {
     TYPING_STATUS: { status: Array<{ targetId: string; conversationType: number; channelId: string; list: Array<{ userId: string; timestamp: number; messageType: string }> }> }
     /** imsync's own: while a large offline backlog is pulled (first login), `pulled` of `total` so far. */
     OFFLINE_SYNC_PROGRESS: { pulled: number; total: number }
+    /** The server did not deliver a message of this user's (sensitive word); see README. */
+    MESSAGE_BLOCKED: import('./types').IBlockedMessageInfo
+    /** A recipient's device stored these private messages of this user. */
+    PRIVATE_MESSAGE_DELIVERED: import('./types').IPrivateMessageDeliveredInfo[]
+    /** How many group members' devices stored these group messages of this user. */
+    GROUP_MESSAGE_DELIVERED: import('./types').IGroupMessageDeliveredStatusInfo[]
     /** The own profile after a change made on another device or by the app server. */
     OWN_USER_PROFILE_CHANGED: IUserProfileInfo
   }
