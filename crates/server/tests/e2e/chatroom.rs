@@ -1,0 +1,361 @@
+//! Chatrooms over the real protocol: joins create rooms (or answer 23410 for
+//! joinExistChatRoom), messages reach the connections in the room and nobody else, a
+//! join returns the latest `count` messages, history pages, quit, and bad input answers
+//! the seed's codes and changes nothing.
+
+use imsync_protocol::{
+    chatroom_event, push, request, response, ChatroomEntry, ChatroomEntryChange,
+    ChatroomGetEntriesRequest, ChatroomHistoryRequest, ChatroomInfoRequest, ChatroomJoinRequest,
+    ChatroomQuitRequest, ChatroomRemoveEntriesRequest, ChatroomSetEntriesRequest, Conversation,
+    ConversationType, Message, Push, Response,
+};
+
+use crate::common::*;
+
+fn join(room: &str, create: bool, count: u32) -> request::Op {
+    request::Op::ChatroomJoin(ChatroomJoinRequest {
+        room_id: room.into(),
+        create,
+        count,
+    })
+}
+
+fn room(id: &str) -> Conversation {
+    Conversation::new(ConversationType::Chatroom, id)
+}
+
+fn ok(r: &Response) {
+    assert_eq!(r.code, 0, "{}", r.msg);
+}
+
+fn room_message(p: Push) -> Message {
+    match p.event {
+        Some(push::Event::ChatroomMessage(m)) => m,
+        other => panic!("expected a chatroom message, got {other:?}"),
+    }
+}
+
+/// The next push that is a room message, skipping room events.
+async fn next_room_message(c: &mut Client) -> Message {
+    loop {
+        let p = c.next_push().await;
+        if !matches!(p.event, Some(push::Event::ChatroomEvent(_))) {
+            return room_message(p);
+        }
+    }
+}
+
+async fn info(c: &mut Client, room: &str, count: u32, order: u32) -> Response {
+    c.request(request::Op::ChatroomInfo(ChatroomInfoRequest {
+        room_id: room.into(),
+        count,
+        order,
+    }))
+    .await
+}
+
+#[tokio::test]
+async fn room_messages_reach_members_only_and_joins_get_the_latest() {
+    let server = Server::start(Opts::default());
+    let mut alice = server.desktop("alice").await;
+    let mut bob = server.desktop("bob").await;
+    let mut carol = server.desktop("carol").await;
+
+    // joinExistChatRoom on a room nobody created: 23410, and still no room.
+    let r = alice.request(join("live1", false, 10)).await;
+    assert_eq!(r.code, 23410, "{}", r.msg);
+    assert_eq!(info(&mut alice, "live1", 0, 0).await.code, 23410);
+
+    ok(&alice.request(join("live1", true, 10)).await);
+    let r = bob.request(join("live1", false, 10)).await;
+    ok(&r);
+    let Some(response::Body::ChatroomJoin(j)) = r.body else {
+        panic!("no join result")
+    };
+    assert_eq!((j.member_count, j.messages.len()), (2, 0));
+    // alice hears her own join, then bob's.
+    for (user, members) in [("alice", 1), ("bob", 2)] {
+        match alice.next_push().await.event {
+            Some(push::Event::ChatroomEvent(e)) => match e.kind {
+                Some(chatroom_event::Kind::UserChange(c)) => {
+                    assert_eq!(c.users.get(user), Some(&1), "{c:?}");
+                    assert_eq!(c.member_count, members);
+                }
+                other => panic!("expected a user change, got {other:?}"),
+            },
+            other => panic!("expected a room event, got {other:?}"),
+        }
+    }
+
+    // Not in the room: 23406, nothing delivered.
+    let r = carol.try_send(text(room("live1"), "c1", "hi")).await;
+    assert_eq!(r.code, 23406, "{}", r.msg);
+
+    for i in 0..3 {
+        expect_ack(
+            alice
+                .try_send(text(room("live1"), &format!("a{i}"), &format!("m{i}")))
+                .await,
+        );
+    }
+    for i in 0..3 {
+        let m = next_room_message(&mut bob).await;
+        assert_eq!(m.content, format!("{{\"content\":\"m{i}\"}}"));
+        assert_eq!(m.sender_user_id, "alice");
+        assert_eq!(
+            m.conversation.unwrap().r#type,
+            ConversationType::Chatroom as i32
+        );
+    }
+    // Nothing in any inbox: room messages are not stored for anyone.
+    assert!(bob.pull_all(0, 100).await.is_empty());
+    assert!(alice.pull_all(0, 100).await.is_empty());
+    // The sender's connection does not get its own messages back; carol got nothing
+    // (her request's answer comes after anything queued before it).
+    ok(&info(&mut carol, "live1", 0, 0).await);
+    assert!(carol.take_pushes().is_empty());
+    assert!(alice
+        .take_pushes()
+        .iter()
+        .all(|p| !matches!(p.event, Some(push::Event::ChatroomMessage(_)))));
+
+    // carol joins with count 2: the latest two, oldest first.
+    let r = carol.request(join("live1", false, 2)).await;
+    ok(&r);
+    let Some(response::Body::ChatroomJoin(j)) = r.body else {
+        panic!("no join result")
+    };
+    let texts: Vec<&str> = j.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(texts, ["{\"content\":\"m1\"}", "{\"content\":\"m2\"}"]);
+    assert_eq!(j.member_count, 3);
+
+    // Info: members in join order, or reversed.
+    let r = info(&mut carol, "live1", 2, 2).await;
+    let Some(response::Body::ChatroomInfo(i)) = r.body else {
+        panic!("no info")
+    };
+    assert_eq!(i.member_count, 3);
+    let ids: Vec<&str> = i.members.iter().map(|m| m.user_id.as_str()).collect();
+    assert_eq!(ids, ["carol", "bob"]);
+
+    // History: the newest two, then the one before them.
+    let page = |timestamp, count, order| {
+        request::Op::ChatroomHistory(ChatroomHistoryRequest {
+            room_id: "live1".into(),
+            timestamp,
+            count,
+            order,
+        })
+    };
+    let r = carol.request(page(0, 2, 0)).await;
+    let Some(response::Body::ChatroomHistory(h)) = r.body else {
+        panic!("no history: {}", r.msg)
+    };
+    assert!(h.has_more);
+    assert_eq!(h.messages.len(), 2);
+    let r = carol.request(page(h.messages[0].sent_time, 20, 0)).await;
+    let Some(response::Body::ChatroomHistory(h)) = r.body else {
+        panic!("no history")
+    };
+    assert_eq!(
+        (h.messages.len(), h.has_more, h.messages[0].content.as_str()),
+        (1, false, "{\"content\":\"m0\"}")
+    );
+
+    // Bad input: the seed's codes, nothing changes.
+    for (op, code) in [
+        (join("", true, 1), 36001),
+        (join("bad room", true, 1), 23412),
+        (join("live2", true, 51), 33003),
+        (page(0, 21, 0), 33003),
+    ] {
+        let r = bob.request(op).await;
+        assert_eq!(r.code, code, "{}", r.msg);
+    }
+    let r = info(&mut bob, "live2", 0, 0).await;
+    assert_eq!(r.code, 23410, "the refused join created nothing");
+
+    // bob quits: the others hear it, his sends answer 23406, his history too.
+    ok(&bob
+        .request(request::Op::ChatroomQuit(ChatroomQuitRequest {
+            room_id: "live1".into(),
+        }))
+        .await);
+    let r = bob.try_send(text(room("live1"), "b1", "late")).await;
+    assert_eq!(r.code, 23406);
+    assert_eq!(bob.request(page(0, 5, 0)).await.code, 23406);
+    let r = info(&mut alice, "live1", 0, 0).await;
+    let Some(response::Body::ChatroomInfo(i)) = r.body else {
+        panic!("no info")
+    };
+    assert_eq!(i.member_count, 2);
+    expect_ack(carol.try_send(text(room("live1"), "c2", "after")).await);
+    assert_eq!(
+        next_room_message(&mut alice).await.content,
+        "{\"content\":\"after\"}"
+    );
+    ok(&info(&mut bob, "live1", 0, 0).await);
+    assert!(bob
+        .take_pushes()
+        .iter()
+        .all(|p| !matches!(p.event, Some(push::Event::ChatroomMessage(_)))));
+}
+
+fn set(room: &str, entries: &[(&str, &str, bool)], force: bool) -> request::Op {
+    request::Op::ChatroomSetEntries(ChatroomSetEntriesRequest {
+        room_id: room.into(),
+        entries: entries
+            .iter()
+            .map(|(k, v, auto)| ChatroomEntry {
+                key: k.to_string(),
+                value: v.to_string(),
+                auto_delete: *auto,
+                ..Default::default()
+            })
+            .collect(),
+        force,
+        ..Default::default()
+    })
+}
+
+async fn entries(c: &mut Client, room: &str) -> Vec<(String, String, String)> {
+    let r = c
+        .request(request::Op::ChatroomGetEntries(ChatroomGetEntriesRequest {
+            room_id: room.into(),
+            keys: Vec::new(),
+        }))
+        .await;
+    ok(&r);
+    let Some(response::Body::ChatroomEntries(e)) = r.body else {
+        panic!("no entries")
+    };
+    e.entries
+        .into_iter()
+        .map(|e| (e.key, e.value, e.owner))
+        .collect()
+}
+
+/// The next entry change pushed to `c`, skipping other room events.
+async fn next_entry_change(c: &mut Client) -> ChatroomEntryChange {
+    loop {
+        if let Some(push::Event::ChatroomEvent(e)) = c.next_push().await.event {
+            if let Some(chatroom_event::Kind::Entries(change)) = e.kind {
+                return change;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn entries_have_owners_limits_and_go_with_their_owner() {
+    let server = Server::start(Opts::default());
+    let mut alice = server.desktop("alice").await;
+    let mut bob = server.desktop("bob").await;
+    let mut carol = server.desktop("carol").await;
+    ok(&alice.request(join("kv", true, 0)).await);
+    ok(&bob.request(join("kv", false, 0)).await);
+
+    // Not a member: 23406; members set and read.
+    let r = carol
+        .request(set("kv", &[("seat1", "c", false)], false))
+        .await;
+    assert_eq!(r.code, 23406, "{}", r.msg);
+    ok(&alice
+        .request(set(
+            "kv",
+            &[("seat1", "alice", true), ("title", "live", false)],
+            false,
+        ))
+        .await);
+    let change = next_entry_change(&mut bob).await;
+    assert_eq!(change.updated.len(), 2);
+    assert_eq!(
+        entries(&mut bob, "kv").await,
+        [
+            ("seat1".into(), "alice".into(), "alice".into()),
+            ("title".into(), "live".into(), "alice".into())
+        ]
+    );
+
+    // Ownership: bob's plain set and remove of alice's key answer 23424; forced ones work.
+    let r = bob
+        .request(set("kv", &[("seat1", "bob", false)], false))
+        .await;
+    assert_eq!(r.code, 23424, "{}", r.msg);
+    let remove = |keys: &[&str], force| {
+        request::Op::ChatroomRemoveEntries(ChatroomRemoveEntriesRequest {
+            room_id: "kv".into(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            force,
+            ..Default::default()
+        })
+    };
+    assert_eq!(bob.request(remove(&["title"], false)).await.code, 23424);
+    assert_eq!(bob.request(remove(&["nope"], true)).await.code, 23427);
+    ok(&bob
+        .request(set("kv", &[("title", "bob's", false)], true))
+        .await);
+
+    // Limits: a batch of 11 (23429), a bad key or an oversized value (23412), more than 100
+    // entries (23423): each refused whole.
+    let eleven: Vec<(String, String, bool)> = (0..11)
+        .map(|i| (format!("k{i}"), "v".into(), false))
+        .collect();
+    let eleven: Vec<(&str, &str, bool)> = eleven
+        .iter()
+        .map(|(k, v, a)| (k.as_str(), v.as_str(), *a))
+        .collect();
+    assert_eq!(alice.request(set("kv", &eleven, false)).await.code, 23429);
+    let big = "v".repeat(4097);
+    assert_eq!(
+        alice
+            .request(set(
+                "kv",
+                &[("ok", "1", false), ("big", &big, false)],
+                false
+            ))
+            .await
+            .code,
+        23412
+    );
+    assert_eq!(
+        alice
+            .request(set("kv", &[("bad key", "1", false)], false))
+            .await
+            .code,
+        23412
+    );
+    for batch in 0..9 {
+        let keys: Vec<String> = (0..10).map(|i| format!("b{batch}_{i}")).collect();
+        let list: Vec<(&str, &str, bool)> = keys.iter().map(|k| (k.as_str(), "v", false)).collect();
+        ok(&alice.request(set("kv", &list, false)).await);
+    }
+    assert_eq!(entries(&mut alice, "kv").await.len(), 92);
+    let keys: Vec<String> = (0..9).map(|i| format!("last{i}")).collect();
+    let list: Vec<(&str, &str, bool)> = keys.iter().map(|k| (k.as_str(), "v", false)).collect();
+    let r = alice.request(set("kv", &list, false)).await;
+    assert_eq!(r.code, 23423, "{}", r.msg);
+    assert_eq!(
+        entries(&mut alice, "kv").await.len(),
+        92,
+        "the refused batch wrote nothing"
+    );
+
+    // alice quits: her auto-delete entry goes and bob hears it; the rest stay.
+    ok(&alice
+        .request(request::Op::ChatroomQuit(ChatroomQuitRequest {
+            room_id: "kv".into(),
+        }))
+        .await);
+    // Earlier sets' changes may still be on their way; the quit's is the first removal.
+    let removed = loop {
+        let change = next_entry_change(&mut bob).await;
+        if !change.removed.is_empty() {
+            break change.removed;
+        }
+    };
+    assert_eq!(removed, ["seat1"]);
+    let left = entries(&mut bob, "kv").await;
+    assert_eq!(left.len(), 91);
+    assert!(left.iter().all(|(k, _, _)| k != "seat1"));
+}
