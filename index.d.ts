@@ -16,9 +16,15 @@ import type {
   InsertMessageInput,
   IPushConfig,
   IReceivedConversation,
+  IChatroomHistory,
+  IChatroomInfo,
+  IChatroomEntry,
+  IChatroomJoinResponse,
+  IRemoveChatroomEntry,
   IReceivedStatusInfo,
   ISearchMessageInTimeRangeOption,
   ISendMessageOptions,
+  ISubscribeUserStatusInfo,
   IUserProfileInfo,
   SearchResult,
   TagInfo,
@@ -142,4 +148,21 @@ export declare class Engine {
   updateMyUserProfileVisibility(visibility: number): Promise<ImResult<void>>
   getMyUserProfileVisibility(): Promise<ImResult<number>>
   searchUserProfileByUniqueId(uniqueId: string): Promise<ImResult<IUserProfileInfo | null>>
+  subscribeUserStatus(userIds: string[], type: number, expiry: number): Promise<ImResult<void>>
+  unSubscribeUserStatus(userIds: string[], type: number): Promise<ImResult<void>>
+  getSubscribeUserStatus(type: number, userIds: string[]): Promise<ImResult<ISubscribeUserStatusInfo[]>>
+  getSubscribeUserList(type: number, pageSize: number, offset?: number): Promise<ImResult<ISubscribeUserStatusInfo[]>>
+  joinChatRoom(chatRoomId: string, options?: { count?: number }): Promise<ImResult<IChatroomJoinResponse>>
+  joinExistChatRoom(chatRoomId: string, options?: { count?: number }): Promise<ImResult<IChatroomJoinResponse>>
+  quitChatRoom(chatRoomId: string): Promise<ImResult<void>>
+  getChatRoomInfo(chatRoomId: string, options?: { count?: number; order?: number }): Promise<ImResult<IChatroomInfo>>
+  getChatroomHistoryMessages(chatRoomId: string, options?: { timestamp?: number; count?: number; order?: number }): Promise<ImResult<IChatroomHistory>>
+  setChatRoomEntry(chatRoomId: string, entry: IChatroomEntry): Promise<ImResult<void>>
+  forceSetChatRoomEntry(chatRoomId: string, entry: IChatroomEntry): Promise<ImResult<void>>
+  setChatRoomEntries(chatRoomId: string, options: { entries: Array<{ key: string; value: string }>; isAutoDelete?: boolean; isForce?: boolean }): Promise<ImResult<void>>
+  getChatRoomEntry(chatRoomId: string, key: string): Promise<ImResult<string>>
+  getAllChatRoomEntries(chatRoomId: string): Promise<ImResult<Record<string, string>>>
+  removeChatRoomEntry(chatRoomId: string, entry: IRemoveChatroomEntry): Promise<ImResult<void>>
+  forceRemoveChatRoomEntry(chatRoomId: string, entry: IRemoveChatroomEntry): Promise<ImResult<void>>
+  removeChatRoomEntries(chatRoomId: string, options: { entries: string[] }): Promise<ImResult<void>>
 }

@@ -132,6 +132,23 @@ declare namespace init {
     | 'updateMyUserProfileVisibility'
     | 'getMyUserProfileVisibility'
     | 'searchUserProfileByUniqueId'
+    | 'subscribeUserStatus'
+    | 'unSubscribeUserStatus'
+    | 'getSubscribeUserStatus'
+    | 'getSubscribeUserList'
+    | 'joinChatRoom'
+    | 'joinExistChatRoom'
+    | 'quitChatRoom'
+    | 'getChatRoomInfo'
+    | 'getChatroomHistoryMessages'
+    | 'setChatRoomEntry'
+    | 'forceSetChatRoomEntry'
+    | 'setChatRoomEntries'
+    | 'getChatRoomEntry'
+    | 'getAllChatRoomEntries'
+    | 'removeChatRoomEntry'
+    | 'forceRemoveChatRoomEntry'
+    | 'removeChatRoomEntries'
 
   /** The Engine options plus how windows are registered. */
   interface InitOptions extends EngineOptions {

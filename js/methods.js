@@ -103,6 +103,23 @@ const IMLIB_METHODS = Object.freeze([
   'updateMyUserProfileVisibility',
   'getMyUserProfileVisibility',
   'searchUserProfileByUniqueId',
+  'subscribeUserStatus',
+  'unSubscribeUserStatus',
+  'getSubscribeUserStatus',
+  'getSubscribeUserList',
+  'joinChatRoom',
+  'joinExistChatRoom',
+  'quitChatRoom',
+  'getChatRoomInfo',
+  'getChatroomHistoryMessages',
+  'setChatRoomEntry',
+  'forceSetChatRoomEntry',
+  'setChatRoomEntries',
+  'getChatRoomEntry',
+  'getAllChatRoomEntries',
+  'removeChatRoomEntry',
+  'forceRemoveChatRoomEntry',
+  'removeChatRoomEntries',
 ])
 
 /** Every method name a renderer may call: the allow-list. */

@@ -25,6 +25,12 @@ declare namespace imsync {
   type ConnectionStatusValue = import('./types').ConnectionStatusValue
   type IUserProfileInfo = import('./types').IUserProfileInfo
   type UserProfileVisibilityValue = import('./types').UserProfileVisibilityValue
+  type ISubscribeUserStatusInfo = import('./types').ISubscribeUserStatusInfo
+  type ISubscribeRelationInfo = import('./types').ISubscribeRelationInfo
+  type SubscribeTypeValue = import('./types').SubscribeTypeValue
+  type IChatroomJoinResponse = import('./types').IChatroomJoinResponse
+  type IChatroomInfo = import('./types').IChatroomInfo
+  type IChatroomHistory = import('./types').IChatroomHistory
 
   /** A message object: RongIMLib's BaseMessage (what the message classes construct). */
   interface BaseMessage<T = any> {
@@ -131,6 +137,14 @@ declare namespace imsync {
     GROUP_MESSAGE_DELIVERED: import('./types').IGroupMessageDeliveredStatusInfo[]
     /** The own profile after a change made on another device or by the app server. */
     OWN_USER_PROFILE_CHANGED: IUserProfileInfo
+    /** Followed users whose status changed (or is known when they were subscribed to). */
+    SUBSCRIBED_USER_STATUS_CHANGE: ISubscribeUserStatusInfo[]
+    /** The user's subscriptions changed on another of its devices. */
+    SUBSCRIBED_RELATION_CHANGE: ISubscribeRelationInfo[]
+    /** After each connect, per type, once the statuses of every live subscription were reported. */
+    SYNC_SUBSCRIBED_USER_STATUS_FINISHED: { subscribeType: SubscribeTypeValue }
+    /** Chatroom changes: one of the fields per event. */
+    CHATROOM: import('./types').IChatroomListenerData
   }
 
   // ---- plugins (RongIMLib.installPlugin) ----------------------------------------------------
@@ -465,6 +479,45 @@ declare namespace imsync {
     getMyUserProfileVisibility(): Promise<ImResult<UserProfileVisibilityValue>>
     /** `data` is null when nobody has that uniqueId. */
     searchUserProfileByUniqueId(uniqueId: string): Promise<ImResult<IUserProfileInfo | null>>
+    /**
+     * Online-status subscriptions (need the connection): 1-200 ids per call, expiry 60-2592000
+     * s; at most 1000 followed users per type (26022) and 5000 followers per user (26021).
+     */
+    subscribeUserStatus(userIds: string[], type: SubscribeTypeValue, expiry: number): Promise<ImResult<void>>
+    unSubscribeUserStatus(userIds: string[], type: SubscribeTypeValue): Promise<ImResult<void>>
+    /** The statuses of the users among `userIds` this user follows. */
+    getSubscribeUserStatus(type: SubscribeTypeValue, userIds: string[]): Promise<ImResult<ISubscribeUserStatusInfo[]>>
+    /** pageSize 1-200; offset = what the earlier pages returned (oldest subscriptions first). */
+    getSubscribeUserList(type: SubscribeTypeValue, pageSize: number, offset?: number): Promise<ImResult<ISubscribeUserStatusInfo[]>>
+
+    /**
+     * Chatrooms (need the connection). Room messages arrive through MESSAGES and are never
+     * stored locally; `count` is the number of latest messages delivered on join (-1 none,
+     * 0 the default 10, at most 50). The engine rejoins its rooms after a reconnect
+     * (CHATROOM `rejoinedRoom`); every window shares its rooms.
+     */
+    joinChatRoom(chatRoomId: string, options?: { count?: number }): Promise<ImResult<IChatroomJoinResponse>>
+    /** 23410 when the room does not exist. */
+    joinExistChatRoom(chatRoomId: string, options?: { count?: number }): Promise<ImResult<IChatroomJoinResponse>>
+    quitChatRoom(chatRoomId: string): Promise<ImResult<void>>
+    /** count 0-20 members; order 1 earliest joined first, 2 latest first. */
+    getChatRoomInfo(chatRoomId: string, options?: { count?: number; order?: number }): Promise<ImResult<IChatroomInfo>>
+    /** count 1-20; order 0 before `timestamp` (0 = now), 1 after it; oldest first. */
+    getChatroomHistoryMessages(chatRoomId: string, options?: { timestamp?: number; count?: number; order?: number }): Promise<ImResult<IChatroomHistory>>
+    /**
+     * Chatroom entries (KV; members only): at most 100 per room, key 1-128 characters of
+     * A-Z a-z 0-9 + = - _, value up to 4096 characters, 1-10 per batch (23429). A set or remove
+     * of another user's entry needs the force variant (23424); a batch applies whole or not at all.
+     */
+    setChatRoomEntry(chatRoomId: string, entry: import('./types').IChatroomEntry): Promise<ImResult<void>>
+    forceSetChatRoomEntry(chatRoomId: string, entry: import('./types').IChatroomEntry): Promise<ImResult<void>>
+    setChatRoomEntries(chatRoomId: string, options: { entries: Array<{ key: string; value: string }>; isAutoDelete?: boolean; isForce?: boolean }): Promise<ImResult<void>>
+    /** 36004 when the room has no such key. */
+    getChatRoomEntry(chatRoomId: string, key: string): Promise<ImResult<string>>
+    getAllChatRoomEntries(chatRoomId: string): Promise<ImResult<Record<string, string>>>
+    removeChatRoomEntry(chatRoomId: string, entry: import('./types').IRemoveChatroomEntry): Promise<ImResult<void>>
+    forceRemoveChatRoomEntry(chatRoomId: string, entry: import('./types').IRemoveChatroomEntry): Promise<ImResult<void>>
+    removeChatRoomEntries(chatRoomId: string, options: { entries: string[] }): Promise<ImResult<void>>
 
     readonly electronExtension: ElectronExtension
 
@@ -530,6 +583,8 @@ declare namespace imsync {
     readonly BlacklistStatus: { readonly IN_BLACK_LIST: 0; readonly NOT_IN_BLACK_LIST: 1 }
     readonly UserProfileVisibility: { readonly NOT_SET: 0; readonly INVISIBLE: 1; readonly EVERYONE: 2 }
     readonly UserGender: { readonly UNKNOWN: 0; readonly MALE: 1; readonly FEMALE: 2 }
+    readonly SubscribeType: { readonly ONLINE_STATUS: 1; readonly USER_PROFILE: 2 }
+    readonly SubscribeOperationType: { readonly SUBSCRIBE: 0; readonly UNSUBSCRIBE: 1 }
     readonly ConnectionStatus: {
       readonly CONNECTED: 0
       readonly CONNECTING: 1

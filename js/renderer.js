@@ -110,6 +110,12 @@ const BlacklistStatus = Object.freeze({ IN_BLACK_LIST: 0, NOT_IN_BLACK_LIST: 1 }
  */
 const UserProfileVisibility = Object.freeze({ NOT_SET: 0, INVISIBLE: 1, EVERYONE: 2 })
 
+/** What subscribeUserStatus follows (seed 002; USER_PROFILE from IMLib 5.10.1). */
+const SubscribeType = Object.freeze({ ONLINE_STATUS: 1, USER_PROFILE: 2 })
+
+/** ISubscribeRelationInfo.operationType. */
+const SubscribeOperationType = Object.freeze({ SUBSCRIBE: 0, UNSUBSCRIBE: 1 })
+
 /** IUserProfileInfo.gender (the vendor's RCUserGender). */
 const UserGender = Object.freeze({ UNKNOWN: 0, MALE: 1, FEMALE: 2 })
 
@@ -251,6 +257,10 @@ const ErrorCode = Object.freeze({
   PUSH_PARAMETER_INVALID: 26001,
   USER_SETTING_SYNCED_ERROR: 26002,
   CONVERSATION_TAG_OVERSIZE: 26004,
+  // Named by the seed's subscribeUserStatus example; the numbers are the vendor SDK's.
+  RC_SUBSCRIBE_ONLINE_SERVICE_UNAVAILABLE: 26020,
+  RC_BESUBSCRIBED_USERIDS_COUNT_EXCEED_LIMIT: 26021,
+  RC_SUBSCRIBED_USERIDS_EXCEED_LIMIT: 26022,
   RC_NET_CHANNEL_INVALID: 30001,
   RC_NET_UNAVAILABLE: 30002,
   RC_MSG_RESP_TIMEOUT: 30003,
@@ -1047,6 +1057,8 @@ Object.assign(api, {
   BlacklistStatus,
   UserProfileVisibility,
   UserGender,
+  SubscribeType,
+  SubscribeOperationType,
   ConnectionStatus,
   MentionedType,
   ErrorCode,

@@ -412,3 +412,105 @@ export interface IUserProfileInfo {
  * with --profile-visibility everyone), 1 INVISIBLE, 2 EVERYONE.
  */
 export type UserProfileVisibilityValue = 0 | 1 | 2
+
+/**
+ * SubscribeType (seed 002): 1 ONLINE_STATUS, 2 USER_PROFILE (IMLib 5.10.1).
+ */
+export type SubscribeTypeValue = 1 | 2
+
+/** One platform class of a followed user (1 desktop, 2 web, 3 mobile). */
+export interface IPlatformOnlineStatus {
+  platform: 1 | 2 | 3
+  isOnline: boolean
+  /** When it last went online or offline, ms (0: unknown since the server started). */
+  updateTime: number
+}
+
+/**
+ * A followed user's status (SUBSCRIBED_USER_STATUS_CHANGE carries an array of them;
+ * getSubscribeUserStatus and getSubscribeUserList answer arrays). ONLINE_STATUS: `details`
+ * lists every platform class; USER_PROFILE: `userProfile` as other users see it, `details`
+ * empty. `subscribeTime` (ms) and `expiry` (s) describe the caller's subscription where
+ * the answer concerns it (not in pushed changes).
+ */
+export interface ISubscribeUserStatusInfo {
+  userId: string
+  subscribeType: SubscribeTypeValue
+  details: IPlatformOnlineStatus[]
+  userProfile?: IUserProfileInfo
+  subscribeTime?: number
+  expiry?: number
+}
+
+/**
+ * The user's subscriptions changed on another of its devices (SUBSCRIBED_RELATION_CHANGE
+ * carries an array). operationType 0 SUBSCRIBE (or renewed), 1 UNSUBSCRIBE.
+ */
+export interface ISubscribeRelationInfo {
+  subscribeType: SubscribeTypeValue
+  operationType: 0 | 1
+  userIds: string[]
+  subscribeTime?: number
+  expiry?: number
+}
+
+/** What a chatroom join answers (IChatroomJoinResponse, IMLib 5.8.3). */
+export interface IChatroomJoinResponse {
+  createTime: number
+  memberCount: number
+  isAllChatroomBanned: boolean
+  isCurrentUserBanned: boolean
+  isCurrentChatroomBanned: boolean
+  isCurrentChatroomInWhitelist: boolean
+}
+
+/** getChatRoomInfo's result: the member count and up to `count` members with their join times. */
+export interface IChatroomInfo {
+  userCount: number
+  userInfos: Array<{ id: string; time: number }>
+}
+
+/** getChatroomHistoryMessages's result, oldest first. */
+export interface IChatroomHistory {
+  list: IAReceivedMessage[]
+  hasMore: boolean
+}
+
+/** A chatroom entry as CHATROOM `updatedEntries` reports it (`type` 1 UPDATE, 2 DELETE). */
+export interface IChatroomEntryChange {
+  key: string
+  value: string
+  timestamp: number
+  type: 1 | 2
+}
+
+/** The CHATROOM event (seed 002 IChatroomListenerData); one field per event. */
+export interface IChatroomListenerData {
+  /** The engine rejoined a room after a reconnect: `count` on success, else `errorCode`. */
+  rejoinedRoom?: { chatroomId: string; count: number } | { chatroomId: string; errorCode: number }
+  updatedEntries?: Array<{ chatroomId: string; entries: IChatroomEntryChange[] }>
+  /** users: userId -> 1 joined, 2 quit, 3 removed (offline rule or blocked). */
+  userChange?: { chatroomId: string; users: Record<string, 1 | 2 | 3>; memberCount: number }
+  /** The id of a room this user was in that was destroyed. */
+  chatroomDestroyed?: string
+  chatroomNotifyMultiLoginSync?: { chatroomId: string; status: number; time: number }
+  chatroomNotifyBlock?: { chatroomId: string; operateType: number; durationTime: number; operateTime: number; userIdList: string[]; extra: string }
+}
+
+/** What setChatRoomEntry / forceSetChatRoomEntry take (seed 002). */
+export interface IChatroomEntry {
+  key: string
+  value: string
+  /** Removed when this user leaves the room. */
+  isAutoDelete?: boolean
+  /** Also send an RC:chrmKVNotiMsg message to the room. */
+  isSendNotification?: boolean
+  notificationExtra?: string
+}
+
+/** What removeChatRoomEntry / forceRemoveChatRoomEntry take (seed 002). */
+export interface IRemoveChatroomEntry {
+  key: string
+  isSendNotification?: boolean
+  notificationExtra?: string
+}

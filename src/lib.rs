@@ -308,4 +308,45 @@ api! {
     get_my_user_profile_visibility() [""] -> "Promise<ImResult<number>>";
     search_user_profile_by_unique_id(unique_id) ["uniqueId: string"]
         -> "Promise<ImResult<IUserProfileInfo | null>>";
+
+    // Online-status subscriptions (crates/core/src/sync/presence.rs; need the connection).
+    subscribe_user_status(user_ids, subscribe_type, expiry)
+        ["userIds: string[], type: number, expiry: number"] -> "Promise<ImResult<void>>";
+    un_subscribe_user_status(user_ids, subscribe_type) ["userIds: string[], type: number"]
+        -> "Promise<ImResult<void>>";
+    get_subscribe_user_status(subscribe_type, user_ids) ["type: number, userIds: string[]"]
+        -> "Promise<ImResult<ISubscribeUserStatusInfo[]>>";
+    get_subscribe_user_list(subscribe_type, page_size, offset)
+        ["type: number, pageSize: number, offset?: number"]
+        -> "Promise<ImResult<ISubscribeUserStatusInfo[]>>";
+
+    // Chatrooms (crates/core/src/sync/chatroom.rs; need the connection; nothing stored).
+    join_chat_room(chat_room_id, options) ["chatRoomId: string, options?: { count?: number }"]
+        -> "Promise<ImResult<IChatroomJoinResponse>>";
+    join_exist_chat_room(chat_room_id, options) ["chatRoomId: string, options?: { count?: number }"]
+        -> "Promise<ImResult<IChatroomJoinResponse>>";
+    quit_chat_room(chat_room_id) ["chatRoomId: string"] -> "Promise<ImResult<void>>";
+    get_chat_room_info(chat_room_id, options)
+        ["chatRoomId: string, options?: { count?: number; order?: number }"]
+        -> "Promise<ImResult<IChatroomInfo>>";
+    get_chatroom_history_messages(chat_room_id, options)
+        ["chatRoomId: string, options?: { timestamp?: number; count?: number; order?: number }"]
+        -> "Promise<ImResult<IChatroomHistory>>";
+    set_chat_room_entry(chat_room_id, entry) ["chatRoomId: string, entry: IChatroomEntry"]
+        -> "Promise<ImResult<void>>";
+    force_set_chat_room_entry(chat_room_id, entry) ["chatRoomId: string, entry: IChatroomEntry"]
+        -> "Promise<ImResult<void>>";
+    set_chat_room_entries(chat_room_id, options)
+        ["chatRoomId: string, options: { entries: Array<{ key: string; value: string }>; isAutoDelete?: boolean; isForce?: boolean }"]
+        -> "Promise<ImResult<void>>";
+    get_chat_room_entry(chat_room_id, key) ["chatRoomId: string, key: string"]
+        -> "Promise<ImResult<string>>";
+    get_all_chat_room_entries(chat_room_id) ["chatRoomId: string"]
+        -> "Promise<ImResult<Record<string, string>>>";
+    remove_chat_room_entry(chat_room_id, entry) ["chatRoomId: string, entry: IRemoveChatroomEntry"]
+        -> "Promise<ImResult<void>>";
+    force_remove_chat_room_entry(chat_room_id, entry) ["chatRoomId: string, entry: IRemoveChatroomEntry"]
+        -> "Promise<ImResult<void>>";
+    remove_chat_room_entries(chat_room_id, options) ["chatRoomId: string, options: { entries: string[] }"]
+        -> "Promise<ImResult<void>>";
 }

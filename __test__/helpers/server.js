@@ -29,12 +29,13 @@ function serverBinary() {
 }
 
 /**
- * Starts imsync-server for test `t` with the given app key and secret (no send-rate limit);
+ * Starts imsync-server for test `t` with the given app key and secret (no send-rate limit) and
+ * any further flags (`args`);
  * resolves `{ url, child, admin(route, body), getToken(userId) }`.
  */
-async function startServer(t, { appKey, appSecret }) {
+async function startServer(t, { appKey, appSecret, args: extra = [] }) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-server-'))
-  const args = ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--app-key', appKey, '--app-secret', appSecret, '--rate-limit', '0']
+  const args = ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--app-key', appKey, '--app-secret', appSecret, '--rate-limit', '0', ...extra]
   const child = spawn(serverBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d) => {

@@ -54,6 +54,8 @@ pub struct Engine {
     /// Server clock minus local clock (ms) from the last ConnectAck or Pong, or
     /// [`NO_SERVER_TIME`]: what `getServerTime()` adds to `Date.now()`.
     server_offset: std::sync::atomic::AtomicI64,
+    /// The chatrooms this engine is in (rejoined after a reconnect; windows share them).
+    pub(crate) chatrooms: crate::sync::chatroom::JoinedRooms,
 }
 
 /// `server_offset` before the server was ever heard.
@@ -93,6 +95,7 @@ impl Engine {
             own_transient: Default::default(),
             damaged_open: Default::default(),
             server_offset: std::sync::atomic::AtomicI64::new(NO_SERVER_TIME),
+            chatrooms: Default::default(),
         })
     }
 

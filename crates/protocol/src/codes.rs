@@ -22,6 +22,10 @@ pub const NOT_IN_GROUP: i32 = 22406;
 pub const RECALL_MESSAGE: i32 = 25101;
 /// More than 20 tags.
 pub const CONVERSATION_TAG_OVERSIZE: i32 = 26004;
+/// A user to subscribe to already has 5000 subscribers (of that type).
+pub const RC_BESUBSCRIBED_USERIDS_COUNT_EXCEED_LIMIT: i32 = 26021;
+/// The subscription would take the caller past 1000 subscribed users (of that type).
+pub const RC_SUBSCRIBED_USERIDS_EXCEED_LIMIT: i32 = 26022;
 /// The connection is not (yet) authenticated.
 pub const RC_NET_CHANNEL_INVALID: i32 = 30001;
 /// Content larger than 128 KB.

@@ -60,9 +60,11 @@
 //! # let _ = bytes;
 //! ```
 
+pub mod chatroom_rules;
 mod codec;
 pub mod codes;
 pub mod object_names;
+pub mod presence_rules;
 pub mod profile_rules;
 
 /// The generated protobuf types (package `imsync.v1`).

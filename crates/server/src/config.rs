@@ -56,6 +56,12 @@ pub struct Config {
     #[arg(long, default_value = "invisible", value_parser = parse_visibility)]
     pub profile_visibility: i32,
 
+    /// How often clients should ping (told in the ConnectAck). A session that sends
+    /// nothing for three intervals is closed, and its device turns offline for the
+    /// users subscribed to its online status. Durations as for --idle-timeout.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+
     /// Time a new connection may stay silent before its first byte; it is
     /// then closed. Durations: 500ms, 10s, 2m (a bare number is seconds),
     /// from 1ms to 1 day.
@@ -196,6 +202,8 @@ pub struct Settings {
     pub max_sensitive_words: usize,
     /// Profile visibility standing in for a user's NOT_SET.
     pub profile_visibility: i32,
+    /// How often clients should ping; three of them without a frame end a session.
+    pub heartbeat_interval: Duration,
     /// Connection limits and timeouts.
     pub conn: ConnSettings,
 }
@@ -216,6 +224,7 @@ impl Config {
                 offline_days: self.offline_days,
                 max_sensitive_words: self.max_sensitive_words,
                 profile_visibility: self.profile_visibility,
+                heartbeat_interval: self.heartbeat_interval,
                 conn: ConnSettings {
                     idle_timeout: self.idle_timeout,
                     header_read_timeout: self.header_read_timeout,

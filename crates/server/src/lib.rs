@@ -19,6 +19,7 @@
 //! * [`validate`], [`rate_limit`]: input rules and the send rate limit.
 
 pub mod admin;
+pub mod chatrooms;
 pub mod clock;
 pub mod config;
 pub mod conn_limits;
@@ -28,6 +29,7 @@ pub mod fd_limit;
 pub mod listener;
 pub mod log_escape;
 pub mod moderation;
+pub mod presence;
 pub mod rate_limit;
 pub mod refusal_log;
 pub mod registry;

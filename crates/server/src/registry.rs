@@ -58,16 +58,44 @@ impl SessionHandle {
     }
 }
 
+/// Told the user id whenever a user's set of sessions changed (online status derives
+/// from it); it must not block.
+pub type Watcher = Box<dyn Fn(&str) + Send + Sync>;
+
 /// All online sessions by user.
 #[derive(Default)]
 pub struct Registry {
     users: Mutex<HashMap<String, Vec<SessionHandle>>>,
+    watcher: std::sync::OnceLock<Watcher>,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
+    }
+
+    /// Installs the watcher of session changes (once; later calls are ignored).
+    pub fn watch(&self, watcher: Watcher) {
+        let _ = self.watcher.set(watcher);
+    }
+
+    fn changed(&self, user: &str) {
+        if let Some(w) = self.watcher.get() {
+            w(user);
+        }
+    }
+
+    /// The platform classes `user` has a session of, in enum order.
+    pub fn platforms(&self, user: &str) -> Vec<Platform> {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<Platform> = users
+            .get(user)
+            .map(|s| s.iter().map(|h| h.platform).collect())
+            .unwrap_or_default();
+        out.sort_by_key(|p| *p as i32);
+        out.dedup();
+        out
     }
 
     /// Registers `handle` for `user`, applying the one-session-per-platform
@@ -96,17 +124,26 @@ impl Registry {
             }
         }
         sessions.push(handle);
+        drop(users);
+        self.changed(user);
         Ok(())
     }
 
     /// Removes the session `session_id` of `user` if it is still registered.
     pub fn unregister(&self, user: &str, session_id: &str) {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let mut removed = false;
         if let Some(sessions) = users.get_mut(user) {
+            let before = sessions.len();
             sessions.retain(|s| s.session_id != session_id);
+            removed = sessions.len() != before;
             if sessions.is_empty() {
                 users.remove(user);
             }
+        }
+        drop(users);
+        if removed {
+            self.changed(user);
         }
     }
 

@@ -15,6 +15,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::chatrooms::{Chatrooms, Lifetimes};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::conn_limits::ConnLimits;
@@ -22,6 +23,7 @@ use crate::error::ApiError;
 use crate::listener::Gate;
 use crate::log_escape::Escaped;
 use crate::refusal_log::RefusalLog;
+use crate::presence::{Change, Presence};
 use crate::registry::Registry;
 use crate::state::AppState;
 use crate::store::{retention, Outcome, Store};
@@ -45,6 +47,18 @@ pub async fn run(config: Config) -> Result<(), String> {
     let store = Store::open(&config.data_dir, fanout_tx)?;
     let registry = Arc::new(Registry::new());
     let fanout_task = tokio::spawn(fanout::run(fanout_rx, registry.clone()));
+    let (presence, presence_rx) = Presence::new();
+    {
+        let p = presence.clone();
+        registry.watch(Box::new(move |user| p.notify(Change::Sessions(user.to_owned()))));
+    }
+    let presence_task = tokio::spawn(crate::presence::run(
+        presence_rx,
+        presence.clone(),
+        registry.clone(),
+        store.clone(),
+        settings.profile_visibility,
+    ));
 
     sweep(&store, settings.offline_days)
         .await
@@ -99,7 +113,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         shutdown: shutdown_rx.clone(),
         alive: alive_tx.clone(),
         refusals,
+        presence,
+        chatrooms: Arc::new(Chatrooms::new(Lifetimes::default())),
     };
+    let room_sweeper = tokio::spawn(crate::ws::chatroom::sweep_rooms(state.clone()));
     let app = Router::new()
         .route(imsync_protocol::WS_PATH, get(ws::endpoint))
         .merge(admin::routes(state.clone()))
@@ -143,6 +160,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         tracing::warn!("connections still open after the grace period");
     }
     sweeper.abort();
+    presence_task.abort();
+    room_sweeper.abort();
     flusher.abort();
     let closing = store.clone();
     tokio::task::spawn_blocking(move || closing.shutdown())

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::chatrooms::Chatrooms;
 use crate::config::Settings;
+use crate::presence::Presence;
 use crate::refusal_log::RefusalLog;
 use crate::registry::Registry;
 use crate::store::Store;
@@ -24,4 +26,8 @@ pub struct AppState {
     pub alive: mpsc::Sender<()>,
     /// Rate-limited log of refused connections and calls.
     pub refusals: Arc<RefusalLog>,
+    /// Chatrooms (memory only; their entries are in the store).
+    pub chatrooms: Arc<Chatrooms>,
+    /// Online status: the book of who changed when, and the task's queue.
+    pub presence: Arc<Presence>,
 }

@@ -140,6 +140,7 @@ impl Engine {
     pub async fn disconnect(&self, close_db: Value) -> ImResult<Value> {
         let close_db = args::boolean(Some(&close_db), "closeDB", Some(false))?;
         self.stop_session().await;
+        self.forget_rooms();
         if close_db {
             self.close().await?;
         }
@@ -195,7 +196,14 @@ impl Engine {
         message: Value,
         options: Value,
     ) -> ImResult<Value> {
-        let key = args::conversation(Some(&conversation), "conversation")?;
+        // Chatroom messages are sent but never stored (seed 002), so type 4 is allowed
+        // here and nowhere that reads the database.
+        let to_chatroom = Self::is_chatroom_target(&conversation);
+        let key = if to_chatroom {
+            super::chatroom::send_target(&conversation)?
+        } else {
+            args::conversation(Some(&conversation), "conversation")?
+        };
         if key.conversation_type == conversation_type::SYSTEM {
             return Err(ImError::new(
                 SYS_CONVERSATION_NOT_SUPPORT,
@@ -304,12 +312,13 @@ impl Engine {
             req.push_config = Some(config);
         }
 
-        if req.is_status_message || !info.is_persisted {
+        if req.is_status_message || !info.is_persisted || to_chatroom {
             // Not stored anywhere: sent once, reported as sent. A message that is not a
             // status message also comes back through this user's inbox; its client id lets
             // this device recognise it.
             req.client_msg_id = new_client_id();
-            let echo = !req.is_status_message;
+            // A room's messages never come back to the sending connection.
+            let echo = !req.is_status_message && !to_chatroom;
             if echo {
                 self.own_transient.push(req.client_msg_id.clone());
             }

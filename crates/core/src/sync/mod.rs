@@ -3,10 +3,13 @@
 
 mod api;
 mod blacklist;
+pub(crate) mod chatroom;
+mod chatroom_entries;
 pub mod conversation_event;
 pub mod convert;
 mod delivery;
 pub mod expansion;
+mod presence;
 mod profiles;
 mod push_config;
 mod receipts;

@@ -233,6 +233,8 @@ enum Pending {
     Settings,
     /// An inbox ack (delivery receipts); its answer carries nothing.
     Ack,
+    /// The engine joining a chatroom again after a reconnect.
+    Rejoin(String),
 }
 
 struct Live {
@@ -360,6 +362,17 @@ impl Live {
             }
             Err(e) => return e.code,
         }
+        // The seed: after a reconnect the SDK rejoins its chatrooms by itself.
+        for (room, joined) in self.engine.joined_rooms() {
+            let op = request::Op::ChatroomJoin(pb::ChatroomJoinRequest {
+                room_id: room.clone(),
+                create: joined.create,
+                count: joined.count,
+            });
+            if let Err(code) = self.send(op, Pending::Rejoin(room)).await {
+                return code;
+            }
+        }
         let mut ticker = tokio::time::interval(self.heartbeat);
         ticker.tick().await;
         loop {
@@ -427,6 +440,7 @@ impl Live {
                     Pending::Outbox(id) => self.engine.settle_outbox(id, r).await,
                     // A server without delivery receipts answers 35004: nothing to do.
                     Pending::Ack => {}
+                    Pending::Rejoin(room) => self.engine.on_rejoin(&room, r),
                     Pending::Settings => match r.body {
                         Some(response::Body::Settings(snap)) if r.code == 0 => {
                             if let Err(e) = self.engine.apply_settings(snap, true).await {
@@ -445,6 +459,10 @@ impl Live {
                 Some(push::Event::Kick(k)) => return Err(if k.code != 0 { k.code } else { 31010 }),
                 Some(push::Event::SettingsChanged(_)) => self.fetch_settings().await?,
                 Some(push::Event::OwnProfileChanged(p)) => self.engine.emit_own_profile_changed(&p),
+                Some(push::Event::SubscribedStatus(l)) => self.engine.emit_subscribed_status(&l),
+                Some(push::Event::SubscriptionChanged(c)) => self.engine.emit_subscription_changed(&c),
+                Some(push::Event::ChatroomMessage(m)) => self.engine.on_chatroom_message(&m),
+                Some(push::Event::ChatroomEvent(e)) => self.engine.on_chatroom_event(e),
                 None => {}
             },
             Some(frame::Kind::Ping(p)) => {
@@ -497,6 +515,7 @@ impl Live {
             self.offline_done = true;
             self.engine
                 .emit("PULL_OFFLINE_MESSAGE_FINISHED", Value::Null);
+            tokio::spawn(self.engine.clone().sync_subscriptions());
             self.resend_outbox().await?;
         }
         if self.seen > self.cursor {

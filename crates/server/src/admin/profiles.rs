@@ -115,6 +115,7 @@ pub(super) async fn set(State(state): State<AppState>, caller: Caller, body: Byt
         Err(e) => return from_api(e),
     };
     let now = now_ms();
+    let changed = user.clone();
     let result = state
         .store
         .write(move |c| {
@@ -122,7 +123,13 @@ pub(super) async fn set(State(state): State<AppState>, caller: Caller, body: Byt
         })
         .await;
     match result {
-        Ok(_) => ok(json!({})),
+        Ok(_) => {
+            // USER_PROFILE subscribers hear of it as of a change the user made.
+            state
+                .presence
+                .notify(crate::presence::Change::Profile(changed));
+            ok(json!({}))
+        }
         Err(e) => from_api(e),
     }
 }

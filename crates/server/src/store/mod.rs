@@ -11,6 +11,7 @@
 //! Reads (pulls, settings) use a small pool of read connections inside
 //! `spawn_blocking`; WAL lets them run while the writer works.
 
+pub mod chatroom_entries;
 pub mod delivery;
 pub mod groups;
 pub mod messages;
@@ -18,6 +19,7 @@ pub mod profiles;
 pub mod retention;
 pub mod schema;
 pub mod settings;
+pub mod subscriptions;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};

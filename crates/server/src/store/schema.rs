@@ -174,6 +174,37 @@ CREATE TABLE user_profiles (
     updated_at      INTEGER NOT NULL DEFAULT 0
 );
 "#,
+    r#"
+-- 5: online-status (and profile) subscriptions. A row is live while expires_at (Unix ms)
+-- is in the future; expired rows are ignored and cleared on the subscriber's next subscribe.
+CREATE TABLE user_subscriptions (
+    subscriber      TEXT NOT NULL,
+    -- SubscribeType: 1 ONLINE_STATUS, 2 USER_PROFILE.
+    sub_type        INTEGER NOT NULL,
+    target          TEXT NOT NULL,
+    subscribed_at   INTEGER NOT NULL,
+    expiry_secs     INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    PRIMARY KEY (subscriber, sub_type, target)
+) WITHOUT ROWID;
+-- Who follows a user (each status change reads it) and the subscriber limit.
+CREATE INDEX user_subscriptions_by_target ON user_subscriptions (target, sub_type, expires_at);
+"#,
+    r#"
+-- 6: chatroom entries (KV). Rooms and members are server memory; entries outlive a restart
+-- and go when their room is destroyed (or, auto_delete ones, when their owner leaves it).
+CREATE TABLE chatroom_entries (
+    room_id         TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    value           TEXT NOT NULL,
+    -- The user who last set it: a non-forced set or remove must be this user.
+    owner           TEXT NOT NULL,
+    auto_delete     INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    PRIMARY KEY (room_id, key)
+) WITHOUT ROWID;
+CREATE INDEX chatroom_entries_by_owner ON chatroom_entries (room_id, owner);
+"#,
 ];
 
 /// Opens `conn` for use: pragmas, then migrations.

@@ -10,7 +10,7 @@ use imsync_protocol::{
     SendMessageRequest, SendModeration,
 };
 
-use super::Session;
+use super::{subscriptions, Session};
 use crate::clock::{new_message_uid, now_ms};
 use crate::error::ApiError;
 use crate::fanout::{deliver, Delivery};
@@ -238,6 +238,9 @@ async fn dispatch(
             let profile = store
                 .write(move |c| profiles::update(c, &user, &req, "extraProfile", editor, now))
                 .await?;
+            state
+                .presence
+                .notify(crate::presence::Change::Profile(session.user_id.clone()));
             Ok(Some(profile_list(vec![profile])))
         }
         request::Op::GetProfiles(req) => {
@@ -284,6 +287,37 @@ async fn dispatch(
                 .await?;
             Ok(Some(profile_list(found.into_iter().collect())))
         }
+        request::Op::ChatroomJoin(req) => Ok(Some(super::chatroom::join(state, session, req)?)),
+        request::Op::ChatroomQuit(req) => {
+            super::chatroom::quit(state, session, req).await?;
+            Ok(None)
+        }
+        request::Op::ChatroomInfo(req) => Ok(Some(super::chatroom::info(state, req)?)),
+        request::Op::ChatroomHistory(req) => {
+            Ok(Some(super::chatroom::history(state, session, req)?))
+        }
+        request::Op::ChatroomSetEntries(req) => {
+            Ok(Some(super::chatroom::set_entries(state, session, req).await?))
+        }
+        request::Op::ChatroomRemoveEntries(req) => {
+            Ok(Some(super::chatroom::remove_entries(state, session, req).await?))
+        }
+        request::Op::ChatroomGetEntries(req) => {
+            Ok(Some(super::chatroom::get_entries(state, session, req).await?))
+        }
+        request::Op::Subscribe(req) => {
+            Ok(Some(subscriptions::subscribe(state, session, req).await?))
+        }
+        request::Op::Unsubscribe(req) => {
+            subscriptions::unsubscribe(state, session, req).await?;
+            Ok(None)
+        }
+        request::Op::SubscribedStatus(req) => {
+            Ok(Some(subscriptions::status(state, session, req).await?))
+        }
+        request::Op::SubscriptionList(req) => {
+            Ok(Some(subscriptions::page(state, session, req).await?))
+        }
         request::Op::GetSettings(_) => {
             let snapshot = store.read(move |c| settings::snapshot(c, &user)).await?;
             Ok(Some(Body::Settings(snapshot)))
@@ -320,6 +354,13 @@ async fn send_message(
     session: &mut Session,
     req: SendMessageRequest,
 ) -> Result<(Body, Option<SendModeration>), ApiError> {
+    let to_chatroom = req
+        .conversation
+        .as_ref()
+        .is_some_and(|c| c.r#type == imsync_protocol::ConversationType::Chatroom as i32);
+    if to_chatroom {
+        return Ok((super::chatroom::send(state, session, req).await?, None));
+    }
     let valid = validate::send(&session.user_id, &req)?;
     if !session.rate.try_acquire(Instant::now()) {
         return Err(ApiError::new(

@@ -12,7 +12,9 @@
 //! is registered the place is given back, and from then on the heartbeat
 //! idle timeout applies.
 
+pub mod chatroom;
 mod handlers;
+mod subscriptions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -358,7 +360,8 @@ async fn connect(
         protocol_version: PROTOCOL_VERSION,
         inbox_head_seq: head,
         settings_version,
-        heartbeat_interval_ms: HEARTBEAT_INTERVAL_MS,
+        heartbeat_interval_ms: u32::try_from(state.settings.heartbeat_interval.as_millis())
+            .unwrap_or(HEARTBEAT_INTERVAL_MS),
     };
     Ok((
         Session {
@@ -424,7 +427,9 @@ async fn serve(
     let mut shutdown = state.shutdown.clone();
     let mut draining: Option<Instant> = (*shutdown.borrow()).then(Instant::now);
     let kill = session.kill.clone();
-    let idle = Duration::from_millis(IDLE_TIMEOUT_MS as u64);
+    // IDLE_TIMEOUT_MS is three default heartbeat intervals: a dead device (no goodbye,
+    // no socket close) ends here, and its online status with it.
+    let idle = state.settings.heartbeat_interval * (IDLE_TIMEOUT_MS / HEARTBEAT_INTERVAL_MS);
     let mut close: Option<(u16, String)> = None;
     loop {
         if let Some(since) = draining {

@@ -6,6 +6,7 @@ mod common;
 
 mod admin_api;
 mod auth;
+mod chatroom;
 mod delivery;
 mod kick;
 mod limits;
@@ -15,5 +16,6 @@ mod moderation;
 mod offline;
 mod operations;
 mod persistence;
+mod presence;
 mod profiles;
 mod slowloris;

@@ -525,6 +525,11 @@ impl Client {
         self.request(request::Op::SendMessage(req)).await
     }
 
+    /// The pushes that arrived while waiting for responses, taken.
+    pub fn take_pushes(&mut self) -> Vec<Push> {
+        self.pushes.drain(..).collect()
+    }
+
     /// The next push (queued or from the wire), failing at the deadline.
     pub async fn next_push(&mut self) -> Push {
         if let Some(p) = self.pushes.pop_front() {
@@ -744,4 +749,35 @@ pub async fn http_from(src: &str, addr: SocketAddr, path: &str) -> Option<u16> {
     let raw = wait_server_close(&mut s).await;
     let text = String::from_utf8_lossy(&raw);
     text.split_whitespace().nth(1).and_then(|s| s.parse().ok())
+}
+
+impl Client {
+    /// The next push, sending a WebSocket ping to this client and to `others` every
+    /// `every` while waiting, so a short `--heartbeat-interval` ends only the sessions a
+    /// test leaves silent on purpose. Fails at DEADLINE.
+    pub async fn push_keeping_alive(&mut self, others: &mut [&mut Client], every: Duration) -> Push {
+        if let Some(p) = self.pushes.pop_front() {
+            return p;
+        }
+        let end = Instant::now() + DEADLINE;
+        loop {
+            assert!(Instant::now() < end, "no push before the deadline");
+            let _ = self.ws.send(WsMessage::Ping(Default::default())).await;
+            for o in others.iter_mut() {
+                let _ = o.ws.send(WsMessage::Ping(Default::default())).await;
+            }
+            match tokio::time::timeout(every, self.ws.next()).await {
+                Err(_) => continue,
+                Ok(Some(Ok(WsMessage::Binary(b)))) => {
+                    match decode_frame(&b).expect("server frame decodes").kind {
+                        Some(frame::Kind::Push(p)) => return p,
+                        other => panic!("unexpected frame while waiting for a push: {other:?}"),
+                    }
+                }
+                Ok(Some(Ok(WsMessage::Close(c)))) => panic!("closed while waiting for a push: {c:?}"),
+                Ok(Some(Ok(_))) => continue,
+                Ok(other) => panic!("connection ended while waiting for a push: {other:?}"),
+            }
+        }
+    }
 }
