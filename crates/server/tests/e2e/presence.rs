@@ -101,7 +101,7 @@ async fn status_follows_sessions_per_platform_and_a_silent_device_turns_offline(
     );
     assert_eq!((s.user_id.as_str(), s.r#type), ("alice", 1));
     assert_eq!(online(&s), (true, false, false));
-    let mut alice_web = server.client("alice", Platform::Web, "alice-web").await;
+    let alice_web = server.client("alice", Platform::Web, "alice-web").await;
     let went_silent = Instant::now();
     let s = status_push(
         bob.push_keeping_alive(&mut [&mut bob_web, &mut alice], KEEP)
