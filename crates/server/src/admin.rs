@@ -32,6 +32,7 @@ use crate::store::{groups, retention, Outcome};
 use crate::token;
 use crate::validate;
 
+mod chatrooms;
 mod profiles;
 
 /// Most recipients (users or groups) in one publish or group call.
@@ -62,6 +63,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/user/profile/set", post(profiles::set))
         .route("/user/profile/batch/query", post(profiles::batch_query))
         .route("/user/profile/query", post(profiles::query))
+        .route("/chatroom/create", post(chatrooms::create))
+        .route("/chatroom/destroy", post(chatrooms::destroy))
+        .route("/chatroom/user/query", post(chatrooms::user_query))
+        .route("/chatroom/user/block/add", post(chatrooms::block_add))
         .route_layer(middleware::from_fn_with_state(state, log_refusals))
 }
 

@@ -10,6 +10,8 @@ use imsync_protocol::{
     ConversationType, Message, Push, Response,
 };
 
+use serde_json::json;
+
 use crate::common::*;
 
 fn join(room: &str, create: bool, count: u32) -> request::Op {
@@ -358,4 +360,98 @@ async fn entries_have_owners_limits_and_go_with_their_owner() {
     let left = entries(&mut bob, "kv").await;
     assert_eq!(left.len(), 91);
     assert!(left.iter().all(|(k, _, _)| k != "seat1"));
+}
+
+/// The next room event of `c` (skipping room messages).
+async fn next_room_event(c: &mut Client) -> chatroom_event::Kind {
+    loop {
+        if let Some(push::Event::ChatroomEvent(e)) = c.next_push().await.event {
+            if let Some(kind) = e.kind {
+                return kind;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_app_server_creates_queries_blocks_and_destroys_rooms() {
+    let server = Server::start(Opts::default());
+    let mut alice = server.desktop("alice").await;
+    let mut bob = server.desktop("bob").await;
+
+    let (status, body) = server
+        .admin("/chatroom/create", json!({ "chatroomId": ["hall", "den"] }))
+        .await;
+    assert_eq!((status, body["code"].clone()), (200, json!(200)), "{body}");
+    ok(&alice.request(join("hall", false, 0)).await);
+    ok(&bob.request(join("hall", false, 0)).await);
+    ok(&alice
+        .request(set("hall", &[("topic", "x", false)], false))
+        .await);
+
+    let (_, body) = server
+        .admin(
+            "/chatroom/user/query",
+            json!({ "chatroomId": "hall", "count": 10, "order": 2 }),
+        )
+        .await;
+    assert_eq!(body["total"], json!(2), "{body}");
+    let ids: Vec<&str> = body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["bob", "alice"]);
+    let (status, body) = server
+        .admin(
+            "/chatroom/user/query",
+            json!({ "chatroomId": "hall", "count": 501 }),
+        )
+        .await;
+    assert_eq!((status, body["code"].clone()), (400, json!(1002)), "{body}");
+
+    // Block bob for 5 minutes: he hears it, leaves the room, and cannot join again.
+    let (_, body) = server
+        .admin(
+            "/chatroom/user/block/add",
+            json!({ "chatroomId": "hall", "userId": ["bob"], "minute": 5, "extra": "spam" }),
+        )
+        .await;
+    assert_eq!(body["code"], json!(200), "{body}");
+    let block = loop {
+        if let chatroom_event::Kind::Block(b) = next_room_event(&mut bob).await {
+            break b;
+        }
+    };
+    assert_eq!(
+        (block.user_ids, block.minutes, block.extra.as_str()),
+        (vec!["bob".to_string()], 5, "spam")
+    );
+    let r = bob.request(join("hall", false, 0)).await;
+    assert_eq!(r.code, 23409, "{}", r.msg);
+    assert_eq!(
+        bob.try_send(text(room("hall"), "b1", "hi")).await.code,
+        23406
+    );
+    let r = info(&mut alice, "hall", 0, 0).await;
+    let Some(response::Body::ChatroomInfo(i)) = r.body else {
+        panic!("no info")
+    };
+    assert_eq!(i.member_count, 1);
+
+    // Destroy: alice hears it, the room and its entries are gone.
+    let (_, body) = server
+        .admin("/chatroom/destroy", json!({ "chatroomId": "hall" }))
+        .await;
+    assert_eq!(body["code"], json!(200), "{body}");
+    loop {
+        if let chatroom_event::Kind::Destroyed(kind) = next_room_event(&mut alice).await {
+            assert_eq!(kind, 1);
+            break;
+        }
+    }
+    assert_eq!(info(&mut alice, "hall", 0, 0).await.code, 23410);
+    ok(&alice.request(join("hall", true, 0)).await);
+    assert!(entries(&mut alice, "hall").await.is_empty());
 }
