@@ -296,15 +296,15 @@ async fn dispatch(
         request::Op::ChatroomHistory(req) => {
             Ok(Some(super::chatroom::history(state, session, req)?))
         }
-        request::Op::ChatroomSetEntries(req) => {
-            Ok(Some(super::chatroom::set_entries(state, session, req).await?))
-        }
-        request::Op::ChatroomRemoveEntries(req) => {
-            Ok(Some(super::chatroom::remove_entries(state, session, req).await?))
-        }
-        request::Op::ChatroomGetEntries(req) => {
-            Ok(Some(super::chatroom::get_entries(state, session, req).await?))
-        }
+        request::Op::ChatroomSetEntries(req) => Ok(Some(
+            super::chatroom::set_entries(state, session, req).await?,
+        )),
+        request::Op::ChatroomRemoveEntries(req) => Ok(Some(
+            super::chatroom::remove_entries(state, session, req).await?,
+        )),
+        request::Op::ChatroomGetEntries(req) => Ok(Some(
+            super::chatroom::get_entries(state, session, req).await?,
+        )),
         request::Op::Subscribe(req) => {
             Ok(Some(subscriptions::subscribe(state, session, req).await?))
         }
