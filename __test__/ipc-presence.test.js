@@ -13,7 +13,8 @@
 //   SYNC_SUBSCRIBED_USER_STATUS_FINISHED;
 // - getSubscribeUserStatus / getSubscribeUserList answer what bob follows;
 // - bad input and the seed's limits (26022 past 1,000 followed users) change nothing;
-// - after unSubscribeUserStatus bob hears nothing of alice while carol still does.
+// - after unSubscribeUserStatus bob hears nothing of alice while carol still does;
+// - SubscribeType.USER_PROFILE: carol's profile change reaches bob.
 // No sleeps for ordering: every wait ends on an event or a reply.
 
 const test = require('node:test')
@@ -229,4 +230,12 @@ test('online status: per platform, a vanished device after the heartbeat timeout
   assert.equal((await call(win, 'getSubscribeUserStatus', [ONLINE, ['alice']])).data.length, 0)
   const after = (await pageWait(win, '() => true', 'events')).all
   assert.deepEqual(after.slice(before).filter((e) => e.name === STATUS), [])
+
+  // USER_PROFILE (IMLib 5.10.1): carol's profile change reaches bob as other users see it.
+  const PROFILE = await h.page(win, 'return imsync.SubscribeType.USER_PROFILE')
+  assert.deepEqual(await call(win, 'subscribeUserStatus', [['carol'], PROFILE, 600]), { code: 0 })
+  assert.deepEqual(await carol.engine.updateMyUserProfile({ name: 'Carol', email: 'carol@example.com' }), { code: 0 })
+  hit = await pageWait(win, `(e) => e.name === '${STATUS}' && e.payload[0].subscribeType === 2 && e.payload[0].userProfile.name === 'Carol'`, 'carol profile', after.length)
+  assert.deepEqual(hit.event.payload[0].userProfile, { userId: 'carol', name: 'Carol', portraitUri: '' }, 'the default visibility: name and portrait only')
+  assert.deepEqual(hit.event.payload[0].details, [])
 })
