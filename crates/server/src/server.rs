@@ -22,8 +22,8 @@ use crate::conn_limits::ConnLimits;
 use crate::error::ApiError;
 use crate::listener::Gate;
 use crate::log_escape::Escaped;
-use crate::refusal_log::RefusalLog;
 use crate::presence::{Change, Presence};
+use crate::refusal_log::RefusalLog;
 use crate::registry::Registry;
 use crate::state::AppState;
 use crate::store::{retention, Outcome, Store};
@@ -50,7 +50,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     let (presence, presence_rx) = Presence::new();
     {
         let p = presence.clone();
-        registry.watch(Box::new(move |user| p.notify(Change::Sessions(user.to_owned()))));
+        registry.watch(Box::new(move |user| {
+            p.notify(Change::Sessions(user.to_owned()))
+        }));
     }
     let presence_task = tokio::spawn(crate::presence::run(
         presence_rx,

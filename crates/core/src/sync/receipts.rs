@@ -82,8 +82,12 @@ impl Engine {
     ) -> ImResult<Value> {
         let target = args::id(Some(&target_id), "targetId")?;
         // An illegal messageList is the seed's 34206 MSG_LIMIT_ERROR, not 33003.
-        let (wire, all) = receipt_list(&message_list)
-            .map_err(|e| e.recode(crate::codes::INVALID_PARAMETER, crate::codes::MSG_LIMIT_ERROR))?;
+        let (wire, all) = receipt_list(&message_list).map_err(|e| {
+            e.recode(
+                crate::codes::INVALID_PARAMETER,
+                crate::codes::MSG_LIMIT_ERROR,
+            )
+        })?;
         let channel = args::channel(Some(&channel_id), "channelId")?.unwrap_or_default();
         self.call(request::Op::ReceiptResponse(pb::ReceiptResponseRequest {
             target_id: target,

@@ -460,7 +460,9 @@ impl Live {
                 Some(push::Event::SettingsChanged(_)) => self.fetch_settings().await?,
                 Some(push::Event::OwnProfileChanged(p)) => self.engine.emit_own_profile_changed(&p),
                 Some(push::Event::SubscribedStatus(l)) => self.engine.emit_subscribed_status(&l),
-                Some(push::Event::SubscriptionChanged(c)) => self.engine.emit_subscription_changed(&c),
+                Some(push::Event::SubscriptionChanged(c)) => {
+                    self.engine.emit_subscription_changed(&c)
+                }
                 Some(push::Event::ChatroomMessage(m)) => self.engine.on_chatroom_message(&m),
                 Some(push::Event::ChatroomEvent(e)) => self.engine.on_chatroom_event(e),
                 None => {}

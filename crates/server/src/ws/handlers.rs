@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::fanout::{deliver, Delivery};
 use crate::moderation;
 use crate::state::AppState;
-use crate::store::{delivery, messages, profiles, settings, Outcome};
+use crate::store::{deletes, delivery, messages, profiles, settings, Outcome};
 use crate::validate;
 
 /// Answers one request of an authenticated session.
@@ -296,15 +296,15 @@ async fn dispatch(
         request::Op::ChatroomHistory(req) => {
             Ok(Some(super::chatroom::history(state, session, req)?))
         }
-        request::Op::ChatroomSetEntries(req) => {
-            Ok(Some(super::chatroom::set_entries(state, session, req).await?))
-        }
-        request::Op::ChatroomRemoveEntries(req) => {
-            Ok(Some(super::chatroom::remove_entries(state, session, req).await?))
-        }
-        request::Op::ChatroomGetEntries(req) => {
-            Ok(Some(super::chatroom::get_entries(state, session, req).await?))
-        }
+        request::Op::ChatroomSetEntries(req) => Ok(Some(
+            super::chatroom::set_entries(state, session, req).await?,
+        )),
+        request::Op::ChatroomRemoveEntries(req) => Ok(Some(
+            super::chatroom::remove_entries(state, session, req).await?,
+        )),
+        request::Op::ChatroomGetEntries(req) => Ok(Some(
+            super::chatroom::get_entries(state, session, req).await?,
+        )),
         request::Op::Subscribe(req) => {
             Ok(Some(subscriptions::subscribe(state, session, req).await?))
         }
@@ -317,6 +317,12 @@ async fn dispatch(
         }
         request::Op::SubscriptionList(req) => {
             Ok(Some(subscriptions::page(state, session, req).await?))
+        }
+        request::Op::DeleteMessages(req) => {
+            let ack = store
+                .write(move |c| deletes::delete(c, &user, req.conversation.as_ref(), req.what, now))
+                .await?;
+            Ok(Some(Body::MessageAck(ack)))
         }
         request::Op::GetSettings(_) => {
             let snapshot = store.read(move |c| settings::snapshot(c, &user)).await?;

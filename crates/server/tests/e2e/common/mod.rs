@@ -755,7 +755,11 @@ impl Client {
     /// The next push, sending a WebSocket ping to this client and to `others` every
     /// `every` while waiting, so a short `--heartbeat-interval` ends only the sessions a
     /// test leaves silent on purpose. Fails at DEADLINE.
-    pub async fn push_keeping_alive(&mut self, others: &mut [&mut Client], every: Duration) -> Push {
+    pub async fn push_keeping_alive(
+        &mut self,
+        others: &mut [&mut Client],
+        every: Duration,
+    ) -> Push {
         if let Some(p) = self.pushes.pop_front() {
             return p;
         }
@@ -774,7 +778,9 @@ impl Client {
                         other => panic!("unexpected frame while waiting for a push: {other:?}"),
                     }
                 }
-                Ok(Some(Ok(WsMessage::Close(c)))) => panic!("closed while waiting for a push: {c:?}"),
+                Ok(Some(Ok(WsMessage::Close(c)))) => {
+                    panic!("closed while waiting for a push: {c:?}")
+                }
                 Ok(Some(Ok(_))) => continue,
                 Ok(other) => panic!("connection ended while waiting for a push: {other:?}"),
             }
