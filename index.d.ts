@@ -138,6 +138,8 @@ export declare class Engine {
   sendReadReceiptMessage(targetId: string, messageUId: string, timestamp: number): Promise<ImResult<void>>
   sendReadReceiptRequest(targetId: string, messageUId: string, channelId?: string): Promise<ImResult<void>>
   sendReadReceiptResponseV2(targetId: string, messageList: Record<string, string[]>, channelId?: string): Promise<ImResult<void>>
+  deleteRemoteMessages(conversation: IConversationOption, messages: Array<{ messageUId?: string, messageUid?: string, messageId?: string, sentTime: number, messageDirection?: number }>): Promise<ImResult<void>>
+  clearHistoryMessages(conversation: IConversationOption, timestamp: number): Promise<ImResult<void>>
   sendSyncReadStatusMessage(conversation: IConversationOption, lastMessageSendTime: number): Promise<ImResult<void>>
   sendTypingStatusMessage(conversation: IConversationOption, typingContentType: string): Promise<ImResult<IAReceivedMessage | null>>
   updateMessageExpansion(expansion: Record<string, string>, message: IAReceivedMessage): Promise<ImResult<void>>

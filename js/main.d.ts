@@ -149,6 +149,8 @@ declare namespace init {
     | 'removeChatRoomEntry'
     | 'forceRemoveChatRoomEntry'
     | 'removeChatRoomEntries'
+    | 'deleteRemoteMessages'
+    | 'clearHistoryMessages'
 
   /** The Engine options plus how windows are registered. */
   interface InitOptions extends EngineOptions {

@@ -120,6 +120,8 @@ const IMLIB_METHODS = Object.freeze([
   'removeChatRoomEntry',
   'forceRemoveChatRoomEntry',
   'removeChatRoomEntries',
+  'deleteRemoteMessages',
+  'clearHistoryMessages',
 ])
 
 /** Every method name a renderer may call: the allow-list. */

@@ -321,6 +321,22 @@ export interface HistoryPage {
   hasMore: boolean
 }
 
+/**
+ * One message of `deleteRemoteMessages(conversation, messages)` (the vendor's top-level
+ * `deleteMessages`): the server's uid (`messageUId`; `messageUid` and the seed example's
+ * string `messageId` are accepted too) and its `sentTime`, which must match the server's.
+ * 1 to 100 per call, all of `conversation`.
+ */
+export interface IDeleteRemoteMessage {
+  messageUId?: string
+  messageUid?: string
+  /** The seed example's spelling of the uid (a string; a number is a local id and refused). */
+  messageId?: string
+  sentTime: number
+  /** 1 SEND or 2 RECEIVE; informative. */
+  messageDirection?: number
+}
+
 export interface SearchResult {
   /** Newest first. */
   messages: IAReceivedMessage[]

@@ -290,6 +290,13 @@ api! {
     send_read_receipt_response_v2(target_id, message_list, channel_id)
         ["targetId: string, messageList: Record<string, string[]>, channelId?: string"]
         -> "Promise<ImResult<void>>";
+    // Delete for this user only: server, this database, the user's other devices (need
+    // the connection). The renderer's top-level deleteMessages maps to delete_remote_messages.
+    delete_remote_messages(conversation, messages)
+        ["conversation: IConversationOption, messages: Array<{ messageUId?: string, messageUid?: string, messageId?: string, sentTime: number, messageDirection?: number }>"]
+        -> "Promise<ImResult<void>>";
+    clear_history_messages(conversation, timestamp)
+        ["conversation: IConversationOption, timestamp: number"] -> "Promise<ImResult<void>>";
     send_sync_read_status_message(conversation, last_message_send_time)
         ["conversation: IConversationOption, lastMessageSendTime: number"] -> "Promise<ImResult<void>>";
     send_typing_status_message(conversation, typing_content_type)

@@ -130,6 +130,9 @@ pub const MAX_TAGS_PER_USER: usize = 20;
 pub const MAX_CONVERSATIONS_PER_TAG: usize = 1000;
 /// Users a blacklist may hold.
 pub const MAX_BLACKLIST: usize = 3000;
+/// Most messages one DeleteMessagesRequest names (the seed gives no limit; 100 is the
+/// history page size).
+pub const MAX_DELETE_MESSAGES: usize = 100;
 
 impl Frame {
     /// A client request with correlation id `id` (must be non-zero).

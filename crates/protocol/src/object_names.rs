@@ -23,6 +23,8 @@ pub const EXPANSION_NOTICE: &str = "RC:MsgExMsg";
 pub const BLOCKED_NOTICE: &str = "imsync:BlkNtf";
 /// Delivery receipts for messages of the inbox owner (imsync's own notice).
 pub const DELIVERY_NOTICE: &str = "imsync:DlvNtf";
+/// Delete for the inbox owner only, synced to its other devices (DeleteMessagesRequest).
+pub const DELETE_NOTICE: &str = "RC:MsgDelNtf";
 
 /// The notices only the server writes (documented next to `Message` in the .proto). A
 /// client send with one of these names is refused, so no client can forge a recall, a
@@ -36,4 +38,5 @@ pub const SERVER_NOTICES: &[&str] = &[
     EXPANSION_NOTICE,
     BLOCKED_NOTICE,
     DELIVERY_NOTICE,
+    DELETE_NOTICE,
 ];

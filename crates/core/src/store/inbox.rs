@@ -63,6 +63,13 @@ pub enum Apply {
     OwnReplaced(NewMessage),
     /// A notice that only raises an event (MESSAGE_BLOCKED, delivery receipts).
     Event { name: &'static str, payload: Value },
+    /// The user deleted messages of `key` for itself (RC:MsgDelNtf, or its own call):
+    /// those with these uids, or with `before`, those sent before it.
+    Delete {
+        key: ConversationKey,
+        uids: Vec<String>,
+        before: Option<i64>,
+    },
 }
 
 /// The `conversation` object of notice events.
@@ -134,6 +141,12 @@ pub fn apply(
                 }
             }
             Apply::Transient(m) => out.transient.push(m.clone()),
+            Apply::Delete { key, uids, before } => {
+                flush(conn, &mut pending, content_window, &mut out)?;
+                if let Some(conv) = super::deletes::apply(conn, key, uids, *before)? {
+                    out.conversations.insert(conv);
+                }
+            }
             notice => {
                 flush(conn, &mut pending, content_window, &mut out)?;
                 apply_notice(conn, notice, &mut out)?;
@@ -196,7 +209,8 @@ fn apply_notice(conn: &Connection, item: &Apply, out: &mut Applied) -> ImResult<
         | Apply::OwnReplaced(_)
         | Apply::Recall { .. }
         | Apply::ReadUpTo { .. }
-        | Apply::Transient(_) => {}
+        | Apply::Transient(_)
+        | Apply::Delete { .. } => {}
     }
     Ok(())
 }

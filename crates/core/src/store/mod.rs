@@ -4,6 +4,7 @@
 //! through one connection in `BEGIN IMMEDIATE` transactions.
 
 pub mod conversations;
+pub mod deletes;
 pub mod encryption;
 mod health;
 pub mod history;

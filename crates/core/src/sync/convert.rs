@@ -189,6 +189,7 @@ fn notice(m: &pb::Message, key: &ConversationKey, content: &Value) -> Option<App
                 })
                 .unwrap_or_default(),
         },
+        pb::object_names::DELETE_NOTICE => super::remote_delete::from_notice(m, key, content),
         EXPANSION_NOTICE => Apply::Expansion {
             key,
             uid: if text("mid").is_empty() {

@@ -13,6 +13,7 @@ mod presence;
 mod profiles;
 mod push_config;
 mod receipts;
+mod remote_delete;
 mod session;
 mod settings;
 

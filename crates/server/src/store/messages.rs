@@ -66,11 +66,11 @@ pub(crate) const SQL_HISTORY_AFTER: &str =
      ORDER BY m.sent_time ASC, m.id ASC";
 
 /// A stored message row.
-struct Stored {
-    id: i64,
-    message: Message,
-    expansion: String,
-    recalled_by: Option<i64>,
+pub(crate) struct Stored {
+    pub id: i64,
+    pub message: Message,
+    pub expansion: String,
+    pub recalled_by: Option<i64>,
 }
 
 fn conv_kind(m: &Message) -> ConversationType {
@@ -123,7 +123,11 @@ pub fn head_seq(conn: &Connection, user: &str) -> Result<u64, ApiError> {
 /// two messages of one conversation at the same millisecond (their order would be
 /// ambiguous). All writes run on the one writer thread; the map only spans this run, and a
 /// restart takes far longer than a millisecond.
-fn conversation_time(sender: &str, conv: &imsync_protocol::Conversation, now: i64) -> i64 {
+pub(crate) fn conversation_time(
+    sender: &str,
+    conv: &imsync_protocol::Conversation,
+    now: i64,
+) -> i64 {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     static LAST: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
@@ -154,6 +158,18 @@ fn conversation_time(sender: &str, conv: &imsync_protocol::Conversation, now: i6
 /// sender is an owner) and one delivery per owner.
 pub(crate) fn append(
     conn: &Connection,
+    message: Message,
+    owners: &[String],
+    now: i64,
+) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
+    let conv = message.conversation.clone().unwrap_or_default();
+    let time = conversation_time(&message.sender_user_id, &conv, now);
+    append_at(conn, message, owners, time)
+}
+
+/// As [`append`], with the send time already taken from [`conversation_time`].
+pub(crate) fn append_at(
+    conn: &Connection,
     mut message: Message,
     owners: &[String],
     now: i64,
@@ -161,7 +177,6 @@ pub(crate) fn append(
     message.message_uid = new_message_uid();
     message.direction = MessageDirection::Unspecified as i32;
     let conv = message.conversation.clone().unwrap_or_default();
-    let now = conversation_time(&message.sender_user_id, &conv, now);
     message.sent_time = now;
     let expansion = serde_json::to_string(&message.expansion).map_err(ApiError::internal)?;
     conn.prepare_cached(
@@ -419,7 +434,7 @@ pub fn history(
     Ok(result)
 }
 
-fn load(conn: &Connection, uid: &str) -> Result<Option<Stored>, ApiError> {
+pub(crate) fn load(conn: &Connection, uid: &str) -> Result<Option<Stored>, ApiError> {
     let row = conn
         .prepare_cached(SQL_LOAD)?
         .query_row([uid], |r| {
@@ -443,7 +458,7 @@ fn load(conn: &Connection, uid: &str) -> Result<Option<Stored>, ApiError> {
     }))
 }
 
-fn owns(conn: &Connection, message_id: i64, user: &str) -> Result<bool, ApiError> {
+pub(crate) fn owns(conn: &Connection, message_id: i64, user: &str) -> Result<bool, ApiError> {
     Ok(conn
         .prepare_cached(SQL_OWNS)?
         .query_row(params![message_id, user], |_| Ok(()))

@@ -12,6 +12,7 @@
 //! `spawn_blocking`; WAL lets them run while the writer works.
 
 pub mod chatroom_entries;
+pub mod deletes;
 pub mod delivery;
 pub mod groups;
 pub mod messages;
@@ -305,6 +306,9 @@ mod query_plans {
             super::profiles::SQL_BY_USER,
             super::profiles::SQL_BY_UNIQUE_ID,
             crate::moderation::SQL_BLOCKED_DEDUP,
+            super::deletes::SQL_DELETE_ROW,
+            super::deletes::SQL_TOMBSTONED,
+            super::deletes::SQL_CLEAR,
         ] {
             let plan = plan(&conn, sql);
             assert!(

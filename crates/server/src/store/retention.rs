@@ -34,7 +34,14 @@ pub fn sweep_chunk(conn: &Connection, cutoff_ms: i64) -> Result<usize, ApiError>
            (SELECT sender, client_msg_id FROM blocked_sends WHERE sent_time < ?1 LIMIT ?2)",
         params![cutoff_ms, CHUNK],
     )?;
-    Ok(entries + messages + blocked)
+
+    // Tombstones of deleted messages go with the retention of the messages they name.
+    let tombstones = conn.execute(
+        "DELETE FROM deleted_messages WHERE (user_id, message_id) IN
+           (SELECT user_id, message_id FROM deleted_messages WHERE sent_time < ?1 LIMIT ?2)",
+        params![cutoff_ms, CHUNK],
+    )?;
+    Ok(entries + messages + blocked + tombstones)
 }
 
 /// Records an admin nonce; `false` if it was already used.

@@ -205,6 +205,18 @@ CREATE TABLE chatroom_entries (
 ) WITHOUT ROWID;
 CREATE INDEX chatroom_entries_by_owner ON chatroom_entries (room_id, owner);
 "#,
+    r#"
+-- 7: messages a user deleted for themselves (DeleteMessagesRequest): their inbox rows are
+-- gone; this remembers them so deleting again is a no-op instead of "unknown message".
+-- `sent_time` lets the retention sweep drop a tombstone with its message.
+CREATE TABLE deleted_messages (
+    user_id     TEXT NOT NULL,
+    message_id  INTEGER NOT NULL,
+    sent_time   INTEGER NOT NULL,
+    PRIMARY KEY (user_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX deleted_messages_by_time ON deleted_messages (sent_time);
+"#,
 ];
 
 /// Opens `conn` for use: pragmas, then migrations.

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::fanout::{deliver, Delivery};
 use crate::moderation;
 use crate::state::AppState;
-use crate::store::{delivery, messages, profiles, settings, Outcome};
+use crate::store::{deletes, delivery, messages, profiles, settings, Outcome};
 use crate::validate;
 
 /// Answers one request of an authenticated session.
@@ -317,6 +317,12 @@ async fn dispatch(
         }
         request::Op::SubscriptionList(req) => {
             Ok(Some(subscriptions::page(state, session, req).await?))
+        }
+        request::Op::DeleteMessages(req) => {
+            let ack = store
+                .write(move |c| deletes::delete(c, &user, req.conversation.as_ref(), req.what, now))
+                .await?;
+            Ok(Some(Body::MessageAck(ack)))
         }
         request::Op::GetSettings(_) => {
             let snapshot = store.read(move |c| settings::snapshot(c, &user)).await?;

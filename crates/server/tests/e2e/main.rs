@@ -18,4 +18,5 @@ mod operations;
 mod persistence;
 mod presence;
 mod profiles;
+mod remote_delete;
 mod slowloris;
