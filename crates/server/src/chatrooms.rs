@@ -136,12 +136,28 @@ impl Room {
         }
     }
 
+    /// Tells the users in `users` (their connections still in the room) of their own join
+    /// or removal. Only them: other members' joins and quits are an opt-in service with the
+    /// vendor (seed: "如果需要监听聊天室中其他人员的变动，需要开通服务"), and telling
+    /// everyone would make filling a room of n members cost n² pushes.
     fn user_change(&self, room_id: &str, now: i64, users: BTreeMap<String, i32>) {
+        let seats: Vec<&Seat> = users
+            .keys()
+            .filter_map(|u| self.members.get(u))
+            .flat_map(|m| m.seats.iter())
+            .collect();
+        if seats.is_empty() {
+            return;
+        }
         let change = ChatroomUserChange {
             users,
             member_count: self.members.len() as u32,
         };
-        self.event(room_id, now, chatroom_event::Kind::UserChange(change));
+        if let Some(frame) = event_frame(room_id, now, chatroom_event::Kind::UserChange(change)) {
+            for s in seats {
+                s.offer(&frame);
+            }
+        }
     }
 
     /// Applies the offline-member rule; returns the users it removed.
@@ -276,8 +292,8 @@ impl Chatrooms {
     }
 
     /// Joins `seat` (a connection of `user`) to `room_id`, creating the room when
-    /// `create`; a rejoin of a member keeps its join time. Everyone in the room, the
-    /// joiner included, gets the user change.
+    /// `create`; a rejoin of a member keeps its join time. The joiner's connections hear
+    /// the user change.
     pub fn join(
         &self,
         room_id: &str,
@@ -353,11 +369,9 @@ impl Chatrooms {
             return Left::default();
         }
         room.members.remove(user);
-        // The quitting connection hears its own quit too, as the vendor's does.
-        let users = BTreeMap::from([(user.to_owned(), change::QUIT)]);
-        room.user_change(room_id, now, users.clone());
+        // The quitting connection hears its own quit, as the vendor's does.
         let change = ChatroomUserChange {
-            users,
+            users: BTreeMap::from([(user.to_owned(), change::QUIT)]),
             member_count: room.members.len() as u32,
         };
         if let Some(frame) = event_frame(room_id, now, chatroom_event::Kind::UserChange(change)) {
