@@ -420,10 +420,10 @@ test('status calls: wrong message ids and statuses are 33003 and change nothing'
   await ok(e.close())
 })
 
-test('registerMessageType: wrong arguments are 33003 and register nothing', async (t) => {
+test('registerMessageType: wrong arguments are 33003 (searchProps: the seed\'s 35022) and register nothing', async (t) => {
   const ctx = await setup(t)
   const e = ctx.engine
-  for (const [args, re] of [
+  for (const [args, re, code = 33003] of [
     [[undefined, true, true, []], /messageType/],
     [[5, true, true, []], /messageType/],
     [['', true, true, []], /messageType/],
@@ -431,11 +431,11 @@ test('registerMessageType: wrong arguments are 33003 and register nothing', asyn
     [['RC:TxtMsg', true, true, ['content']], /RC:/],
     [['app:bad1', 'yes', true, []], /isPersisted/],
     [['app:bad2', true, undefined, []], /isCounted/],
-    [['app:bad3', true, true, 'title'], /searchProps/],
-    [['app:bad4', true, true, [1]], /searchProps/],
+    [['app:bad3', true, true, 'title'], /searchProps/, 35022],
+    [['app:bad4', true, true, [1]], /searchProps/, 35022],
     [['app:bad5', true, true, [], 'no'], /isStatusMessage/],
   ]) {
-    await bad(ctx, `registerMessageType ${JSON.stringify(args)}`, () => e.registerMessageType(...args), 33003, re)
+    await bad(ctx, `registerMessageType ${JSON.stringify(args)}`, () => e.registerMessageType(...args), code, re)
     if (typeof args[0] === 'string' && args[0].startsWith('app:')) {
       const r = await settle(() => e.insertMessage(priv('p1'), { messageType: args[0], content: { title: 'x' } }))
       assert.notEqual(r.code, 0, `${args[0]} was not registered`)

@@ -8,9 +8,9 @@ use rusqlite::params;
 use serde_json::{json, Value};
 
 use crate::args;
-use crate::conversation_state::COUNTED_TYPES;
 use crate::engine::Engine;
 use crate::error::{ImError, ImResult};
+use crate::model::conversation_type;
 use crate::store::{conversations, history, inbox, unread};
 
 /// How many unread @-messages `getUnreadMentionedMessages` returns (the oldest first), so
@@ -19,6 +19,20 @@ pub const MAX_UNREAD_MENTIONED: i64 = 100;
 
 /// NotificationLevel values (seed §2.27).
 const LEVELS: [i64; 6] = [-1, 0, 1, 2, 4, 5];
+
+/// The `…ByLevels` pair takes every conversation type: the vendor's own example lists
+/// ULTRA_GROUP. Chatroom and ultra-group conversations are never stored here, so they add 0.
+const BY_LEVELS_TYPES: [i64; 9] = [
+    conversation_type::PRIVATE,
+    conversation_type::DISCUSSION,
+    conversation_type::GROUP,
+    conversation_type::CHATROOM,
+    conversation_type::CUSTOMER_SERVICE,
+    conversation_type::SYSTEM,
+    conversation_type::APP_PUBLIC_SERVICE,
+    conversation_type::PUBLIC_SERVICE,
+    conversation_type::ULTRA_GROUP,
+];
 
 /// Which counter a `…ByLevels` total sums.
 #[derive(Clone, Copy)]
@@ -115,7 +129,7 @@ impl Engine {
         let types = args::conversation_types(
             Some(&conversation_types),
             "conversationTypes",
-            &COUNTED_TYPES,
+            &BY_LEVELS_TYPES,
         )?;
         let levels = notification_levels(&levels)?;
         let column = match counter {

@@ -224,6 +224,19 @@ async fn totals_by_levels_filter_on_notification_level_and_type() {
             .unwrap(),
         1
     );
+    // The vendor's example lists ULTRA_GROUP (10): accepted, and nothing of it is stored.
+    assert_eq!(
+        e.get_total_unread_count_by_levels(json!([1, 3, 10]), json!([1, 2]))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        e.get_total_unread_count_by_levels(json!([1, 3, 10]), json!([]))
+            .await
+            .unwrap(),
+        3
+    );
     // The public-service types count like the others (7 APP_PUBLIC_SERVICE, 8 PUBLIC_SERVICE).
     assert_eq!(
         e.get_total_unread_count(json!(false), json!([7, 8]))
