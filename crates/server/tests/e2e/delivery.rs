@@ -194,10 +194,11 @@ async fn system_messages_are_publish_only_and_reach_every_device() {
         bob.try_send(text(sys, "s1", "reply")).await.code,
         codes::SYS_CONVERSATION_NOT_SUPPORT_MESSAGE
     );
+    // A chatroom takes sends from its members only; bob never joined "room".
     let room = imsync_protocol::Conversation::new(ConversationType::Chatroom, "room");
     assert_eq!(
         bob.try_send(text(room, "s2", "hi")).await.code,
-        codes::CONVERSATION_TYPE_NOT_SUPPORT
+        imsync_protocol::chatroom_rules::NOT_IN_CHATROOM
     );
 }
 
