@@ -303,8 +303,7 @@ mod tests {
     }
 
     fn history_texts(conn: &Connection, user: &str, peer: &str) -> Vec<String> {
-        let page =
-            messages::history(conn, user, Some(&private(peer)), 0, 100, 0, T + 1_000_000).unwrap();
+        let page = messages::history(conn, user, Some(&private(peer)), 0, 100, 0).unwrap();
         let entries: Vec<InboxEntry> = page
             .messages
             .into_iter()

@@ -393,7 +393,6 @@ pub fn history(
     timestamp: i64,
     count: u32,
     order: u32,
-    now: i64,
 ) -> Result<imsync_protocol::HistoryResult, ApiError> {
     let (kind, target, channel) = validate::conversation(conversation)?;
     if !matches!(
@@ -409,9 +408,12 @@ pub fn history(
         return Err(ApiError::invalid("count must be 1..=100"));
     }
     let (sql, reference) = match order {
+        // 0 = the latest: no upper bound. Sent times are strictly increasing per
+        // conversation (conversation_time), so under a burst they run a few ms ahead of the
+        // clock; "before now" would hide the newest messages.
         0 => (
             SQL_HISTORY_BEFORE,
-            if timestamp == 0 { now + 1 } else { timestamp },
+            if timestamp == 0 { i64::MAX } else { timestamp },
         ),
         1 => (SQL_HISTORY_AFTER, timestamp),
         _ => return Err(ApiError::invalid("order must be 0 (before) or 1 (after)")),

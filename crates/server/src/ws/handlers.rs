@@ -219,7 +219,6 @@ async fn dispatch(
                         req.timestamp,
                         req.count,
                         req.order,
-                        now,
                     )
                 })
                 .await?;
