@@ -27,8 +27,14 @@ const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// Destroys idle rooms until the server stops.
 pub async fn sweep_rooms(state: AppState) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
+    // Ends at the shutdown signal: `state` holds a liveness sender, and the server waits
+    // (up to its grace period) for every one of them to go before it stops.
+    let mut shutdown = state.shutdown.clone();
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
         let gone = state.chatrooms.sweep(now_ms());
         if !gone.is_empty() {
             tracing::info!(rooms = gone.len(), "idle chatrooms destroyed");

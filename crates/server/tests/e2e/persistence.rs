@@ -104,3 +104,22 @@ async fn sigterm_with_idle_connections_exits_promptly() {
     assert_eq!(b.wait_closed().await.0.code, Some(1001));
     assert!(server.wait_exit().success());
 }
+
+/// With its last connection gone the server stops at once, not after the 10 s grace period
+/// (a background task holding a liveness handle once kept every stop waiting for it).
+#[tokio::test]
+async fn sigterm_with_no_connection_left_exits_at_once() {
+    let mut server = Server::start(Opts::default());
+    let alice = server.desktop("alice").await;
+    drop(alice);
+    let started = std::time::Instant::now();
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit();
+    assert!(status.success(), "clean exit, got {status:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "stopped after {:?}\n{}",
+        started.elapsed(),
+        server.log()
+    );
+}
