@@ -44,6 +44,26 @@ pub fn channel(value: &str) -> Result<(), ApiError> {
 }
 
 /// A conversation in a request: its type, target and channel.
+/// A conversation whose messages the server keeps per user (PRIVATE, GROUP, SYSTEM), in
+/// canonical form; any other type is 34201, `what` saying which operation refused it.
+pub fn kept_conversation(c: Option<&Conversation>, what: &str) -> Result<Conversation, ApiError> {
+    let (kind, target, channel) = conversation(c)?;
+    if !matches!(
+        kind,
+        ConversationType::Private | ConversationType::Group | ConversationType::System
+    ) {
+        return Err(ApiError::new(
+            codes::CONVERSATION_TYPE_NOT_SUPPORT,
+            format!("{what} applies to PRIVATE, GROUP and SYSTEM conversations only"),
+        ));
+    }
+    Ok(Conversation {
+        r#type: kind as i32,
+        target_id: target,
+        channel_id: channel,
+    })
+}
+
 pub fn conversation(
     c: Option<&Conversation>,
 ) -> Result<(ConversationType, String, String), ApiError> {

@@ -8,8 +8,8 @@
 //! deletes everything it names or nothing.
 
 use imsync_protocol::{
-    codes, delete_messages_request::What, object_names, Conversation, ConversationType, MessageAck,
-    MessageRef, MAX_DELETE_MESSAGES,
+    delete_messages_request::What, object_names, Conversation, MessageAck, MessageRef,
+    MAX_DELETE_MESSAGES,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
@@ -40,21 +40,7 @@ pub fn delete(
     what: Option<What>,
     now: i64,
 ) -> Result<Outcome<MessageAck>, ApiError> {
-    let (kind, target, channel) = validate::conversation(conversation)?;
-    if !matches!(
-        kind,
-        ConversationType::Private | ConversationType::Group | ConversationType::System
-    ) {
-        return Err(ApiError::new(
-            codes::CONVERSATION_TYPE_NOT_SUPPORT,
-            "messages can be deleted in PRIVATE, GROUP and SYSTEM conversations only",
-        ));
-    }
-    let conv = Conversation {
-        r#type: kind as i32,
-        target_id: target,
-        channel_id: channel,
-    };
+    let conv = validate::kept_conversation(conversation, "deleting messages")?;
     match what {
         Some(What::Messages(list)) => by_uid(conn, caller, conv, &list.messages, now),
         Some(What::ClearBefore(before)) => clear(conn, caller, conv, before, now),
@@ -247,7 +233,9 @@ fn notify(
 
 #[cfg(test)]
 mod tests {
-    use imsync_protocol::{InboxEntry, Message, MessageRefs, SendMessageRequest};
+    use imsync_protocol::{
+        codes, ConversationType, InboxEntry, Message, MessageRefs, SendMessageRequest,
+    };
     use serde_json::Value;
 
     use super::*;

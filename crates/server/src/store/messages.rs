@@ -650,21 +650,7 @@ pub fn sync_read_status(
     last_time: i64,
     now: i64,
 ) -> Result<Outcome<MessageAck>, ApiError> {
-    let (kind, target, channel) = validate::conversation(conversation)?;
-    if !matches!(
-        kind,
-        ConversationType::Private | ConversationType::Group | ConversationType::System
-    ) {
-        return Err(ApiError::new(
-            codes::CONVERSATION_TYPE_NOT_SUPPORT,
-            "read status sync applies to PRIVATE, GROUP and SYSTEM",
-        ));
-    }
-    let conv = Conversation {
-        r#type: kind as i32,
-        target_id: target,
-        channel_id: channel,
-    };
+    let conv = validate::kept_conversation(conversation, "read status sync")?;
     let content = json!({ "lastMessageSendTime": last_time });
     let msg = notice(
         caller,
