@@ -81,9 +81,9 @@ function pageWait(win, pred, what, ms = 10000) {
 }
 
 /** A native Engine for `userId`, connected. */
-async function nativeUser(t, server, userId) {
+async function nativeUser(t, server, userId, options = {}) {
   const dbpath = h.tmpDir(`chatroom-${userId}`)
-  const engine = new Engine({ appkey: h.APPKEY, dbpath, serverUrl: server.url, logOutputLevel: 1 })
+  const engine = new Engine({ appkey: h.APPKEY, dbpath, serverUrl: server.url, logOutputLevel: 1, ...options })
   engine.onEvent(() => {})
   const tap = tapOf(engine)
   t.after(async () => {
@@ -286,4 +286,48 @@ test('chatroom entries through the renderer: round trips, ownership, events, lim
   await bob.tap.wait((e) => e.name === 'CHATROOM' && e.payload.updatedEntries && e.payload.updatedEntries[0].entries.some((x) => x.key === 'seat_1' && x.type === 2), 'seat_1 removed on quit')
   const left = await bob.engine.getAllChatRoomEntries(KV)
   assert.deepEqual([Object.keys(left.data).length, 'seat_1' in left.data], [90, false])
+})
+
+test("chatroom events in the windows: the user's other device, one room per user, block, destroy", async (t) => {
+  const server = await startServer(t, { appKey: h.APPKEY, appSecret: SECRET })
+  h.startService(t, { serverUrl: server.url })
+  const win = await recordingWindow()
+  assert.deepEqual(await call(win, 'connect', [await server.getToken('alice')]), { code: 0, data: { userId: 'alice' } })
+  // alice's second device (another platform, so neither kicks the other), and bob.
+  const phone = await nativeUser(t, server, 'alice', { platform: 'Web' })
+  const bob = await nativeUser(t, server, 'bob')
+  const sync = (from, pred) => from.tap.wait((e) => e.name === 'CHATROOM' && e.payload.chatroomNotifyMultiLoginSync && pred(e.payload.chatroomNotifyMultiLoginSync), 'chatroomNotifyMultiLoginSync')
+
+  // The phone joins: the desktop's window hears it (status 1).
+  assert.equal((await phone.engine.joinChatRoom('r1', { count: 0 })).code, 0)
+  const joined = await pageWait(win, `got.chatroom.some((e) => e.chatroomNotifyMultiLoginSync)`, 'multi-login join')
+  const j = joined.chatroom.find((e) => e.chatroomNotifyMultiLoginSync).chatroomNotifyMultiLoginSync
+  assert.deepEqual([j.chatroomId, j.status, j.userId, 'reason' in j, typeof j.time], ['r1', 1, 'alice', false, 'number'])
+
+  // The desktop joins r2: one room per user, so alice leaves r1 on the phone; the phone hears
+  // it was removed (its engine stops rejoining r1) and the reason (2: another room).
+  bob.tap.events.length = 0
+  assert.equal((await bob.engine.joinChatRoom('r1', { count: 0 })).code, 0)
+  assert.equal((await call(win, 'joinChatRoom', ['r2', { count: 0 }])).code, 0)
+  const quit = await sync(phone, (s) => s.chatroomId === 'r1' && s.status === 0)
+  assert.equal(quit.payload.chatroomNotifyMultiLoginSync.reason, 2)
+  await sync(bob, (s) => s.chatroomId === 'r1' && s.status === 0 && s.userId === 'alice')
+  assert.equal((await phone.engine.sendMessage({ conversationType: 4, targetId: 'r1' }, text('left'))).code, 23406)
+  assert.equal((await call(win, 'getChatRoomInfo', ['r1'])).data.userCount, 1, 'only bob is left in r1')
+
+  // A block from the app server: every window hears chatroomNotifyBlock and alice is out.
+  assert.equal((await bob.engine.joinChatRoom('r2', { count: 0 })).code, 0)
+  const block = await server.admin('/chatroom/user/block/add', { chatroomId: 'r2', userId: ['alice'], minute: 2, extra: 'why' })
+  assert.equal(block.code, 200, JSON.stringify(block))
+  const blocked = await pageWait(win, `got.chatroom.some((e) => e.chatroomNotifyBlock)`, 'chatroomNotifyBlock')
+  const b = blocked.chatroom.find((e) => e.chatroomNotifyBlock).chatroomNotifyBlock
+  assert.deepEqual([b.chatroomId, b.userIdList, b.durationTime, b.extra], ['r2', ['alice'], 2, 'why'])
+  assert.equal((await call(win, 'sendMessage', [{ conversationType: 4, targetId: 'r2' }, text('blocked')])).code, 23406)
+  assert.equal((await call(win, 'joinChatRoom', ['r2', { count: 0 }])).code, 23409)
+
+  // The app server destroys r3 while alice is in it: chatroomDestroyed in the window.
+  assert.equal((await call(win, 'joinChatRoom', ['r3', { count: 0 }])).code, 0)
+  assert.equal((await server.admin('/chatroom/destroy', { chatroomId: 'r3' })).code, 200)
+  await pageWait(win, `got.chatroom.some((e) => e.chatroomDestroyed === 'r3')`, 'chatroomDestroyed')
+  assert.equal((await call(win, 'getChatRoomInfo', ['r3'])).code, 23410)
 })

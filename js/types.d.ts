@@ -509,7 +509,12 @@ export interface IChatroomListenerData {
   userChange?: { chatroomId: string; users: Record<string, 1 | 2 | 3>; memberCount: number }
   /** The id of a room this user was in that was destroyed. */
   chatroomDestroyed?: string
-  chatroomNotifyMultiLoginSync?: { chatroomId: string; status: number; time: number }
+  /**
+   * This user joined (status 1) or quit (status 0) a room on another device; `reason` on a
+   * quit: 1 the user quit, 2 it joined another room (one room per user, the server's default;
+   * the room's members hear that one too, with `userId` naming who left).
+   */
+  chatroomNotifyMultiLoginSync?: { chatroomId: string; status: 0 | 1; reason?: 1 | 2; time: number; userId: string }
   chatroomNotifyBlock?: { chatroomId: string; operateType: number; durationTime: number; operateTime: number; userIdList: string[]; extra: string }
 }
 

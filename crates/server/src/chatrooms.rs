@@ -18,7 +18,7 @@ use axum::body::Bytes;
 use imsync_protocol::chatroom_rules::{self as rules, MAX_HISTORY_COUNT};
 use imsync_protocol::{
     chatroom_event, push, ChatroomBlock, ChatroomEvent, ChatroomHistoryResult, ChatroomInfo,
-    ChatroomJoinResult, ChatroomMember, ChatroomUserChange, Message,
+    ChatroomJoinResult, ChatroomMember, ChatroomMultiLogin, ChatroomUserChange, Message,
 };
 use tokio::sync::{mpsc, Notify};
 
@@ -40,6 +40,27 @@ pub mod change {
     pub const QUIT: i32 = 2;
     /// Removed (offline too long, or blocked).
     pub const KICKED: i32 = 3;
+}
+
+/// `ChatroomMultiLogin` values (the vendor's ChatRoomSyncStatus and its quit reasons).
+pub mod sync {
+    /// The user quit the room.
+    pub const QUIT: i32 = 0;
+    /// The user joined the room.
+    pub const JOIN: i32 = 1;
+    /// A quit the user asked for.
+    pub const REASON_OWN: i32 = 1;
+    /// A quit because the user joined another room (one room per user).
+    pub const REASON_OTHER_ROOM: i32 = 2;
+}
+
+/// A [`ChatroomEvent`] telling of `user`'s join or quit on one of its devices.
+pub fn multi_login(user: &str, status: i32, reason: i32) -> chatroom_event::Kind {
+    chatroom_event::Kind::MultiLogin(ChatroomMultiLogin {
+        status,
+        reason,
+        user_id: user.to_owned(),
+    })
 }
 
 /// `ChatroomEvent.destroyed` values.
@@ -160,6 +181,26 @@ impl Room {
         }
     }
 
+    /// Takes `user` out because it joined another room: its connections hear that they
+    /// were removed (their engines stop rejoining) and the rest of the room hears the
+    /// multi-login quit, as the vendor tells "the kicked room's members".
+    fn leave_for_other_room(&mut self, room_id: &str, user: &str, now: i64) {
+        let Some(member) = self.members.remove(user) else {
+            return;
+        };
+        let change = ChatroomUserChange {
+            users: BTreeMap::from([(user.to_owned(), change::KICKED)]),
+            member_count: self.members.len() as u32,
+        };
+        if let Some(frame) = event_frame(room_id, now, chatroom_event::Kind::UserChange(change)) {
+            for s in &member.seats {
+                s.offer(&frame);
+            }
+        }
+        let kind = multi_login(user, sync::QUIT, sync::REASON_OTHER_ROOM);
+        self.event(room_id, now, kind);
+    }
+
     /// Applies the offline-member rule; returns the users it removed.
     fn drop_offline(&mut self, now: i64) -> Vec<String> {
         let mut gone = Vec::new();
@@ -215,7 +256,8 @@ impl Room {
     }
 }
 
-fn event_frame(room_id: &str, now: i64, kind: chatroom_event::Kind) -> Option<Bytes> {
+/// A chatroom event, encoded once for any number of connections.
+pub fn event_frame(room_id: &str, now: i64, kind: chatroom_event::Kind) -> Option<Bytes> {
     encode_push(push::Event::ChatroomEvent(ChatroomEvent {
         room_id: room_id.to_owned(),
         time: now,
@@ -229,6 +271,17 @@ fn event_frame(room_id: &str, now: i64, kind: chatroom_event::Kind) -> Option<By
 pub struct Left {
     /// Users that left the room.
     pub users: Vec<String>,
+    /// Whether the quitting connection was in the room (its user's other devices hear it).
+    pub seated: bool,
+}
+
+/// A join's answer, and the rooms the user was taken out of to make it (one room per user).
+#[derive(Debug)]
+pub struct Joined {
+    /// What the joining connection gets.
+    pub result: ChatroomJoinResult,
+    /// Rooms the user left for this one.
+    pub left_rooms: Vec<String>,
 }
 
 /// Every room of this server.
@@ -237,6 +290,8 @@ pub struct Chatrooms {
     /// (room, user) -> blocked until, Unix ms.
     blocked: Mutex<HashMap<(String, String), i64>>,
     lifetimes: Lifetimes,
+    /// Whether a user may be in several rooms (else a join leaves the previous room).
+    multiple_rooms: bool,
 }
 
 fn not_in_room(room_id: &str) -> ApiError {
@@ -252,11 +307,12 @@ fn no_room(room_id: &str) -> ApiError {
 
 impl Chatrooms {
     /// No rooms yet.
-    pub fn new(lifetimes: Lifetimes) -> Chatrooms {
+    pub fn new(lifetimes: Lifetimes, multiple_rooms: bool) -> Chatrooms {
         Chatrooms {
             rooms: Mutex::new(HashMap::new()),
             blocked: Mutex::new(HashMap::new()),
             lifetimes,
+            multiple_rooms,
         }
     }
 
@@ -293,7 +349,8 @@ impl Chatrooms {
 
     /// Joins `seat` (a connection of `user`) to `room_id`, creating the room when
     /// `create`; a rejoin of a member keeps its join time. The joiner's connections hear
-    /// the user change.
+    /// the user change. Unless several rooms are allowed, the user first leaves any
+    /// other room it is in (only once the join is known to succeed).
     pub fn join(
         &self,
         room_id: &str,
@@ -302,7 +359,7 @@ impl Chatrooms {
         create: bool,
         count: u32,
         now: i64,
-    ) -> Result<ChatroomJoinResult, ApiError> {
+    ) -> Result<Joined, ApiError> {
         if let Some(until) = self.blocked_until(room_id, user, now) {
             return Err(ApiError::new(
                 rules::USER_KICKED,
@@ -315,6 +372,15 @@ impl Chatrooms {
                 return Err(no_room(room_id));
             }
             rooms.insert(room_id.to_owned(), Room::new(now));
+        }
+        let mut left_rooms = Vec::new();
+        if !self.multiple_rooms {
+            for (id, other) in rooms.iter_mut() {
+                if id != room_id && other.members.contains_key(user) {
+                    other.leave_for_other_room(id, user, now);
+                    left_rooms.push(id.clone());
+                }
+            }
         }
         let room = rooms.get_mut(room_id).ok_or_else(|| no_room(room_id))?;
         room.last_active = now;
@@ -337,12 +403,15 @@ impl Chatrooms {
             now,
             BTreeMap::from([(user.to_owned(), change::JOIN)]),
         );
-        Ok(ChatroomJoinResult {
-            room_id: room_id.to_owned(),
-            messages,
-            create_time: room.create_time,
-            member_count: room.members.len() as u32,
-            join_time,
+        Ok(Joined {
+            result: ChatroomJoinResult {
+                room_id: room_id.to_owned(),
+                messages,
+                create_time: room.create_time,
+                member_count: room.members.len() as u32,
+                join_time,
+            },
+            left_rooms,
         })
     }
 
@@ -365,8 +434,12 @@ impl Chatrooms {
         member
             .seats
             .retain(|s| s.session_id != session_id && s.live());
+        let seated = !quitting.is_empty();
         if !member.seats.is_empty() {
-            return Left::default();
+            return Left {
+                users: Vec::new(),
+                seated,
+            };
         }
         room.members.remove(user);
         // The quitting connection hears its own quit, as the vendor's does.
@@ -381,6 +454,7 @@ impl Chatrooms {
         }
         Left {
             users: vec![user.to_owned()],
+            seated,
         }
     }
 
@@ -414,7 +488,13 @@ impl Chatrooms {
             now,
             self.lifetimes.history_ms,
         );
-        Ok((sent_time, Left { users: gone }))
+        Ok((
+            sent_time,
+            Left {
+                users: gone,
+                seated: true,
+            },
+        ))
     }
 
     /// Publishes a message the server wrote (an entry notice) to everyone in the room.
@@ -584,7 +664,10 @@ impl Chatrooms {
             let users = left.iter().map(|u| (u.clone(), change::KICKED)).collect();
             room.user_change(room_id, now, users);
         }
-        Ok(Left { users: left })
+        Ok(Left {
+            users: left,
+            seated: false,
+        })
     }
 
     /// Number of rooms (admin and tests).

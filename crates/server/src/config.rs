@@ -56,6 +56,12 @@ pub struct Config {
     #[arg(long, default_value = "invisible", value_parser = parse_visibility)]
     pub profile_visibility: i32,
 
+    /// Let a user be in several chatrooms at once (the vendor's console
+    /// switch). Without it, as the vendor's default, joining a room takes the
+    /// user (every device) out of the room it was in.
+    #[arg(long)]
+    pub chatroom_multiple_rooms: bool,
+
     /// How often clients should ping (told in the ConnectAck). A session that sends
     /// nothing for three intervals is closed, and its device turns offline for the
     /// users subscribed to its online status. Durations as for --idle-timeout.
@@ -202,6 +208,8 @@ pub struct Settings {
     pub max_sensitive_words: usize,
     /// Profile visibility standing in for a user's NOT_SET.
     pub profile_visibility: i32,
+    /// Whether a user may be in several chatrooms at once.
+    pub chatroom_multiple_rooms: bool,
     /// How often clients should ping; three of them without a frame end a session.
     pub heartbeat_interval: Duration,
     /// Connection limits and timeouts.
@@ -224,6 +232,7 @@ impl Config {
                 offline_days: self.offline_days,
                 max_sensitive_words: self.max_sensitive_words,
                 profile_visibility: self.profile_visibility,
+                chatroom_multiple_rooms: self.chatroom_multiple_rooms,
                 heartbeat_interval: self.heartbeat_interval,
                 conn: ConnSettings {
                     idle_timeout: self.idle_timeout,

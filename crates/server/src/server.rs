@@ -108,6 +108,7 @@ pub async fn run(config: Config) -> Result<(), String> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    let chatrooms = Chatrooms::new(Lifetimes::default(), settings.chatroom_multiple_rooms);
     let state = AppState {
         settings: Arc::new(settings),
         store: store.clone(),
@@ -116,7 +117,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         alive: alive_tx.clone(),
         refusals,
         presence,
-        chatrooms: Arc::new(Chatrooms::new(Lifetimes::default())),
+        chatrooms: Arc::new(chatrooms),
     };
     let room_sweeper = tokio::spawn(crate::ws::chatroom::sweep_rooms(state.clone()));
     let app = Router::new()

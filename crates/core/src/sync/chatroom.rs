@@ -321,10 +321,15 @@ impl Engine {
                 );
                 json!({ "updatedEntries": [{ "chatroomId": room, "entries": entries }] })
             }
-            Some(chatroom_event::Kind::MultiLogin(status)) => {
-                json!({ "chatroomNotifyMultiLoginSync": {
-                    "chatroomId": room, "status": status, "time": e.time,
-                } })
+            Some(chatroom_event::Kind::MultiLogin(m)) => {
+                // `reason` is the vendor's and only means something on a quit.
+                let mut sync = json!({
+                    "chatroomId": room, "status": m.status, "time": e.time, "userId": m.user_id,
+                });
+                if m.status == 0 {
+                    sync["reason"] = json!(m.reason);
+                }
+                json!({ "chatroomNotifyMultiLoginSync": sync })
             }
             None => return,
         };

@@ -14,7 +14,7 @@ use imsync_protocol::{
 };
 
 use super::Session;
-use crate::chatrooms::Seat;
+use crate::chatrooms::{event_frame, multi_login, sync, Seat};
 use crate::clock::{new_message_uid, now_ms};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -105,38 +105,66 @@ fn seat(session: &Session) -> Seat {
     }
 }
 
-/// joinChatRoom / joinExistChatRoom (and the engine's rejoin).
-pub fn join(
+/// joinChatRoom / joinExistChatRoom (and the engine's rejoin). The user's other devices
+/// hear the join; a room the user left for this one loses its auto-delete entries.
+pub async fn join(
     state: &AppState,
     session: &Session,
     req: ChatroomJoinRequest,
 ) -> Result<Body, ApiError> {
     room("chatRoomId", &req.room_id)?;
     let count = at_most("count", req.count, MAX_JOIN_COUNT)?;
+    let now = now_ms();
     let joined = state.chatrooms.join(
         &req.room_id,
         &session.user_id,
         seat(session),
         req.create,
         count,
-        now_ms(),
+        now,
     )?;
-    Ok(Body::ChatroomJoin(joined))
+    let user = &session.user_id;
+    for left in joined.left_rooms {
+        let kind = multi_login(user, sync::QUIT, sync::REASON_OTHER_ROOM);
+        tell_other_devices(state, session, &left, now, kind);
+        after_leave(state, &left, vec![user.clone()]).await?;
+    }
+    let kind = multi_login(user, sync::JOIN, 0);
+    tell_other_devices(state, session, &req.room_id, now, kind);
+    Ok(Body::ChatroomJoin(joined.result))
 }
 
-/// quitChatRoom: the user's auto-delete entries go when its last connection leaves.
+/// Tells the session's user's other devices (the seed's chatroomNotifyMultiLoginSync: "其他端的在线设备").
+fn tell_other_devices(
+    state: &AppState,
+    session: &Session,
+    room_id: &str,
+    now: i64,
+    kind: chatroom_event::Kind,
+) {
+    if let Some(frame) = event_frame(room_id, now, kind) {
+        state
+            .registry
+            .send(&session.user_id, &frame, Some(&session.session_id));
+    }
+}
+
+/// quitChatRoom: the user's auto-delete entries go when its last connection leaves; its
+/// other devices hear the quit.
 pub async fn quit(
     state: &AppState,
     session: &Session,
     req: ChatroomQuitRequest,
 ) -> Result<(), ApiError> {
     room("chatRoomId", &req.room_id)?;
-    let left = state.chatrooms.quit(
-        &req.room_id,
-        &session.user_id,
-        &session.session_id,
-        now_ms(),
-    );
+    let now = now_ms();
+    let left = state
+        .chatrooms
+        .quit(&req.room_id, &session.user_id, &session.session_id, now);
+    if left.seated {
+        let kind = multi_login(&session.user_id, sync::QUIT, sync::REASON_OWN);
+        tell_other_devices(state, session, &req.room_id, now, kind);
+    }
     after_leave(state, &req.room_id, left.users).await
 }
 

@@ -286,7 +286,9 @@ async fn dispatch(
                 .await?;
             Ok(Some(profile_list(found.into_iter().collect())))
         }
-        request::Op::ChatroomJoin(req) => Ok(Some(super::chatroom::join(state, session, req)?)),
+        request::Op::ChatroomJoin(req) => {
+            Ok(Some(super::chatroom::join(state, session, req).await?))
+        }
         request::Op::ChatroomQuit(req) => {
             super::chatroom::quit(state, session, req).await?;
             Ok(None)

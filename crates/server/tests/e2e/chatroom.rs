@@ -7,7 +7,7 @@ use imsync_protocol::{
     chatroom_event, push, request, response, ChatroomEntry, ChatroomEntryChange,
     ChatroomGetEntriesRequest, ChatroomHistoryRequest, ChatroomInfoRequest, ChatroomJoinRequest,
     ChatroomQuitRequest, ChatroomRemoveEntriesRequest, ChatroomSetEntriesRequest, Conversation,
-    ConversationType, Message, Push, Response,
+    ConversationType, Message, Platform, Push, Response,
 };
 
 use serde_json::json;
@@ -455,4 +455,105 @@ async fn the_app_server_creates_queries_blocks_and_destroys_rooms() {
     assert_eq!(info(&mut alice, "hall", 0, 0).await.code, 23410);
     ok(&alice.request(join("hall", true, 0)).await);
     assert!(entries(&mut alice, "hall").await.is_empty());
+}
+
+/// The next multi-login notice of `c` (skipping other pushes).
+async fn next_multi_login(c: &mut Client) -> (String, i32, i32, String) {
+    loop {
+        if let Some(push::Event::ChatroomEvent(e)) = c.next_push().await.event {
+            if let Some(chatroom_event::Kind::MultiLogin(m)) = e.kind {
+                return (e.room_id, m.status, m.reason, m.user_id);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_users_other_devices_hear_its_joins_and_one_room_per_user_by_default() {
+    let server = Server::start(Opts::default());
+    let mut desk = server.desktop("alice").await;
+    let mut phone = server
+        .client("alice", Platform::Mobile, "alice-phone")
+        .await;
+    let mut bob = server.desktop("bob").await;
+
+    ok(&bob.request(join("r1", true, 0)).await);
+    ok(&desk.request(join("r1", true, 0)).await);
+    ok(&desk
+        .request(set("r1", &[("seat", "alice", true)], false))
+        .await);
+    // The phone (not in the room) hears the desktop's join; bob hears nothing of it.
+    assert_eq!(
+        next_multi_login(&mut phone).await,
+        ("r1".into(), 1, 0, "alice".into())
+    );
+
+    // Joining r2 takes alice out of r1: the desktop hears it was removed, the phone hears
+    // the quit (reason 2, another room) and the join, r1's members hear the quit, and her
+    // auto-delete entry in r1 goes.
+    ok(&desk.request(join("r2", true, 0)).await);
+    loop {
+        if let chatroom_event::Kind::UserChange(c) = next_room_event(&mut desk).await {
+            if c.users.get("alice") == Some(&3) {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        next_multi_login(&mut phone).await,
+        ("r1".into(), 0, 2, "alice".into())
+    );
+    assert_eq!(
+        next_multi_login(&mut phone).await,
+        ("r2".into(), 1, 0, "alice".into())
+    );
+    assert_eq!(
+        next_multi_login(&mut bob).await,
+        ("r1".into(), 0, 2, "alice".into())
+    );
+    assert!(entries(&mut bob, "r1").await.is_empty());
+    let r = info(&mut bob, "r1", 10, 1).await;
+    let Some(response::Body::ChatroomInfo(i)) = r.body else {
+        panic!("no info")
+    };
+    assert_eq!(i.member_count, 1, "{i:?}");
+    assert_eq!(
+        desk.try_send(text(room("r1"), "a1", "hi")).await.code,
+        23406
+    );
+
+    // A joinExistChatRoom that fails leaves her where she is.
+    assert_eq!(desk.request(join("nowhere", false, 0)).await.code, 23410);
+    expect_ack(desk.try_send(text(room("r2"), "a2", "still here")).await);
+
+    // Her own quit: the phone hears reason 1; a quit of a room she is not in says nothing.
+    ok(&desk
+        .request(request::Op::ChatroomQuit(ChatroomQuitRequest {
+            room_id: "r2".into(),
+        }))
+        .await);
+    assert_eq!(
+        next_multi_login(&mut phone).await,
+        ("r2".into(), 0, 1, "alice".into())
+    );
+    ok(&desk
+        .request(request::Op::ChatroomQuit(ChatroomQuitRequest {
+            room_id: "r2".into(),
+        }))
+        .await);
+    ok(&info(&mut phone, "r2", 0, 0).await);
+    assert!(phone.take_pushes().is_empty());
+}
+
+#[tokio::test]
+async fn several_rooms_per_user_when_the_server_allows_it() {
+    let server = Server::start(Opts {
+        extra_args: vec!["--chatroom-multiple-rooms".into()],
+        ..Opts::default()
+    });
+    let mut alice = server.desktop("alice").await;
+    ok(&alice.request(join("r1", true, 0)).await);
+    ok(&alice.request(join("r2", true, 0)).await);
+    expect_ack(alice.try_send(text(room("r1"), "a1", "one")).await);
+    expect_ack(alice.try_send(text(room("r2"), "a2", "two")).await);
 }
