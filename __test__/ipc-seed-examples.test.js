@@ -66,7 +66,7 @@ const before = {
     direct(e, 'insertMessage', { conversationType: 1, targetId: 'kw' }, { messageType: 'RC:TxtMsg', content: { content: 'has <keyword> inside' } }),
 }
 
-/** The media senders' examples (upload, then send): not served until media lands. */
+/** The media senders' examples (upload, then send): run with a placeholder file. */
 const MEDIA_EXAMPLES = ['sendFileMessage', 'sendHQVoiceMessage', 'sendSightMessage']
 /** The time stamp the examples use for `<时间戳>`. */
 const TIMESTAMP = 1632728573423
@@ -398,8 +398,8 @@ async function runPageExamples(win, rong, service, spy) {
   }
   // The media senders' examples: as printed they are not JavaScript (a comment's second line
   // printed as code, `},` before the call): a SyntaxError before any call. With those fixed,
-  // each sender answers 35004 naming itself without reaching the main process (uploads are
-  // not served yet; ipc-senders.test.js).
+  // each sender refuses the placeholder (not a File) naming msgBody.file, without reaching the
+  // main process (ipc-media.test.js sends real files).
   for (const name of MEDIA_EXAMPLES) {
     const asPrinted = results[name]
     assert.match(asPrinted.threw, /Unexpected/, `${name} as printed`)
@@ -410,8 +410,9 @@ async function runPageExamples(win, rong, service, spy) {
     assert.equal(fixed.answers.length, 1, name)
     const [[member, answer]] = fixed.answers
     assert.equal(member, name)
-    assert.equal(answer.code, 35004, `${name}: ${JSON.stringify(answer)}`)
-    assert.match(answer.msg, new RegExp(`\\b${name}\\b`))
+    // The placeholder file is a plain object, not a File: refused in the window (33003).
+    assert.equal(answer.code, 33003, `${name}: ${JSON.stringify(answer)}`)
+    assert.match(answer.msg, new RegExp(`\\b${name}\\b.*msgBody\\.file`))
     assert.deepEqual(fixed.logs, [], 'the example logs only a success')
   }
   // sendTypingStatusMessage: its completion value is the call's answer (not connected: 30002).

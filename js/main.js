@@ -60,6 +60,9 @@ const UNSUBSCRIBE_CHANNEL = 'imsync:unsubscribe'
 const READY_CHANNEL = 'imsync:ready'
 const STATE_CHANNEL = 'imsync:state'
 const INFO_CHANNEL = 'imsync:info'
+const MEDIA_STAGE_CHANNEL = 'imsync:media-stage'
+/** The calls whose `media.path` a window names (checked by MediaStage.refusePath). */
+const MEDIA_PATH_METHODS = new Set(['uploadMediaMessage', 'sendMediaMessage'])
 
 /** How often a pending connect is checked for its database being open. */
 const OPEN_POLL_MS = 5
@@ -138,6 +141,7 @@ class ServerClock {
 // The allow-list: js/methods.js, the one list js/renderer.js forwards too (never rekey,
 // encryptDatabase, recoverDatabase: those are main-process-only service methods below).
 const { EXTENSION_METHODS, IMLIB_METHODS, METHODS } = require('./methods.js')
+const { MediaStage } = require('./media-stage.js')
 const ALLOWED = new Set(METHODS)
 /** Calls that open a user database; other calls wait while one is in flight. */
 // recoverDatabase closes the database and opens a fresh one: calls wait for it like for an
@@ -288,7 +292,7 @@ class ImsyncService {
     if (!options || typeof options !== 'object' || Array.isArray(options)) {
       throw Object.assign(new TypeError('imsync init(options): options must be an object'), { code: INVALID_PARAMETER })
     }
-    const { windows = 'auto', validateSender, ...engineOptions } = options
+    const { windows = 'auto', validateSender, mediaPathFilter, ...engineOptions } = options
     if (windows !== 'auto' && windows !== 'manual') {
       throw Object.assign(new TypeError(`imsync init(options): options.windows must be 'auto' or 'manual', got ${describe(windows)}`), {
         code: INVALID_PARAMETER,
@@ -296,6 +300,9 @@ class ImsyncService {
     }
     if (validateSender !== undefined && typeof validateSender !== 'function') {
       throw Object.assign(new TypeError('imsync init(options): options.validateSender must be a function'), { code: INVALID_PARAMETER })
+    }
+    if (mediaPathFilter !== undefined && typeof mediaPathFilter !== 'function') {
+      throw Object.assign(new TypeError('imsync init(options): options.mediaPathFilter must be a function'), { code: INVALID_PARAMETER })
     }
     const app = electron && electron.app
     if (engineOptions.dbpath === undefined) {
@@ -306,6 +313,7 @@ class ImsyncService {
     /** @private */ this._mode = windows
     /** @private */ this._validateSender = validateSender || null
     /** @private */ this._engine = new Engine(engineOptions) // throws (33003) on invalid options
+    /** @private */ this._media = new MediaStage(engineOptions.dbpath, () => this._engine.userId, mediaPathFilter || null)
     /** @private */ this._appkey = typeof engineOptions.appkey === 'string' ? engineOptions.appkey : ''
     /** @private */ this._windows = new Map() // webContents.id -> { webContents, subs: Set<string>, cleanup }
     /** @private */ this._opening = null // the open/connect in flight, if any
@@ -603,6 +611,7 @@ class ImsyncService {
     if (!entry || entry.webContents !== wc) return
     this._windows.delete(wc.id)
     for (const fn of entry.cleanup) fn()
+    this._media.forget(wc.id).catch(() => {})
   }
 
   /** @private */
@@ -615,6 +624,8 @@ class ImsyncService {
       this._cleanups.push(() => ipcMain.removeHandler(CALL_CHANNEL))
       ipcMain.handle(INFO_CHANNEL, (event, kind) => this._info(event, kind))
       this._cleanups.push(() => ipcMain.removeHandler(INFO_CHANNEL))
+      ipcMain.handle(MEDIA_STAGE_CHANNEL, (event, request) => this._stage(event, request))
+      this._cleanups.push(() => ipcMain.removeHandler(MEDIA_STAGE_CHANNEL))
       const onSubscribe = (event, names) => {
         const entry = this._entryFor(event)
         if (!entry || !Array.isArray(names)) return
@@ -689,9 +700,26 @@ class ImsyncService {
       }
       const refused = refuseCall(method, args)
       if (refused) return refused
+      if (MEDIA_PATH_METHODS.has(method)) {
+        const media = args[1]
+        const p = media && typeof media === 'object' ? media.path : undefined
+        const bad = p === undefined || p === '' ? null : this._media.refusePath(p, 'media.path', event.sender)
+        if (bad) return bad
+      }
       return await this._dispatch(method, args)
     } catch (e) {
       return { code: MAIN_PROCESS_ERROR, msg: `imsync: ${errorText(e)}` }
+    }
+  }
+
+  /** 'imsync:media-stage': a renderer's Blob written to the media folder in chunks (MediaStage). @private */
+  async _stage(event, request) {
+    try {
+      const entry = this._entryFor(event)
+      if (!entry) return { code: MAIN_PROCESS_ERROR, msg: 'imsync: media-stage refused: the sender is not the top frame of a window registered with the imsync service' }
+      return await this._media.handle(entry.webContents.id, request)
+    } catch (e) {
+      return { code: MAIN_PROCESS_ERROR, msg: `imsync: media-stage: ${errorText(e)}` }
     }
   }
 

@@ -122,6 +122,10 @@ const IMLIB_METHODS = Object.freeze([
   'removeChatRoomEntries',
   'deleteRemoteMessages',
   'clearHistoryMessages',
+  'uploadMediaMessage',
+  'sendMediaMessage',
+  'downloadMediaMessage',
+  'cancelMediaTransfer',
 ])
 
 /** Every method name a renderer may call: the allow-list. */

@@ -31,6 +31,33 @@ declare namespace imsync {
   type IChatroomJoinResponse = import('./types').IChatroomJoinResponse
   type IChatroomInfo = import('./types').IChatroomInfo
   type IChatroomHistory = import('./types').IChatroomHistory
+  type IMediaInput = import('./types').IMediaInput
+  type IUploadedFileInfo = import('./types').IUploadedFileInfo
+  type IMediaProgress = import('./types').IMediaProgress
+
+  /** The media senders' msgBody (the seed's ISendFileMessageOptions and its kin). */
+  interface IMediaMessageBody {
+    file: Blob
+    user?: { id: string; name?: string; portraitUri?: string; extra?: string }
+    extra?: string
+    /** Seconds (HQ voice, sight). */
+    duration?: number
+    /** A sight message's Base64 cover. */
+    thumbnail?: string
+  }
+
+  /** The seed's IUploadHooks. */
+  interface IUploadHooks {
+    onProgress?: (progress: number) => void
+    /** May return a message (e.g. a registered custom type) to send instead. */
+    onComplete?: (fileInfo: IUploadedFileInfo) => void | BaseMessage | { messageType: string; content: Record<string, any> } | Promise<unknown>
+  }
+
+  /** The seed's IUploadMessageOption. */
+  type IUploadMessageOption = ISendMessageOptions & {
+    contentDisposition?: 'inline' | 'attachment'
+    onSendBefore?: (message: IAReceivedMessage) => void
+  }
 
   /** A message object: RongIMLib's BaseMessage (what the message classes construct). */
   interface BaseMessage<T = any> {
@@ -376,18 +403,35 @@ declare namespace imsync {
       messageBody: TextContent,
       options?: ISendMessageOptions & { onSendBefore?: (message: IAReceivedMessage) => void },
     ): Promise<ImResult<IAReceivedMessage>>
-    /** Not served yet (uploads): answers 35004 naming itself. Send an uploaded file's URL with sendMessage meanwhile. */
-    sendImageMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
-    /** Not served yet (uploads): answers 35004 naming itself. */
-    sendGIFMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
-    /** Not served yet (uploads): answers 35004 naming itself. */
-    sendFileMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
-    /** Not served yet (uploads): answers 35004 naming itself. */
-    sendHQVoiceMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
-    /** Not served yet (uploads): answers 35004 naming itself. */
-    sendSightMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown): Promise<ImResult<never>>
-    /** Not served yet (uploads): answers 35004 naming itself. */
+    /**
+     * The media senders (seed 002): upload `msgBody.file` (a File or Blob) through the main
+     * process, then send the message with the file's URL. `hooks.onProgress(percent)` runs at
+     * least once per whole percent; `hooks.onComplete(fileInfo)` may return another message to
+     * send instead. A failed upload answers 34011 with the stored FAILED message in `data`;
+     * resend it with `sendMediaMessage(conversation, { messageType }, { messageId })`.
+     */
+    sendImageMessage(conversation: IConversationOption, msgBody: IMediaMessageBody, hooks?: IUploadHooks, options?: IUploadMessageOption): Promise<ImResult<IAReceivedMessage>>
+    /** See sendImageMessage; content: remoteUrl, width, height, gifDataSize. */
+    sendGIFMessage(conversation: IConversationOption, msgBody: IMediaMessageBody, hooks?: IUploadHooks, options?: IUploadMessageOption): Promise<ImResult<IAReceivedMessage>>
+    /** See sendImageMessage; content: fileUrl, name, size, type (the extension). */
+    sendFileMessage(conversation: IConversationOption, msgBody: IMediaMessageBody, hooks?: IUploadHooks, options?: IUploadMessageOption): Promise<ImResult<IAReceivedMessage>>
+    /** See sendImageMessage; `msgBody.duration` (1-60 s) is required; content: remoteUrl, duration, type. */
+    sendHQVoiceMessage(conversation: IConversationOption, msgBody: IMediaMessageBody & { duration: number }, hooks?: IUploadHooks, options?: IUploadMessageOption): Promise<ImResult<IAReceivedMessage>>
+    /** See sendImageMessage; `msgBody.duration` is required, `msgBody.thumbnail` is the Base64 cover; content: sightUrl, content, duration, size, name. */
+    sendSightMessage(conversation: IConversationOption, msgBody: IMediaMessageBody & { duration: number }, hooks?: IUploadHooks, options?: IUploadMessageOption): Promise<ImResult<IAReceivedMessage>>
+    /** Not served: the seed documents no contract for it; answers 35004 naming itself. */
     sendCombineMessage(conversation: IConversationOption, messageBody: unknown, hooks?: unknown, options?: unknown, extra?: unknown): Promise<ImResult<never>>
+    /** Upload and send a file the main process can read by path (the senders above use it in two steps). */
+    sendMediaMessage(conversation: IConversationOption, media: IMediaInput, options?: ISendMessageOptions): Promise<ImResult<IAReceivedMessage>>
+    /** Step one of a media send: store (SENDING) and upload; then sendMessage(..., { messageId }). */
+    uploadMediaMessage(conversation: IConversationOption, media: IMediaInput, options?: ISendMessageOptions): Promise<ImResult<{ message: IAReceivedMessage; fileInfo: IUploadedFileInfo }>>
+    /**
+     * Download a media message's file to `<dbpath>/media/<userId>/` (resumable, MEDIA_PROGRESS
+     * events); records `localPath` on the message. A failure answers 33210; calling again resumes.
+     */
+    downloadMediaMessage(messageId: number, options?: { transferId?: string }): Promise<ImResult<{ localPath: string; message: IAReceivedMessage }>>
+    /** Stop the uploads and downloads of a local message (number) or one transfer (its id); resolves how many stopped. */
+    cancelMediaTransfer(target: number | string): Promise<ImResult<number>>
     recallMessage(conversation: IConversationOption, options: RecallOptions): Promise<ImResult<IAReceivedMessage>>
     /**
      * Remote delete (for the caller only: the server's history, this database, the user's

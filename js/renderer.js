@@ -193,6 +193,9 @@ const Events = Object.freeze(
       'GROUP_MESSAGE_DELIVERED',
       // imsync's own: { pulled, total } while a large offline backlog is pulled (first login).
       'OFFLINE_SYNC_PROGRESS',
+      // imsync's own: { transferId, messageId, direction, progress, done, total } while a
+      // media file uploads or downloads (downloadMediaMessage, the media senders).
+      'MEDIA_PROGRESS',
     ].map((n) => [n, n]),
   ),
 )
@@ -728,26 +731,143 @@ function sendTextMessage(conversation, messageBody, options) {
   return sendMessage(conversation, new TextMessage(messageBody), options)
 }
 
-/** The vendor's media senders: they upload the file, then send its URL. */
+/**
+ * The vendor's media senders (seed 002 "语法糖"): `(conversation, msgBody, hooks, sendOptions)`
+ * with `msgBody.file` a File or Blob. The file crosses to the main process as its path when
+ * Electron can name it (webUtils.getPathForFile), else in 1 MiB chunks staged to the user's
+ * media folder; the main process streams it to the server (Rust, off the JS thread) and
+ * reports progress (MEDIA_PROGRESS) back here, where `hooks.onProgress(percent)` runs. Then
+ * `hooks.onComplete(fileInfo)` may return another message to send instead; the message is
+ * sent under its stored messageId either way. `sendOptions.onSendBefore` gets the stored
+ * message once the upload starts.
+ */
 const MEDIA_SENDERS = Object.freeze({
-  sendImageMessage: 'ImageMessage',
-  sendGIFMessage: 'GIFMessage',
-  sendFileMessage: 'FileMessage',
-  sendHQVoiceMessage: 'HQVoiceMessage',
-  sendSightMessage: 'SightMessage',
+  sendImageMessage: 'RC:ImgMsg',
+  sendGIFMessage: 'RC:GIFMsg',
+  sendFileMessage: 'RC:FileMsg',
+  sendHQVoiceMessage: 'RC:HQVCMsg',
+  sendSightMessage: 'RC:SightMsg',
   sendCombineMessage: null,
 })
 
-/**
- * A media sender that is a member (typeof checks see a function) but not served yet: uploads
- * come with the media work. It answers 35004 naming itself and the way to send meanwhile.
- */
+const MEDIA_STAGE_CHANNEL = 'imsync:media-stage'
+const STAGE_CHUNK_BYTES = 1024 * 1024
+
+function isBlob(v) {
+  return typeof Blob !== 'undefined' && v instanceof Blob
+}
+
+/** The file's path on disk, when Electron can tell it ('' for a Blob made in the page). */
+function pathOfFile(file) {
+  const webUtils = electron && electron.webUtils
+  if (webUtils && typeof webUtils.getPathForFile === 'function') {
+    try {
+      return webUtils.getPathForFile(file) || ''
+    } catch {
+      return ''
+    }
+  }
+  return ''
+}
+
+/** Writes a Blob to the main process's media folder in bounded chunks; resolves its path. */
+async function stageBlob(file, name) {
+  const stage = (request) => ipcRenderer.invoke(MEDIA_STAGE_CHANNEL, request)
+  const opened = await stage({ op: 'open', name })
+  if (opened.code !== 0) return opened
+  const id = opened.data
+  try {
+    for (let at = 0; at < file.size; at += STAGE_CHUNK_BYTES) {
+      const bytes = new Uint8Array(await file.slice(at, Math.min(file.size, at + STAGE_CHUNK_BYTES)).arrayBuffer())
+      const w = await stage({ op: 'write', id, bytes })
+      if (w.code !== 0) return w
+    }
+  } catch (e) {
+    await stage({ op: 'abort', id }).catch(() => {})
+    return { code: ErrorCode.BIZ_ERROR_INVALID_PARAMETER, msg: `imsync: msgBody.file could not be read: ${errorText(e)}` }
+  }
+  return stage({ op: 'close', id })
+}
+
+function randomTransferId() {
+  const bytes = new Uint8Array(12)
+  globalThis.crypto.getRandomValues(bytes)
+  return 'r' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
 function mediaSender(name) {
-  const cls = MEDIA_SENDERS[name]
-  const meanwhile = cls ? `sendMessage(conversation, new ${cls}({ …, with the uploaded file's URL }))` : "sendMessage with a message that carries the uploaded file's URL"
+  const messageType = MEDIA_SENDERS[name]
+  if (!messageType) {
+    // The seed documents no sendCombineMessage contract (only CombineV2Message's export fix).
+    return {
+      [name]() {
+        return Promise.resolve({ code: ErrorCode.NOT_SUPPORT, msg: `imsync: ${name} is not served: the vendor documents no contract for it; upload the summary with sendFileMessage and send your combine message with sendMessage` })
+      },
+    }[name]
+  }
   return {
-    [name]() {
-      return Promise.resolve({ code: ErrorCode.NOT_SUPPORT, msg: `imsync: ${name} is not served yet (uploading media is not part of imsync yet); upload the file yourself and use ${meanwhile}` })
+    async [name](conversation, msgBody, hooks, sendOptions) {
+      if (!msgBody || typeof msgBody !== 'object' || !isBlob(msgBody.file)) {
+        return invalidArgument(`${name}(conversation, msgBody, hooks, sendOptions): msgBody.file must be a File or Blob, got ${describe(msgBody && msgBody.file)}`)
+      }
+      const file = msgBody.file
+      if (file.size === 0) return invalidArgument(`${name}: msgBody.file is empty: there is nothing to send`)
+      if (hooks != null && typeof hooks !== 'object') return invalidArgument(`${name}: hooks must be an object like { onProgress, onComplete }, got ${describe(hooks)}`)
+      const { onProgress, onComplete } = hooks || {}
+      const { onSendBefore, contentDisposition, ...options } = sendOptions && typeof sendOptions === 'object' ? sendOptions : {}
+      let path = pathOfFile(file)
+      if (!path) {
+        const staged = await stageBlob(file, file.name || 'file')
+        if (staged.code !== 0) return staged
+        path = staged.data
+      }
+      const transferId = randomTransferId()
+      let announced = false
+      const stop = addListener(Events.MEDIA_PROGRESS, (e) => {
+        if (!e || e.transferId !== transferId) return
+        if (!announced && typeof onSendBefore === 'function' && e.messageId) {
+          announced = true
+          invoke('getMessage', [e.messageId]).then((m) => {
+            try {
+              if (m.code === 0 && m.data) onSendBefore(m.data)
+            } catch (err) {
+              console.error('imsync: onSendBefore threw', err)
+            }
+          })
+        }
+        if (typeof onProgress === 'function') {
+          try {
+            onProgress(e.progress)
+          } catch (err) {
+            console.error('imsync: onProgress threw', err)
+          }
+        }
+      })
+      try {
+        const content = {}
+        for (const k of ['user', 'extra', 'duration']) if (msgBody[k] !== undefined) content[k] = msgBody[k]
+        if (typeof msgBody.thumbnail === 'string' && msgBody.thumbnail) content.content = msgBody.thumbnail
+        const media = { messageType, path, content, transferId }
+        if (file.name) media.name = file.name
+        if (file.type) media.mimeType = file.type
+        if (contentDisposition !== undefined) media.contentDisposition = contentDisposition
+        const up = await invoke('uploadMediaMessage', [conversation, media, options])
+        if (up.code !== 0) return up
+        let custom = null
+        if (typeof onComplete === 'function') {
+          try {
+            custom = await onComplete(up.data.fileInfo)
+          } catch (err) {
+            console.error('imsync: onComplete threw', err)
+          }
+        }
+        const stored = up.data.message
+        const message = custom && typeof custom === 'object' && typeof custom.messageType === 'string' ? { messageType: custom.messageType, content: custom.content } : { messageType: stored.messageType, content: stored.content }
+        const sendOpts = stored.messageId ? { ...options, messageId: stored.messageId } : options
+        return invoke('sendMessage', [conversation, message, sendOpts])
+      } finally {
+        stop()
+      }
     },
   }[name]
 }

@@ -264,6 +264,8 @@ export interface IAReceivedMessage {
   directedUserIds: string[]
   pushConfig?: IPushConfig
   readReceiptInfo?: IReadReceiptInfo
+  /** A media message's file on this device (the sender's file, or downloadMediaMessage's copy); never sent to the server. */
+  localPath?: string
 }
 
 /** What `insertMessage` accepts: a BaseMessage-like `{ messageType, content }` or a full message. */
@@ -381,6 +383,52 @@ export interface ISendMessageOptions {
   /** Resend a stored (failed) message under its original client id: never duplicated. */
   messageId?: number
   isStatusMessage?: boolean
+}
+
+/**
+ * What the media calls take (issue 12): the file to send, by absolute path (renderers pass a
+ * File/Blob to the vendor's senders; the main process stages it to disk when Electron has no
+ * path for it).
+ */
+export interface IMediaInput {
+  messageType: 'RC:ImgMsg' | 'RC:GIFMsg' | 'RC:FileMsg' | 'RC:HQVCMsg' | 'RC:SightMsg'
+  /** Absolute path; may be omitted on a resend (`options.messageId`), which reuses the message's `localPath`. */
+  path?: string
+  /** The name the server keeps and downloads are saved under; default: the path's file name. */
+  name?: string
+  /** Default: guessed from the name's extension. */
+  mimeType?: string
+  /** How the file URL opens in a browser; default inline for images, GIF, voice and video, attachment for files. */
+  contentDisposition?: 'inline' | 'attachment'
+  /**
+   * Content fields given by the app: `user`, `extra`; `duration` (seconds; required for
+   * RC:HQVCMsg (≤ 60) and RC:SightMsg); `content` (a sight's Base64 cover, or an image's own
+   * thumbnail instead of the one made from the file).
+   */
+  content?: Record<string, any>
+  /** Names the transfer in MEDIA_PROGRESS events and cancelMediaTransfer (1-64 of [A-Za-z0-9_-]). */
+  transferId?: string
+}
+
+/** What a finished upload tells (the seed's onComplete(fileInfo)). */
+export interface IUploadedFileInfo {
+  url: string
+  name: string
+  size: number
+  /** MIME type. */
+  type: string
+}
+
+/** The MEDIA_PROGRESS event: an upload or download moving (at least once per whole percent). */
+export interface IMediaProgress {
+  transferId: string
+  /** The local message (0 for a chatroom upload, which is not stored). */
+  messageId: number
+  direction: 'upload' | 'download'
+  /** 0-100. */
+  progress: number
+  done: number
+  total: number
 }
 
 /**

@@ -140,6 +140,18 @@ api! {
     send_message(conversation, message, options)
         ["conversation: IConversationOption, message: { messageType: string, content: Record<string, any> }, options?: ISendMessageOptions"]
         -> "Promise<ImResult<IAReceivedMessage>>";
+    // Media (issue 12): the file is streamed from disk to imsync-server off the JS thread.
+    send_media_message(conversation, media, options)
+        ["conversation: IConversationOption, media: IMediaInput, options?: ISendMessageOptions"]
+        -> "Promise<ImResult<IAReceivedMessage>>";
+    upload_media_message(conversation, media, options)
+        ["conversation: IConversationOption, media: IMediaInput, options?: ISendMessageOptions"]
+        -> "Promise<ImResult<{ message: IAReceivedMessage, fileInfo: IUploadedFileInfo }>>";
+    download_media_message(message_id, options)
+        ["messageId: number, options?: { transferId?: string }"]
+        -> "Promise<ImResult<{ localPath: string, message: IAReceivedMessage }>>";
+    cancel_media_transfer(target)
+        ["target: number | string"] -> "Promise<ImResult<number>>";
     // close: closes the database after queued work finishes; idempotent.
     close() [""] -> "Promise<ImResult<void>>";
     // Key management of the encrypted database (`encryptionKey`). Main process only: they

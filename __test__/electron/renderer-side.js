@@ -62,5 +62,7 @@ module.exports = {
   ipcRenderer,
   contextBridge: world.contextBridge,
   webFrame: {},
+  // Electron >= 29: the disk path of a File the user chose, '' for any other Blob.
+  webUtils: { getPathForFile: (file) => world.chosenFiles.get(file) || '' },
   __isStandIn: true,
 }

@@ -13,6 +13,11 @@
 
 const vm = require('node:vm')
 const util = require('node:util')
+const fs = require('node:fs')
+const path = require('node:path')
+
+/** Files "chosen by the user" (__imsyncTestChooseFile) -> their disk paths. */
+const chosenFiles = new WeakMap()
 
 const webPreferences = JSON.parse(process.env.IMSYNC_ELECTRON_WEBPREFS || '{}')
 // Electron defaults: contextIsolation on (12+), sandbox on (20+) unless nodeIntegration.
@@ -46,6 +51,16 @@ const pageContext = vm.createContext({})
     clearInterval,
     queueMicrotask,
     structuredClone,
+    Blob,
+    File,
+    crypto: globalThis.crypto,
+    // Stands in for a user picking a file in an <input type=file> (tests only): a File whose
+    // disk path webUtils.getPathForFile knows, as Electron's does for chosen files.
+    __imsyncTestChooseFile: (filePath, type = '') => {
+      const file = new File([fs.readFileSync(filePath)], path.basename(filePath), { type })
+      chosenFiles.set(file, filePath)
+      return file
+    },
   })
   vm.runInContext('var window = globalThis; var self = globalThis;', pageContext)
 }
@@ -122,6 +137,9 @@ function pass(value, to, cache = new Map()) {
     for (let i = 0; i < value.length; i++) out[i] = pass(value[i], to, cache)
     return out
   }
+  // A Blob (File) crosses as itself: Electron clones it with its backing, so
+  // webUtils.getPathForFile still knows a chosen file after it crossed.
+  if (value instanceof Blob) return value
   if (value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
     return structuredClone(value)
   }
@@ -160,6 +178,7 @@ if (executeInMainWorldAvailable) {
 }
 
 module.exports = {
+  chosenFiles,
   webPreferences,
   contextIsolation,
   sandbox,

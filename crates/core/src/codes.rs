@@ -42,3 +42,10 @@ pub const DATABASE_NOTHING_TO_RECOVER: i32 = 33204;
 pub const DATABASE_NOT_ENCRYPTED: i32 = 33205;
 /// `encryptDatabase` on an encrypted database: `rekey(newKey)` is the call that changes its key.
 pub const DATABASE_ALREADY_ENCRYPTED: i32 = 33206;
+
+/// An upload failed, was refused by the server or was cancelled (the vendor's UPLOAD_FAIL);
+/// the message stays FAILED and a resend uploads again.
+pub const UPLOAD_FAIL: i32 = 34011;
+/// A media download failed or was cancelled (imsync's own: the vendor's web SDK leaves
+/// downloading to the browser). The partial file is kept, so calling again resumes.
+pub const DOWNLOAD_FAIL: i32 = 33210;

@@ -56,6 +56,8 @@ pub struct Engine {
     server_offset: std::sync::atomic::AtomicI64,
     /// The chatrooms this engine is in (rejoined after a reconnect; windows share them).
     pub(crate) chatrooms: crate::sync::chatroom::JoinedRooms,
+    /// Media uploads and downloads in flight, and the token uploads authenticate with.
+    pub(crate) media: crate::media::MediaState,
 }
 
 /// `server_offset` before the server was ever heard.
@@ -96,6 +98,7 @@ impl Engine {
             damaged_open: Default::default(),
             server_offset: std::sync::atomic::AtomicI64::new(NO_SERVER_TIME),
             chatrooms: Default::default(),
+            media: Default::default(),
         })
     }
 

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod json_text;
 pub mod logging;
+pub mod media;
 pub mod message;
 pub mod model;
 pub mod options;

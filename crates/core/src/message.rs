@@ -273,6 +273,13 @@ impl Parser<'_> {
         {
             extra.insert("readReceiptInfo".into(), Value::Object(r.clone()));
         }
+        // A media message's file on this device (sent from it, or downloaded): local only,
+        // never part of the content that goes to the server.
+        if let Some(p) = args::string(m.get("localPath"), &field("localPath"))? {
+            if !p.is_empty() {
+                extra.insert("localPath".into(), json!(p));
+            }
+        }
         let extra = (!extra.is_empty()).then(|| Value::Object(extra).to_string());
         if let Some(e) = extra.as_ref().filter(|e| e.len() > MAX_CONTENT_BYTES) {
             return Err(ImError::invalid(format!(
@@ -421,6 +428,9 @@ pub fn write_row(w: &mut JsonWriter, r: &rusqlite::Row<'_>) -> rusqlite::Result<
     w.key("isPersisted").bool(flags & flag::PERSISTED != 0);
     w.key("isPersited").bool(flags & flag::PERSISTED != 0);
     w.key("isStatusMessage").bool(flags & flag::STATUS != 0);
+    if let Some(p) = extra_field("localPath") {
+        w.key("localPath").value(p);
+    }
     w.key("messageDirection").int(r.get(5)?);
     w.key("messageId").int(r.get(0)?);
     w.key("messageType").str(r.get_ref(3)?.as_str()?);

@@ -21,7 +21,7 @@ use crate::store::{history, inbox, writes};
 const BIZ_ERROR_CONNECTING: i32 = 33006;
 const CONNECTION_EXIST: i32 = 34001;
 const TOKEN_INCORRECT: i32 = 31004;
-const SYS_CONVERSATION_NOT_SUPPORT: i32 = 20109;
+pub(crate) const SYS_CONVERSATION_NOT_SUPPORT: i32 = 20109;
 
 /// `setCheckDuplicateMessage`: a received message without a sender client id that
 /// repeats a stored one from the same sender — same type, content *and* sentTime — is a
@@ -112,6 +112,8 @@ impl Engine {
             let (stop_tx, stop_rx) = watch::channel(false);
             sync.status = Some(Status::Connecting);
             let engine = self.clone();
+            // Uploads authenticate with the same token (media/upload.rs).
+            self.media.set_token(&token);
             let params = Params { token, kick_enable };
             let task = tokio::spawn(async move {
                 // The database must be open before the first frame is applied.
@@ -391,6 +393,13 @@ impl Engine {
             p.client_id = Some(new_client_id());
             p
         };
+        // A resend stores what it sends: the media senders resend their SENDING message
+        // with the uploaded file's URL (or the app's own message from onComplete).
+        let resent_content = (
+            req.content.clone(),
+            object_name.clone(),
+            crate::registry::search_text(&info, &Value::Object(content.clone())),
+        );
         let (id, client_id) = db
             .store
             .write(move |tx| {
@@ -433,9 +442,11 @@ impl Engine {
                     } else {
                         client_id
                     };
+                    let (content, object_name, search) = &resent_content;
+                    inbox::replace_content(tx, id, content, search.as_deref())?;
                     tx.execute(
-                        "UPDATE messages SET sent_status = ?2, client_id = ?3 WHERE id = ?1",
-                        params![id, sent_status::SENDING, client_id],
+                        "UPDATE messages SET sent_status = ?2, client_id = ?3, object_name = ?4 WHERE id = ?1",
+                        params![id, sent_status::SENDING, client_id, object_name],
                     )?;
                     return Ok((id, client_id));
                 }
@@ -498,7 +509,7 @@ impl Engine {
         }
     }
 
-    async fn stored_message(&self, id: i64) -> ImResult<Value> {
+    pub(crate) async fn stored_message(&self, id: i64) -> ImResult<Value> {
         self.db()?
             .store
             .read(move |c| {

@@ -1,7 +1,7 @@
 //! The sync engine: one WebSocket session per signed-in user to imsync-server, the inbox
 //! cursor kept in the database, the persisted outbox, heartbeat and reconnect.
 
-mod api;
+pub(crate) mod api;
 mod blacklist;
 pub(crate) mod chatroom;
 mod chatroom_entries;

@@ -1,0 +1,274 @@
+'use strict'
+// Media messages (issue 12; seed 002 "语法糖"), end to end: imsync-server on loopback; alice's
+// engine in the main process (js/main.js), her sends made by the vendor's senders in a secure
+// window (contextIsolation + sandbox) of the test `electron` stand-in; bob is a native Engine.
+// - each media type from the window: a chosen File (crosses as its path) or a page Blob
+//   (crosses in chunks); progress monotonic to 100; bob receives it and downloads
+//   byte-identical data (sha256); the image thumbnail is a JPEG of at most 240 px;
+// - onComplete returning another message sends that one instead;
+// - bad input (no file, empty Blob, voice without duration) answers 33003 and stores nothing;
+// - a file over the server's limit ends FAILED with 34011;
+// - an upload cut mid-way (the link refuses every retry) ends FAILED 34011 and a resend with
+//   options.messageId uploads again from the message's localPath and completes.
+// No sleeps for ordering: every wait ends on an event or a reply.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const net = require('node:net')
+const path = require('node:path')
+const zlib = require('node:zlib')
+
+const h = require('./electron/harness')
+const { startServer } = require('./helpers/server')
+const { tapOf } = require('./helpers/engine-tap')
+const { Engine } = require('../index.js')
+
+const SECRET = 'media-secret'
+const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex')
+
+/** A real PNG (RGB gradient), encoded here so the test needs no image library. */
+function png(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    return c >>> 0
+  })
+  const crc = (buf) => {
+    let c = 0xffffffff
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8)
+    return (c ^ 0xffffffff) >>> 0
+  }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(data.length)
+    const body = Buffer.concat([Buffer.from(type), data])
+    const sum = Buffer.alloc(4)
+    sum.writeUInt32BE(crc(body))
+    return Buffer.concat([len, body, sum])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(width, 0)
+  ihdr.writeUInt32BE(height, 4)
+  ihdr[8] = 8
+  ihdr[9] = 2
+  const raw = Buffer.alloc((width * 3 + 1) * height)
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = y * (width * 3 + 1) + 1 + x * 3
+      raw[o] = (x * 255) / width
+      raw[o + 1] = (y * 255) / height
+      raw[o + 2] = 128
+    }
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))])
+}
+
+/** The width and height in a JPEG's SOF marker. */
+function jpegSize(buf) {
+  assert.equal(buf.readUInt16BE(0), 0xffd8, 'a JPEG starts with SOI')
+  let at = 2
+  while (at < buf.length) {
+    const marker = buf.readUInt16BE(at)
+    const len = buf.readUInt16BE(at + 2)
+    if (marker >= 0xffc0 && marker <= 0xffc3) return { height: buf.readUInt16BE(at + 5), width: buf.readUInt16BE(at + 7) }
+    at += 2 + len
+  }
+  throw new Error('no SOF marker')
+}
+
+/** A TCP relay to `target`, throttled client→server; `cut()` drops it and refuses until `restore()`. */
+async function relay(t, target, bytesPerSecond) {
+  const { hostname, port } = new URL(target)
+  const sockets = new Set()
+  let refusing = false
+  const server = net.createServer((client) => {
+    if (refusing) return client.destroy()
+    const upstream = net.connect(Number(port), hostname)
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => {})
+    }
+    client.on('data', (chunk) => {
+      upstream.write(chunk)
+      client.pause()
+      setTimeout(() => client.resume(), (chunk.length / bytesPerSecond) * 1000)
+    })
+    upstream.pipe(client)
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut() {
+      refusing = true
+      for (const s of sockets) s.destroy()
+    },
+    restore() {
+      refusing = false
+    },
+  }
+}
+
+/** Runs `imsync.<method>(...args)` in the window's page world; resolves the envelope. */
+const call = (win, method, args = []) => h.page(win, `return await imsync.${method}(...${JSON.stringify(args)})`, 30000)
+
+async function bobOf(t, server) {
+  const dbpath = h.tmpDir('media-bob')
+  const engine = new Engine({ appkey: h.APPKEY, dbpath, serverUrl: server.url, logOutputLevel: 1 })
+  engine.onEvent(() => {})
+  const tap = tapOf(engine)
+  t.after(async () => {
+    await engine.disconnect()
+    await engine.close()
+    fs.rmSync(dbpath, { recursive: true, force: true })
+  })
+  assert.equal((await engine.connect(await server.getToken('bob'))).code, 0)
+  return { engine, tap }
+}
+
+test('media from a window: every type uploads, reaches bob, downloads byte-identical; hooks; bad input; over the limit', async (t) => {
+  const server = await startServer(t, { appKey: h.APPKEY, appSecret: SECRET, args: ['--max-file-size', String(3 * 1024 * 1024)] })
+  const { dbpath } = h.startService(t, { serverUrl: server.url })
+  const win = await h.openWindow()
+  await h.page(win, `globalThis.progress = {}; imsync.addEventListener(imsync.Events.MEDIA_PROGRESS, (e) => (progress[e.transferId] ||= []).push(e.progress))`)
+  assert.equal((await call(win, 'connect', [await server.getToken('alice')])).code, 0)
+  const bob = await bobOf(t, server)
+  const files = h.tmpDir('media-files')
+  t.after(() => fs.rmSync(files, { recursive: true, force: true }))
+  const toBob = { conversationType: 1, targetId: 'bob' }
+
+  const image = png(1200, 800)
+  fs.writeFileSync(path.join(files, 'photo.png'), image)
+  const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64')
+  fs.writeFileSync(path.join(files, 'spin.gif'), gif)
+  const voice = crypto.randomBytes(40_000)
+  fs.writeFileSync(path.join(files, 'note.aac'), voice)
+  // The page builds the same bytes: (i * 7 + 3) mod 256.
+  const DOC_BYTES = 1_500_000
+  const document = Buffer.from(Uint8Array.from({ length: DOC_BYTES }, (_, i) => (i * 7 + 3) & 255))
+
+  // Each sender from the page, with the seed's arguments; collect progress per send.
+  const cases = [
+    ['sendImageMessage', `__imsyncTestChooseFile(${JSON.stringify(path.join(files, 'photo.png'))}, 'image/png')`, '{}', 'RC:ImgMsg', 'imageUri', image],
+    ['sendGIFMessage', `__imsyncTestChooseFile(${JSON.stringify(path.join(files, 'spin.gif'))}, 'image/gif')`, '{}', 'RC:GIFMsg', 'remoteUrl', gif],
+    // A Blob made in the page has no path: it crosses in chunks.
+    ['sendFileMessage', `new File([Uint8Array.from({ length: ${DOC_BYTES} }, (_, i) => (i * 7 + 3) & 255)], 'report.bin')`, '{ extra: "e" }', 'RC:FileMsg', 'fileUrl', document],
+    ['sendHQVoiceMessage', `__imsyncTestChooseFile(${JSON.stringify(path.join(files, 'note.aac'))})`, '{ duration: 7 }', 'RC:HQVCMsg', 'remoteUrl', voice],
+    ['sendSightMessage', `__imsyncTestChooseFile(${JSON.stringify(path.join(files, 'note.aac'))})`, '{ duration: 3, thumbnail: "AAAA" }', 'RC:SightMsg', 'sightUrl', voice],
+  ]
+  for (const [sender, fileExpr, body, messageType, urlField, bytes] of cases) {
+    const r = await h.page(
+      win,
+      `const seen = []
+      const file = ${fileExpr}
+      const r = await imsync.${sender}({ conversationType: 1, targetId: 'bob' }, { file, ...${body} }, { onProgress: (p) => seen.push(p), onComplete: (info) => { globalThis.lastInfo = info } })
+      return { r, seen, info: globalThis.lastInfo }`,
+      30000,
+    )
+    assert.equal(r.r.code, 0, `${sender}: ${JSON.stringify(r.r)}`)
+    const sent = r.r.data
+    assert.equal(sent.messageType, messageType)
+    assert.equal(sent.sentStatus, 30, `${sender} is SENT`)
+    const url = sent.content[urlField]
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/media\/file\/[0-9a-f]{32}\//, `${sender}: ${urlField}`)
+    assert.equal(r.info.url, url)
+    assert.equal(r.info.size, bytes.length)
+    assert.ok(r.seen.length >= 1 && r.seen.at(-1) === 100, `${sender}: progress ends at 100: ${r.seen}`)
+    assert.deepEqual(r.seen, [...r.seen].sort((a, b) => a - b), `${sender}: progress is monotonic`)
+    assert.equal(sent.localPath && fs.existsSync(sent.localPath), true, `${sender}: the sender's copy has a localPath`)
+    assert.ok(!JSON.stringify(sent.content).includes(dbpath) && !JSON.stringify(sent.content).includes(files), 'no local path in the content')
+
+    // bob receives it and downloads byte-identical data, with progress.
+    const got = await bob.tap.wait((e) => e.name === 'MESSAGES' && e.payload.messages.some((m) => m.messageUId === sent.messageUId), `bob receives ${messageType}`)
+    const m = got.payload.messages.find((x) => x.messageUId === sent.messageUId)
+    assert.equal(m.content[urlField], url)
+    const dl = await bob.engine.downloadMediaMessage(m.messageId)
+    assert.equal(dl.code, 0, JSON.stringify(dl))
+    assert.equal(sha256(fs.readFileSync(dl.data.localPath)), sha256(bytes), `${sender}: downloaded bytes`)
+    assert.equal(dl.data.message.localPath, dl.data.localPath)
+    assert.equal(dl.data.message.receivedStatusInfo.isDownload, true)
+    const again = await bob.engine.getMessage(m.messageId)
+    assert.equal(again.data.localPath, dl.data.localPath, 'the path is recorded on the message')
+  }
+  const lastImage = (await call(win, 'getHistoryMessages', [toBob, { count: 20 }])).data.list.find((m) => m.messageType === 'RC:ImgMsg')
+  const thumb = jpegSize(Buffer.from(lastImage.content.content, 'base64'))
+  assert.deepEqual(thumb, { width: 240, height: 160 }, 'the thumbnail is a JPEG, longest edge 240')
+  const gifSent = (await call(win, 'getHistoryMessages', [toBob, { count: 20 }])).data.list.find((m) => m.messageType === 'RC:GIFMsg')
+  assert.deepEqual([gifSent.content.width, gifSent.content.height, gifSent.content.gifDataSize], [1, 1, gif.length])
+
+  // onComplete returning another message: that one is sent, under the same stored message.
+  const custom = await h.page(
+    win,
+    `const file = __imsyncTestChooseFile(${JSON.stringify(path.join(files, 'note.aac'))})
+    return await imsync.sendFileMessage({ conversationType: 1, targetId: 'bob' }, { file }, { onComplete: (info) => new imsync.TextMessage({ content: 'file at ' + info.url }) })`,
+  )
+  assert.equal(custom.code, 0, JSON.stringify(custom))
+  assert.equal(custom.data.messageType, 'RC:TxtMsg')
+  assert.match(custom.data.content.content, /^file at http:/)
+  assert.equal((await call(win, 'getMessage', [custom.data.messageId])).data.messageType, 'RC:TxtMsg')
+
+  // Bad input: 33003 naming the argument; nothing stored.
+  const before = (await call(win, 'getHistoryMessages', [toBob, { count: 100 }])).data.list.length
+  for (const [expr, says] of [
+    [`imsync.sendImageMessage({ conversationType: 1, targetId: 'bob' }, {})`, 'msgBody.file'],
+    [`imsync.sendFileMessage({ conversationType: 1, targetId: 'bob' }, { file: new Blob([]) })`, 'empty'],
+    [`imsync.sendHQVoiceMessage({ conversationType: 1, targetId: 'bob' }, { file: __imsyncTestChooseFile(${JSON.stringify(path.join(files, 'note.aac'))}) })`, 'media.content.duration'],
+    [`imsync.sendImageMessage({ conversationType: 1, targetId: 'bob' }, { file: __imsyncTestChooseFile(${JSON.stringify(path.join(files, 'note.aac'))}) })`, 'not an image'],
+    [`imsync.uploadMediaMessage({ conversationType: 1, targetId: 'bob' }, { messageType: 'RC:FileMsg', path: ${JSON.stringify(path.join(dbpath, 'x.db'))} })`, 'database folder'],
+    [`imsync.uploadMediaMessage({ conversationType: 1, targetId: 'bob' }, { messageType: 'RC:FileMsg', path: ${JSON.stringify(files)} })`, 'directory'],
+  ]) {
+    const r = await h.page(win, `return await ${expr}`)
+    assert.equal(r.code, 33003, `${expr}: ${JSON.stringify(r)}`)
+    assert.ok(r.msg.includes(says), `${expr}: ${r.msg}`)
+  }
+  assert.equal((await call(win, 'getHistoryMessages', [toBob, { count: 100 }])).data.list.length, before, 'refused sends stored nothing')
+
+  // Over the server's limit (3 MB here): FAILED with 34011, the message in data.
+  const big = await h.page(win, `return await imsync.sendFileMessage({ conversationType: 1, targetId: 'bob' }, { file: new File([new Uint8Array(3 * 1024 * 1024 + 1)], 'big.bin') })`, 30000)
+  assert.equal(big.code, 34011, JSON.stringify(big))
+  assert.equal(big.data.sentStatus, 20)
+  assert.match(big.msg, /big\.bin/)
+})
+
+test('an upload cut mid-way ends FAILED 34011; a resend uploads again from localPath and completes', async (t) => {
+  const server = await startServer(t, { appKey: h.APPKEY, appSecret: SECRET })
+  const link = await relay(t, server.url, 2 * 1024 * 1024)
+  const { service } = h.startService(t, { serverUrl: link.url, reconnectInterval: 100 })
+  const bob = await bobOf(t, server)
+  const engine = service.engine
+  assert.equal((await engine.connect(await server.getToken('alice'))).code, 0)
+  const files = h.tmpDir('media-cut')
+  t.after(() => fs.rmSync(files, { recursive: true, force: true }))
+  const bytes = crypto.randomBytes(4 * 1024 * 1024)
+  const file = path.join(files, 'movie.mp4')
+  fs.writeFileSync(file, bytes)
+  const toBob = { conversationType: 1, targetId: 'bob' }
+
+  // Cut the link (and refuse reconnects) once a fifth has gone.
+  const tap = tapOf(engine)
+  const cutAt = tap.wait((e) => e.name === 'MEDIA_PROGRESS' && e.payload.progress >= 20, 'upload under way', { ms: 20000 }).then(() => link.cut())
+  const failed = await engine.sendMediaMessage(toBob, { messageType: 'RC:SightMsg', path: file, content: { duration: 9 } })
+  await cutAt
+  assert.equal(failed.code, 34011, JSON.stringify(failed))
+  assert.equal(failed.data.sentStatus, 20)
+  assert.equal(failed.data.localPath, file)
+
+  // The cut dropped the WebSocket too: once the link is back the engine reconnects.
+  const mark = tap.events.length
+  link.restore()
+  await tap.wait((e) => e.name === 'CONNECTED', 'reconnected', { from: mark, ms: 20000 })
+  const resent = await engine.sendMediaMessage(toBob, { messageType: 'RC:SightMsg', content: { duration: 9 } }, { messageId: failed.data.messageId })
+  assert.equal(resent.code, 0, JSON.stringify(resent))
+  assert.equal(resent.data.messageId, failed.data.messageId, 'the same stored message')
+  assert.equal(resent.data.sentStatus, 30)
+  const got = await bob.tap.wait((e) => e.name === 'MESSAGES' && e.payload.messages.some((m) => m.messageUId === resent.data.messageUId), 'bob receives the resent video')
+  const m = got.payload.messages.find((x) => x.messageUId === resent.data.messageUId)
+  const dl = await bob.engine.downloadMediaMessage(m.messageId)
+  assert.equal(sha256(fs.readFileSync(dl.data.localPath)), sha256(bytes))
+})

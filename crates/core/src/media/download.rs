@@ -1,0 +1,198 @@
+//! `downloadMediaMessage(messageId, options?)`: fetches a media message's file into the
+//! user's media folder (`<dbpath>/media/<userId>/`), resumable (a `.part` file and an HTTP
+//! Range request), with `MEDIA_PROGRESS` events, and records the file's path on the message
+//! (`localPath`, `receivedStatusInfo.isDownload`) so it opens offline afterwards.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, OptionalExtension};
+use serde_json::{json, Value};
+
+use super::content::Kind;
+use super::transfer;
+use super::upload::{new_transfer_id, progress_events};
+use crate::args;
+use crate::codes::DOWNLOAD_FAIL;
+use crate::engine::{message_id, no_such_message, Engine};
+use crate::error::{ImError, ImResult};
+use crate::model::received_status;
+
+/// A file name that is safe on every platform: path separators, control and reserved
+/// characters become '_', and the length is bounded.
+fn safe_file_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
+    let mut out: String = trimmed.chars().take(120).collect();
+    if out.is_empty() {
+        out = "file".into();
+    }
+    out
+}
+
+/// The name to save under: the content's `name`, else the URL's last path segment.
+fn file_name(content: &Value, url: &str) -> String {
+    if let Some(n) = content
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        return safe_file_name(n);
+    }
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let decoded = percent_decode(last);
+    safe_file_name(&decoded)
+}
+
+/// Decodes %XX escapes (invalid ones are kept as they are).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Engine {
+    /// The folder media files of the open user are kept in.
+    pub(crate) fn media_dir(&self) -> ImResult<PathBuf> {
+        let user = self.db()?.user_id.clone();
+        Ok(Path::new(&self.options().dbpath).join("media").join(user))
+    }
+
+    /// `downloadMediaMessage(messageId, { transferId? })`: resolves `{ localPath, message }`.
+    /// A message whose file is already on this device (its sender's copy, or an earlier
+    /// download still in place) answers at once.
+    pub async fn download_media_message(
+        &self,
+        message_id: Value,
+        options: Value,
+    ) -> ImResult<Value> {
+        let id = self::message_id(Some(&message_id), "messageId")?;
+        let opts = args::optional_object(Some(&options), "options")?
+            .cloned()
+            .unwrap_or_default();
+        let transfer_id = args::string(opts.get("transferId"), "options.transferId")?
+            .map(str::to_owned)
+            .unwrap_or_else(new_transfer_id);
+        let db = self.db()?;
+        let row = db
+            .store
+            .read(move |c| {
+                Ok(c.prepare_cached(
+                    "SELECT object_name, content, json_extract(extra, '$.localPath') FROM messages WHERE id = ?1",
+                )?
+                .query_row([id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })
+                .optional()?)
+            })
+            .await?;
+        let Some((object_name, content, local)) = row else {
+            return Err(no_such_message("messageId", id));
+        };
+        let kind = Kind::from_object_name(&object_name).ok_or_else(|| {
+            ImError::invalid(format!(
+                "messageId {id} is a {object_name} message, not a media message (image, GIF, file, HQ voice or sight)"
+            ))
+        })?;
+        let content: Value = serde_json::from_str(&content).unwrap_or(Value::Null);
+        if let Some(p) = local.filter(|p| Path::new(p).is_file()) {
+            return Ok(json!({ "localPath": p, "message": self.stored_message(id).await? }));
+        }
+        let url = content
+            .get(kind.url_field())
+            .and_then(Value::as_str)
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            .ok_or_else(|| {
+                ImError::invalid(format!(
+                    "messageId {id} has no file URL to download ({} is not an http(s) URL)",
+                    kind.url_field()
+                ))
+            })?
+            .to_owned();
+        let dir = self.media_dir()?;
+        let dest = dir.join(format!("{id}-{}", file_name(&content, &url)));
+        let Some(registration) = self.media.register(&transfer_id, id) else {
+            return Err(ImError::invalid(format!(
+                "message {id} (or transfer {transfer_id}) is already transferring"
+            )));
+        };
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+            ImError::new(
+                DOWNLOAD_FAIL,
+                format!("cannot create the media folder {}: {e}", dir.display()),
+            )
+        })?;
+        let progress = progress_events(self, &transfer_id, id, "download");
+        transfer::download(&url, &dest, progress, &registration.cancel)
+            .await
+            .map_err(|e| {
+                ImError::new(
+                    DOWNLOAD_FAIL,
+                    format!("download of message {id} failed: {e}"),
+                )
+            })?;
+        drop(registration);
+        let path = dest.to_string_lossy().into_owned();
+        let recorded = path.clone();
+        db.store
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE messages SET extra = json_set(coalesce(extra, '{}'), '$.localPath', ?2), \
+                     received_status = received_status | ?3 WHERE id = ?1",
+                    params![id, recorded, received_status::DOWNLOADED],
+                )?;
+                Ok(())
+            })
+            .await?;
+        Ok(json!({ "localPath": path, "message": self.stored_message(id).await? }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_names_are_safe_and_come_from_the_content_or_the_url() {
+        assert_eq!(
+            file_name(&json!({ "name": "a/b:c.txt" }), "http://x/y"),
+            "a_b_c.txt"
+        );
+        assert_eq!(
+            file_name(
+                &json!({}),
+                "http://h/media/file/ab12/%E5%9B%BE%20one.png?expires=1"
+            ),
+            "图 one.png"
+        );
+        assert_eq!(file_name(&json!({ "name": ".." }), "http://h/"), "file");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%图"), "%图");
+    }
+}
