@@ -50,8 +50,9 @@ export async function dropinExamples(): Promise<void> {
   const conversation = { conversationType: RongIMLib.ConversationType.PRIVATE, targetId: 'bob' }
   const r = await RongIMLib.sendTextMessage(conversation, { content: 'hello' }, { onSendBefore: (m) => console.log(m.messageId) })
   if (r.code === 0 && r.data) console.log(r.data.messageUId)
-  const image = await RongIMLib.sendImageMessage(conversation, { file: null })
-  void image.code
+  const file = new Blob(['png bytes'], { type: 'image/png' })
+  const image = await RongIMLib.sendImageMessage(conversation, { file }, { onProgress: (p) => console.log(p), onComplete: (info) => console.log(info.url) }, { contentDisposition: 'inline' })
+  if (image.code === 0 && image.data) console.log(image.data.content.imageUri)
   const page = await RongIMLib.getConversationList({ count: 10, startTime: 0, order: 0 })
   if (page.code === 0 && page.data) console.log(page.data.map((c) => c.latestMessage))
   await RongIMLib.getConversationList()
