@@ -186,6 +186,7 @@ impl Engine {
                     for (name, info) in &customs {
                         registry::save(tx, name, info)?;
                     }
+                    crate::media::fail_interrupted_uploads(tx)?;
                     Ok(())
                 })
                 .await

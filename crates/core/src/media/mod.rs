@@ -9,3 +9,4 @@ pub mod transfer;
 mod upload;
 
 pub use state::MediaState;
+pub(crate) use upload::fail_interrupted_uploads;

@@ -391,3 +391,19 @@ impl Engine {
             .await;
     }
 }
+
+/// Uploads the app quit in the middle of: their messages were left SENDING without a client
+/// id (which the outbox needs to resend) and never will finish; they failed (resend them with
+/// `options.messageId`). Run when a database opens; reads the `messages_sending` index only.
+pub(crate) fn fail_interrupted_uploads(tx: &rusqlite::Connection) -> ImResult<usize> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE messages SET sent_status = ?1 WHERE sent_status = ?2 AND client_id IS NULL \
+             AND uid IS NULL AND direction = ?3 AND json_extract(extra, '$.localPath') IS NOT NULL",
+        )?
+        .execute(params![
+            sent_status::FAILED,
+            sent_status::SENDING,
+            direction::SEND
+        ])?)
+}

@@ -154,6 +154,11 @@ const MIGRATIONS: &[&str] = &[
     INSERT OR IGNORE INTO unread_totals (type, muted)
         SELECT t.value, m.value FROM json_each('[7, 8]') t, json_each('[0, 1]') m;
     "#,
+    // 4: the messages still SENDING (a handful at most): the outbox and the check at open for
+    // media uploads the app quit in the middle of read them without scanning every message.
+    r#"
+    CREATE INDEX messages_sending ON messages (id) WHERE sent_status = 10;
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,61 @@
+//! A media upload the app quit in the middle of leaves its message SENDING without a client
+//! id; the next open turns it FAILED (so the app can resend it), and leaves alone SENDING
+//! messages of the outbox (with a client id) and ones an app inserted without a local file.
+
+use imsync_core::Engine;
+use serde_json::{json, Value};
+
+fn engine(dir: &std::path::Path) -> Engine {
+    Engine::new(&json!({ "appkey": "app", "dbpath": dir.to_str().unwrap(), "logOutputLevel": 1 }))
+        .unwrap()
+}
+
+fn sending(local_path: Option<&str>) -> Value {
+    let mut m = json!({
+        "messageType": "RC:FileMsg",
+        "content": { "name": "a.pdf", "size": 3, "type": "pdf", "fileUrl": "" },
+        "messageDirection": 1,
+        "sentStatus": 10,
+    });
+    if let Some(p) = local_path {
+        m["localPath"] = json!(p);
+    }
+    m
+}
+
+#[tokio::test]
+async fn an_interrupted_upload_is_failed_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let conv = json!({ "conversationType": 1, "targetId": "bob" });
+    let (upload, plain) = {
+        let e = engine(dir.path());
+        e.open(json!("alice")).await.unwrap();
+        let upload = e
+            .insert_message(conv.clone(), sending(Some("/tmp/a.pdf")), Value::Null)
+            .await
+            .unwrap()["messageId"]
+            .as_i64()
+            .unwrap();
+        let plain = e
+            .insert_message(conv.clone(), sending(None), Value::Null)
+            .await
+            .unwrap()["messageId"]
+            .as_i64()
+            .unwrap();
+        let m = e.get_message(json!(upload)).await.unwrap();
+        assert_eq!(
+            (m["sentStatus"].as_i64(), m["localPath"].as_str()),
+            (Some(10), Some("/tmp/a.pdf"))
+        );
+        e.close().await.unwrap();
+        (upload, plain)
+    };
+    let e = engine(dir.path());
+    e.open(json!("alice")).await.unwrap();
+    let status = |m: Value| m["sentStatus"].as_i64();
+    assert_eq!(
+        status(e.get_message(json!(upload)).await.unwrap()),
+        Some(20)
+    );
+    assert_eq!(status(e.get_message(json!(plain)).await.unwrap()), Some(10));
+}
