@@ -78,7 +78,7 @@ function jpegSize(buf) {
   throw new Error('no SOF marker')
 }
 
-/** A TCP relay to `target`, throttled client→server; `cut()` drops it and refuses until `restore()`. */
+/** A TCP relay to `target`, throttled both ways; `cut()` drops it and refuses until `restore()`. */
 async function relay(t, target, bytesPerSecond) {
   const { hostname, port } = new URL(target)
   const sockets = new Set()
@@ -91,12 +91,14 @@ async function relay(t, target, bytesPerSecond) {
       s.on('close', () => sockets.delete(s))
       s.on('error', () => {})
     }
-    client.on('data', (chunk) => {
-      upstream.write(chunk)
-      client.pause()
-      setTimeout(() => client.resume(), (chunk.length / bytesPerSecond) * 1000)
-    })
-    upstream.pipe(client)
+    // Each direction at `bytesPerSecond`: a chunk is passed on, then its source pauses.
+    for (const [from, to] of [[client, upstream], [upstream, client]]) {
+      from.on('data', (chunk) => {
+        to.write(chunk)
+        from.pause()
+        setTimeout(() => from.resume(), (chunk.length / bytesPerSecond) * 1000)
+      })
+    }
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.after(() => {
@@ -236,7 +238,7 @@ test('media from a window: every type uploads, reaches bob, downloads byte-ident
   assert.match(big.msg, /big\.bin/)
 })
 
-test('an upload cut mid-way ends FAILED 34011; a resend uploads again from localPath and completes', async (t) => {
+test('an upload cut mid-way ends FAILED 34011 and a resend completes; downloads cancel and resume; uploads cancel', async (t) => {
   const server = await startServer(t, { appKey: h.APPKEY, appSecret: SECRET })
   const link = await relay(t, server.url, 2 * 1024 * 1024)
   const { service } = h.startService(t, { serverUrl: link.url, reconnectInterval: 100 })
@@ -269,6 +271,33 @@ test('an upload cut mid-way ends FAILED 34011; a resend uploads again from local
   assert.equal(resent.data.sentStatus, 30)
   const got = await bob.tap.wait((e) => e.name === 'MESSAGES' && e.payload.messages.some((m) => m.messageUId === resent.data.messageUId), 'bob receives the resent video')
   const m = got.payload.messages.find((x) => x.messageUId === resent.data.messageUId)
+  // The URL names the relay (the upload's Host): bob's download is throttled too. Cancel it
+  // once under way (33210, the .part kept), then download again: it resumes and completes.
+  const bobTap = tapOf(bob.engine)
+  const downloading = bobTap.wait((e) => e.name === 'MEDIA_PROGRESS' && e.payload.direction === 'download' && e.payload.progress >= 10, 'download under way', { ms: 20000 })
+  const cancelled = bob.engine.downloadMediaMessage(m.messageId, { transferId: 'dl-1' })
+  const seen = await downloading
+  assert.equal(seen.payload.transferId, 'dl-1')
+  assert.deepEqual(await bob.engine.cancelMediaTransfer('dl-1'), { code: 0, data: 1 })
+  const stopped = await cancelled
+  assert.equal(stopped.code, 33210, JSON.stringify(stopped))
+  assert.match(stopped.msg, /cancel/i)
+  assert.equal((await bob.engine.getMessage(m.messageId)).data.localPath, undefined, 'nothing recorded for a cancelled download')
+  const again = bobTap.events.length
   const dl = await bob.engine.downloadMediaMessage(m.messageId)
+  assert.equal(dl.code, 0, JSON.stringify(dl))
   assert.equal(sha256(fs.readFileSync(dl.data.localPath)), sha256(bytes))
+  const resumed = bobTap.events.slice(again).filter((e) => e.name === 'MEDIA_PROGRESS').map((e) => e.payload.progress)
+  assert.ok(resumed[0] >= 10, `the second download resumed from the .part (first progress ${resumed[0]})`)
+
+  // Cancelling an upload: FAILED with 34011, by message id.
+  const up = tapOf(engine)
+  const uploading = up.wait((e) => e.name === 'MEDIA_PROGRESS' && e.payload.direction === 'upload' && e.payload.progress >= 10 && e.payload.messageId > 0, 'second upload under way', { from: up.events.length, ms: 20000 })
+  const pending = engine.sendMediaMessage(toBob, { messageType: 'RC:FileMsg', path: file })
+  const started = await uploading
+  assert.deepEqual(await engine.cancelMediaTransfer(started.payload.messageId), { code: 0, data: 1 })
+  const aborted = await pending
+  assert.equal(aborted.code, 34011, JSON.stringify(aborted))
+  assert.match(aborted.msg, /cancel/i)
+  assert.equal(aborted.data.sentStatus, 20)
 })
