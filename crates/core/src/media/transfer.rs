@@ -36,8 +36,11 @@ const ATTEMPTS: u32 = 5;
 /// The pause after the n-th failure is n times this: short, as a dropped connection on a
 /// working network recovers at once, yet growing, so a server that is restarting gets time.
 const BACKOFF: Duration = Duration::from_millis(250);
-/// Bytes read from disk per chunk of an upload body: the memory an upload holds.
-const CHUNK: usize = 256 * 1024;
+/// The most read from disk per chunk of an upload body: the memory an upload holds.
+const CHUNK: u64 = 256 * 1024;
+/// The least per disk read or write, so a small file is not moved a few bytes at a time
+/// for the sake of its percents.
+const MIN_STEP: u64 = 4 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection that moves no byte for this long is taken for dead and retried: the OS may
 /// take many minutes to notice a peer that vanished (a laptop lid closed on Wi-Fi).
@@ -210,6 +213,19 @@ impl Meter {
         *last = Some(percent);
         (self.progress)(done, self.total);
     }
+}
+
+/// How many bytes to move from `done` on: up to the next whole percent, so that every
+/// percent gets its report (a chunk spanning several would skip some), within
+/// [`MIN_STEP`]..=`max` and never past the end.
+fn step(done: u64, total: u64, max: u64) -> u64 {
+    let next = u128::from(percent(done, total)) + 1;
+    // The first byte count that reaches percent `next`.
+    let boundary = (next * u128::from(total)).div_ceil(100);
+    let to_boundary = u64::try_from(boundary.saturating_sub(u128::from(done))).unwrap_or(max);
+    to_boundary
+        .clamp(MIN_STEP, max.max(MIN_STEP))
+        .min(total.saturating_sub(done))
 }
 
 fn percent(done: u64, total: u64) -> u8 {
@@ -552,8 +568,16 @@ async fn head(up: &Upload<'_>, id: &str) -> Result<u64, Failure> {
         .or_cancel(request.send())
         .await?
         .map_err(failure)?;
-    if resp.status() != StatusCode::OK {
-        return Err(Failure::Stop(refusal(resp, up.cancel).await));
+    match resp.status() {
+        StatusCode::OK => {}
+        // Another request on the upload (an older attempt still winding down on the
+        // server) has the upload's turn: asking again settles it.
+        StatusCode::CONFLICT => {
+            return Err(Failure::Retry(
+                "the server was still busy with the previous attempt".into(),
+            ))
+        }
+        _ => return Err(Failure::Stop(refusal(resp, up.cancel).await)),
     }
     let offset = resp
         .headers()
@@ -682,7 +706,7 @@ fn body_stream(
         if s.cancel.is_cancelled() {
             return Err(s.fail(TransferError::Cancelled));
         }
-        let want = (s.total - s.at).min(CHUNK as u64) as usize;
+        let want = step(s.at, s.total, CHUNK) as usize;
         let mut chunk = vec![0; want];
         let read = match s.file.read(&mut chunk).await {
             Ok(0) => {
@@ -990,16 +1014,28 @@ async fn receive(
             Ok(None) => return Ok(done),
             Err(e) => return Err(failure(e)),
         };
-        let len = chunk.len() as u64;
-        if end.is_some_and(|end| done + len > end) {
+        if end.is_some_and(|end| done + chunk.len() as u64 > end) {
             return Err(Failure::Stop(unexpected("more bytes than announced")));
         }
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| write_error(&dl.part, e))?;
-        done += len;
-        if let Some(meter) = meter {
-            meter.advance(done);
+        // Written a percent at a time: the network hands over chunks of several.
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            if dl.cancel.is_cancelled() {
+                return Err(Failure::Stop(TransferError::Cancelled));
+            }
+            let take = match meter {
+                Some(m) => step(done, m.total, rest.len() as u64).max(1) as usize,
+                None => rest.len(),
+            }
+            .min(rest.len());
+            file.write_all(&rest[..take])
+                .await
+                .map_err(|e| write_error(&dl.part, e))?;
+            done += take as u64;
+            rest = &rest[take..];
+            if let Some(meter) = meter {
+                meter.advance(done);
+            }
         }
     }
 }
@@ -1007,6 +1043,25 @@ async fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_end_on_percent_boundaries() {
+        let total = 5 * 1024 * 1024;
+        let (mut done, mut steps, mut percents) = (0, 0, vec![0]);
+        while done < total {
+            done += step(done, total, CHUNK);
+            steps += 1;
+            percents.push(percent(done, total));
+        }
+        assert_eq!(done, total);
+        assert_eq!(steps, 100);
+        assert_eq!(percents, (0..=100).collect::<Vec<u8>>());
+        // Small files move at least MIN_STEP at a time; large ones at most `max`.
+        assert_eq!(step(0, 1000, CHUNK), 1000);
+        assert_eq!(step(0, 100_000, CHUNK), MIN_STEP);
+        assert_eq!(step(0, 1 << 40, CHUNK), CHUNK);
+        assert_eq!(step(total, total, CHUNK), 0);
+    }
 
     #[test]
     fn percents() {
