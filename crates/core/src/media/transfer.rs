@@ -26,7 +26,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// (bytes done, bytes total); called at most once per whole percent of progress (and always
-/// at 100), from the transfer task.
+/// at 100, only once the transfer is complete), from the transfer task — for an upload, the
+/// task of its HTTP connection, which pulls the file from disk. Never on the JS thread.
 pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 /// Attempts in a row that may fail on the network before the transfer gives up; an attempt
@@ -379,6 +380,8 @@ enum Sent {
     At(u64),
 }
 
+/// Uploads the file at `req.path` (create, then the bytes streamed from disk, resumed where
+/// the server stands after a cut connection) and returns the file the server stored.
 pub async fn upload(
     req: UploadRequest<'_>,
     progress: Progress,
