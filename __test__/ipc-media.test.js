@@ -301,3 +301,37 @@ test('an upload cut mid-way ends FAILED 34011 and a resend completes; downloads 
   assert.match(aborted.msg, /cancel/i)
   assert.equal(aborted.data.sentStatus, 20)
 })
+
+test('media staging: a window reaches only its own stages, chunks are bounded, names are made safe', async (t) => {
+  const { service, dbpath } = h.startService(t)
+  const w1 = await h.openWindow()
+  const w2 = await h.openWindow()
+  const stage = (w, request) => h.preloadWorld(w, `return await electron.ipcRenderer.invoke('imsync:media-stage', ${request})`)
+  // Before a user is open there is no media folder to stage into.
+  assert.equal((await stage(w1, `{ op: 'open', name: 'a.png' }`)).code, 33003)
+  await service.open('alice')
+  const opened = await stage(w1, `{ op: 'open', name: '../../evil/a.png' }`)
+  assert.equal(opened.code, 0, JSON.stringify(opened))
+  const id = JSON.stringify(opened.data)
+  const other = await stage(w2, `{ op: 'write', id: ${id}, bytes: new Uint8Array(4) }`)
+  assert.equal(other.code, 33003, "another window's stage")
+  assert.match(other.msg, /no open stage/)
+  for (const [bytes, says] of [
+    ['new Uint8Array(5 * 1024 * 1024)', 'chunk'],
+    ['new Uint8Array(0)', 'chunk'],
+    ["'text'", 'Uint8Array'],
+  ]) {
+    const r = await stage(w1, `{ op: 'write', id: ${id}, bytes: ${bytes} }`)
+    assert.equal(r.code, 33003, bytes)
+    assert.match(r.msg, new RegExp(says))
+  }
+  assert.deepEqual(await stage(w1, `{ op: 'write', id: ${id}, bytes: new Uint8Array([1, 2, 3]) }`), { code: 0, data: 3 })
+  const closed = await stage(w1, `{ op: 'close', id: ${id} }`)
+  assert.equal(closed.code, 0)
+  assert.equal(path.dirname(closed.data), path.join(dbpath, 'media', 'alice', 'outgoing'), 'staged in the media folder, whatever the name says')
+  assert.match(path.basename(closed.data), /^[0-9a-f]{8}-_\.\._evil_a\.png$/)
+  assert.deepEqual([...fs.readFileSync(closed.data)], [1, 2, 3])
+  // A closed stage is gone; an unknown op is refused.
+  assert.equal((await stage(w1, `{ op: 'write', id: ${id}, bytes: new Uint8Array(1) }`)).code, 33003)
+  assert.equal((await stage(w1, `{ op: 'delete' }`)).code, 33003)
+})

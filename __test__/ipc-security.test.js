@@ -241,6 +241,6 @@ test('destroy(): answers waiting calls, lets calls inside the engine finish, clo
   assert.equal((await service.call('getAllConversationList')).code, 35005)
   // The app can create a new service afterwards (one handler again).
   const again = h.startService(t)
-  assert.deepEqual(electron.ipcMain.__handlerChannels, ['imsync:call', 'imsync:info'])
+  assert.deepEqual(electron.ipcMain.__handlerChannels, ['imsync:call', 'imsync:info', 'imsync:media-stage'])
   await again.service.destroy()
 })

@@ -35,6 +35,7 @@ const MAIN_FILES = [
   'index.d.ts',
   'js/main.js',
   'js/main.d.ts',
+  'js/media-stage.js',
   'js/methods.js',
   'js/renderer.js',
   'js/renderer.d.ts',

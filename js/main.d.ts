@@ -151,6 +151,10 @@ declare namespace init {
     | 'removeChatRoomEntries'
     | 'deleteRemoteMessages'
     | 'clearHistoryMessages'
+    | 'uploadMediaMessage'
+    | 'sendMediaMessage'
+    | 'downloadMediaMessage'
+    | 'cancelMediaTransfer'
 
   /** The Engine options plus how windows are registered. */
   interface InitOptions extends EngineOptions {
@@ -161,6 +165,12 @@ declare namespace init {
     windows?: 'auto' | 'manual'
     /** An extra check of each renderer message (after the registered-window check). */
     validateSender?: (event: IpcSenderEvent) => boolean
+    /**
+     * Which files a window may send by path (uploadMediaMessage / sendMediaMessage and the
+     * media senders). Always refused: relative paths and anything inside `dbpath` but its
+     * media folder. Return true to allow `path` (absolute, resolved).
+     */
+    mediaPathFilter?: (path: string, webContents: unknown) => boolean
   }
 
   /** Every method name a renderer may call through `imsync:call`. */

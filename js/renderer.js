@@ -827,7 +827,7 @@ function mediaSender(name) {
         if (!e || e.transferId !== transferId) return
         if (!announced && typeof onSendBefore === 'function' && e.messageId) {
           announced = true
-          invoke('getMessage', [e.messageId]).then((m) => {
+          api.getMessage(e.messageId).then((m) => {
             try {
               if (m.code === 0 && m.data) onSendBefore(m.data)
             } catch (err) {
@@ -851,7 +851,7 @@ function mediaSender(name) {
         if (file.name) media.name = file.name
         if (file.type) media.mimeType = file.type
         if (contentDisposition !== undefined) media.contentDisposition = contentDisposition
-        const up = await invoke('uploadMediaMessage', [conversation, media, options])
+        const up = await api.uploadMediaMessage(conversation, media, options)
         if (up.code !== 0) return up
         let custom = null
         if (typeof onComplete === 'function') {
