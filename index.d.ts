@@ -11,6 +11,7 @@ import type {
   IGetHistoryMessagesByTypesOption,
   IGetMessagesAroundTimestampOption,
   IInsertOptions,
+  IMediaInput,
   ImResult,
   InsertMessage,
   InsertMessageInput,
@@ -25,6 +26,7 @@ import type {
   ISearchMessageInTimeRangeOption,
   ISendMessageOptions,
   ISubscribeUserStatusInfo,
+  IUploadedFileInfo,
   IUserProfileInfo,
   SearchResult,
   TagInfo,
@@ -66,6 +68,10 @@ export declare class Engine {
   getContinuousMessages(conversation: IConversationOption, options?: GetHistoryMessageOption): Promise<ImResult<HistoryPage & { timestamp: number }>>
   getConnectionStatus(): Promise<ImResult<number>>
   sendMessage(conversation: IConversationOption, message: { messageType: string, content: Record<string, any> }, options?: ISendMessageOptions): Promise<ImResult<IAReceivedMessage>>
+  sendMediaMessage(conversation: IConversationOption, media: IMediaInput, options?: ISendMessageOptions): Promise<ImResult<IAReceivedMessage>>
+  uploadMediaMessage(conversation: IConversationOption, media: IMediaInput, options?: ISendMessageOptions): Promise<ImResult<{ message: IAReceivedMessage, fileInfo: IUploadedFileInfo }>>
+  downloadMediaMessage(messageId: number, options?: { transferId?: string }): Promise<ImResult<{ localPath: string, message: IAReceivedMessage }>>
+  cancelMediaTransfer(target: number | string): Promise<ImResult<number>>
   close(): Promise<ImResult<void>>
   rekey(newKey: string): Promise<ImResult<void>>
   encryptDatabase(key: string): Promise<ImResult<void>>
