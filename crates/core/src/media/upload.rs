@@ -74,7 +74,7 @@ pub(crate) fn progress_events(
     let transfer_id = transfer_id.to_owned();
     std::sync::Arc::new(move |done: u64, total: u64| {
         if let Some(sink) = &sink {
-            let progress = if total == 0 { 100 } else { done * 100 / total };
+            let progress = (done * 100).checked_div(total).unwrap_or(100);
             sink(
                 "MEDIA_PROGRESS",
                 Payload::Value(json!({
