@@ -13,8 +13,9 @@ pub const DEV_APP_KEY: &str = "imsync-dev-key";
 /// App secret used when `--app-secret` is not given (development only).
 pub const DEV_APP_SECRET: &str = "imsync-dev-secret";
 
-/// imsync reference server: the sync protocol over WebSocket at /ws and the
-/// signed admin HTTP API, with SQLite storage under --data-dir.
+/// imsync reference server: the sync protocol over WebSocket at /ws, the
+/// signed admin HTTP API and media uploads and downloads under /media, with
+/// SQLite storage and uploaded files under --data-dir.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "imsync-server", version)]
 pub struct Config {
@@ -81,9 +82,11 @@ pub struct Config {
 
     /// Time to receive a plain HTTP request's body and answer it; the client
     /// then gets 408 and the connection is closed. A plain HTTP connection
-    /// that has not authenticated (no admin call with a valid signature yet)
-    /// is closed once idle + header-read + request timeouts have passed since
+    /// that has not authenticated (no admin call with a valid signature, media
+    /// call with a valid token or file served yet) is closed once idle + header-read + request timeouts have passed since
     /// accept: gracefully, then reset 2s later if its answer is still unread.
+    /// An upload (PATCH /media/upload/..) with a valid token counts it from
+    /// the last body bytes received instead.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
@@ -106,6 +109,23 @@ pub struct Config {
     /// is smaller.
     #[arg(long, default_value_t = 1024, value_parser = parse_positive)]
     pub max_unauthenticated_connections: usize,
+
+    /// Largest file an upload may declare (POST /media/upload): bytes, or
+    /// with a binary unit: 512KB, 100MB, 2GB (KB = 1024 bytes).
+    #[arg(long, default_value = "100MB", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// Lifetime of the file URLs an upload returns; such a URL carries
+    /// `expires` and `signature` and is refused (403) afterwards. Durations
+    /// as for --idle-timeout (at most 1 day). Unset: URLs do not expire.
+    #[arg(long, value_parser = parse_duration)]
+    pub file_url_ttl: Option<Duration>,
+
+    /// Base of the file URLs an upload returns, as clients reach the server
+    /// (e.g. https://im.example.com behind a TLS proxy). Unset: http:// and
+    /// the upload request's Host header.
+    #[arg(long, value_parser = parse_public_url)]
+    pub public_url: Option<String>,
 }
 
 /// `invisible` or `everyone`, as a UserProfileVisibility value.
@@ -126,6 +146,93 @@ fn parse_positive(text: &str) -> Result<usize, String> {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("{text:?} is not a whole number of at least 1")),
     }
+}
+
+/// Parses a byte count: a bare number or one with a binary unit (B, KB/KiB/K,
+/// MB/MiB/M, GB/GiB/G, any case); at least 1 byte.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size like 524288, 512KB or 100MB"
+            ))
+        }
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 524288, 512KB or 100MB"))?;
+    // Lengths are stored as SQLite integers (i64).
+    match n.checked_mul(1u64 << shift) {
+        Some(0) => Err("a file size limit must be at least 1 byte".into()),
+        Some(bytes) if i64::try_from(bytes).is_ok() => Ok(bytes),
+        _ => Err(format!("{text:?} is too large")),
+    }
+}
+
+/// `http://` or `https://`, then `host[:port]`; a trailing `/` is dropped.
+/// File URLs are this plus `/media/file/...`, so a path, query or fragment
+/// here would make them wrong.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let t = text.trim().trim_end_matches('/');
+    let bad = || {
+        format!("{text:?} is not a public URL like https://im.example.com or http://10.0.0.5:8080")
+    };
+    let authority = t
+        .strip_prefix("http://")
+        .or_else(|| t.strip_prefix("https://"))
+        .ok_or_else(bad)?;
+    if !is_authority(authority) {
+        return Err(bad());
+    }
+    Ok(t.to_owned())
+}
+
+/// Whether `text` is a plausible `host[:port]` (a name, IPv4 address or
+/// bracketed IPv6 address): nothing that could end the authority of a URL
+/// or break out of a header.
+pub fn is_authority(text: &str) -> bool {
+    let (host_ok, port) = match text.strip_prefix('[') {
+        Some(bracketed) => {
+            let Some((v6, after)) = bracketed.split_once(']') else {
+                return false;
+            };
+            let port = match after {
+                "" => None,
+                _ => match after.strip_prefix(':') {
+                    Some(p) => Some(p),
+                    None => return false,
+                },
+            };
+            let ok = !v6.is_empty()
+                && v6
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            (ok, port)
+        }
+        None => {
+            let (host, port) = match text.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (text, None),
+            };
+            let ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+            (ok, port)
+        }
+    };
+    let port_ok = match port {
+        None => true,
+        Some(p) => !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()),
+    };
+    host_ok && port_ok
 }
 
 /// The longest timeout accepted. Longer ones defeat the purpose of a
@@ -214,6 +321,19 @@ pub struct Settings {
     pub heartbeat_interval: Duration,
     /// Connection limits and timeouts.
     pub conn: ConnSettings,
+    /// Media uploads and file URLs.
+    pub media: MediaSettings,
+}
+
+/// Media settings, resolved (see the flags of the same names).
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    /// Largest declared upload length, bytes.
+    pub max_file_size: u64,
+    /// Lifetime of file URLs; None = they do not expire.
+    pub file_url_ttl: Option<Duration>,
+    /// Base of file URLs (`http(s)://host[:port]`); None = from the Host header.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -241,6 +361,11 @@ impl Config {
                     handshake_timeout: self.handshake_timeout,
                     max_unauthenticated_per_ip: self.max_unauthenticated_per_ip,
                     max_unauthenticated_connections: self.max_unauthenticated_connections,
+                },
+                media: MediaSettings {
+                    max_file_size: self.max_file_size,
+                    file_url_ttl: self.file_url_ttl,
+                    public_url: self.public_url.clone(),
                 },
             },
             dev,
@@ -292,6 +417,57 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("at most 1 day"), "{err}");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100MB"), Ok(104_857_600));
+        assert_eq!(parse_size("512KB"), Ok(524_288));
+        assert_eq!(parse_size("512kib"), Ok(524_288));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("1234"), Ok(1234));
+        assert_eq!(parse_size("10 MB"), Ok(10 << 20));
+        for bad in [
+            "0",
+            "0MB",
+            "MB",
+            "-1",
+            "1.5MB",
+            "10TB",
+            "",
+            "18446744073709551615GB",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        let c = Config::parse_from(["imsync-server", "--data-dir", "d"]);
+        assert_eq!(c.settings().0.media.max_file_size, 104_857_600);
+        assert_eq!(c.settings().0.media.file_url_ttl, None);
+    }
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(
+            parse_public_url("https://im.example.com/").as_deref(),
+            Ok("https://im.example.com")
+        );
+        assert_eq!(
+            parse_public_url("http://10.0.0.5:8080").as_deref(),
+            Ok("http://10.0.0.5:8080")
+        );
+        assert!(parse_public_url("http://[::1]:80").is_ok());
+        for bad in [
+            "im.example.com",
+            "ftp://x",
+            "http://",
+            "http://x/path",
+            "http://x?q",
+            "http://x:port",
+            "http://a b",
+            "http://[::1",
+            "http://u@x",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! A connection is *unauthenticated* from TCP accept until its WebSocket
 //! client's ConnectRequest is accepted, or until an admin call on it has a
-//! verified signature; other plain HTTP connections (health, unsigned or
-//! badly signed calls) stay unauthenticated until they close. Such
+//! verified signature, a media call a verified user token, or a file was
+//! served on it (a valid file URL); other plain HTTP connections (health,
+//! unsigned or badly signed calls) stay unauthenticated until they close. Such
 //! connections cost a file descriptor and memory without proving anything,
 //! so they are capped per client address and in total, and a connection
 //! over a cap is closed at accept instead of queueing: half-open sockets can

@@ -12,7 +12,9 @@
 //! * first byte: `--idle-timeout` (a socket that sends nothing);
 //! * each request head: `--header-read-timeout` (hyper's, which needs a
 //!   timer; it also closes keep-alive connections idle between requests);
-//! * each plain request's body and answer: `--request-timeout` (408);
+//! * each plain request's body and answer: `--request-timeout` (408); an
+//!   upload whose token verified counts it from its last body bytes instead
+//!   ([`RequestDeadline`]);
 //! * the whole time a plain HTTP connection stays unauthenticated: the sum
 //!   of those three ([`ConnSettings::unauthenticated_lifetime`]), counted
 //!   from accept. The timeouts above bound reading and answering, not
@@ -20,8 +22,9 @@
 //!   pipelined requests) would otherwise keep the server's write pending,
 //!   and its place, forever. Past its lifetime the connection is shut down
 //!   gracefully (the answer in progress may finish) and [`CLOSE_GRACE`]
-//!   later reset. An admin call whose signature verifies authenticates the
-//!   connection: it leaves the pool and this lifetime no longer applies;
+//!   later reset. An admin call whose signature verifies (or a media call
+//!   whose token does, or a file served) authenticates the connection: it
+//!   leaves the pool and this lifetime no longer applies;
 //! * a WebSocket's authenticated ConnectRequest: `--handshake-timeout`,
 //!   counted from accept and enforced by the WebSocket endpoint, which
 //!   receives the connection's [`Ticket`] as a request extension and gives
@@ -58,6 +61,7 @@ use crate::config::ConnSettings;
 use crate::conn_limits::{ConnLimits, Ticket};
 use crate::log_escape::Escaped;
 use crate::refusal_log::{Reason, RefusalLog};
+use crate::request_deadline::RequestDeadline;
 
 /// Pause after `accept` fails for lack of resources (e.g. EMFILE), so a
 /// full descriptor table does not turn the loop into a busy spin.
@@ -395,22 +399,32 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let refusals = self.refusals.clone();
         let limit = self.request_timeout;
         let peer = self.ticket.peer();
+        // Handlers may push it back (uploads: see RequestDeadline).
+        let deadline = RequestDeadline::after(limit);
+        req.extensions_mut().insert(deadline.clone());
         Box::pin(async move {
             // A WebSocket upgrade answers at once; its connection then lives
             // on its own task under the handshake timeout.
-            match tokio::time::timeout(limit, router.call(req)).await {
-                Ok(answered) => answered,
-                Err(_) => {
-                    refusals.note(Reason::RequestTimeout, Some(peer), None);
-                    let mut resp = Response::new(Body::from("request timeout"));
-                    *resp.status_mut() = StatusCode::REQUEST_TIMEOUT;
-                    resp.headers_mut().insert(
-                        header::CONNECTION,
-                        header::HeaderValue::from_static("close"),
-                    );
-                    Ok(resp)
+            let answer = router.call(req);
+            tokio::pin!(answer);
+            loop {
+                tokio::select! {
+                    answered = &mut answer => return answered,
+                    () = tokio::time::sleep_until(deadline.at()) => {
+                        if deadline.passed() {
+                            break;
+                        }
+                    }
                 }
             }
+            refusals.note(Reason::RequestTimeout, Some(peer), None);
+            let mut resp = Response::new(Body::from("request timeout"));
+            *resp.status_mut() = StatusCode::REQUEST_TIMEOUT;
+            resp.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            Ok(resp)
         })
     }
 }

@@ -22,6 +22,7 @@ use crate::conn_limits::ConnLimits;
 use crate::error::ApiError;
 use crate::listener::Gate;
 use crate::log_escape::Escaped;
+use crate::media::{self, Media};
 use crate::presence::{Change, Presence};
 use crate::refusal_log::RefusalLog;
 use crate::registry::Registry;
@@ -45,6 +46,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     let (fanout_tx, fanout_rx) = mpsc::unbounded_channel();
     let store = Store::open(&config.data_dir, fanout_tx)?;
+    let media = Media::local(&config.data_dir)?;
     let registry = Arc::new(Registry::new());
     let fanout_task = tokio::spawn(fanout::run(fanout_rx, registry.clone()));
     let (presence, presence_rx) = Presence::new();
@@ -118,11 +120,14 @@ pub async fn run(config: Config) -> Result<(), String> {
         refusals,
         presence,
         chatrooms: Arc::new(chatrooms),
+        media: Arc::new(media),
     };
     let room_sweeper = tokio::spawn(crate::ws::chatroom::sweep_rooms(state.clone()));
+    let upload_sweeper = tokio::spawn(crate::media::sweep::run(state.clone()));
     let app = Router::new()
         .route(imsync_protocol::WS_PATH, get(ws::endpoint))
         .merge(admin::routes(state.clone()))
+        .merge(media::routes())
         .with_state(state);
 
     {
@@ -165,6 +170,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     sweeper.abort();
     presence_task.abort();
     room_sweeper.abort();
+    upload_sweeper.abort();
     flusher.abort();
     let closing = store.clone();
     tokio::task::spawn_blocking(move || closing.shutdown())

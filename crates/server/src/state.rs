@@ -6,6 +6,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::chatrooms::Chatrooms;
 use crate::config::Settings;
+use crate::media::Media;
 use crate::presence::Presence;
 use crate::refusal_log::RefusalLog;
 use crate::registry::Registry;
@@ -30,4 +31,6 @@ pub struct AppState {
     pub chatrooms: Arc<Chatrooms>,
     /// Online status: the book of who changed when, and the task's queue.
     pub presence: Arc<Presence>,
+    /// Uploaded files: their storage and the per-upload turns.
+    pub media: Arc<Media>,
 }

@@ -15,6 +15,7 @@ pub mod chatroom_entries;
 pub mod deletes;
 pub mod delivery;
 pub mod groups;
+pub mod media;
 pub mod messages;
 pub mod profiles;
 pub mod retention;

@@ -217,6 +217,33 @@ CREATE TABLE deleted_messages (
 ) WITHOUT ROWID;
 CREATE INDEX deleted_messages_by_time ON deleted_messages (sent_time);
 "#,
+    r#"
+-- 8: media. An upload in progress (its bytes are in the file store under upload_id); once
+-- complete, file_id names the finished file, and the row stays a day so a client that missed
+-- the answer can ask again. Abandoned uploads (and their bytes) are swept after a day.
+CREATE TABLE media_uploads (
+    upload_id       TEXT PRIMARY KEY,
+    owner           TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    mime            TEXT NOT NULL,
+    -- 'inline' or 'attachment'.
+    disposition     TEXT NOT NULL,
+    length          INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    file_id         TEXT
+);
+CREATE INDEX media_uploads_by_created ON media_uploads (created_at);
+-- Finished files, served at /media/file/<file_id>/<name>.
+CREATE TABLE media_files (
+    file_id         TEXT PRIMARY KEY,
+    owner           TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    mime            TEXT NOT NULL,
+    disposition     TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Opens `conn` for use: pragmas, then migrations.

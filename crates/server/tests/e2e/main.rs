@@ -12,6 +12,7 @@ mod kick;
 mod limits;
 mod log_injection;
 mod malformed;
+mod media;
 mod moderation;
 mod offline;
 mod operations;
