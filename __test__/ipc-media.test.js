@@ -335,3 +335,64 @@ test('media staging: a window reaches only its own stages, chunks are bounded, n
   assert.equal((await stage(w1, `{ op: 'write', id: ${id}, bytes: new Uint8Array(1) }`)).code, 33003)
   assert.equal((await stage(w1, `{ op: 'delete' }`)).code, 33003)
 })
+
+test('paths from windows: symlinks into dbpath, other users\' media and a resend of a stored localPath are checked like media.path', async (t) => {
+  const seen = []
+  const { service, dbpath } = h.startService(t, {
+    mediaPathFilter: (p) => {
+      seen.push(p)
+      return !p.includes('private')
+    },
+  })
+  const win = await h.openWindow()
+  await service.open('alice')
+  const files = h.tmpDir('media-paths')
+  t.after(() => fs.rmSync(files, { recursive: true, force: true }))
+  const toBob = { conversationType: 1, targetId: 'bob' }
+  fs.writeFileSync(path.join(dbpath, 'secret.bin'), 'the database folder')
+  fs.mkdirSync(path.join(dbpath, 'media', 'bob'), { recursive: true })
+  fs.writeFileSync(path.join(dbpath, 'media', 'bob', 'theirs.bin'), "another user's file")
+  fs.writeFileSync(path.join(files, 'private.bin'), 'refused by the filter')
+  fs.writeFileSync(path.join(files, 'ok.bin'), 'fine')
+  fs.symlinkSync(path.join(dbpath, 'secret.bin'), path.join(files, 'link-to-db.bin'))
+  fs.symlinkSync(path.join(files, 'private.bin'), path.join(files, 'link-to-private.bin'))
+  const before = (await call(win, 'getHistoryMessages', [toBob, { count: 100 }])).data.list.length
+
+  // Named directly: the file the engine would open is what is checked.
+  for (const [file, says] of [
+    [path.join(files, 'link-to-db.bin'), 'database folder'],
+    [path.join(files, 'link-to-private.bin'), 'mediaPathFilter'],
+    [path.join(dbpath, 'media', 'bob', 'theirs.bin'), 'database folder'],
+  ]) {
+    const r = await call(win, 'uploadMediaMessage', [toBob, { messageType: 'RC:FileMsg', path: file }])
+    assert.equal(r.code, 33003, `${file}: ${JSON.stringify(r)}`)
+    assert.ok(r.msg.includes(says), `${file}: ${r.msg}`)
+  }
+  assert.ok(seen.includes(path.join(fs.realpathSync(files), 'private.bin')), `the filter sees the resolved path: ${seen}`)
+  assert.equal((await call(win, 'getHistoryMessages', [toBob, { count: 100 }])).data.list.length, before, 'refused uploads stored nothing')
+
+  // A resend uploads the message's localPath, which a window can store itself: checked too.
+  const stored = async (localPath) => {
+    const m = { messageType: 'RC:FileMsg', content: { name: 'a.bin', size: 1, type: 'bin', fileUrl: '' }, messageDirection: 1, sentStatus: 20, localPath }
+    const r = await call(win, 'electronExtension.insertMessage', [toBob, m])
+    assert.equal(r.code, 0, JSON.stringify(r))
+    return r.data.messageId
+  }
+  for (const [file, says] of [
+    [path.join(dbpath, 'secret.bin'), 'database folder'],
+    [path.join(files, 'link-to-db.bin'), 'database folder'],
+    [path.join(files, 'private.bin'), 'mediaPathFilter'],
+  ]) {
+    const id = await stored(file)
+    for (const method of ['uploadMediaMessage', 'sendMediaMessage']) {
+      const r = await call(win, method, [toBob, { messageType: 'RC:FileMsg' }, { messageId: id }])
+      assert.equal(r.code, 33003, `${method} resend of ${file}: ${JSON.stringify(r)}`)
+      assert.ok(r.msg.includes(says) && r.msg.includes('localPath'), `${file}: ${r.msg}`)
+    }
+    assert.equal((await call(win, 'getMessage', [id])).data.sentStatus, 20, 'the refused resend left the message as it was')
+  }
+  // A resend of an allowed file goes on to the engine (no server here: 34011, not connected).
+  const ok = await call(win, 'uploadMediaMessage', [toBob, { messageType: 'RC:FileMsg' }, { messageId: await stored(path.join(files, 'ok.bin')) }])
+  assert.equal(ok.code, 34011, JSON.stringify(ok))
+  assert.match(ok.msg, /not connected/)
+})

@@ -167,8 +167,10 @@ declare namespace init {
     validateSender?: (event: IpcSenderEvent) => boolean
     /**
      * Which files a window may send by path (uploadMediaMessage / sendMediaMessage and the
-     * media senders). Always refused: relative paths and anything inside `dbpath` but its
-     * media folder. Return true to allow `path` (absolute, resolved).
+     * media senders; on a resend by `options.messageId`, the message's `localPath`). Always
+     * refused: relative paths and anything inside `dbpath` but the open user's media folder.
+     * Return true to allow `path`: absolute, with symlinks resolved (the file that would be
+     * read).
      */
     mediaPathFilter?: (path: string, webContents: unknown) => boolean
   }

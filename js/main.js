@@ -701,15 +701,38 @@ class ImsyncService {
       const refused = refuseCall(method, args)
       if (refused) return refused
       if (MEDIA_PATH_METHODS.has(method)) {
-        const media = args[1]
-        const p = media && typeof media === 'object' ? media.path : undefined
-        const bad = p === undefined || p === '' ? null : this._media.refusePath(p, 'media.path', event.sender)
-        if (bad) return bad
+        const checked = await this._checkMediaPath(args, event.sender)
+        if (checked.refused) return checked.refused
+        args = checked.args
       }
       return await this._dispatch(method, args)
     } catch (e) {
       return { code: MAIN_PROCESS_ERROR, msg: `imsync: ${errorText(e)}` }
     }
+  }
+
+  /**
+   * The file a window's uploadMediaMessage / sendMediaMessage would upload, checked by
+   * MediaStage.refusePath: `media.path`, or on a resend without one (`options.messageId`) the
+   * message's stored `localPath` — which a window can set itself (insertMessage), so it is
+   * checked like a path it names, and then passed on as `media.path` so the engine uploads
+   * exactly the file that was checked. Resolves `{ refused }` or `{ args }`. @private
+   */
+  async _checkMediaPath(args, webContents) {
+    const [conversation, media, options] = args
+    if (!media || typeof media !== 'object' || Array.isArray(media)) return { args }
+    if (media.path !== undefined && media.path !== '') {
+      return { refused: await this._media.refusePath(media.path, 'media.path', webContents), args }
+    }
+    const id = options && typeof options === 'object' ? options.messageId : undefined
+    if (typeof id !== 'number' || id === 0) return { args }
+    // A message that is not there, or has no local file: the engine answers for it.
+    const stored = await this._dispatch('getMessage', [id])
+    const localPath = stored && stored.code === 0 && stored.data ? stored.data.localPath : undefined
+    if (typeof localPath !== 'string' || localPath === '') return { args }
+    const refused = await this._media.refusePath(localPath, `the localPath of options.messageId ${id}`, webContents)
+    if (refused) return { refused, args }
+    return { args: [conversation, { ...media, path: localPath }, ...args.slice(2)] }
   }
 
   /** 'imsync:media-stage': a renderer's Blob written to the media folder in chunks (MediaStage). @private */

@@ -8,9 +8,11 @@
 // go through fs.promises (libuv's thread pool), never blocking the main process's JS thread.
 //
 // Paths given by a window are checked before the engine reads them: absolute, and not inside
-// `dbpath` except its media folder (a window must not upload the message database itself).
-// Apps that show untrusted content can narrow it further with the `mediaPathFilter(path,
-// webContents)` init option.
+// `dbpath` except the open user's media folder (a window must not upload the message database
+// itself). The check is made on the path the engine will really open: symlinks resolved
+// (fs.promises.realpath, off the JS thread), and without regard to case where the file system
+// ignores it (Windows, macOS). Apps that show untrusted content can narrow it further with the
+// `mediaPathFilter(path, webContents)` init option, which gets that resolved path.
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -37,6 +39,18 @@ function safeName(name) {
   return cleaned || 'file'
 }
 
+/** Whether the platform's usual file systems ignore case in names. */
+const CASE_INSENSITIVE = process.platform === 'win32' || process.platform === 'darwin'
+
+/** `p` with every symlink resolved; as written (normalized) when it does not exist. */
+async function realPath(p) {
+  try {
+    return await fs.promises.realpath(p)
+  } catch {
+    return path.resolve(p)
+  }
+}
+
 class MediaStage {
   /**
    * @param {string} dbpath the engine's dbpath
@@ -58,15 +72,23 @@ class MediaStage {
   }
 
   /**
-   * null when a window may upload `p`, else the refusal envelope naming `field`.
+   * Resolves to null when a window may upload `p`, else to the refusal envelope naming `field`.
    * @param {unknown} p
    */
-  refusePath(p, field, webContents) {
+  async refusePath(p, field, webContents) {
     if (typeof p !== 'string' || !path.isAbsolute(p)) return invalid(`${field} must be an absolute path, got ${typeof p === 'string' ? `'${p}'` : typeof p}`)
-    const resolved = path.resolve(p)
-    const inside = (dir) => resolved === dir || resolved.startsWith(dir + path.sep)
-    if (inside(this._dbpath) && !inside(path.join(this._dbpath, 'media'))) {
-      return invalid(`${field} '${p}' is inside the database folder; a window may send files from anywhere else`)
+    // What the engine will open: a symlink (or a differently cased name) outside dbpath may
+    // name a file inside it.
+    const resolved = await realPath(p)
+    const dbpath = await realPath(this._dbpath)
+    const media = this.mediaDir()
+    const own = media ? path.join(dbpath, path.relative(this._dbpath, media)) : null
+    const inside = (dir) => {
+      const [a, b] = CASE_INSENSITIVE ? [resolved.toLowerCase(), dir.toLowerCase()] : [resolved, dir]
+      return a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep)
+    }
+    if (inside(dbpath) && !(own && inside(own))) {
+      return invalid(`${field} '${p}' is inside the database folder; a window may send files from anywhere else (and from the open user's media folder)`)
     }
     if (this._filter) {
       let ok = false
