@@ -460,3 +460,124 @@ async fn an_unreachable_server_is_a_network_error_after_the_retries() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A media message whose upload worked but whose send failed has a client id. Sending it
+/// again with `uploadMediaMessage(…, { messageId })` uploads again with the URL field empty:
+/// while that runs the message must not be one the outbox resends (SENDING with a client id)
+/// — a reconnect, or a restart with the next connect, would send it with no URL — and the
+/// send that follows the upload still goes under the first attempt's client id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reupload_after_a_failed_send_is_never_left_to_the_outbox() {
+    use imsync_core::Engine;
+    use serde_json::{json, Value};
+
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(
+        Engine::new(&json!({
+            "appkey": support::APP_KEY, "dbpath": dir.path().to_str().unwrap(),
+            "serverUrl": server.url(), "logOutputLevel": 1, "reconnectInterval": 50,
+        }))
+        .unwrap(),
+    );
+    let db_file = dir
+        .path()
+        .join("imsync")
+        .join(support::APP_KEY)
+        .join("alice.db");
+    let row = move |id: i64| -> Row {
+        let c = rusqlite::Connection::open_with_flags(
+            &db_file,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        c.query_row(
+            "SELECT client_id, sent_status FROM messages WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    // The row (client id, sent status) as it stands when the re-upload reports its first
+    // progress.
+    type Row = (Option<String>, i64);
+    let during: Arc<Mutex<Option<Row>>> = Arc::default();
+    let watched = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    {
+        let (during, watched, row) = (during.clone(), watched.clone(), row.clone());
+        engine.on_event(Arc::new(
+            move |name: &str, payload: imsync_core::sync::Payload| {
+                if name != "MEDIA_PROGRESS" {
+                    return;
+                }
+                let p = payload.into_value();
+                let id = watched.load(Ordering::SeqCst);
+                if id != 0 && p["messageId"].as_i64() == Some(id) {
+                    let mut during = during.lock().unwrap();
+                    if during.is_none() {
+                        *during = Some(row(id));
+                    }
+                }
+            },
+        ));
+    }
+    let bob = json!({ "conversationType": 1, "targetId": "bob" });
+    engine
+        .connect(json!(server.token("alice")), json!(false))
+        .await
+        .unwrap();
+    engine.disconnect(json!(false)).await.unwrap();
+
+    // A file message whose send failed (not connected): FAILED, with a client id.
+    let failed = engine
+        .send_message(
+            bob.clone(),
+            json!({ "messageType": "RC:FileMsg", "content": { "name": "a.bin", "size": 3, "type": "bin", "fileUrl": "http://127.0.0.1:9/gone" } }),
+            Value::Null,
+        )
+        .await
+        .unwrap_err();
+    let id = failed
+        .data
+        .as_ref()
+        .and_then(|d| d["messageId"].as_i64())
+        .expect("the failed message");
+    let (first_client_id, status) = row(id);
+    assert_eq!(status, 20);
+    let first_client_id = first_client_id.expect("a sent message has a client id");
+
+    // Uploaded again from a file.
+    let (path, _) = random_file(dir.path(), "again.bin", 300_000);
+    watched.store(id, Ordering::SeqCst);
+    let up = with_deadline(engine.upload_media_message(
+        bob.clone(),
+        json!({ "messageType": "RC:FileMsg", "path": path.to_str().unwrap() }),
+        json!({ "messageId": id }),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        *during.lock().unwrap(),
+        Some((None, 10)),
+        "uploading: SENDING without a client id (the outbox leaves it alone)"
+    );
+    assert!(up["message"]["content"]["fileUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with(&server.url()));
+
+    // The send after the upload goes under the first attempt's client id.
+    engine
+        .connect(json!(server.token("alice")), json!(false))
+        .await
+        .unwrap();
+    let sent = with_deadline(engine.send_message(
+        bob,
+        json!({ "messageType": "RC:FileMsg", "content": up["message"]["content"] }),
+        json!({ "messageId": id }),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(sent["sentStatus"], 30);
+    assert_eq!(row(id), (Some(first_client_id), 30));
+}

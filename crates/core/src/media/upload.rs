@@ -311,7 +311,11 @@ impl Engine {
 
     /// Stores the message being uploaded (or turns the resent one back to SENDING with its
     /// new content), without a client id: the outbox resends only messages that have one,
-    /// and this one has no URL yet.
+    /// and this one has no URL yet. A resent message whose earlier send failed had one; it
+    /// is set aside in `extra` ([`crate::sync::api::SET_ASIDE_CLIENT_ID`]) until the message
+    /// is sent, so that send still carries it (the server keeps one copy if the earlier
+    /// attempt reached it), while a reconnect or a restart mid-upload no longer finds a
+    /// SENDING message with a client id and an empty URL for the outbox to send.
     async fn store_uploading(
         &self,
         key: crate::model::ConversationKey,
@@ -340,9 +344,17 @@ impl Engine {
             .write(move |tx| {
                 if let Some(id) = resend {
                     inbox::replace_content(tx, id, &content, None)?;
+                    // Every expression reads the row as it was: the client id is set aside
+                    // before it is cleared.
                     tx.execute(
-                        "UPDATE messages SET sent_status = ?2, object_name = ?3, \
-                         extra = json_set(coalesce(extra, '{}'), '$.localPath', ?4) WHERE id = ?1",
+                        &format!(
+                            "UPDATE messages SET sent_status = ?2, object_name = ?3, client_id = NULL, \
+                             extra = CASE WHEN client_id IS NULL \
+                               THEN json_set(coalesce(extra, '{{}}'), '$.localPath', ?4) \
+                               ELSE json_set(coalesce(extra, '{{}}'), '$.localPath', ?4, '$.{}', client_id) END \
+                             WHERE id = ?1",
+                            crate::sync::api::SET_ASIDE_CLIENT_ID
+                        ),
                         params![id, sent_status::SENDING, object_name, local_path],
                     )?;
                     return Ok(id);

@@ -22,6 +22,9 @@ const BIZ_ERROR_CONNECTING: i32 = 33006;
 const CONNECTION_EXIST: i32 = 34001;
 const TOKEN_INCORRECT: i32 = 31004;
 pub(crate) const SYS_CONVERSATION_NOT_SUPPORT: i32 = 20109;
+/// The key in a message's `extra` holding the client id of an earlier, failed send while the
+/// media upload of a resend runs without one (media/upload.rs); a resend sends under it.
+pub(crate) const SET_ASIDE_CLIENT_ID: &str = "sentClientId";
 
 /// `setCheckDuplicateMessage`: a received message without a sender client id that
 /// repeats a stored one from the same sender — same type, content *and* sentTime — is a
@@ -405,9 +408,10 @@ impl Engine {
             .write(move |tx| {
                 if let Some(id) = resend {
                     let row: Option<(i64, String, Option<String>)> = tx
-                        .prepare_cached(
-                            "SELECT direction, client_id, uid FROM messages WHERE id = ?1",
-                        )?
+                        .prepare_cached(&format!(
+                            "SELECT direction, coalesce(client_id, json_extract(extra, '$.{SET_ASIDE_CLIENT_ID}')), uid \
+                             FROM messages WHERE id = ?1"
+                        ))?
                         .query_row([id], |r| {
                             Ok((
                                 r.get(0)?,
@@ -445,7 +449,10 @@ impl Engine {
                     let (content, object_name, search) = &resent_content;
                     inbox::replace_content(tx, id, content, search.as_deref())?;
                     tx.execute(
-                        "UPDATE messages SET sent_status = ?2, client_id = ?3, object_name = ?4 WHERE id = ?1",
+                        &format!(
+                            "UPDATE messages SET sent_status = ?2, client_id = ?3, object_name = ?4, \
+                             extra = json_remove(extra, '$.{SET_ASIDE_CLIENT_ID}') WHERE id = ?1"
+                        ),
                         params![id, sent_status::SENDING, client_id, object_name],
                     )?;
                     return Ok((id, client_id));
