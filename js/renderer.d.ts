@@ -415,7 +415,7 @@ declare namespace imsync {
     sendGIFMessage(conversation: IConversationOption, msgBody: IMediaMessageBody, hooks?: IUploadHooks, options?: IUploadMessageOption): Promise<ImResult<IAReceivedMessage>>
     /** See sendImageMessage; content: fileUrl, name, size, type (the extension). */
     sendFileMessage(conversation: IConversationOption, msgBody: IMediaMessageBody, hooks?: IUploadHooks, options?: IUploadMessageOption): Promise<ImResult<IAReceivedMessage>>
-    /** See sendImageMessage; `msgBody.duration` (1-60 s) is required; content: remoteUrl, duration, type. */
+    /** See sendImageMessage; `msgBody.duration` (above 0, at most 60 s) is required; content: remoteUrl, duration, type. */
     sendHQVoiceMessage(conversation: IConversationOption, msgBody: IMediaMessageBody & { duration: number }, hooks?: IUploadHooks, options?: IUploadMessageOption): Promise<ImResult<IAReceivedMessage>>
     /** See sendImageMessage; `msgBody.duration` is required, `msgBody.thumbnail` is the Base64 cover; content: sightUrl, content, duration, size, name. */
     sendSightMessage(conversation: IConversationOption, msgBody: IMediaMessageBody & { duration: number }, hooks?: IUploadHooks, options?: IUploadMessageOption): Promise<ImResult<IAReceivedMessage>>
