@@ -334,6 +334,15 @@ test('media staging: a window reaches only its own stages, chunks are bounded, n
   // A closed stage is gone; an unknown op is refused.
   assert.equal((await stage(w1, `{ op: 'write', id: ${id}, bytes: new Uint8Array(1) }`)).code, 33003)
   assert.equal((await stage(w1, `{ op: 'delete' }`)).code, 33003)
+  // A long name (150 Chinese characters are 450 bytes; file systems take 255) is cut to fit,
+  // on a character boundary, keeping its extension.
+  const long = await stage(w1, `{ op: 'open', name: '${'报'.repeat(150)}.pdf' }`)
+  assert.equal(long.code, 0, JSON.stringify(long))
+  const longId = JSON.stringify(long.data)
+  assert.equal((await stage(w1, `{ op: 'write', id: ${longId}, bytes: new Uint8Array([7]) }`)).code, 0)
+  const longFile = (await stage(w1, `{ op: 'close', id: ${longId} }`)).data
+  assert.match(path.basename(longFile), /^[0-9a-f]{8}-(报)+\.pdf$/)
+  assert.ok(Buffer.byteLength(path.basename(longFile)) <= 255, path.basename(longFile))
 })
 
 test('paths from windows: symlinks into dbpath, other users\' media and a resend of a stored localPath are checked like media.path', async (t) => {

@@ -30,13 +30,35 @@ function invalid(msg) {
   return { code: INVALID_PARAMETER, msg: `imsync: ${msg}` }
 }
 
-/** A file name safe to write under the media folder. */
+/**
+ * The most UTF-8 bytes of a staged file's name taken from the window: file systems allow 255
+ * (bytes on Linux and APFS, UTF-16 units on Windows), and the random prefix needs room.
+ */
+const MAX_NAME_BYTES = 200
+
+/** The longest start of `s` within `max` UTF-8 bytes, never splitting a character. */
+function headWithin(s, max) {
+  let out = ''
+  let bytes = 0
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch)
+    if (bytes + n > max) break
+    out += ch
+    bytes += n
+  }
+  return out
+}
+
+/** A file name safe to write under the media folder: bounded in bytes, its extension kept. */
 function safeName(name) {
   const cleaned = String(name || '')
     .replace(/[\u0000-\u001f/\\:*?"<>|]/g, '_')
     .replace(/^[.\s]+|[.\s]+$/g, '')
-    .slice(0, 120)
-  return cleaned || 'file'
+  if (Buffer.byteLength(cleaned) <= MAX_NAME_BYTES) return cleaned || 'file'
+  const dot = cleaned.lastIndexOf('.')
+  const ext = dot > 0 ? cleaned.slice(dot) : ''
+  if (ext.length > 1 && Buffer.byteLength(ext) <= 17) return headWithin(cleaned.slice(0, dot), MAX_NAME_BYTES - Buffer.byteLength(ext)) + ext
+  return headWithin(cleaned, MAX_NAME_BYTES) || 'file'
 }
 
 /** Whether the platform's usual file systems ignore case in names. */

@@ -17,8 +17,40 @@ use crate::engine::{message_id, no_such_message, Engine};
 use crate::error::{ImError, ImResult};
 use crate::model::received_status;
 
+/// The most bytes of a saved file's name taken from the message: file systems allow 255
+/// (bytes on Linux and APFS, UTF-16 units on Windows), and the `<messageId>-` prefix and
+/// the `.part` suffix need room too.
+const MAX_NAME_BYTES: usize = 200;
+
+/// The longest start of `s` that is at most `max` bytes, cut on a character boundary.
+fn head_within(s: &str, max: usize) -> &str {
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        if i + c.len_utf8() > max {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    &s[..end]
+}
+
+/// `name` within [`MAX_NAME_BYTES`], keeping its extension when it has a short one.
+fn bounded(name: &str) -> String {
+    if name.len() <= MAX_NAME_BYTES {
+        return name.to_owned();
+    }
+    if let Some((stem, ext)) = name.rsplit_once('.') {
+        if !stem.is_empty() && !ext.is_empty() && ext.len() <= 16 {
+            let stem = head_within(stem, MAX_NAME_BYTES - ext.len() - 1);
+            return format!("{stem}.{ext}");
+        }
+    }
+    head_within(name, MAX_NAME_BYTES).to_owned()
+}
+
 /// A file name that is safe on every platform: path separators, control and reserved
-/// characters become '_', and the length is bounded.
+/// characters become '_', and the length is bounded in bytes (a name of 120 Chinese
+/// characters is 360 bytes: too long for any file system).
 fn safe_file_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
@@ -31,7 +63,7 @@ fn safe_file_name(name: &str) -> String {
         })
         .collect();
     let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
-    let mut out: String = trimmed.chars().take(120).collect();
+    let mut out = bounded(trimmed);
     if out.is_empty() {
         out = "file".into();
     }
@@ -192,6 +224,14 @@ mod tests {
             "图 one.png"
         );
         assert_eq!(file_name(&json!({ "name": ".." }), "http://h/"), "file");
+        // Bounded in bytes, not characters, keeping the extension: 150 Chinese characters
+        // are 450 bytes.
+        let long = format!("{}.pdf", "报".repeat(150));
+        let saved = file_name(&json!({ "name": long }), "http://h/");
+        assert!(saved.len() <= MAX_NAME_BYTES, "{} bytes", saved.len());
+        assert_eq!(saved, format!("{}.pdf", "报".repeat(65)));
+        let saved = file_name(&json!({ "name": "x".repeat(300) }), "http://h/");
+        assert_eq!(saved, "x".repeat(MAX_NAME_BYTES));
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%图"), "%图");
     }
