@@ -404,4 +404,15 @@ test('paths from windows: symlinks into dbpath, other users\' media and a resend
   const ok = await call(win, 'uploadMediaMessage', [toBob, { messageType: 'RC:FileMsg' }, { messageId: await stored(path.join(files, 'ok.bin')) }])
   assert.equal(ok.code, 34011, JSON.stringify(ok))
   assert.match(ok.msg, /not connected/)
+
+  // A page Blob is staged to outgoing/; refused input stores nothing, so its staged copy goes
+  // too, while a stored (FAILED) message keeps its copy as its localPath.
+  const outgoing = path.join(dbpath, 'media', 'alice', 'outgoing')
+  const notImage = await h.page(win, `return await imsync.sendImageMessage({ conversationType: 1, targetId: 'bob' }, { file: new File([new Uint8Array([1, 2, 3])], 'not-a-picture.png') })`)
+  assert.equal(notImage.code, 33003, JSON.stringify(notImage))
+  assert.match(notImage.msg, /not an image/)
+  assert.deepEqual(fs.readdirSync(outgoing), [], 'no orphan staged file')
+  const kept = await h.page(win, `return await imsync.sendFileMessage({ conversationType: 1, targetId: 'bob' }, { file: new File([new Uint8Array([1, 2, 3])], 'kept.bin') })`)
+  assert.equal(kept.code, 34011, JSON.stringify(kept))
+  assert.equal(fs.existsSync(kept.data.localPath) && path.dirname(kept.data.localPath), outgoing, 'the FAILED message keeps its staged copy')
 })

@@ -703,7 +703,8 @@ class ImsyncService {
       if (MEDIA_PATH_METHODS.has(method)) {
         const checked = await this._checkMediaPath(args, event.sender)
         if (checked.refused) return checked.refused
-        args = checked.args
+        const media = checked.args[1]
+        return await this._media.uploading(media && media.path, () => this._dispatch(method, checked.args))
       }
       return await this._dispatch(method, args)
     } catch (e) {

@@ -85,6 +85,8 @@ class MediaStage {
     this._filter = filter
     /** id -> { owner, file, path, bytes } */
     this._open = new Map()
+    /** Staged files not yet given to an upload: path -> owner. */
+    this._fresh = new Map()
   }
 
   /** The user's media folder, or null before a user is open. */
@@ -143,6 +145,28 @@ class MediaStage {
   /** Drops a closing window's unfinished stages. */
   async forget(owner) {
     for (const [id, stage] of [...this._open]) if (stage.owner === owner) await this._discard(stage, id)
+    for (const [file, o] of [...this._fresh]) {
+      if (o !== owner) continue
+      this._fresh.delete(file)
+      await fs.promises.rm(file, { force: true }).catch(() => {})
+    }
+  }
+
+  /**
+   * Runs `upload()` (an uploadMediaMessage / sendMediaMessage call for the file at `p`) and,
+   * when `p` is a staged file used for the first time and no stored message kept it as its
+   * localPath (refused input stores nothing; a chatroom message is never stored), deletes
+   * it: a staged copy is only ever the local file of a stored message.
+   */
+  async uploading(p, upload) {
+    const fresh = typeof p === 'string' && this._fresh.delete(p)
+    const result = await upload()
+    if (fresh) {
+      const data = result && result.data
+      const kept = data && ((data.message && data.message.messageId) || data.messageId)
+      if (!kept) await fs.promises.rm(p, { force: true }).catch(() => {})
+    }
+    return result
   }
 
   async _openStage(owner, name) {
@@ -180,6 +204,7 @@ class MediaStage {
       await fs.promises.rm(stage.file, { force: true })
       return invalid('media-stage: the file is empty: there is nothing to send')
     }
+    this._fresh.set(stage.file, stage.owner)
     return { code: 0, data: stage.file }
   }
 
