@@ -416,3 +416,30 @@ test('paths from windows: symlinks into dbpath, other users\' media and a resend
   assert.equal(kept.code, 34011, JSON.stringify(kept))
   assert.equal(fs.existsSync(kept.data.localPath) && path.dirname(kept.data.localPath), outgoing, 'the FAILED message keeps its staged copy')
 })
+
+test('a staged write that fails (disk full, I/O error) aborts its stage: failures do not use up the window\'s stages', async (t) => {
+  const { service } = h.startService(t)
+  const win = await h.openWindow()
+  await service.open('alice')
+  // The main process's writes fail; everything else about the staged files works.
+  const realOpen = fs.promises.open
+  fs.promises.open = async (...a) => {
+    const handle = await realOpen(...a)
+    return new Proxy(handle, {
+      get: (target, key) => (key === 'write' ? async () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : typeof target[key] === 'function' ? target[key].bind(target) : target[key]),
+    })
+  }
+  t.after(() => {
+    fs.promises.open = realOpen
+  })
+  const send = () => h.page(win, `return await imsync.sendFileMessage({ conversationType: 1, targetId: 'bob' }, { file: new File([new Uint8Array([1, 2, 3])], 'a.bin') })`)
+  for (let i = 0; i < 9; i++) {
+    const r = await send()
+    assert.notEqual(r.code, 0)
+    assert.match(r.msg, /ENOSPC/, `send ${i}: ${r.msg}`)
+  }
+  fs.promises.open = realOpen
+  // No server here: the upload itself fails (34011), but the file was staged.
+  const after = await send()
+  assert.equal(after.code, 34011, JSON.stringify(after))
+})

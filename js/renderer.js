@@ -780,7 +780,11 @@ async function stageBlob(file, name) {
     for (let at = 0; at < file.size; at += STAGE_CHUNK_BYTES) {
       const bytes = new Uint8Array(await file.slice(at, Math.min(file.size, at + STAGE_CHUNK_BYTES)).arrayBuffer())
       const w = await stage({ op: 'write', id, bytes })
-      if (w.code !== 0) return w
+      if (w.code !== 0) {
+        // Not left open: a window may have only a few stages open at once.
+        await stage({ op: 'abort', id }).catch(() => {})
+        return w
+      }
     }
   } catch (e) {
     await stage({ op: 'abort', id }).catch(() => {})
