@@ -59,3 +59,37 @@ async fn an_interrupted_upload_is_failed_at_the_next_open() {
     );
     assert_eq!(status(e.get_message(json!(plain)).await.unwrap()), Some(10));
 }
+
+/// A message being sent (SENDING, e.g. the outbox's) is not uploaded again over it: the
+/// resend answers 33003 naming options.messageId and leaves the message as it was.
+#[tokio::test]
+async fn a_sending_message_is_not_uploaded_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let conv = json!({ "conversationType": 1, "targetId": "bob" });
+    let file = dir.path().join("a.pdf");
+    std::fs::write(&file, b"pdf").unwrap();
+    let e = engine(dir.path());
+    e.open(json!("alice")).await.unwrap();
+    let id = e
+        .insert_message(
+            conv.clone(),
+            sending(Some(file.to_str().unwrap())),
+            Value::Null,
+        )
+        .await
+        .unwrap()["messageId"]
+        .as_i64()
+        .unwrap();
+    let before = e.get_message(json!(id)).await.unwrap();
+    let err = e
+        .upload_media_message(
+            conv,
+            json!({ "messageType": "RC:FileMsg" }),
+            json!({ "messageId": id }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, 33003, "{}", err.msg);
+    assert!(err.msg.contains("options.messageId"), "{}", err.msg);
+    assert_eq!(e.get_message(json!(id)).await.unwrap(), before);
+}

@@ -274,28 +274,38 @@ impl Engine {
         })
     }
 
-    /// Checks that `id` is this user's unsent message and returns its local file, if any.
+    /// Checks that `id` is this user's unsent message, not being sent right now, and returns
+    /// its local file, if any.
     async fn resend_source(&self, id: i64) -> ImResult<Option<String>> {
         let row = self
             .db()?
             .store
             .read(move |c| {
                 Ok(c.prepare_cached(
-                    "SELECT direction, uid, json_extract(extra, '$.localPath') FROM messages WHERE id = ?1",
+                    "SELECT direction, uid, json_extract(extra, '$.localPath'), sent_status FROM messages WHERE id = ?1",
                 )?
                 .query_row([id], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, Option<String>>(1)?,
                         r.get::<_, Option<String>>(2)?,
+                        r.get::<_, i64>(3)?,
                     ))
                 })
                 .optional()?)
             })
             .await?;
-        let Some((dir, uid, path)) = row else {
+        let Some((dir, uid, path, status)) = row else {
             return Err(no_such_message("options.messageId", id));
         };
+        // SENDING: a send (or the outbox) has it in flight; uploading again would replace its
+        // content under that send and then mark it FAILED. (An upload in flight is refused
+        // by the transfer registry; one the app quit in the middle of is FAILED at open.)
+        if uid.is_none() && status == sent_status::SENDING {
+            return Err(ImError::invalid(format!(
+                "options.messageId {id} is being sent (SENDING); send it again once it has FAILED"
+            )));
+        }
         if dir != direction::SEND {
             return Err(ImError::invalid(format!(
                 "options.messageId {id} is not a message this user sent"
