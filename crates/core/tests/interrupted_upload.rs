@@ -93,3 +93,58 @@ async fn a_sending_message_is_not_uploaded_again() {
     assert!(err.msg.contains("options.messageId"), "{}", err.msg);
     assert_eq!(e.get_message(json!(id)).await.unwrap(), before);
 }
+
+/// Send options the send after the upload would refuse are refused before anything is
+/// stored or uploaded (they used to be found only after the upload, leaving the message
+/// SENDING for the rest of the session): each answers its code naming the option.
+#[tokio::test]
+async fn bad_send_options_are_refused_before_the_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let conv = json!({ "conversationType": 1, "targetId": "bob" });
+    let file = dir.path().join("a.pdf");
+    std::fs::write(&file, b"pdf").unwrap();
+    let e = engine(dir.path());
+    e.open(json!("alice")).await.unwrap();
+    let media = json!({ "messageType": "RC:FileMsg", "path": file.to_str().unwrap() });
+    for (options, code, says) in [
+        (
+            json!({ "isStatusMessage": "yes" }),
+            33003,
+            "options.isStatusMessage",
+        ),
+        (
+            json!({ "isStatusMessage": true }),
+            33003,
+            "options.isStatusMessage",
+        ),
+        (
+            json!({ "expansion": { "k": "v" } }),
+            34008,
+            "options.expansion",
+        ),
+        (
+            json!({ "directionalUserIdList": [1] }),
+            33003,
+            "options.directionalUserIdList",
+        ),
+        (json!({ "pushConfig": 5 }), 33003, "options.pushConfig"),
+    ] {
+        for upload in [true, false] {
+            let err = if upload {
+                e.upload_media_message(conv.clone(), media.clone(), options.clone())
+                    .await
+            } else {
+                e.send_media_message(conv.clone(), media.clone(), options.clone())
+                    .await
+            }
+            .unwrap_err();
+            assert_eq!(err.code, code, "{options}: {}", err.msg);
+            assert!(err.msg.contains(says), "{options}: {}", err.msg);
+        }
+    }
+    let stored = e
+        .get_history_messages(conv, json!({ "count": 10 }))
+        .await
+        .unwrap();
+    assert_eq!(stored["list"], json!([]), "nothing stored");
+}

@@ -157,6 +157,13 @@ impl Engine {
         let opts = args::optional_object(Some(options), "options")?
             .cloned()
             .unwrap_or_default();
+        // The send that follows the upload checks them too; checked now, a mistake in them
+        // costs no upload and leaves no message SENDING that the send then refuses.
+        if crate::sync::api::send_options(&opts)?.is_status_message && !to_chatroom {
+            return Err(ImError::invalid(
+                "options.isStatusMessage cannot be true for a media message: a status message is not stored, and a media message is stored while it uploads",
+            ));
+        }
         let resend =
             args::integer(opts.get("messageId"), "options.messageId")?.filter(|&id| id != 0);
         if resend.is_some() && to_chatroom {

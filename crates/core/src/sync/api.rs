@@ -42,6 +42,65 @@ fn new_client_id() -> String {
     )
 }
 
+/// The send options of `sendMessage` (and the media senders, which check them before they
+/// upload anything), checked, as the request fields they set.
+pub(crate) fn send_options(opts: &Map<String, Value>) -> ImResult<pb::SendMessageRequest> {
+    let mut req = pb::SendMessageRequest {
+        is_status_message: args::boolean(
+            opts.get("isStatusMessage"),
+            "options.isStatusMessage",
+            Some(false),
+        )?,
+        disable_notification: args::boolean(
+            opts.get("disableNotification"),
+            "options.disableNotification",
+            Some(false),
+        )?,
+        is_mentioned: args::boolean(opts.get("isMentioned"), "options.isMentioned", Some(false))?,
+        can_include_expansion: args::boolean(
+            opts.get("canIncludeExpansion"),
+            "options.canIncludeExpansion",
+            Some(false),
+        )?,
+        ..Default::default()
+    };
+    if let Some(ids) = args::string_array(
+        opts.get("directionalUserIdList"),
+        "options.directionalUserIdList",
+        1000,
+    )? {
+        req.directed_user_ids = ids;
+    }
+    if let Some(exp) = args::optional_object(opts.get("expansion"), "options.expansion")? {
+        let exp = super::expansion::parse_expansion(exp, "options.expansion")?;
+        if !exp.is_empty() && !req.can_include_expansion {
+            return Err(ImError::new(
+                pb::codes::MESSAGE_KV_NOT_SUPPORT,
+                "options.expansion needs options.canIncludeExpansion: true",
+            ));
+        }
+        req.expansion = exp.into_iter().collect();
+    }
+    let push = args::optional_object(opts.get("pushConfig"), "options.pushConfig")?;
+    let push_content = args::string(opts.get("pushContent"), "options.pushContent")?;
+    let push_data = args::string(opts.get("pushData"), "options.pushData")?;
+    if push.is_some() || push_content.is_some() || push_data.is_some() {
+        let mut config = match push {
+            Some(p) => super::push_config::to_wire(p, "options.pushConfig")?,
+            None => pb::PushConfig::default(),
+        };
+        // The older top-level options win, as they did before pushConfig existed.
+        if let Some(c) = push_content {
+            config.push_content = c.to_string();
+        }
+        if let Some(d) = push_data {
+            config.push_data = d.to_string();
+        }
+        req.push_config = Some(config);
+    }
+    Ok(req)
+}
+
 impl Engine {
     /// Registers the receiver of every event; replaces an earlier one.
     pub fn on_event(&self, sink: EventSink) {
@@ -233,35 +292,13 @@ impl Engine {
                 ),
             ));
         }
-        let mut req = pb::SendMessageRequest {
-            conversation: Some(convert::to_wire(&key)),
-            object_name: object_name.clone(),
-            content: content_json,
-            is_persisted: info.is_persisted,
-            is_counted: info.is_counted,
-            is_status_message: info.is_status
-                || args::boolean(
-                    opts.get("isStatusMessage"),
-                    "options.isStatusMessage",
-                    Some(false),
-                )?,
-            disable_notification: args::boolean(
-                opts.get("disableNotification"),
-                "options.disableNotification",
-                Some(false),
-            )?,
-            is_mentioned: args::boolean(
-                opts.get("isMentioned"),
-                "options.isMentioned",
-                Some(false),
-            )?,
-            can_include_expansion: args::boolean(
-                opts.get("canIncludeExpansion"),
-                "options.canIncludeExpansion",
-                Some(false),
-            )?,
-            ..Default::default()
-        };
+        let mut req = send_options(&opts)?;
+        req.conversation = Some(convert::to_wire(&key));
+        req.object_name = object_name.clone();
+        req.content = content_json;
+        req.is_persisted = info.is_persisted;
+        req.is_counted = info.is_counted;
+        req.is_status_message |= info.is_status;
         if let Some(info) = content.get("mentionedInfo").and_then(Value::as_object) {
             req.is_mentioned = true;
             req.mentioned_info = Some(pb::MentionedInfo {
@@ -281,40 +318,6 @@ impl Engine {
                     .unwrap_or_default()
                     .into(),
             });
-        }
-        if let Some(ids) = args::string_array(
-            opts.get("directionalUserIdList"),
-            "options.directionalUserIdList",
-            1000,
-        )? {
-            req.directed_user_ids = ids;
-        }
-        if let Some(exp) = args::optional_object(opts.get("expansion"), "options.expansion")? {
-            let exp = super::expansion::parse_expansion(exp, "options.expansion")?;
-            if !exp.is_empty() && !req.can_include_expansion {
-                return Err(ImError::new(
-                    pb::codes::MESSAGE_KV_NOT_SUPPORT,
-                    "options.expansion needs options.canIncludeExpansion: true",
-                ));
-            }
-            req.expansion = exp.into_iter().collect();
-        }
-        let push = args::optional_object(opts.get("pushConfig"), "options.pushConfig")?;
-        let push_content = args::string(opts.get("pushContent"), "options.pushContent")?;
-        let push_data = args::string(opts.get("pushData"), "options.pushData")?;
-        if push.is_some() || push_content.is_some() || push_data.is_some() {
-            let mut config = match push {
-                Some(p) => super::push_config::to_wire(p, "options.pushConfig")?,
-                None => pb::PushConfig::default(),
-            };
-            // The older top-level options win, as they did before pushConfig existed.
-            if let Some(c) = push_content {
-                config.push_content = c.to_string();
-            }
-            if let Some(d) = push_data {
-                config.push_data = d.to_string();
-            }
-            req.push_config = Some(config);
         }
 
         if req.is_status_message || !info.is_persisted || to_chatroom {
