@@ -425,14 +425,15 @@ impl Engine {
 /// id (which the outbox needs to resend) and never will finish; they failed (resend them with
 /// `options.messageId`). Run when a database opens; reads the `messages_sending` index only.
 pub(crate) fn fail_interrupted_uploads(tx: &rusqlite::Connection) -> ImResult<usize> {
+    // `sent_status = 10` written out: SQLite uses a partial index only when the query's
+    // WHERE implies the index's, which a bound parameter never does; with `?` this scanned
+    // the whole message table at every open (and a damaged page anywhere in it made the
+    // open itself fail with 33201).
+    const _: () = assert!(sent_status::SENDING == 10);
     Ok(tx
         .prepare_cached(
-            "UPDATE messages SET sent_status = ?1 WHERE sent_status = ?2 AND client_id IS NULL \
-             AND uid IS NULL AND direction = ?3 AND json_extract(extra, '$.localPath') IS NOT NULL",
+            "UPDATE messages SET sent_status = ?1 WHERE sent_status = 10 AND client_id IS NULL \
+             AND uid IS NULL AND direction = ?2 AND json_extract(extra, '$.localPath') IS NOT NULL",
         )?
-        .execute(params![
-            sent_status::FAILED,
-            sent_status::SENDING,
-            direction::SEND
-        ])?)
+        .execute(params![sent_status::FAILED, direction::SEND])?)
 }

@@ -650,9 +650,12 @@ impl Engine {
                 let mut stmt = c.prepare_cached(
                     "SELECT m.id, m.client_id, m.object_name, m.content, m.flags, m.extra, c.type, c.target, c.channel \
                      FROM messages m JOIN conversations c ON c.id = m.conv_id \
-                     WHERE m.client_id IS NOT NULL AND m.uid IS NULL AND m.sent_status = ?1",
+                     WHERE m.client_id IS NOT NULL AND m.uid IS NULL AND m.sent_status = 10",
                 )?;
-                let rows = stmt.query_map([sent_status::SENDING], |r| {
+                // `= 10` written out, so the messages_sending partial index serves it (a
+                // bound parameter never implies the index's WHERE: that scanned every message).
+                const _: () = assert!(sent_status::SENDING == 10);
+                let rows = stmt.query_map([], |r| {
                     let flags: i64 = r.get(4)?;
                     let extra: Option<String> = r.get(5)?;
                     let extra: Map<String, Value> = extra.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or_default();
