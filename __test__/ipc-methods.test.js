@@ -43,9 +43,10 @@ test('neither js/main.js nor js/renderer.js keeps a copy of the list', () => {
     const src = fs.readFileSync(path.join(h.ROOT, 'js', f), 'utf8')
     assert.match(src, /require\('\.\/methods\.js'\)/, `${f} requires ./methods.js`)
     // A copy is a run of quoted method names; the few a file names on purpose (sendMessage's
-    // insert + send, the registration it waits for, …) stay far below that.
+    // insert + send, the registration it waits for, the media calls whose paths main checks
+    // and the getMessage that reads a resend's localPath, …) stay far below that.
     const quoted = methods.METHODS.filter((m) => src.includes(`'${m}'`) || src.includes(`"${m}"`))
-    assert.ok(quoted.length <= 6, `${f} quotes ${quoted.length} forwarded method names: ${quoted.join(', ')}`)
+    assert.ok(quoted.length <= 7, `${f} quotes ${quoted.length} forwarded method names: ${quoted.join(', ')}`)
   }
 })
 
