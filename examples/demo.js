@@ -1,8 +1,9 @@
 // The README's main job: the real thing end to end on one machine. Starts imsync-server on
 // loopback, signs alice and bob in (each with their own local database), has them chat in
 // Chinese and English, takes bob offline and brings him back to pull what he missed, then
-// searches bob's local database and lists his conversations — printed as a transcript
-// with timings.
+// searches bob's local database and lists his conversations, lets bob's second device follow
+// his pins and read state, and has alice send bob a picture (a PNG made here) that bob
+// downloads and checks byte for byte — printed as a transcript with timings.
 //
 // `node examples/demo.js --encrypt` (or IMSYNC_DEMO_ENCRYPT=1; `npm run demo -- --encrypt`)
 // runs the same demo with encrypted local databases (`encryptionKey`) and adds a last step:
@@ -15,6 +16,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
+const zlib = require('node:zlib')
 const { Engine } = require('../index.js')
 
 const APP_KEY = 'demo-key'
@@ -28,17 +30,81 @@ const ENCRYPT = process.argv.includes('--encrypt') || process.env.IMSYNC_DEMO_EN
 const keyOf = (name) => `demo passphrase of ${name}`
 
 function serverBinary() {
+  if (process.env.IMSYNC_SERVER_BIN) return process.env.IMSYNC_SERVER_BIN
   const exe = process.platform === 'win32' ? 'imsync-server.exe' : 'imsync-server'
-  // target/<profile>/ (plain cargo build), then target/<host triple>/<profile>/ (what
-  // scripts/test.sh and the napi CLI build with --target).
+  // target/<profile>/ (plain cargo build) and target/<host triple>/<profile>/ (what
+  // scripts/test.sh and the napi CLI build with --target): the most recently built one, so an
+  // old build left in another folder is not picked over the one just made.
   const triple = { 'linux-x64': 'x86_64-unknown-linux-gnu', 'linux-arm64': 'aarch64-unknown-linux-gnu', 'darwin-x64': 'x86_64-apple-darwin', 'darwin-arm64': 'aarch64-apple-darwin', 'win32-x64': 'x86_64-pc-windows-msvc' }[`${process.platform}-${process.arch}`]
+  const built = []
   for (const dir of [[], triple ? [triple] : []]) {
     for (const profile of ['release', 'debug']) {
       const p = path.join(__dirname, '..', 'target', ...dir, profile, exe)
-      if (fs.existsSync(p)) return p
+      if (fs.existsSync(p)) built.push({ p, at: fs.statSync(p).mtimeMs })
     }
   }
+  if (built.length) return built.sort((a, b) => b.at - a.at)[0].p
   throw new Error('imsync-server is not built: run `cargo build --release -p imsync-server` (npm run demo does)')
+}
+
+// ---- a picture to send: a PNG made here (node:zlib, no image library) -----------------------
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+  return c >>> 0
+})
+function crc32(buf) {
+  let c = 0xffffffff
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8)
+  return (c ^ 0xffffffff) >>> 0
+}
+function pngChunk(type, data) {
+  const len = Buffer.alloc(4)
+  len.writeUInt32BE(data.length)
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+  const crc = Buffer.alloc(4)
+  crc.writeUInt32BE(crc32(body))
+  return Buffer.concat([len, body, crc])
+}
+/** A width×height 8-bit RGB PNG: a sunset-like gradient with a sun. */
+function gradientPng(width, height) {
+  const raw = Buffer.alloc((width * 3 + 1) * height)
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1) // each row starts with its filter type, 0 (none)
+    for (let x = 0; x < width; x++) {
+      const t = y / (height - 1)
+      const sun = Math.hypot(x - width * 0.7, y - height * 0.62) < height * 0.16
+      const i = row + 1 + x * 3
+      raw[i] = sun ? 255 : Math.round(40 + 215 * t)
+      raw[i + 1] = sun ? 214 : Math.round(60 + 90 * t * (x / width))
+      raw[i + 2] = sun ? 90 : Math.round(160 - 120 * t)
+    }
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(width, 0)
+  ihdr.writeUInt32BE(height, 4)
+  ihdr.set([8, 2, 0, 0, 0], 8) // bit depth 8, colour type 2 (RGB), deflate, no filter method, no interlace
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', zlib.deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0))])
+}
+/** Width and height from a JPEG's start-of-frame segment (null when there is none). */
+function jpegSize(b) {
+  let i = 2
+  while (i + 9 < b.length && b[i] === 0xff) {
+    const marker = b[i + 1]
+    if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) return { width: b.readUInt16BE(i + 7), height: b.readUInt16BE(i + 5) }
+    i += 2 + b.readUInt16BE(i + 2)
+  }
+  return null
+}
+const sha256 = (bytes) => crypto.createHash('sha256').update(bytes).digest('hex')
+const MEDIA_URL = { 'RC:ImgMsg': 'imageUri', 'RC:GIFMsg': 'remoteUrl', 'RC:HQVCMsg': 'remoteUrl', 'RC:FileMsg': 'fileUrl', 'RC:SightMsg': 'sightUrl' }
+/** What the transcript shows of a message: its text, or what a media message carries. */
+function shown(m) {
+  const field = MEDIA_URL[m.messageType]
+  if (!field) return m.content.content
+  const url = m.content[field]
+  return `[${m.messageType} ${decodeURIComponent(url.split('/').pop().split('?')[0])}, ${url}]`
 }
 
 function startServer(dataDir) {
@@ -76,12 +142,18 @@ function user(name, serverUrl, dbRoot, platform = 'Electron', { encrypt = ENCRYP
   if (encrypt) options.encryptionKey = keyOf(name)
   const engine = new Engine(options)
   const waiters = []
+  const progressEvents = new Map() // transferId -> MEDIA_PROGRESS events so far
   engine.onEvent((event, payload) => {
     if (event === 'MESSAGES') {
       for (const m of payload.messages) {
         const tag = m.isOfflineMessage ? ' (offline, pulled on reconnect)' : ''
-        say(`  ${name.padEnd(5)} ⇐ ${m.senderUserId}: ${m.content.content}${tag}`)
+        say(`  ${name.padEnd(5)} ⇐ ${m.senderUserId}: ${shown(m)}${tag}`)
       }
+    } else if (event === 'MEDIA_PROGRESS') {
+      // Shown once per transfer, when it reaches 100 %.
+      const n = (progressEvents.get(payload.transferId) || 0) + 1
+      progressEvents.set(payload.transferId, n)
+      if (payload.progress === 100) say(`  ${name.padEnd(5)} MEDIA_PROGRESS ${payload.direction} 100% (${payload.done}/${payload.total} bytes; ${n} progress events)`)
     } else if (event !== 'CONVERSATION') {
       say(`  ${name.padEnd(5)} event ${event}${payload == null ? '' : ` ${JSON.stringify(payload)}`}`)
     }
@@ -114,9 +186,50 @@ async function send(from, to, text) {
   say(`          delivered in ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(2)} ms`)
 }
 
-/** Step 8 of `--encrypt`: the encrypted file, a keyless open, rekey, encryptDatabase. */
+/** Step 8: alice sends bob a picture; bob (and his second device) receive it, bob downloads it. */
+async function pictureStep(root, alice, bob, bobWeb) {
+  console.log('\n8. Alice sends Bob a picture; Bob downloads it')
+  const png = gradientPng(640, 400)
+  const picture = path.join(root, 'sunset.png')
+  fs.writeFileSync(picture, png)
+  say(`  alice's picture ${picture}: PNG 640×400 made with node:zlib, ${png.length.toLocaleString('en')} bytes, sha256 ${sha256(png).slice(0, 16)}…`)
+  const isPicture = (p) => p.messages.some((m) => m.messageType === 'RC:ImgMsg')
+  const bobGets = bob.waitFor('MESSAGES', isPicture)
+  const webGets = bobWeb.waitFor('MESSAGES', isPicture)
+  const conv = { conversationType: PRIVATE, targetId: 'bob' }
+  const start = process.hrtime.bigint()
+  let res = await alice.engine.sendMediaMessage(conv, { messageType: 'RC:ImgMsg', path: picture, name: 'sunset.png', transferId: 'demo-picture' })
+  say(`  alice ⇒ bob: sunset.png uploaded and sent in ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(1)} ms → code ${res.code}`)
+  // The server lets a connection send 5 messages a second (the vendor's limit), and alice
+  // has just sent several: the picture is uploaded, but its message may be refused with
+  // 20604. It is then stored FAILED with the file's URL in its content, and sending it
+  // again under its messageId (once the second has passed) sends it without uploading again.
+  for (let attempt = 1; res.code === 20604 && attempt <= 3; attempt++) {
+    say(`  refused 20604 (${res.msg}): message ${res.data.messageId} is kept with sentStatus ${res.data.sentStatus} (20 = FAILED) and its imageUri; alice resends it in 1 s`)
+    await new Promise((r) => setTimeout(r, 1000))
+    res = await alice.engine.sendMessage(conv, { messageType: 'RC:ImgMsg', content: res.data.content }, { messageId: res.data.messageId })
+    say(`  alice resends message ${res.data?.messageId} (no second upload) → code ${res.code}`)
+  }
+  const sent = check(res, 'sendMediaMessage')
+  say(`  alice ⇒ bob: sunset.png   [SENT, messageUId ${sent.messageUId}]`)
+  say(`          imageUri ${sent.content.imageUri}`)
+  const got = (await bobGets).messages.find((m) => m.messageType === 'RC:ImgMsg')
+  await webGets
+  const thumb = Buffer.from(got.content.content, 'base64')
+  const dims = jpegSize(thumb)
+  say(`  bob has the message (messageId ${got.messageId}): the thumbnail inside it is a JPEG ${dims ? `${dims.width}×${dims.height}` : '(size unknown)'}, ${thumb.length.toLocaleString('en')} bytes (${got.content.content.length.toLocaleString('en')} Base64 characters)`)
+  const dlStart = process.hrtime.bigint()
+  const dl = check(await bob.engine.downloadMediaMessage(got.messageId, { transferId: 'demo-picture-download' }), 'downloadMediaMessage')
+  const bytes = fs.readFileSync(dl.localPath)
+  const same = sha256(bytes) === sha256(png)
+  say(`  bob downloads it in ${(Number(process.hrtime.bigint() - dlStart) / 1e6).toFixed(1)} ms → ${dl.localPath}`)
+  say(`          ${bytes.length.toLocaleString('en')} bytes, sha256 ${same ? 'matches alice\'s file' : 'DIFFERS from alice\'s file'}; the message now records localPath ${dl.message.localPath === dl.localPath ? '(same path)' : dl.message.localPath}`)
+  if (!same) throw new Error('the downloaded picture differs from the one alice sent')
+}
+
+/** Step 9 of `--encrypt`: the encrypted file, a keyless open, rekey, encryptDatabase. */
 async function encryptionStep(root, bob, bobWeb, conv) {
-  console.log("\n8. Encrypted local databases (encryptionKey)")
+  console.log("\n9. Encrypted local databases (encryptionKey)")
   // Each device has its own dbpath (root/<device>); both of bob's devices sign in as bob.
   const dbFile = (device) => path.join(root, device, 'imsync', APP_KEY, 'bob.db')
   const bytes = (device) => Buffer.concat([dbFile(device), `${dbFile(device)}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)))
@@ -199,7 +312,7 @@ async function main() {
     say(`  getHistoryMessages(count 3) → ${history.list.map((m) => JSON.stringify(m.content.content)).join(', ')}  (hasMore ${history.hasMore})`)
 
     console.log("\n7. Bob's second device (Web) follows his pins and read state")
-    // Plain even with --encrypt: step 8 migrates it with encryptDatabase.
+    // Plain even with --encrypt: step 9 migrates it with encryptDatabase.
     const bobWeb = user('bob@web', server.url, root, 'Web', { encrypt: false })
     const webPulled = bobWeb.waitFor('PULL_OFFLINE_MESSAGE_FINISHED')
     check(await bobWeb.engine.connect(tokens.bob), 'connect')
@@ -223,6 +336,8 @@ async function main() {
     const typing = alice.waitFor('TYPING_STATUS')
     check(await bob.engine.sendTypingStatusMessage(conv, 'RC:TxtMsg'), 'sendTypingStatusMessage')
     await typing
+
+    await pictureStep(root, alice, bob, bobWeb)
 
     if (ENCRYPT) await encryptionStep(root, bob, bobWeb, conv)
 
