@@ -120,9 +120,9 @@ async function relay(t, target, bytesPerSecond) {
 /** Runs `imsync.<method>(...args)` in the window's page world; resolves the envelope. */
 const call = (win, method, args = []) => h.page(win, `return await imsync.${method}(...${JSON.stringify(args)})`, 30000)
 
-async function bobOf(t, server) {
+async function bobOf(t, server, options = {}) {
   const dbpath = h.tmpDir('media-bob')
-  const engine = new Engine({ appkey: h.APPKEY, dbpath, serverUrl: server.url, logOutputLevel: 1 })
+  const engine = new Engine({ appkey: h.APPKEY, dbpath, serverUrl: server.url, logOutputLevel: 1, ...options })
   engine.onEvent(() => {})
   const tap = tapOf(engine)
   t.after(async () => {
@@ -204,6 +204,15 @@ test('media from a window: every type uploads, reaches bob, downloads byte-ident
   const gifSent = (await call(win, 'getHistoryMessages', [toBob, { count: 20 }])).data.list.find((m) => m.messageType === 'RC:GIFMsg')
   assert.deepEqual([gifSent.content.width, gifSent.content.height, gifSent.content.gifDataSize], [1, 1, gif.length])
 
+  // A message naming a file anywhere but the IM server is not fetched (33003, nothing written).
+  const foreign = await bob.engine.insertMessage({ conversationType: 1, targetId: 'alice' }, {
+    messageType: 'RC:FileMsg', messageDirection: 2, senderUserId: 'alice', sentTime: Date.now(),
+    content: { name: 'x.bin', size: 1, type: 'bin', fileUrl: 'http://127.0.0.1:9/internal/secret' },
+  })
+  const refused = await bob.engine.downloadMediaMessage(foreign.data.messageId)
+  assert.equal(refused.code, 33003, JSON.stringify(refused))
+  assert.match(refused.msg, /mediaOrigins/)
+
   // onComplete returning another message: that one is sent, under the same stored message.
   const custom = await h.page(
     win,
@@ -242,7 +251,8 @@ test('an upload cut mid-way ends FAILED 34011 and a resend completes; downloads 
   const server = await startServer(t, { appKey: h.APPKEY, appSecret: SECRET })
   const link = await relay(t, server.url, 2 * 1024 * 1024)
   const { service } = h.startService(t, { serverUrl: link.url, reconnectInterval: 100 })
-  const bob = await bobOf(t, server)
+  // alice's uploads go through the relay, so their URLs name it: bob downloads from there too.
+  const bob = await bobOf(t, server, { mediaOrigins: [server.url, link.url] })
   const engine = service.engine
   assert.equal((await engine.connect(await server.getToken('alice'))).code, 0)
   const files = h.tmpDir('media-cut')

@@ -53,6 +53,12 @@ export interface EngineOptions {
    * the server. Local-only data stays in the moved file only.
    */
   recoverCorruptDatabase?: boolean
+  /**
+   * Origins (`http://host:port`) media files are downloaded from (downloadMediaMessage); a
+   * message's file URL on any other origin answers 33003 and nothing is fetched. Default: the
+   * origin of `serverUrl`; add the server's `--public-url` when clients reach it elsewhere.
+   */
+  mediaOrigins?: string[]
 }
 
 export interface IConversationOption {

@@ -33,6 +33,11 @@ pub struct EngineOptions {
     /// app never sees 33201 at open; off by default because local-only data (inserted
     /// messages, drafts) then leaves the app's view without it being asked.
     pub recover_corrupt_database: bool,
+    /// `mediaOrigins`: the origins (`http://host:port`) media files are downloaded from. A
+    /// message's file URL comes from whoever sent it; without this list the main process
+    /// would fetch any address a message names (an internal service included). Default: the
+    /// origin of `serverUrl` (add the server's `--public-url` when it differs).
+    pub media_origins: Vec<String>,
 }
 
 /// The longest `encryptionKey` accepted, in bytes: far beyond any passphrase, short enough
@@ -145,6 +150,19 @@ impl EngineOptions {
                 )))
             }
         };
+        let media_origins = match args::string_array(m.get("mediaOrigins"), "options.mediaOrigins", 16)? {
+            Some(list) => list
+                .iter()
+                .map(|o| {
+                    origin_of(o).ok_or_else(|| {
+                        ImError::invalid(format!(
+                            "options.mediaOrigins entries must be http(s) origins like http://host:8080, got '{o}'"
+                        ))
+                    })
+                })
+                .collect::<ImResult<Vec<_>>>()?,
+            None => server_url.as_deref().and_then(origin_of).into_iter().collect(),
+        };
         let platform = args::string(m.get("platform"), "options.platform")?
             .unwrap_or("Electron")
             .to_string();
@@ -192,8 +210,18 @@ impl EngineOptions {
                 "options.recoverCorruptDatabase",
                 Some(false),
             )?,
+            media_origins,
         })
     }
+}
+
+/// The origin (`scheme://host[:port]`, lowercase, default ports dropped) of an http(s) URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return None;
+    }
+    Some(u.origin().ascii_serialization())
 }
 
 /// File-name-safe form of an app key or user id: kept as is when it only has

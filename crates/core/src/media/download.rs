@@ -167,6 +167,13 @@ impl Engine {
                 ))
             })?
             .to_owned();
+        let origin = crate::options::origin_of(&url).unwrap_or_default();
+        if !self.options().media_origins.contains(&origin) {
+            return Err(ImError::invalid(format!(
+                "messageId {id}'s file URL is on {origin}, which is not one of options.mediaOrigins ({}); files are downloaded only from the IM server's origins",
+                self.options().media_origins.join(", ")
+            )));
+        }
         let dir = self.media_dir()?;
         let dest = dir.join(format!("{id}-{}", file_name(&content, &url)));
         let Some(registration) = self.media.register(&transfer_id, id) else {
