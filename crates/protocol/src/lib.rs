@@ -63,6 +63,7 @@
 pub mod chatroom_rules;
 mod codec;
 pub mod codes;
+pub mod media_types;
 pub mod object_names;
 pub mod presence_rules;
 pub mod profile_rules;

@@ -219,7 +219,7 @@ pub fn prepare(media: &Media, path: &Path, size: u64) -> ImResult<Prepared> {
     let mime = media
         .mime
         .clone()
-        .unwrap_or_else(|| thumbnail::mime_from_name(&name).to_owned());
+        .unwrap_or_else(|| imsync_protocol::media_types::from_name(&name).to_owned());
     let extension = Path::new(&name)
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())

@@ -197,66 +197,6 @@ fn flatten(picture: &DynamicImage) -> RgbImage {
     })
 }
 
-/// MIME type guessed from the file name's extension (jpg/jpeg/png/gif/webp/bmp/mp4/mov/webm/
-/// aac/mp3/m4a/wav/ogg/amr/pdf/txt/zip/…), else "application/octet-stream".
-pub fn mime_from_name(name: &str) -> &'static str {
-    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let Some((stem, ext)) = file.rsplit_once('.') else {
-        return "application/octet-stream";
-    };
-    if stem.is_empty() {
-        // ".bashrc" is a name, not an extension.
-        return "application/octet-stream";
-    }
-    match ext.to_ascii_lowercase().as_str() {
-        "jpg" | "jpeg" | "jpe" | "jfif" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "bmp" => "image/bmp",
-        "heic" => "image/heic",
-        "heif" => "image/heif",
-        "avif" => "image/avif",
-        "svg" => "image/svg+xml",
-        "ico" => "image/x-icon",
-        "tif" | "tiff" => "image/tiff",
-        "mp4" | "m4v" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        "mkv" => "video/x-matroska",
-        "avi" => "video/x-msvideo",
-        "3gp" => "video/3gpp",
-        "aac" => "audio/aac",
-        "mp3" => "audio/mpeg",
-        "m4a" => "audio/mp4",
-        "wav" => "audio/wav",
-        "ogg" | "oga" => "audio/ogg",
-        "opus" => "audio/opus",
-        "flac" => "audio/flac",
-        "amr" => "audio/amr",
-        "pdf" => "application/pdf",
-        "txt" | "log" => "text/plain",
-        "csv" => "text/csv",
-        "md" => "text/markdown",
-        "htm" | "html" => "text/html",
-        "json" => "application/json",
-        "xml" => "application/xml",
-        "zip" => "application/zip",
-        "gz" => "application/gzip",
-        "tar" => "application/x-tar",
-        "7z" => "application/x-7z-compressed",
-        "rar" => "application/vnd.rar",
-        "doc" => "application/msword",
-        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "xls" => "application/vnd.ms-excel",
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "ppt" => "application/vnd.ms-powerpoint",
-        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "apk" => "application/vnd.android.package-archive",
-        _ => "application/octet-stream",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,38 +421,5 @@ mod tests {
         assert_eq!(fit(10, 10, 240), (10, 10));
         assert_eq!(fit(240, 100, 240), (240, 100));
         assert_eq!(fit(100_000, 1, 240), (240, 1));
-    }
-
-    #[test]
-    fn mime_types_by_extension() {
-        for (name, mime) in [
-            ("a.JPG", "image/jpeg"),
-            ("a.jpeg", "image/jpeg"),
-            ("dir.v2/a.png", "image/png"),
-            ("a.gif", "image/gif"),
-            ("a.webp", "image/webp"),
-            ("a.bmp", "image/bmp"),
-            ("clip.mp4", "video/mp4"),
-            ("clip.MOV", "video/quicktime"),
-            ("clip.webm", "video/webm"),
-            ("v.aac", "audio/aac"),
-            ("v.mp3", "audio/mpeg"),
-            ("v.m4a", "audio/mp4"),
-            ("v.wav", "audio/wav"),
-            ("v.ogg", "audio/ogg"),
-            ("v.amr", "audio/amr"),
-            ("doc.pdf", "application/pdf"),
-            ("readme.txt", "text/plain"),
-            ("bundle.zip", "application/zip"),
-            ("C:\\Users\\me\\report.PDF", "application/pdf"),
-            ("archive.tar.gz", "application/gzip"),
-            ("noext", "application/octet-stream"),
-            (".bashrc", "application/octet-stream"),
-            ("dir.png/file", "application/octet-stream"),
-            ("weird.xyz", "application/octet-stream"),
-            ("", "application/octet-stream"),
-        ] {
-            assert_eq!(mime_from_name(name), mime, "{name}");
-        }
     }
 }

@@ -84,57 +84,6 @@ pub fn parse_type(raw: &str) -> Result<String, String> {
     Ok(t.to_ascii_lowercase())
 }
 
-/// The type of a file named `name`, from its extension; octet-stream for
-/// anything not listed (served as a download, never rendered).
-pub fn guess_type(name: &str) -> &'static str {
-    let ext = match name.rsplit_once('.') {
-        Some((_, ext)) => ext.to_ascii_lowercase(),
-        None => return "application/octet-stream",
-    };
-    match ext.as_str() {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "bmp" => "image/bmp",
-        "heic" => "image/heic",
-        "avif" => "image/avif",
-        "ico" => "image/x-icon",
-        "mp4" | "m4v" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        "mkv" => "video/x-matroska",
-        "avi" => "video/x-msvideo",
-        "3gp" => "video/3gpp",
-        "aac" => "audio/aac",
-        "mp3" => "audio/mpeg",
-        "m4a" => "audio/mp4",
-        "wav" => "audio/wav",
-        "ogg" | "oga" => "audio/ogg",
-        "opus" => "audio/opus",
-        "flac" => "audio/flac",
-        "amr" => "audio/amr",
-        "pdf" => "application/pdf",
-        "txt" | "log" => "text/plain",
-        "csv" => "text/csv",
-        "md" => "text/markdown",
-        "json" => "application/json",
-        "zip" => "application/zip",
-        "gz" => "application/gzip",
-        "tar" => "application/x-tar",
-        "7z" => "application/x-7z-compressed",
-        "rar" => "application/vnd.rar",
-        "doc" => "application/msword",
-        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "xls" => "application/vnd.ms-excel",
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "ppt" => "application/vnd.ms-powerpoint",
-        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "apk" => "application/vnd.android.package-archive",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Shown in place (`inline`) or saved (`attachment`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -251,11 +200,6 @@ mod tests {
         ] {
             assert!(parse_type(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(guess_type("IMG_0001.JPG"), "image/jpeg");
-        assert_eq!(guess_type("voice.amr"), "audio/amr");
-        assert_eq!(guess_type("clip.mov"), "video/quicktime");
-        assert_eq!(guess_type("Makefile"), "application/octet-stream");
-        assert_eq!(guess_type("page.html"), "application/octet-stream");
     }
 
     #[test]

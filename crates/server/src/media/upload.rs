@@ -106,7 +106,7 @@ async fn create_upload(state: &AppState, parts: &Parts) -> Result<Response, Refu
     };
     let mime = match header_text(headers, "X-Upload-Type")? {
         Some(raw) => naming::parse_type(raw).map_err(Refusal::bad)?,
-        None => naming::guess_type(&name).to_owned(),
+        None => imsync_protocol::media_types::from_name(&name).to_owned(),
     };
     let disposition = match header_text(headers, "X-Upload-Disposition")? {
         Some(raw) => Disposition::parse(raw).map_err(Refusal::bad)?,
