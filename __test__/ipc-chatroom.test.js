@@ -14,11 +14,11 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const net = require('node:net')
 
 const h = require('./electron/harness')
 const { startServer } = require('./helpers/server')
 const { tapOf } = require('./helpers/engine-tap')
+const { relay } = require('./helpers/relay')
 const { Engine } = require('../index.js')
 
 const SECRET = 'chatroom-secret'
@@ -26,33 +26,6 @@ const ROOM = 'live-1'
 
 /** Runs `imsync.<method>(...args)` in the window's page world; resolves the envelope. */
 const call = (win, method, args = []) => h.page(win, `return await imsync.${method}(...${JSON.stringify(args)})`, 15000)
-
-/** A TCP relay to `target` whose live connections `cut()` drops. */
-async function relay(t, target) {
-  const { hostname, port } = new URL(target)
-  const sockets = new Set()
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(port), hostname)
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
-      s.on('error', () => {})
-    }
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => {
-    for (const s of sockets) s.destroy()
-    server.close()
-  })
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    cut: () => {
-      for (const s of sockets) s.destroy()
-    },
-  }
-}
 
 /** A window recording every MESSAGES message and CHATROOM payload. */
 async function recordingWindow() {

@@ -16,13 +16,13 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
-const net = require('node:net')
 const path = require('node:path')
 const zlib = require('node:zlib')
 
 const h = require('./electron/harness')
 const { startServer } = require('./helpers/server')
 const { tapOf } = require('./helpers/engine-tap')
+const { relay } = require('./helpers/relay')
 const { Engine } = require('../index.js')
 
 const SECRET = 'media-secret'
@@ -76,45 +76,6 @@ function jpegSize(buf) {
     at += 2 + len
   }
   throw new Error('no SOF marker')
-}
-
-/** A TCP relay to `target`, throttled both ways; `cut()` drops it and refuses until `restore()`. */
-async function relay(t, target, bytesPerSecond) {
-  const { hostname, port } = new URL(target)
-  const sockets = new Set()
-  let refusing = false
-  const server = net.createServer((client) => {
-    if (refusing) return client.destroy()
-    const upstream = net.connect(Number(port), hostname)
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
-      s.on('error', () => {})
-    }
-    // Each direction at `bytesPerSecond`: a chunk is passed on, then its source pauses.
-    for (const [from, to] of [[client, upstream], [upstream, client]]) {
-      from.on('data', (chunk) => {
-        to.write(chunk)
-        from.pause()
-        setTimeout(() => from.resume(), (chunk.length / bytesPerSecond) * 1000)
-      })
-    }
-  })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => {
-    for (const s of sockets) s.destroy()
-    server.close()
-  })
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    cut() {
-      refusing = true
-      for (const s of sockets) s.destroy()
-    },
-    restore() {
-      refusing = false
-    },
-  }
 }
 
 /** Runs `imsync.<method>(...args)` in the window's page world; resolves the envelope. */
@@ -249,7 +210,7 @@ test('media from a window: every type uploads, reaches bob, downloads byte-ident
 
 test('an upload cut mid-way ends FAILED 34011 and a resend completes; downloads cancel and resume; uploads cancel', async (t) => {
   const server = await startServer(t, { appKey: h.APPKEY, appSecret: SECRET })
-  const link = await relay(t, server.url, 2 * 1024 * 1024)
+  const link = await relay(t, server.url, { bytesPerSecond: 2 * 1024 * 1024 })
   const { service } = h.startService(t, { serverUrl: link.url, reconnectInterval: 100 })
   // alice's uploads go through the relay, so their URLs name it: bob downloads from there too.
   const bob = await bobOf(t, server, { mediaOrigins: [server.url, link.url] })
@@ -264,7 +225,7 @@ test('an upload cut mid-way ends FAILED 34011 and a resend completes; downloads 
 
   // Cut the link (and refuse reconnects) once a fifth has gone.
   const tap = tapOf(engine)
-  const cutAt = tap.wait((e) => e.name === 'MEDIA_PROGRESS' && e.payload.progress >= 20, 'upload under way', { ms: 20000 }).then(() => link.cut())
+  const cutAt = tap.wait((e) => e.name === 'MEDIA_PROGRESS' && e.payload.progress >= 20, 'upload under way', { ms: 20000 }).then(() => link.refuse())
   const failed = await engine.sendMediaMessage(toBob, { messageType: 'RC:SightMsg', path: file, content: { duration: 9 } })
   await cutAt
   assert.equal(failed.code, 34011, JSON.stringify(failed))

@@ -20,11 +20,11 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const net = require('node:net')
 
 const h = require('./electron/harness')
 const { startServer } = require('./helpers/server')
 const { tapOf } = require('./helpers/engine-tap')
+const { relay } = require('./helpers/relay')
 const { Engine } = require('../index.js')
 
 const SECRET = 'presence-secret'
@@ -50,38 +50,6 @@ function pageWait(win, pred, label, from = 0, ms = 10000) {
     }`,
     ms + 5000,
   )
-}
-
-/** A TCP relay to the server that the test can freeze: forwarding stops, sockets stay open. */
-async function relay(t, serverUrl) {
-  const target = new URL(serverUrl)
-  const pairs = []
-  let frozen = false
-  const srv = net.createServer((client) => {
-    if (frozen) return client.destroy()
-    const upstream = net.connect(Number(target.port), target.hostname)
-    pairs.push(client, upstream)
-    for (const [a, b] of [
-      [client, upstream],
-      [upstream, client],
-    ]) {
-      a.on('data', (d) => frozen || b.write(d))
-      a.on('end', () => frozen || b.end())
-      a.on('error', () => {})
-      a.on('close', () => frozen || b.destroy())
-    }
-  })
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
-  t.after(() => {
-    for (const s of pairs) s.destroy()
-    srv.close()
-  })
-  return {
-    url: `http://127.0.0.1:${srv.address().port}`,
-    freeze() {
-      frozen = true
-    },
-  }
 }
 
 /** A native Engine for `userId`, connected (through `serverUrl` if given). */
