@@ -8,10 +8,14 @@
 // Environment: BENCH_MESSAGES (1000000), BENCH_CONVERSATIONS (1000),
 // BENCH_ENCRYPTION_MESSAGES (100000: size of the plain-vs-encrypted comparison that ends the
 // run; 0 skips it), BENCH_ONLY=encryption (run only that comparison: no baseline needed),
+// BENCH_ONLY=conversationList (only the getConversationList figure, imsync and baseline, with
+// its GC count, slow-call positions and the trivial-call floor; BENCH_LIST_CALLS sets the
+// timed calls, 1000; BENCH_LIST_KEEP_ALL=1 keeps every answer alive as runs before issue 13 did),
 // BENCH_LIST_CONVERSATIONS (10000), BENCH_CALLS (200 timed calls per keyword class),
 // BENCH_CLASS_BUDGET_MS (10000: a class stops early, after at least 20 calls, once its
 // timed calls took this long), BENCH_OUT (also write the results as JSON to this file),
-// BENCH_KEEP_DATA=1 (keep benches/.data/ instead of deleting it).
+// BENCH_KEEP_DATA=1 (keep benches/.data/ instead of deleting it), BENCH_DATA (another data
+// directory than benches/.data/).
 //
 // Every call is timed with process.hrtime.bigint() around the awaited promise (imsync) or
 // the synchronous call (baseline, as it would run on the Electron main thread).
@@ -38,10 +42,12 @@ const MIN_CALLS = 20
 const WARMUP = 5
 const BATCH = 500
 const HISTORY_CALLS = 2000
-const LIST_CALLS = 1000
+const LIST_CALLS = env('BENCH_LIST_CALLS', 1000)
+/** BENCH_LIST_KEEP_ALL=1: keep all 1000 answers of the list figure alive, as runs before issue 13 did. */
+const LIST_KEEP_ALL = process.env.BENCH_LIST_KEEP_ALL === '1'
 const OPEN_RUNS = 5
 const USER = 'bench-user'
-const DATA = path.join(__dirname, '.data')
+const DATA = process.env.BENCH_DATA || path.join(__dirname, '.data')
 const ENC_N = env('BENCH_ENCRYPTION_MESSAGES', 100_000)
 const ONLY = process.env.BENCH_ONLY || ''
 /** A passphrase: SQLCipher 4 derives the page key with PBKDF2-HMAC-SHA512, 256,000 iterations. */
@@ -129,7 +135,7 @@ async function ingest(corpus, insert, { yieldBetween }) {
 // ---- timed call loops ---------------------------------------------------------------------
 
 /** Runs `call(arg)` for each argument (after WARMUP untimed calls), within the budget. */
-async function timeCalls(args, call, { warm = WARMUP, budgetMs = BUDGET_MS } = {}) {
+async function timeCalls(args, call, { warm = WARMUP, budgetMs = BUDGET_MS, keepAll = true } = {}) {
   for (let i = 0; i < Math.min(warm, args.length); i++) await call(args[i], i)
   const samples = []
   const results = []
@@ -139,11 +145,13 @@ async function timeCalls(args, call, { warm = WARMUP, budgetMs = BUDGET_MS } = {
     const res = await call(args[i], i)
     const dt = toMs(now() - t0)
     samples.push(dt)
-    results.push(res)
+    // keepAll: false keeps only the first answer (the one checked), so answers kept
+    // for checking do not pile up in the heap and make every scavenge copy them.
+    if (keepAll || !results.length) results.push(res)
     spent += dt
     if (spent > budgetMs && samples.length >= MIN_CALLS) break
   }
-  return { stats: summary(samples), results }
+  return { stats: summary(samples), results, samples }
 }
 
 function conversationOption(corpus, c) {
@@ -201,7 +209,15 @@ async function main() {
     if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, JSON.stringify(out, null, 2))
     return
   }
-  if (ONLY) throw new Error(`BENCH_ONLY=${ONLY}: only 'encryption' is known`)
+  if (ONLY === 'conversationList') {
+    out.conversationList = await conversationListBench(loadBaseline(), out.problems)
+    mark('conversation list')
+    out.totalSeconds = toMs(now() - started) / 1000
+    reportConversationList(out)
+    if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, JSON.stringify(out, null, 2))
+    return
+  }
+  if (ONLY) throw new Error(`BENCH_ONLY=${ONLY}: only 'encryption' and 'conversationList' are known`)
   const Baseline = loadBaseline()
 
   log(`generating ${N} messages over ${CONVERSATIONS} conversations`)
@@ -347,6 +363,30 @@ async function main() {
   mark('open')
 
   // -- conversation list over 10,000 conversations (a second database)
+  out.conversationList = await conversationListBench(loadBaseline(), out.problems)
+  mark('conversation list')
+
+  if (ENC_N > 0) {
+    out.config.encryptionMessages = ENC_N
+    out.encryption = await encryptionComparison(mark)
+  }
+
+  out.totalSeconds = toMs(now() - started) / 1000
+  report(out)
+  if (out.encryption) reportEncryption(out)
+  if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, JSON.stringify(out, null, 2))
+}
+
+// ---- conversation list: 10,000 conversations × 10 messages (a second database pair) ----------
+
+/**
+ * getConversationList(0, 50) on both, LIST_CALLS timed calls each after 50 warm-up calls.
+ * Besides the latencies it records what the tail is made of: the garbage collections that ran
+ * during the timed calls (PerformanceObserver 'gc'), which calls were slow (their index, so a
+ * cluster at the start shows background work left over from the ingest), and the size of the
+ * answer as JSON text.
+ */
+async function conversationListBench(Baseline, problems) {
   gc()
   const listCorpus = generate({
     messages: LIST_CONVERSATIONS * LIST_PER_CONVERSATION,
@@ -365,34 +405,48 @@ async function main() {
   const lb = await ingest(listCorpus, (b) => listBase.batchInsertMessage(b), { yieldBetween: true })
   const listArgs = new Array(LIST_CALLS + 50).fill(0)
   const list = (e) => () => e.getConversationList(0, 50)
-  const il = await timeCalls(listArgs, list(listEngine), { warm: 50, budgetMs: Infinity })
-  const bl = await timeCalls(listArgs, list(listBase), { warm: 50, budgetMs: Infinity })
+  const { PerformanceObserver } = require('node:perf_hooks')
+  const timed = async (e) => {
+    const gcs = []
+    const obs = new PerformanceObserver((l) => {
+      for (const g of l.getEntries()) gcs.push(g.duration)
+    })
+    gc()
+    obs.observe({ entryTypes: ['gc'] })
+    const r = await timeCalls(listArgs, list(e), { warm: 50, budgetMs: Infinity, keepAll: LIST_KEEP_ALL })
+    await new Promise((res) => setTimeout(res, 100)) // let the observer deliver (the baseline's loop never yields)
+    obs.disconnect()
+    const s = Float64Array.from(gcs).sort()
+    r.gc = { count: s.length, totalMs: s.reduce((a, b) => a + b, 0), max: s[s.length - 1] ?? 0, over1ms: s.filter((d) => d > 1).length }
+    return r
+  }
+  const il = await timed(listEngine)
+  const bl = await timed(listBase)
   const a = check(il.results[0], 'getConversationList')
   const b = check(bl.results[0], 'baseline getConversationList')
   if (a.length !== 50 || a.map((c) => c.targetId).join() !== b.map((c) => c.targetId).join()) {
-    out.problems.push({ call: 'getConversationList', imsync: a.map((c) => c.targetId).slice(0, 5), baseline: b.map((c) => c.targetId).slice(0, 5) })
+    problems.push({ call: 'getConversationList', imsync: a.map((c) => c.targetId).slice(0, 5), baseline: b.map((c) => c.targetId).slice(0, 5) })
   }
-  out.conversationList = {
+  const res = {
     conversations: LIST_CONVERSATIONS,
     messages: listCorpus.messages,
     imsync: il.stats,
     baseline: bl.stats,
     ingest: { imsync: li.msgsPerSec, baseline: lb.msgsPerSec },
+    gc: { imsync: il.gc, baseline: bl.gc },
+    jsonChars: { imsync: JSON.stringify(a).length, baseline: JSON.stringify(b).length },
   }
-  log('conversation list', JSON.stringify(out.conversationList))
-  mark('conversation list')
+  if (ONLY) {
+    // Where the slow calls fall in the sequence (index of each call above 1 ms).
+    res.slowCalls = { imsync: il.samples.flatMap((d, i) => (d > 1 ? [[i, +d.toFixed(2)]] : [])), baseline: bl.samples.flatMap((d, i) => (d > 1 ? [[i, +d.toFixed(2)]] : [])) }
+    // The floor of any async call on this database, measured the same way.
+    const floor = await timeCalls(listArgs, () => listEngine.getTotalUnreadCount(), { warm: 50, budgetMs: Infinity, keepAll: false })
+    res.imsyncTrivialCall = floor.stats
+  }
+  log('conversation list', JSON.stringify(res))
   check(await listEngine.close(), 'close list db')
   listBase.close()
-
-  if (ENC_N > 0) {
-    out.config.encryptionMessages = ENC_N
-    out.encryption = await encryptionComparison(mark)
-  }
-
-  out.totalSeconds = toMs(now() - started) / 1000
-  report(out)
-  if (out.encryption) reportEncryption(out)
-  if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, JSON.stringify(out, null, 2))
+  return res
 }
 
 // ---- encryption: the same corpus into a plain and an encrypted database ----------------------
@@ -576,6 +630,29 @@ function reportEncryption(out) {
   console.log(`addon: commit ${out.build.commit}, ${out.build.uncommittedAddonChanges} uncommitted addon files, ${out.build.addon}`)
   console.log(`total run: ${f(out.totalSeconds, 0)} s`)
   if (ONLY) console.log(`RESULTS_JSON ${JSON.stringify(out)}`)
+}
+
+function reportConversationList(out) {
+  const cl = out.conversationList
+  const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '—')
+  console.log(`\ngetConversationList(0, 50) over ${cl.conversations} conversations (${cl.messages} messages), ${cl.imsync.n} timed calls each`)
+  console.log(`machine: ${out.machine.cpus} × ${out.machine.cpuModel}, node ${out.machine.node}`)
+  console.log('| | p50 (ms) | p99 (ms) | max (ms) | calls > 1 ms | GCs (> 1 ms) during the calls | GC total (ms) | JSON chars |')
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
+  for (const k of ['imsync', 'baseline']) {
+    const s = cl[k]
+    const g = cl.gc[k]
+    console.log(`| ${k} | ${f(s.p50)} | ${f(s.p99)} | ${f(s.max)} | ${cl.slowCalls[k].length} | ${g.count} (${g.over1ms}) | ${f(g.totalMs, 1)} | ${cl.jsonChars[k]} |`)
+  }
+  console.log(`imsync floor (getTotalUnreadCount round trip) p50 / p99: ${f(cl.imsyncTrivialCall.p50)} / ${f(cl.imsyncTrivialCall.p99)} ms`)
+  console.log(`slow imsync calls [index, ms]: ${JSON.stringify(cl.slowCalls.imsync.slice(0, 40))}`)
+  console.log(`slow baseline calls [index, ms]: ${JSON.stringify(cl.slowCalls.baseline.slice(0, 40))}`)
+  console.log(`answers that differ between imsync and the baseline: ${out.problems.length}`)
+  for (const p of out.problems.slice(0, 10)) console.log('  ', JSON.stringify(p))
+  console.log(`load average (1 min) by phase: ${out.load.map((l) => `${l.phase} ${l.loadavg1}`).join(', ')}`)
+  console.log(`addon: commit ${out.build.commit}, ${out.build.uncommittedAddonChanges} uncommitted addon files, ${out.build.addon}`)
+  console.log(`total run: ${f(out.totalSeconds, 1)} s`)
+  console.log(`RESULTS_JSON ${JSON.stringify(out)}`)
 }
 
 // ---- report -------------------------------------------------------------------------------
