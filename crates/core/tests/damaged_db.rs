@@ -68,6 +68,12 @@ async fn build(dir: &Path, n: i64) -> i64 {
 
 fn page_size(file: &Path) -> usize {
     let head = std::fs::read(file).unwrap();
+    // An encrypted (SQLCipher) file keeps no plain header: its first 16 bytes are the salt and
+    // the page size field is ciphertext, which read as a size smashed a random range (at times
+    // inside page 1, which then fails the key check). SQLCipher's page size is 4096.
+    if &head[..16] != b"SQLite format 3\0" {
+        return 4096;
+    }
     match u16::from_be_bytes([head[16], head[17]]) {
         1 => 65536,
         n => n as usize,
