@@ -414,3 +414,30 @@ test('a staged write that fails (disk full, I/O error) aborts its stage: failure
   const after = await send()
   assert.equal(after.code, 34011, JSON.stringify(after))
 })
+
+test('a window that closes between its upload and the send leaves the message FAILED (resendable), not SENDING', async (t) => {
+  const server = await startServer(t, { appKey: h.APPKEY, appSecret: SECRET })
+  const { service } = h.startService(t, { serverUrl: server.url })
+  const win = await h.openWindow()
+  assert.equal((await call(win, 'connect', [await server.getToken('alice')])).code, 0)
+  const files = h.tmpDir('media-unsent')
+  t.after(() => fs.rmSync(files, { recursive: true, force: true }))
+  const file = path.join(files, 'a.bin')
+  fs.writeFileSync(file, crypto.randomBytes(1000))
+  const up = await call(win, 'uploadMediaMessage', [{ conversationType: 1, targetId: 'bob' }, { messageType: 'RC:FileMsg', path: file }])
+  assert.equal(up.code, 0, JSON.stringify(up))
+  const id = up.data.message.messageId
+  assert.equal(up.data.message.sentStatus, 10)
+  // A second window's upload that it does send stays SENT when the first window closes.
+  const other = await h.openWindow()
+  const sent = await h.page(other, `return await imsync.sendFileMessage({ conversationType: 1, targetId: 'bob' }, { file: new File([new Uint8Array([1, 2, 3])], 'b.bin') })`)
+  assert.equal(sent.code, 0, JSON.stringify(sent))
+  win.close()
+  const deadline = Date.now() + 10000
+  let m
+  while ((m = (await service.engine.getMessage(id)).data).sentStatus !== 20) {
+    assert.ok(Date.now() < deadline, `still ${m.sentStatus} after the window closed`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  assert.equal((await service.engine.getMessage(sent.data.messageId)).data.sentStatus, 30)
+})

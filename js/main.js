@@ -85,6 +85,9 @@ const NETWORK_UNAVAILABLE = 3
 const KICKED_OFFLINE_BY_OTHER_CLIENT = 6
 const BLOCKED = 9
 const CONNECTION_STATUS_VALUES = new Set([0, 1, 2, 3, 4, 6, 9, 12])
+/** SentStatus values (the seed's table). */
+const SENDING = 10
+const FAILED = 20
 
 /**
  * The ConnectionStatus after a DISCONNECT(code) (an ErrorCode since 5.7): kicked (31010, or
@@ -373,7 +376,8 @@ class ImsyncService {
     const wc = webContentsOf(win)
     if (!wc) throw new TypeError('imsync service.addWindow(win): expected a BrowserWindow or a webContents')
     if (this.destroyed || isDestroyed(wc) || this._windows.has(wc.id)) return this
-    const entry = { webContents: wc, subs: new Set(), cleanup: [] }
+    // unsent: media messages this window uploaded (uploadMediaMessage) and has not sent yet.
+    const entry = { webContents: wc, subs: new Set(), cleanup: [], unsent: new Set() }
     const forget = () => this._forget(wc)
     const crashed = () => entry.subs.clear() // a reloaded page subscribes again
     if (typeof wc.once === 'function') {
@@ -612,6 +616,19 @@ class ImsyncService {
     this._windows.delete(wc.id)
     for (const fn of entry.cleanup) fn()
     this._media.forget(wc.id).catch(() => {})
+    for (const id of entry.unsent) this._failUnsent(id).catch(() => {})
+  }
+
+  /**
+   * A window closed (or reloaded) between a media upload and its send: the send will never
+   * come, so the stored message goes from SENDING to FAILED at once (resendable), instead of
+   * at the next open. @private
+   */
+  async _failUnsent(id) {
+    const m = await this._engine.getMessage(id)
+    if (m.code === 0 && m.data && m.data.sentStatus === SENDING && !m.data.messageUId) {
+      await this._engine.setMessageSentStatus(id, FAILED)
+    }
   }
 
   /** @private */
@@ -704,7 +721,16 @@ class ImsyncService {
         const checked = await this._checkMediaPath(args, event.sender)
         if (checked.refused) return checked.refused
         const media = checked.args[1]
-        return await this._media.uploading(media && media.path, () => this._dispatch(method, checked.args))
+        const out = await this._media.uploading(media && media.path, () => this._dispatch(method, checked.args))
+        const id = method === 'uploadMediaMessage' && out && out.code === 0 && out.data && out.data.message && out.data.message.messageId
+        const entry = this._entryFor(event)
+        if (id && entry) entry.unsent.add(id)
+        // The window went away during the upload: its send will never come.
+        else if (id) await this._failUnsent(id).catch(() => {})
+        return out
+      }
+      if (method === 'sendMessage' && args[2] && typeof args[2] === 'object' && typeof args[2].messageId === 'number') {
+        for (const entry of this._windows.values()) entry.unsent.delete(args[2].messageId)
       }
       return await this._dispatch(method, args)
     } catch (e) {
