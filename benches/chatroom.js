@@ -21,12 +21,9 @@ if (typeof WebSocket === 'undefined') {
   process.exit(r.status ?? 1)
 }
 
-const crypto = require('node:crypto')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const readline = require('node:readline')
-const { spawn, execFileSync } = require('node:child_process')
 
 const MEMBERS = Number(process.env.CHATROOM_MEMBERS || 2000)
 const MESSAGES = Number(process.env.CHATROOM_MESSAGES || 100)
@@ -35,7 +32,7 @@ const APP_KEY = 'chatroom-bench'
 const APP_SECRET = 'chatroom-bench-secret'
 const ROOM = 'bench-room'
 const DEADLINE_MS = 30000
-const RELEASE = '/work/reltarget/x86_64-unknown-linux-gnu/release'
+const { RELEASE } = require('./server-lib')
 
 // ---- the addon: the release build unless one is named -------------------------------------
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-chatroom-bench-'))
@@ -47,123 +44,27 @@ if (!process.env.NAPI_RS_NATIVE_LIBRARY_PATH) {
 }
 const { Engine } = require('../index.js')
 
-// ---- protobuf, the few messages needed -----------------------------------------------------
-function varint(n) {
-  let v = BigInt.asUintN(64, BigInt(n))
-  const out = []
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80)
-    v >>= 7n
-  }
-  out.push(Number(v))
-  return Buffer.from(out)
-}
-const tag = (field, wire) => varint((field << 3) | wire)
-const vfield = (field, n) => Buffer.concat([tag(field, 0), varint(n)])
-const bfield = (field, bytes) => Buffer.concat([tag(field, 2), varint(bytes.length), bytes])
-const sfield = (field, s) => bfield(field, Buffer.from(s, 'utf8'))
+// ---- server and protobuf (benches/server-lib.js) --------------------------------------------
+const lib = require('./server-lib')
+const { vfield, bfield, sfield, frame, pingFrame, fields, get, cpuMs } = lib
+const startServer = () =>
+  lib.startServer({ appKey: APP_KEY, appSecret: APP_SECRET, dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-chatroom-bench-data-')) })
+const token = (url, userId) => lib.token(url, APP_KEY, APP_SECRET, userId)
 
-const frame = (id, kindField, body) => Buffer.concat([vfield(1, id), bfield(kindField, body)])
 const connectFrame = (token, device) =>
   frame(1, 2, bfield(1, Buffer.concat([vfield(1, 1), sfield(2, token), sfield(3, device), vfield(4, 1), sfield(5, 'chatroom-bench')])))
 // Request.chatroom_join = 35: { room_id = 1, create = 2, count = 3 }.
 const joinFrame = (id) => frame(id, 2, bfield(35, Buffer.concat([sfield(1, ROOM), vfield(2, 1), vfield(3, 0)])))
-const pingFrame = (id) => frame(id, 5, vfield(1, Date.now()))
-
-/** Top-level fields of a message: Map field -> first value (bigint or Buffer). */
-function fields(buf) {
-  const out = new Map()
-  let i = 0
-  const readVarint = () => {
-    let v = 0n
-    let shift = 0n
-    for (;;) {
-      const b = buf[i++]
-      v |= BigInt(b & 0x7f) << shift
-      if (b < 0x80) return v
-      shift += 7n
-    }
-  }
-  while (i < buf.length) {
-    const key = Number(readVarint())
-    const field = key >> 3
-    const wire = key & 7
-    let value
-    if (wire === 0) value = readVarint()
-    else if (wire === 2) {
-      const len = Number(readVarint())
-      value = buf.subarray(i, i + len)
-      i += len
-    } else if (wire === 1) i += 8
-    else if (wire === 5) i += 4
-    else throw new Error(`wire type ${wire}`)
-    if (!out.has(field)) out.set(field, value)
-  }
-  return out
-}
 
 /** { id, response: code } | { roomMessage: true } | {}. */
 function decode(buf) {
   const f = fields(buf)
-  const response = f.get(3)
-  if (response) return { id: Number(f.get(1) || 0n), response: Number(BigInt.asIntN(64, fields(response).get(1) || 0n)) }
-  const push = f.get(4)
+  const response = get(f, 3)
+  if (response) return { id: Number(get(f, 1) || 0n), response: Number(BigInt.asIntN(64, get(fields(response), 1) || 0n)) }
+  const push = get(f, 4)
   // Push.chatroom_message = 20.
-  if (push && fields(push).has(20)) return { roomMessage: true }
+  if (push && get(fields(push), 20)) return { roomMessage: true }
   return {}
-}
-
-// ---- server ------------------------------------------------------------------------------
-function serverBinary() {
-  if (process.env.IMSYNC_SERVER_BIN) return process.env.IMSYNC_SERVER_BIN
-  const bin = path.join(RELEASE, 'imsync-server')
-  if (!fs.existsSync(bin)) throw new Error('no release imsync-server: build it first (see BENCHMARKS.md) or set IMSYNC_SERVER_BIN')
-  return bin
-}
-
-async function startServer() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-chatroom-bench-data-'))
-  const bin = serverBinary()
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--app-key', APP_KEY, '--app-secret', APP_SECRET, '--rate-limit', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, RUST_LOG: 'warn' },
-  })
-  const url = await new Promise((resolve, reject) => {
-    readline.createInterface({ input: child.stdout }).once('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line)
-      m ? resolve(m[1]) : reject(new Error(line))
-    })
-    child.once('exit', (c) => reject(new Error(`imsync-server exited ${c}`)))
-  })
-  return { bin, url, child, dataDir }
-}
-
-async function token(url, userId) {
-  const nonce = crypto.randomUUID()
-  const timestamp = String(Date.now())
-  const res = await fetch(`${url}/user/getToken`, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/json',
-      'App-Key': APP_KEY,
-      Nonce: nonce,
-      Timestamp: timestamp,
-      Signature: crypto.createHmac('sha256', APP_SECRET).update(nonce + timestamp).digest('hex'),
-    },
-    body: JSON.stringify({ userId }),
-  })
-  const json = await res.json()
-  if (json.code !== 200) throw new Error(JSON.stringify(json))
-  return json.token
-}
-
-/** The server's CPU time so far, in ms (utime + stime of /proc/<pid>/stat). */
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100)
-function cpuMs(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(rest[11]) + Number(rest[12])) * TICK_MS
 }
 
 // ---- members -----------------------------------------------------------------------------

@@ -35,11 +35,9 @@
 // Without those variables the release builds in /work/reltarget are used (see BENCHMARKS.md):
 // imsync-server, and libimsync.so copied to a temporary imsync.node.
 
-const crypto = require('node:crypto')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const readline = require('node:readline')
 const { spawn, execFileSync } = require('node:child_process')
 const { monitorEventLoopDelay } = require('node:perf_hooks')
 const { Readable } = require('node:stream')
@@ -50,7 +48,7 @@ const ROUNDS = Number(process.env.MEDIA_ROUNDS || 3)
 const APP_KEY = 'media-bench'
 const APP_SECRET = 'media-bench-secret'
 const PRIVATE = 1
-const RELEASE = '/work/reltarget/x86_64-unknown-linux-gnu/release'
+const { RELEASE } = require('./server-lib')
 const GOALS = { throughput_mb_s: 200, rss_growth_mb: 16, event_loop_p99_ms: 10, progress_events: 100 }
 const MB = 1e6
 // MEDIA_ONE_PROCESS=1: every transfer in this process instead of a fresh worker per side and round.
@@ -69,56 +67,17 @@ if (!process.env.NAPI_RS_NATIVE_LIBRARY_PATH) {
 }
 let Engine = null // loaded by the process that uses it (workers inherit the path above)
 
-// ---- server ------------------------------------------------------------------------------
-function serverBinary() {
-  if (process.env.IMSYNC_SERVER_BIN) return process.env.IMSYNC_SERVER_BIN
-  const bin = path.join(RELEASE, 'imsync-server')
-  if (!fs.existsSync(bin)) throw new Error('no release imsync-server: build it first (see BENCHMARKS.md) or set IMSYNC_SERVER_BIN')
-  return bin
-}
-
-async function startServer() {
-  const dataDir = path.join(tmp, 'server')
-  const bin = serverBinary()
-  const maxSize = `${Math.ceil((2 * BYTES) / 1048576)}MB`
-  const args = ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--app-key', APP_KEY, '--app-secret', APP_SECRET, '--rate-limit', '0', '--max-file-size', maxSize]
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } })
-  const url = await new Promise((resolve, reject) => {
-    readline.createInterface({ input: child.stdout }).once('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line)
-      m ? resolve(m[1]) : reject(new Error(line))
-    })
-    child.once('exit', (c) => reject(new Error(`imsync-server exited ${c}`)))
+// ---- server (benches/server-lib.js) -------------------------------------------------------
+const lib = require('./server-lib')
+const { cpuMs } = lib
+const startServer = () =>
+  lib.startServer({
+    appKey: APP_KEY,
+    appSecret: APP_SECRET,
+    dataDir: path.join(tmp, 'server'),
+    args: ['--max-file-size', `${Math.ceil((2 * BYTES) / 1048576)}MB`],
   })
-  return { bin, url, child, dataDir }
-}
-
-async function token(url, userId) {
-  const nonce = crypto.randomUUID()
-  const timestamp = String(Date.now())
-  const res = await fetch(`${url}/user/getToken`, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/json',
-      'App-Key': APP_KEY,
-      Nonce: nonce,
-      Timestamp: timestamp,
-      Signature: crypto.createHmac('sha256', APP_SECRET).update(nonce + timestamp).digest('hex'),
-    },
-    body: JSON.stringify({ userId }),
-  })
-  const json = await res.json()
-  if (json.code !== 200) throw new Error(JSON.stringify(json))
-  return json.token
-}
-
-/** CPU time of a process so far, in ms (utime + stime of /proc/<pid>/stat). */
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100)
-function cpuMs(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(rest[11]) + Number(rest[12])) * TICK_MS
-}
+const token = (url, userId) => lib.token(url, APP_KEY, APP_SECRET, userId)
 
 // ---- files -------------------------------------------------------------------------------
 // Made and hashed by child processes (head, sha256sum), so this process's memory holds

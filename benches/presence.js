@@ -20,12 +20,9 @@ if (typeof WebSocket === 'undefined') {
   process.exit(r.status ?? 1)
 }
 
-const crypto = require('node:crypto')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const readline = require('node:readline')
-const { spawn } = require('node:child_process')
 
 const SUBSCRIBERS = Number(process.env.PRESENCE_SUBSCRIBERS || 1000)
 const ROUNDS = Number(process.env.PRESENCE_ROUNDS || 20)
@@ -33,59 +30,17 @@ const APP_KEY = 'presence-bench'
 const APP_SECRET = 'presence-bench-secret'
 const DEADLINE_MS = 30000
 
-// ---- protobuf, the few messages needed -----------------------------------------------------
-function varint(n) {
-  let v = BigInt.asUintN(64, BigInt(n))
-  const out = []
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80)
-    v >>= 7n
-  }
-  out.push(Number(v))
-  return Buffer.from(out)
-}
-const tag = (field, wire) => varint((field << 3) | wire)
-const vfield = (field, n) => Buffer.concat([tag(field, 0), varint(n)])
-const bfield = (field, bytes) => Buffer.concat([tag(field, 2), varint(bytes.length), bytes])
-const sfield = (field, s) => bfield(field, Buffer.from(s, 'utf8'))
+// ---- server and protobuf (benches/server-lib.js) --------------------------------------------
+const lib = require('./server-lib')
+const { vfield, bfield, sfield, frame, pingFrame, fields, get } = lib
+const startServer = () =>
+  lib.startServer({ appKey: APP_KEY, appSecret: APP_SECRET, dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-presence-bench-')) })
+const token = (url, userId) => lib.token(url, APP_KEY, APP_SECRET, userId)
 
-const frame = (id, kindField, body) => Buffer.concat([vfield(1, id), bfield(kindField, body)])
 const connectFrame = (token, device, platform) =>
   frame(1, 2, bfield(1, Buffer.concat([vfield(1, 1), sfield(2, token), sfield(3, device), vfield(4, platform), sfield(5, 'presence-bench')])))
 const subscribeFrame = (id, userIds, expiry) =>
   frame(id, 2, bfield(30, Buffer.concat([vfield(1, 1), ...userIds.map((u) => sfield(2, u)), vfield(3, expiry)])))
-const pingFrame = (id) => frame(id, 5, vfield(1, Date.now()))
-
-/** Fields of one message: [{ field, wire, value (bigint or Buffer) }]. */
-function fields(buf) {
-  const out = []
-  let i = 0
-  const readVarint = () => {
-    let v = 0n
-    let shift = 0n
-    for (;;) {
-      const b = buf[i++]
-      v |= BigInt(b & 0x7f) << shift
-      if (b < 0x80) return v
-      shift += 7n
-    }
-  }
-  while (i < buf.length) {
-    const key = Number(readVarint())
-    const field = key >> 3
-    const wire = key & 7
-    if (wire === 0) out.push({ field, wire, value: readVarint() })
-    else if (wire === 2) {
-      const len = Number(readVarint())
-      out.push({ field, wire, value: buf.subarray(i, i + len) })
-      i += len
-    } else if (wire === 1) i += 8
-    else if (wire === 5) i += 4
-    else throw new Error(`wire type ${wire}`)
-  }
-  return out
-}
-const get = (fs_, n) => fs_.find((f) => f.field === n)?.value
 
 /** What a server frame is: { response: code } | { status: { userId, online: [bool x3] } } | {}. */
 function decode(buf) {
@@ -100,54 +55,6 @@ function decode(buf) {
   const userId = get(status, 1).toString('utf8')
   const online = status.filter((x) => x.field === 3).map((p) => get(fields(p.value), 2) === 1n)
   return { status: { userId, online } }
-}
-
-// ---- server ------------------------------------------------------------------------------
-function serverBinary() {
-  if (process.env.IMSYNC_SERVER_BIN) return process.env.IMSYNC_SERVER_BIN
-  const candidates = ['/work/reltarget/x86_64-unknown-linux-gnu/release/imsync-server', '/work/reltarget/release/imsync-server']
-  const target = path.join(__dirname, '..', 'target')
-  if (fs.existsSync(target)) for (const d of fs.readdirSync(target)) candidates.push(path.join(target, d, 'release', 'imsync-server'))
-  candidates.push(path.join(target, 'release', 'imsync-server'))
-  const found = candidates.find((p) => fs.existsSync(p))
-  if (!found) throw new Error('no release imsync-server: build it first (see BENCHMARKS.md) or set IMSYNC_SERVER_BIN')
-  return found
-}
-
-async function startServer() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsync-presence-bench-'))
-  const bin = serverBinary()
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--app-key', APP_KEY, '--app-secret', APP_SECRET, '--rate-limit', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, RUST_LOG: 'warn' },
-  })
-  const url = await new Promise((resolve, reject) => {
-    readline.createInterface({ input: child.stdout }).once('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line)
-      m ? resolve(m[1]) : reject(new Error(line))
-    })
-    child.once('exit', (c) => reject(new Error(`imsync-server exited ${c}`)))
-  })
-  return { bin, url, child, dataDir }
-}
-
-async function token(url, userId) {
-  const nonce = crypto.randomUUID()
-  const timestamp = String(Date.now())
-  const res = await fetch(`${url}/user/getToken`, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/json',
-      'App-Key': APP_KEY,
-      Nonce: nonce,
-      Timestamp: timestamp,
-      Signature: crypto.createHmac('sha256', APP_SECRET).update(nonce + timestamp).digest('hex'),
-    },
-    body: JSON.stringify({ userId }),
-  })
-  const json = await res.json()
-  if (json.code !== 200) throw new Error(JSON.stringify(json))
-  return json.token
 }
 
 // ---- clients -----------------------------------------------------------------------------
