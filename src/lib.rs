@@ -1,7 +1,7 @@
 //! The napi binding of imsync: argument conversion and result envelopes only. Every method
-//! converts its JavaScript arguments to JSON values on the JS thread, hands them to
-//! `imsync-core` on the tokio runtime and resolves `{ code, msg?, data? }`; it never
-//! throws or rejects for an expected failure, and no panic crosses into JavaScript.
+//! converts its JavaScript arguments to one JSON text on the JS thread, parses it and hands
+//! the values to `imsync-core` on the tokio runtime and resolves `{ code, msg?, data? }`; it
+//! never throws or rejects for an expected failure, and no panic crosses into JavaScript.
 
 mod envelope;
 mod js_args;
@@ -31,11 +31,7 @@ macro_rules! api {
                 pub fn $name<'e>(&self, env: &'e Env, $($arg: Unknown<'e>),*) -> Result<PromiseRaw<'e, JsonText>> {
                     let core = self.core.clone();
                     match args_or_invalid(&[$((stringify!($arg), $arg)),*]) {
-                        Ok(values) => {
-                            #[allow(unused_mut, unused_variables)]
-                            let mut values = values.into_iter();
-                            dispatch!(env, core, values, $name $(as $text)?, $ts_ret; $($arg),*)
-                        }
+                        Ok(args) => dispatch!(env, core, args, $name $(as $text)?, $ts_ret; $($arg),*),
                         Err(invalid) => run(env, NullData::Omitted, async move { Err(invalid) }),
                     }
                 }
@@ -47,15 +43,20 @@ macro_rules! api {
 /// Calls the core method; `as name_text` calls its JSON-text twin instead (the pages of
 /// messages and conversations, which skip building `serde_json::Value`s).
 /// A method declared to resolve `X | null` answers `data: null` when it finds nothing.
+/// The arguments' JSON text is parsed in the task, off the JS thread.
 macro_rules! dispatch {
-    ($env:ident, $core:ident, $values:ident, $name:ident, $ts_ret:literal; $($arg:ident),*) => {
+    ($env:ident, $core:ident, $args:ident, $name:ident, $ts_ret:literal; $($arg:ident),*) => {
         run($env, null_data($ts_ret), async move {
-            $core.$name($({ let _ = stringify!($arg); $values.next().unwrap_or(Value::Null) }),*).await
+            #[allow(unused_mut, unused_variables)]
+            let mut values = $args.into_values()?.into_iter();
+            $core.$name($({ let _ = stringify!($arg); values.next().unwrap_or(Value::Null) }),*).await
         })
     };
-    ($env:ident, $core:ident, $values:ident, $name:ident as $text:ident, $ts_ret:literal; $($arg:ident),*) => {
+    ($env:ident, $core:ident, $args:ident, $name:ident as $text:ident, $ts_ret:literal; $($arg:ident),*) => {
         run_text($env, async move {
-            $core.$text($({ let _ = stringify!($arg); $values.next().unwrap_or(Value::Null) }),*).await
+            #[allow(unused_mut, unused_variables)]
+            let mut values = $args.into_values()?.into_iter();
+            $core.$text($({ let _ = stringify!($arg); values.next().unwrap_or(Value::Null) }),*).await
         })
     };
 }
