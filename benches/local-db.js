@@ -11,6 +11,7 @@
 // BENCH_ONLY=conversationList (only the getConversationList figure, imsync and baseline, with
 // its GC count, slow-call positions and the trivial-call floor; BENCH_LIST_CALLS sets the
 // timed calls, 1000; BENCH_LIST_KEEP_ALL=1 keeps every answer alive as runs before issue 13 did),
+// BENCH_ONLY=ingest (only the ingest figure; BENCH_INGEST_BASELINE=0 skips the baseline's),
 // BENCH_LIST_CONVERSATIONS (10000), BENCH_CALLS (200 timed calls per keyword class),
 // BENCH_CLASS_BUDGET_MS (10000: a class stops early, after at least 20 calls, once its
 // timed calls took this long), BENCH_OUT (also write the results as JSON to this file),
@@ -217,7 +218,26 @@ async function main() {
     if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, JSON.stringify(out, null, 2))
     return
   }
-  if (ONLY) throw new Error(`BENCH_ONLY=${ONLY}: only 'encryption' and 'conversationList' are known`)
+  if (ONLY === 'ingest') {
+    // Only the ingest figure: imsync, then the baseline unless BENCH_INGEST_BASELINE=0.
+    const corpus = generate({ messages: N, conversations: CONVERSATIONS })
+    const engine = new Engine({ appkey: 'bench', dbpath: path.join(DATA, 'imsync'), logOutputLevel: 1 })
+    check(await engine.open(USER), 'open')
+    out.ingest = { imsync: await ingest(corpus, (b) => engine.batchInsertMessage(b, false), { yieldBetween: false }) }
+    mark('imsync ingest')
+    check(await engine.close(), 'close')
+    if (process.env.BENCH_INGEST_BASELINE !== '0') {
+      const baseFile = path.join(DATA, 'baseline', 'bench.db')
+      fs.mkdirSync(path.dirname(baseFile), { recursive: true })
+      const base = new (loadBaseline())(baseFile)
+      out.ingest.baseline = await ingest(corpus, (b) => base.batchInsertMessage(b), { yieldBetween: true })
+      mark('baseline ingest')
+    }
+    console.log(JSON.stringify({ ingest: out.ingest, load: out.load }, null, 1))
+    if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, JSON.stringify(out, null, 2))
+    return
+  }
+  if (ONLY) throw new Error(`BENCH_ONLY=${ONLY}: only 'encryption', 'conversationList' and 'ingest' are known`)
   const Baseline = loadBaseline()
 
   log(`generating ${N} messages over ${CONVERSATIONS} conversations`)

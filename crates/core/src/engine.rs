@@ -508,6 +508,13 @@ impl Engine {
             .await
     }
 
+    /// Feeds every message not yet in the search index to it now (see
+    /// `store::search_index`; the database does it on its own when idle). Not on the JS
+    /// API: tests and benchmarks use it to search a known state of the index.
+    pub async fn index_search_backlog(&self) -> ImResult<usize> {
+        self.db()?.store.index_search_backlog().await
+    }
+
     // ---- insert --------------------------------------------------------------------
 
     pub async fn insert_message(

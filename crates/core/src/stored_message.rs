@@ -10,7 +10,7 @@ use crate::engine::{message_id, no_such_message, Engine};
 use crate::error::{ImError, ImResult};
 use crate::message::{flag, MAX_CONTENT_BYTES};
 use crate::registry::search_text;
-use crate::store::history;
+use crate::store::{history, search_index};
 
 impl Engine {
     /// `getMessage(messageId)`: the stored message, or null when no message has this id.
@@ -62,18 +62,10 @@ impl Engine {
                     .query_row([id], |r| r.get(0))
                     .optional()?
                     .ok_or_else(|| no_such_message("messageId", id))?;
-                if flags & flag::INDEXED != 0 {
-                    tx.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
-                        .execute([id])?;
-                }
-                let mut next = flags & !(flag::INDEXED | flag::COUNTED);
+                let mut next =
+                    search_index::replace(tx, id, flags, search.as_deref())? & !flag::COUNTED;
                 if info.is_counted {
                     next |= flag::COUNTED;
-                }
-                if let Some(s) = &search {
-                    tx.prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?
-                        .execute(params![id, s])?;
-                    next |= flag::INDEXED;
                 }
                 tx.prepare_cached(
                     "UPDATE messages SET content = ?2, object_name = ?3, flags = ?4 WHERE id = ?1",

@@ -286,7 +286,9 @@ async fn reopened_on_a_full_disk_reads_work_and_writes_wait_for_space() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_meets_a_full_disk_answers_33202_and_changes_nothing() {
-    let Some(disk) = SmallDisk::mount("4m") else {
+    // Room for the 1.5 MB batch twice over: its text also waits in the search backlog
+    // until the writer indexes it.
+    let Some(disk) = SmallDisk::mount("8m") else {
         return;
     };
     let e = Engine::new(&options(disk.path())).unwrap();

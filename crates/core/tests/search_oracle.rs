@@ -74,6 +74,10 @@ async fn search_matches_a_brute_force_substring_oracle() {
         e.batch_insert_message(json!(msgs), json!(false))
             .await
             .unwrap();
+        if batch == 2 {
+            // Half the corpus in the index, the rest (most likely) still in the backlog.
+            e.index_search_backlog().await.unwrap();
+        }
     }
 
     let mut keywords: Vec<String> = Vec::new();
@@ -91,9 +95,22 @@ async fn search_matches_a_brute_force_substring_oracle() {
     }
     keywords.extend(["不存在的词", "zzz", "😀👍", "hello w", "O"].map(String::from));
 
-    for kw in &keywords {
+    check_against_oracle(&e, &corpus, &keywords, &targets).await;
+    e.index_search_backlog().await.unwrap();
+    assert_eq!(e.index_search_backlog().await.unwrap(), 0, "nothing left");
+    check_against_oracle(&e, &corpus, &keywords, &targets).await;
+}
+
+/// Every keyword through searchMessages (each conversation) and searchConversationByContent.
+async fn check_against_oracle(
+    e: &Engine,
+    corpus: &[(String, i64, i64, String)],
+    keywords: &[String],
+    targets: &[&str],
+) {
+    for kw in keywords {
         let needle = fold_str(kw);
-        for t in targets {
+        for &t in targets {
             let mut want: Vec<(i64, i64)> = corpus
                 .iter()
                 .filter(|(tt, _, _, text)| tt == t && fold_str(text).contains(&needle))

@@ -287,16 +287,7 @@ pub fn replace_content(
     let flags: i64 = conn
         .prepare_cached("SELECT flags FROM messages WHERE id = ?1")?
         .query_row([id], |r| r.get(0))?;
-    if flags & flag::INDEXED != 0 {
-        conn.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
-            .execute([id])?;
-    }
-    let mut new_flags = flags & !flag::INDEXED;
-    if let Some(text) = search_text {
-        conn.prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?
-            .execute(params![id, text])?;
-        new_flags |= flag::INDEXED;
-    }
+    let new_flags = super::search_index::replace(conn, id, flags, search_text)?;
     conn.prepare_cached("UPDATE messages SET content = ?2, flags = ?3 WHERE id = ?1")?
         .execute(params![id, content, new_flags])?;
     Ok(())
@@ -341,12 +332,8 @@ fn replace_with_notice(
     else {
         return Ok(None);
     };
-    if flags & flag::INDEXED != 0 {
-        conn.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
-            .execute([id])?;
-    }
-    let new_flags =
-        (flags & !(flag::INDEXED | flag::COUNTED | flag::CAN_INCLUDE_EXPANSION)) | flag::PERSISTED;
+    let flags = super::search_index::replace(conn, id, flags, None)?;
+    let new_flags = (flags & !(flag::COUNTED | flag::CAN_INCLUDE_EXPANSION)) | flag::PERSISTED;
     conn.prepare_cached(
         "UPDATE messages SET object_name = ?2, content = ?3, unread = 0, mentioned = 0, flags = ?4, \
          expansion = NULL, received_status = received_status | ?5, extra = ?6 WHERE id = ?1",

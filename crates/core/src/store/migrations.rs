@@ -159,6 +159,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX messages_sending ON messages (id) WHERE sent_status = 10;
     "#,
+    // 5: the search backlog (see store/search_index.rs): text of messages written since the
+    // writer last fed FTS5, searched exactly until it is indexed in a large batch. FTS5
+    // keeps a batch in memory until its commit (64 MiB instead of 1 MiB), so one batch
+    // becomes one segment.
+    r#"
+    CREATE TABLE fts_pending (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+    INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', 67108864);
+    "#,
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

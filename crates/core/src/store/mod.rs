@@ -14,6 +14,7 @@ mod migrations;
 pub mod notices;
 pub mod recovery;
 pub mod search;
+pub mod search_index;
 pub mod settings;
 pub mod tokenizer;
 pub mod unread;
@@ -88,6 +89,7 @@ fn configure(conn: &Connection, writer: bool) -> ImResult<()> {
     conn.pragma_update(None, "cache_size", -32_000)?;
     conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
     tokenizer::register(conn)?;
+    search_index::register(conn)?;
     Ok(())
 }
 
@@ -219,11 +221,11 @@ fn spawn_worker(
                 return;
             }
         };
-        // A panicking job only loses its own answer (its caller gets 35005); the
-        // connection and the thread carry on.
-        while let Ok(job) = jobs.recv() {
-            if catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
-                tracing::error!("a database job panicked; its caller gets an error");
+        if writer && !read_only {
+            writer_loop(&mut conn, &jobs, &health);
+        } else {
+            while let Ok(job) = jobs.recv() {
+                run_job(&mut conn, job);
             }
         }
         if health.is_damaged() {
@@ -235,6 +237,114 @@ fn spawn_worker(
             let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
         }
     })
+}
+
+/// A panicking job only loses its own answer (its caller gets 35005); the connection and
+/// the thread carry on.
+fn run_job(conn: &mut Connection, job: Job) {
+    if catch_unwind(AssertUnwindSafe(|| job(conn))).is_err() {
+        tracing::error!("a database job panicked; its caller gets an error");
+    }
+}
+
+/// WAL pages after which the idle writer checkpoints.
+const CHECKPOINT_IDLE_PAGES: i32 = 1000;
+/// WAL pages (64 MiB at 4 KiB) after which the writer checkpoints between two jobs, idle or
+/// not.
+const CHECKPOINT_BUSY_PAGES: i32 = 16_384;
+
+/// The writer runs its jobs in order and does the upkeep between them, never inside a
+/// job's commit:
+/// - it feeds the search backlog to FTS5 (see `search_index`): a full batch as soon as one
+///   has built up, a partial one once no job has come for `search_index::IDLE`;
+/// - it checkpoints the WAL. SQLite's automatic checkpoint runs inside the commit that
+///   passes 1,000 pages, and a 500-message insert scattered over hundreds of conversations
+///   dirties more pages than that, so every such commit paid a checkpoint (and its fsyncs)
+///   for pages the next commit dirties again. Checkpointing when idle, or past
+///   [`CHECKPOINT_BUSY_PAGES`], copies each hot page once per many commits.
+///
+/// A job waits for at most one batch or one checkpoint.
+fn writer_loop(conn: &mut Connection, jobs: &Receiver<Job>, health: &health::Health) {
+    use crossbeam_channel::RecvTimeoutError;
+    use std::sync::atomic::AtomicI32;
+    let wal_pages = Arc::new(AtomicI32::new(0));
+    let seen = wal_pages.clone();
+    // Replaces SQLite's automatic checkpoint (which is itself a WAL hook).
+    if let Err(e) = conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
+        seen.store(pages, Ordering::Relaxed);
+        Ok(())
+    })) {
+        tracing::warn!(error = %e, "no WAL hook: SQLite checkpoints in the commit");
+    }
+    let checkpoint = |conn: &Connection| {
+        let done = health
+            .refuse_write()
+            .and_then(|()| Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?));
+        match done {
+            // Restarted by the next commit when every frame was copied; otherwise tried again.
+            Ok(()) => wal_pages.store(0, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %health.note(e), "checkpoint failed"),
+        }
+    };
+    let mut backlog = search_index::backlog(conn).unwrap_or(0);
+    loop {
+        let pages = wal_pages.load(Ordering::Relaxed);
+        if pages >= CHECKPOINT_BUSY_PAGES {
+            checkpoint(conn);
+        }
+        let job = if backlog > 0 || pages >= CHECKPOINT_IDLE_PAGES {
+            match jobs.recv_timeout(search_index::IDLE) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match jobs.recv() {
+                Ok(job) => Some(job),
+                Err(_) => break,
+            }
+        };
+        match job {
+            Some(job) => {
+                let changes = conn.total_changes();
+                run_job(conn, job);
+                if conn.total_changes() != changes {
+                    backlog = search_index::backlog(conn).unwrap_or(0);
+                    if backlog >= search_index::BATCH as i64 {
+                        backlog = index_step(conn, health);
+                    }
+                }
+            }
+            None => {
+                while backlog > 0 && jobs.is_empty() {
+                    backlog = index_step(conn, health);
+                }
+                if jobs.is_empty() && wal_pages.load(Ordering::Relaxed) >= CHECKPOINT_IDLE_PAGES {
+                    checkpoint(conn);
+                }
+            }
+        }
+    }
+}
+
+/// Indexes one batch of the backlog in its own transaction; returns the backlog left (0
+/// after a failure: the next write looks again).
+fn index_step(conn: &mut Connection, health: &health::Health) -> i64 {
+    let mut step = || -> ImResult<i64> {
+        health.refuse_write()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        search_index::index_backlog(&tx, search_index::BATCH)?;
+        let left = search_index::backlog(&tx)?;
+        tx.commit()?;
+        Ok(left)
+    };
+    match step() {
+        Ok(left) => left,
+        Err(e) => {
+            tracing::warn!(error = %health.note(e), "indexing the search backlog failed");
+            0
+        }
+    }
 }
 
 impl Store {
@@ -387,6 +497,14 @@ impl Store {
             f(conn).map_err(|e| health.note(e))
         })
         .await
+    }
+
+    /// Indexes the whole search backlog now and returns how many rows it held. The writer
+    /// does this on its own in the background; tests and benchmarks call it to search a
+    /// known state of the index.
+    pub async fn index_search_backlog(&self) -> ImResult<usize> {
+        self.write(|tx| search_index::index_backlog(tx, usize::MAX >> 1))
+            .await
     }
 
     /// Reclaims the free pages left by deletes, a few hundred pages per writer job so other

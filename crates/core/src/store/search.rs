@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::conversations::{self, conv_of, id_range};
 use super::history;
+use super::search_index;
 use super::tokenizer::match_expression;
 use crate::error::ImResult;
 use crate::json_text::{JsonWriter, RawJson};
@@ -24,12 +25,24 @@ pub struct Filter<'a> {
     pub sender: Option<&'a str>,
 }
 
+/// A read transaction unless the caller holds one: a search runs several statements (per
+/// conversation, index and backlog, then the page), and the writer may move rows from the
+/// backlog into the index between two of them; one snapshot sees every row exactly once.
+fn snapshot(conn: &Connection) -> ImResult<Option<rusqlite::Transaction<'_>>> {
+    Ok(if conn.is_autocommit() {
+        Some(conn.unchecked_transaction()?)
+    } else {
+        None
+    })
+}
+
 /// Matching message ids, newest first (sentTime, then id, descending).
 pub fn matching_ids(
     conn: &Connection,
     keyword: Option<&str>,
     f: &Filter<'_>,
 ) -> ImResult<Vec<i64>> {
+    let _snapshot = snapshot(conn)?;
     let mut out: Vec<(i64, i64)> = Vec::new();
     for &conv_id in f.conv_ids {
         let mut params: Vec<Sql> = vec![
@@ -46,13 +59,17 @@ pub fn matching_ids(
                 Sql::Text(match_expression(kw)),
                 Sql::Integer(lo),
                 Sql::Integer(hi),
+                Sql::Text(search_index::needle(kw)),
             ]);
             let n = params.len();
+            // The index, and the backlog it has not taken in yet (see search_index.rs).
             sql.push_str(&format!(
-                " AND m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?{} AND rowid BETWEEN ?{} AND ?{})",
-                n - 2,
-                n - 1,
-                n
+                " AND m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?{} AND rowid BETWEEN ?{lo} AND ?{hi} \
+                 UNION ALL SELECT id FROM fts_pending WHERE id BETWEEN ?{lo} AND ?{hi} AND {}(text, ?{n}))",
+                n - 3,
+                search_index::CONTAINS_FN,
+                lo = n - 2,
+                hi = n - 1,
             ));
         }
         if let Some(sender) = f.sender {
@@ -86,6 +103,7 @@ pub fn page(
     offset: usize,
     limit: usize,
 ) -> ImResult<RawJson> {
+    let _snapshot = snapshot(conn)?;
     let ids = matching_ids(conn, keyword, f)?;
     let page: Vec<i64> = ids.iter().skip(offset).take(limit).copied().collect();
     let mut w = JsonWriter::with_capacity(512 * page.len() + 64);
@@ -110,16 +128,32 @@ pub fn conversations_with(
     types: &[String],
     channel: Option<&str>,
 ) -> ImResult<Vec<Value>> {
+    let _snapshot = snapshot(conn)?;
+    let mut finder = ConversationFinder {
+        type_of: conn.prepare_cached("SELECT object_name FROM messages WHERE id = ?1")?,
+        channel_of: conn.prepare_cached("SELECT channel FROM conversations WHERE id = ?1")?,
+        types: types.iter().map(String::as_str).collect(),
+        channel,
+        channel_ok: HashMap::new(),
+        found: Vec::new(),
+        found_set: HashSet::new(),
+    };
+    // The backlog first (a few thousand rows at most), then the index.
+    let mut backlog = conn.prepare_cached(&format!(
+        "SELECT id FROM fts_pending WHERE {}(text, ?1)",
+        search_index::CONTAINS_FN
+    ))?;
+    let mut rows = backlog.query([search_index::needle(keyword)])?;
+    while let Some(r) = rows.next()? {
+        let id = r.get(0)?;
+        if !finder.has(conv_of(id)) {
+            finder.consider(id)?;
+        }
+    }
     let expr = match_expression(keyword);
     let mut scan = conn.prepare_cached(
         "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid >= ?2 ORDER BY rowid",
     )?;
-    let mut type_of = conn.prepare_cached("SELECT object_name FROM messages WHERE id = ?1")?;
-    let mut channel_of = conn.prepare_cached("SELECT channel FROM conversations WHERE id = ?1")?;
-    let type_set: HashSet<&str> = types.iter().map(String::as_str).collect();
-    let mut channel_ok: HashMap<i64, bool> = HashMap::new();
-    let mut found: Vec<i64> = Vec::new();
-    let mut found_set: HashSet<i64> = HashSet::new();
     let mut from = 0i64;
     'restart: loop {
         let mut rows = scan.query(rusqlite::params![expr, from])?;
@@ -127,7 +161,7 @@ pub fn conversations_with(
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
             let conv = conv_of(id);
-            if found_set.contains(&conv) {
+            if finder.has(conv) {
                 run_of_found += 1;
                 if run_of_found >= SKIP_AFTER {
                     from = id_range(conv).1 + 1;
@@ -136,34 +170,59 @@ pub fn conversations_with(
                 continue;
             }
             run_of_found = 0;
-            let ok_channel = match channel {
-                None => true,
-                Some(want) => *match channel_ok.get(&conv) {
-                    Some(ok) => ok,
-                    None => {
-                        let ch: Option<String> =
-                            channel_of.query_row([conv], |r| r.get(0)).optional()?;
-                        channel_ok
-                            .entry(conv)
-                            .or_insert(ch.as_deref() == Some(want))
-                    }
-                },
-            };
-            if !ok_channel {
-                continue;
-            }
-            if !type_set.is_empty() {
-                let t: Option<String> = type_of.query_row([id], |r| r.get(0)).optional()?;
-                if !t.is_some_and(|t| type_set.contains(t.as_str())) {
-                    continue;
-                }
-            }
-            found_set.insert(conv);
-            found.push(conv);
+            finder.consider(id)?;
         }
         break;
     }
+    let found = finder.found;
     let mut list = conversations::by_ids(conn, &found)?;
     list.sort_by_key(|c| std::cmp::Reverse(c.get("sortTime").and_then(Value::as_i64).unwrap_or(0)));
     Ok(list)
+}
+
+/// The conversations a keyword search has found so far, and the checks a match must pass.
+struct ConversationFinder<'c, 'a> {
+    type_of: rusqlite::CachedStatement<'c>,
+    channel_of: rusqlite::CachedStatement<'c>,
+    types: HashSet<&'a str>,
+    channel: Option<&'a str>,
+    channel_ok: HashMap<i64, bool>,
+    found: Vec<i64>,
+    found_set: HashSet<i64>,
+}
+
+impl ConversationFinder<'_, '_> {
+    fn has(&self, conv: i64) -> bool {
+        self.found_set.contains(&conv)
+    }
+
+    /// Adds the conversation of matching message `id` when the message passes the filters.
+    fn consider(&mut self, id: i64) -> ImResult<()> {
+        let conv = conv_of(id);
+        if let Some(want) = self.channel {
+            let ok = match self.channel_ok.get(&conv) {
+                Some(ok) => *ok,
+                None => {
+                    let ch: Option<String> =
+                        self.channel_of.query_row([conv], |r| r.get(0)).optional()?;
+                    *self
+                        .channel_ok
+                        .entry(conv)
+                        .or_insert(ch.as_deref() == Some(want))
+                }
+            };
+            if !ok {
+                return Ok(());
+            }
+        }
+        if !self.types.is_empty() {
+            let t: Option<String> = self.type_of.query_row([id], |r| r.get(0)).optional()?;
+            if !t.is_some_and(|t| self.types.contains(t.as_str())) {
+                return Ok(());
+            }
+        }
+        self.found_set.insert(conv);
+        self.found.push(conv);
+        Ok(())
+    }
 }

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::conversations::{self, conv_of, ConvState, SEQ_BITS};
+use super::search_index;
 use crate::error::{ImError, ImResult};
 use crate::message::{flag, NewMessage};
 use crate::model::{direction, received_status, sent_status, ConversationKey};
@@ -32,6 +33,7 @@ pub fn insert(
     let mut seen_content: HashSet<(i64, i64, &str, &str, &str)> = HashSet::new();
     let window = content_window.unwrap_or(0);
     let mut out = Vec::with_capacity(messages.len());
+    let direct = messages.len() <= search_index::DIRECT_MAX;
     let mut find_uid = conn.prepare_cached("SELECT id FROM messages WHERE uid = ?1")?;
     let mut find_same = conn.prepare_cached(
         "SELECT id FROM messages WHERE conv_id = ?1 AND sent_time BETWEEN ?2 - ?6 AND ?2 + ?6 \
@@ -42,8 +44,6 @@ pub fn insert(
          received_time, sent_status, received_status, unread, mentioned, flags, expansion, extra, client_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?;
-    let mut index =
-        conn.prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?;
 
     for m in messages {
         if let Some(uid) = m.uid.as_deref() {
@@ -120,7 +120,7 @@ pub fn insert(
             m.client_id,
         ])?;
         if let Some(text) = &m.search_text {
-            index.execute(params![id, text])?;
+            search_index::add(conn, id, text, direct)?;
         }
         state.message_count += 1;
         state.hidden = false;
@@ -148,7 +148,6 @@ pub fn delete_ids(conn: &Connection, conv_id: i64, ids: &[i64]) -> ImResult<usiz
     let mut get =
         conn.prepare_cached("SELECT unread, mentioned, flags FROM messages WHERE id = ?1")?;
     let mut del = conn.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
-    let mut unindex = conn.prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?;
     let mut deleted = 0;
     let mut latest_gone = false;
     for &id in ids {
@@ -167,7 +166,7 @@ pub fn delete_ids(conn: &Connection, conv_id: i64, ids: &[i64]) -> ImResult<usiz
         };
         del.execute([id])?;
         if flags & flag::INDEXED != 0 {
-            unindex.execute([id])?;
+            search_index::remove(conn, id)?;
         }
         deleted += 1;
         state.message_count -= 1;
