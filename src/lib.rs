@@ -199,7 +199,7 @@ api! {
     search_messages_by_user(conversation, user_id, start_time, count) as search_messages_by_user_text
         ["conversation: IConversationOption, userId: string, startTime: number, count: number"]
         -> "Promise<ImResult<SearchResult>>";
-    search_conversation_by_content(keyword, message_types, channel_id)
+    search_conversation_by_content(keyword, message_types, channel_id) as search_conversation_by_content_text
         ["keyword: string, messageTypes: string[], channelId?: string"]
         -> "Promise<ImResult<IReceivedConversation[]>>";
     get_all_conversation_list(channel_id) as get_all_conversation_list_text ["channelId?: string"] -> "Promise<ImResult<IReceivedConversation[]>>";

@@ -860,6 +860,18 @@ impl Engine {
         message_types: Value,
         channel_id: Value,
     ) -> ImResult<Value> {
+        Ok(self
+            .search_conversation_by_content_text(keyword, message_types, channel_id)
+            .await?
+            .parse())
+    }
+
+    pub async fn search_conversation_by_content_text(
+        &self,
+        keyword: Value,
+        message_types: Value,
+        channel_id: Value,
+    ) -> ImResult<RawJson> {
         let keyword = args::keyword(Some(&keyword), "keyword")?;
         let types = Self::search_types(Some(&message_types), "messageTypes")?.ok_or_else(|| {
             ImError::invalid("messageTypes is required (an array of message types)")
@@ -867,14 +879,7 @@ impl Engine {
         let channel = args::channel(Some(&channel_id), "channelId")?;
         let db = self.db()?;
         db.store
-            .read(move |c| {
-                Ok(Value::Array(search::conversations_with(
-                    c,
-                    &keyword,
-                    &types,
-                    channel.as_deref(),
-                )?))
-            })
+            .read(move |c| search::conversations_with(c, &keyword, &types, channel.as_deref()))
             .await
     }
 

@@ -309,6 +309,19 @@ pub fn by_ids_text(conn: &Connection, ids: &[i64], listed_only: bool) -> ImResul
     Ok(w.finish())
 }
 
+/// The conversations with these ids, most recent first (ties by id), as a JSON array; one
+/// statement however many ids.
+pub fn by_ids_newest_first_text(conn: &Connection, ids: &[i64]) -> ImResult<RawJson> {
+    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    query_text(
+        conn,
+        &select_sql(
+            "WHERE c.id IN (SELECT value FROM json_each(?1)) ORDER BY c.sort_time DESC, c.id",
+        ),
+        [ids],
+    )
+}
+
 pub fn exists(conn: &Connection, id: i64) -> ImResult<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")?

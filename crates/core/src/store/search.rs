@@ -6,7 +6,6 @@
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params_from_iter, types::Value as Sql, Connection, OptionalExtension};
-use serde_json::Value;
 
 use super::conversations::{self, conv_of, id_range};
 use super::history;
@@ -121,13 +120,15 @@ pub fn page(
 const SKIP_AFTER: usize = 16;
 
 /// Conversations holding at least one message that contains `keyword`, of the given
-/// types (all searchable types when empty) and channel (all when `None`), most recent first.
+/// types (all searchable types when empty) and channel (all when `None`), most recent first,
+/// as a JSON array: a frequent keyword finds hundreds of conversations, and building them
+/// as values only to serialize them again cost as much as finding them.
 pub fn conversations_with(
     conn: &Connection,
     keyword: &str,
     types: &[String],
     channel: Option<&str>,
-) -> ImResult<Vec<Value>> {
+) -> ImResult<RawJson> {
     let _snapshot = snapshot(conn)?;
     let mut finder = ConversationFinder {
         type_of: conn.prepare_cached("SELECT object_name FROM messages WHERE id = ?1")?,
@@ -174,10 +175,7 @@ pub fn conversations_with(
         }
         break;
     }
-    let found = finder.found;
-    let mut list = conversations::by_ids(conn, &found)?;
-    list.sort_by_key(|c| std::cmp::Reverse(c.get("sortTime").and_then(Value::as_i64).unwrap_or(0)));
-    Ok(list)
+    conversations::by_ids_newest_first_text(conn, &finder.found)
 }
 
 /// The conversations a keyword search has found so far, and the checks a match must pass.
