@@ -655,6 +655,9 @@ test('new Engine with invalid options throws naming the option (the constructor 
   assert.throws(() => new Engine({ appkey: 'k', dbpath: 5 }), /dbpath/)
   assert.throws(() => new Engine({ appkey: 'k', logOutputLevel: 9 }), /logOutputLevel/)
   assert.throws(() => new Engine({ appkey: 'k', serverUrl: 'ftp://x' }), /serverUrl/)
+  assert.throws(() => new Engine({ appkey: 'k', serverUrl: [] }), /serverUrl.*empty array/)
+  assert.throws(() => new Engine({ appkey: 'k', serverUrl: ['http://a:1', 'ws://b'] }), /serverUrl\[1\]/)
+  assert.throws(() => new Engine({ appkey: 'k', serverUrl: ['http://a:1', null] }), /serverUrl\[1\]/)
 })
 
 test('open with a wrong userId is 33003 naming userId', async (t) => {

@@ -26,8 +26,13 @@ export interface EngineOptions {
    * the conversation lists (default false: it appears with its first message).
    */
   enableSyncEmptyTopConversation?: boolean
-  /** imsync-server base URL, e.g. `http://127.0.0.1:8080`. */
-  serverUrl?: string
+  /**
+   * imsync-server base URL, e.g. `http://127.0.0.1:8080`, or a list of up to 16 equivalent
+   * nodes of one deployment (the vendor's `navigators`). A connect tries them in turn and
+   * keeps the first that answers; after a lost connection the engine starts with the next
+   * one. A server that refuses the user (bad token, banned…) ends the attempt.
+   */
+  serverUrl?: string | string[]
   /** `'Electron'` (default), `'Web'`, `'Android'`, … */
   platform?: string
   deviceId?: string
@@ -56,7 +61,7 @@ export interface EngineOptions {
   /**
    * Origins (`http://host:port`) media files are downloaded from (downloadMediaMessage); a
    * message's file URL on any other origin answers 33003 and nothing is fetched. Default: the
-   * origin of `serverUrl`; add the server's `--public-url` when clients reach it elsewhere.
+   * origins of `serverUrl`; add the server's `--public-url` when clients reach it elsewhere.
    */
   mediaOrigins?: string[]
 }

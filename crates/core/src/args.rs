@@ -10,7 +10,7 @@ use crate::model::{conversation_type, ConversationKey, ConversationScope};
 
 pub const MAX_ID_LEN: usize = 64;
 
-fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -54,6 +54,9 @@ pub struct Engine {
     /// Server clock minus local clock (ms) from the last ConnectAck or Pong, or
     /// [`NO_SERVER_TIME`]: what `getServerTime()` adds to `Date.now()`.
     server_offset: std::sync::atomic::AtomicI64,
+    /// Index into `serverUrl` of the server last connected to (or being tried): where
+    /// uploads go, and where the next connect attempt starts from.
+    server_at: std::sync::atomic::AtomicUsize,
     /// The chatrooms this engine is in (rejoined after a reconnect; windows share them).
     pub(crate) chatrooms: crate::sync::chatroom::JoinedRooms,
     /// Media uploads and downloads in flight, and the token uploads authenticate with.
@@ -97,6 +100,7 @@ impl Engine {
             own_transient: Default::default(),
             damaged_open: Default::default(),
             server_offset: std::sync::atomic::AtomicI64::new(NO_SERVER_TIME),
+            server_at: std::sync::atomic::AtomicUsize::new(0),
             chatrooms: Default::default(),
             media: Default::default(),
         })
@@ -1111,6 +1115,24 @@ impl Engine {
     /// Records the server's `server_time` answering a frame sent at local `sent_at`: the
     /// server read its clock somewhere in the round trip, so its midpoint is the best
     /// estimate (error at most half the round trip).
+    /// The `serverUrl` entry the engine is (or was last) connected to; `None` when the
+    /// options name no server.
+    pub(crate) fn current_server(&self) -> Option<&str> {
+        let urls = &self.options.server_urls;
+        (!urls.is_empty())
+            .then(|| urls[self.server_at.load(Ordering::Relaxed) % urls.len()].as_str())
+    }
+
+    /// The position in `serverUrl` a connect attempt starts from.
+    pub(crate) fn server_index(&self) -> usize {
+        self.server_at.load(Ordering::Relaxed)
+    }
+
+    /// Remembers which `serverUrl` entry answered.
+    pub(crate) fn set_server_index(&self, at: usize) {
+        self.server_at.store(at, Ordering::Relaxed);
+    }
+
     pub(crate) fn note_server_time(&self, sent_at: i64, server_time: i64) {
         if server_time <= 0 || sent_at <= 0 {
             return;

@@ -15,7 +15,10 @@ pub struct EngineOptions {
     /// 1 ERROR, 2 WARN, 3 INFO, 4 DEBUG.
     pub log_level: u8,
     pub enable_sync_empty_top_conversation: bool,
-    pub server_url: Option<String>,
+    /// `serverUrl`: one URL or a list of equivalent ones (the vendor's `navigators`: nodes of
+    /// one deployment). Empty when not set. A connect tries them in turn; after a lost
+    /// connection the engine starts at the next one, so a dead node is not retried first.
+    pub server_urls: Vec<String>,
     pub platform: String,
     pub device_id: Option<String>,
     /// Pause between reconnect attempts (the seed's 5 s; `reconnectInterval` ms, for tests).
@@ -36,7 +39,7 @@ pub struct EngineOptions {
     /// `mediaOrigins`: the origins (`http://host:port`) media files are downloaded from. A
     /// message's file URL comes from whoever sent it; without this list the main process
     /// would fetch any address a message names (an internal service included). Default: the
-    /// origin of `serverUrl` (add the server's `--public-url` when it differs).
+    /// origins of the `serverUrl` entries (add the server's `--public-url` when it differs).
     pub media_origins: Vec<String>,
 }
 
@@ -118,6 +121,49 @@ impl EncryptionKey {
     }
 }
 
+/// The most `serverUrl` entries accepted: a deployment's nodes behind one app, not a list
+/// that would make one connect attempt take minutes.
+pub const MAX_SERVER_URLS: usize = 16;
+
+/// `serverUrl`: a URL or a non-empty list of them, each http(s), without a trailing `/`.
+fn server_urls(v: Option<&Value>) -> ImResult<Vec<String>> {
+    const NAME: &str = "options.serverUrl";
+    let (list, listed) = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(u)) => (vec![u.clone()], false),
+        Some(Value::Array(items)) if items.is_empty() => {
+            return Err(ImError::invalid(format!(
+                "{NAME} must be a URL or a non-empty array of URLs, got an empty array"
+            )))
+        }
+        Some(Value::Array(_)) => (
+            args::string_array(v, NAME, MAX_SERVER_URLS)?.unwrap_or_default(),
+            true,
+        ),
+        Some(other) => {
+            return Err(ImError::invalid(format!(
+                "{NAME} must be a URL string or an array of them, got {}",
+                args::kind(other)
+            )))
+        }
+    };
+    let mut urls = Vec::with_capacity(list.len());
+    for (i, u) in list.into_iter().enumerate() {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            let at = if listed {
+                format!("{NAME}[{i}]")
+            } else {
+                NAME.to_string()
+            };
+            return Err(ImError::invalid(format!(
+                "{at} must be an http:// or https:// URL, got '{u}'"
+            )));
+        }
+        urls.push(u.trim_end_matches('/').to_string());
+    }
+    Ok(urls)
+}
+
 /// `x'…'` with 64 (key) or 96 (key + salt) hex digits: what SQLCipher takes as a raw key.
 fn is_raw_key(s: &str) -> bool {
     let Some(hex) = s.get(2..).and_then(|rest| rest.strip_suffix('\'')) else {
@@ -139,17 +185,7 @@ impl EngineOptions {
                 ))
             })?,
         };
-        let server_url = match args::string(m.get("serverUrl"), "options.serverUrl")? {
-            None => None,
-            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
-                Some(u.trim_end_matches('/').to_string())
-            }
-            Some(u) => {
-                return Err(ImError::invalid(format!(
-                    "options.serverUrl must be an http:// or https:// URL, got '{u}'"
-                )))
-            }
-        };
+        let server_urls = server_urls(m.get("serverUrl"))?;
         let media_origins = match args::string_array(m.get("mediaOrigins"), "options.mediaOrigins", 16)? {
             Some(list) => list
                 .iter()
@@ -161,7 +197,15 @@ impl EngineOptions {
                     })
                 })
                 .collect::<ImResult<Vec<_>>>()?,
-            None => server_url.as_deref().and_then(origin_of).into_iter().collect(),
+            None => {
+                let mut origins: Vec<String> = Vec::new();
+                for o in server_urls.iter().filter_map(|u| origin_of(u)) {
+                    if !origins.contains(&o) {
+                        origins.push(o);
+                    }
+                }
+                origins
+            }
         };
         let platform = args::string(m.get("platform"), "options.platform")?
             .unwrap_or("Electron")
@@ -181,7 +225,7 @@ impl EngineOptions {
                 "options.enableSyncEmptyTopConversation",
                 Some(false),
             )?,
-            server_url,
+            server_urls,
             platform,
             device_id: args::string(m.get("deviceId"), "options.deviceId")?.map(str::to_string),
             reconnect_interval: std::time::Duration::from_millis(args::ranged(

@@ -231,8 +231,10 @@ impl Engine {
             };
             ImError::new(UPLOAD_FAIL, e).with_data(message)
         };
-        let (Some(server), Some(token)) = (self.options().server_url.clone(), self.media.token())
-        else {
+        let (Some(server), Some(token)) = (
+            self.current_server().map(str::to_string),
+            self.media.token(),
+        ) else {
             return Err(failed(
                 "upload failed: not connected (uploads use the server and token of connect())"
                     .into(),

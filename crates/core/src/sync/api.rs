@@ -146,7 +146,7 @@ impl Engine {
             "reconnectKickEnable",
             Some(false),
         )?;
-        if self.options().server_url.is_none() {
+        if self.options().server_urls.is_empty() {
             return Err(ImError::invalid(
                 "options.serverUrl is required to connect (e.g. http://127.0.0.1:8080)",
             ));

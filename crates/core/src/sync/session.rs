@@ -71,21 +71,58 @@ fn encode(frame: &pb::Frame) -> Ws {
     Ws::Binary(pb::encode_frame(frame).unwrap_or_default().into())
 }
 
-/// Opens the WebSocket and authenticates. On a reconnect the user's
-/// `reconnectKickEnable` applies (seed: it decides who yields when reconnecting); the
-/// first connect always takes the session.
+/// Whether a failed connect says nothing about the user, only that this server could not
+/// be reached or did not answer, so another `serverUrl` entry is worth trying.
+fn unreachable(code: i32) -> bool {
+    matches!(
+        code,
+        SOCKET_NOT_CREATED | SOCKET_DISCONNECTED | CONN_ACK_TIMEOUT
+    )
+}
+
+/// Connects to the first `serverUrl` entry that answers, trying each once from `start`
+/// (wrapping around), and remembers which one it was. A server that answers with a refusal
+/// (bad token, banned user…) ends the attempt: every node of a deployment would say the same.
 async fn connect(
     engine: &Engine,
     params: &Params,
     reconnecting: bool,
+    start: usize,
+) -> Result<(Socket, pb::ConnectAck), ImError> {
+    let urls = &engine.options().server_urls;
+    if urls.is_empty() {
+        return Err(ImError::invalid("options.serverUrl is required to connect"));
+    }
+    let mut last = None;
+    for step in 0..urls.len() {
+        let at = (start + step) % urls.len();
+        match connect_to(engine, &urls[at], params, reconnecting).await {
+            Ok(done) => {
+                engine.set_server_index(at);
+                return Ok(done);
+            }
+            Err(e) if unreachable(e.code) => {
+                tracing::warn!(server = %urls[at], code = e.code, "server unreachable; trying the next serverUrl entry");
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| net(SOCKET_NOT_CREATED, "no server answered")))
+}
+
+/// Opens the WebSocket to `server` and authenticates. On a reconnect the user's
+/// `reconnectKickEnable` applies (seed: it decides who yields when reconnecting); the
+/// first connect always takes the session.
+async fn connect_to(
+    engine: &Engine,
+    server: &str,
+    params: &Params,
+    reconnecting: bool,
 ) -> Result<(Socket, pb::ConnectAck), ImError> {
     let opts = engine.options();
-    let server = opts
-        .server_url
-        .clone()
-        .ok_or_else(|| ImError::invalid("options.serverUrl is required to connect"))?;
     let handshake = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url(&server), None, true)
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url(server), None, true)
             .await
             .map_err(|e| net(SOCKET_NOT_CREATED, format!("cannot reach {server}: {e}")))?;
         let req = pb::ConnectRequest {
@@ -151,11 +188,14 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut first = Some(first);
+    // Where the next attempt starts in `serverUrl`: the server last connected to, or after a
+    // lost connection the one after it, since a node that just dropped is the likeliest dead.
+    let mut start = engine.server_index();
     loop {
         engine.set_status(Status::Connecting);
         engine.emit("CONNECTING", Value::Null);
         let outcome = tokio::select! {
-            r = connect(&engine, &params, first.is_none()) => r,
+            r = connect(&engine, &params, first.is_none(), start) => r,
             _ = stopped(&mut stop) => Err(ImError::new(ACTIVE_DISCONNECT, "disconnected")),
         };
         let code = match outcome {
@@ -174,7 +214,9 @@ pub(crate) async fn run(
                         pb::HEARTBEAT_INTERVAL_MS as u64
                     }));
                 let mut live = Live::new(engine.clone(), ws, hb, &ack);
-                live.run(&mut commands, &mut stop).await
+                let code = live.run(&mut commands, &mut stop).await;
+                start = engine.server_index() + 1;
+                code
             }
             Err(e) => {
                 if let Some(f) = first.take() {

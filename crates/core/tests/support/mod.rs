@@ -72,6 +72,12 @@ impl Server {
         )
     }
 
+    /// A second server process on the data of an earlier one (which must be stopped first),
+    /// listening on `listen`: another node of the same deployment.
+    pub fn start_on(dir: Arc<tempfile::TempDir>, listen: SocketAddr) -> Server {
+        Self::spawn(dir, listen)
+    }
+
     fn spawn(dir: Arc<tempfile::TempDir>, listen: SocketAddr) -> Server {
         let mut child = Command::new(server_binary())
             .args(["--listen", &listen.to_string(), "--data-dir"])
