@@ -126,6 +126,83 @@ pub struct Config {
     /// the upload request's Host header.
     #[arg(long, value_parser = parse_public_url)]
     pub public_url: Option<String>,
+
+    /// Where uploaded files live: `s3://BUCKET[/PREFIX]`, an S3-compatible
+    /// object store that several server nodes can share (uploads in progress
+    /// included). Unset: the local disk under --data-dir. The bucket must
+    /// exist; the server checks it answers at startup.
+    #[arg(long, value_name = "URL", value_parser = parse_object_store)]
+    pub object_store: Option<ObjectStoreUrl>,
+
+    /// Endpoint of the S3-compatible service, e.g. http://127.0.0.1:9000
+    /// (MinIO, moto, Ceph...); unset: AWS. http:// is allowed.
+    #[arg(long, value_name = "URL", requires = "object_store", value_parser = parse_endpoint)]
+    pub s3_endpoint: Option<String>,
+
+    /// Region of the bucket [default: us-east-1].
+    #[arg(long, requires = "object_store")]
+    pub s3_region: Option<String>,
+
+    /// Access key id for --object-store (else $AWS_ACCESS_KEY_ID).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// Secret access key for --object-store (else $AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+}
+
+/// A parsed `--object-store s3://bucket[/prefix]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectStoreUrl {
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix: empty, or ending in `/`.
+    pub prefix: String,
+}
+
+/// `s3://bucket[/prefix]`: a bucket name as S3 allows (3-63 of a-z, 0-9,
+/// `.`, `-`) and an optional prefix of plain path segments.
+pub fn parse_object_store(text: &str) -> Result<ObjectStoreUrl, String> {
+    let t = text.trim();
+    let Some(rest) = t.strip_prefix("s3://") else {
+        return Err(format!(
+            "{text:?} is not an object store URL: only s3://BUCKET[/PREFIX] is supported"
+        ));
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-'));
+    if !bucket_ok {
+        return Err(format!(
+            "{bucket:?} is not an S3 bucket name (3 to 63 characters: a-z, 0-9, '.', '-')"
+        ));
+    }
+    let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    let segment_ok = |s: &&str| {
+        *s != "."
+            && *s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    };
+    if !segments.iter().all(segment_ok) {
+        return Err(format!(
+            "{prefix:?} is not a key prefix: path segments of A-Z, a-z, 0-9, '.', '-', '_'"
+        ));
+    }
+    let prefix = segments.iter().map(|s| format!("{s}/")).collect();
+    Ok(ObjectStoreUrl {
+        bucket: bucket.to_owned(),
+        prefix,
+    })
+}
+
+/// `http://` or `https://` and a `host[:port]`; a trailing `/` is dropped.
+fn parse_endpoint(text: &str) -> Result<String, String> {
+    parse_public_url(text)
+        .map_err(|_| format!("{text:?} is not an endpoint like http://127.0.0.1:9000"))
 }
 
 /// `invisible` or `everyone`, as a UserProfileVisibility value.
@@ -337,6 +414,71 @@ pub struct MediaSettings {
 }
 
 impl Config {
+    /// Parses the command line as [`Parser::try_parse_from`] does, and also
+    /// refuses S3 credentials given as flags without --object-store (from
+    /// the environment they are fine: AWS variables are often set for other
+    /// tools).
+    pub fn try_parse_checked<I, T>(args: I) -> Result<Config, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Config::command();
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        let config = Config::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+        if config.object_store.is_none() {
+            for (id, flag) in [
+                ("s3_access_key_id", "--s3-access-key-id"),
+                ("s3_secret_access_key", "--s3-secret-access-key"),
+            ] {
+                if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                    return Err(cmd.error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        format!(
+                            "{flag} is for an object store: it needs --object-store s3://BUCKET"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// The S3 settings, when --object-store is given: the region defaulted,
+    /// the key pair complete or absent.
+    pub fn s3_options(&self) -> Result<Option<crate::media::s3::S3Options>, String> {
+        let Some(url) = &self.object_store else {
+            return Ok(None);
+        };
+        let credentials = match (&self.s3_access_key_id, &self.s3_secret_access_key) {
+            (Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(
+                    "--s3-access-key-id is given but no secret: pass --s3-secret-access-key (or set AWS_SECRET_ACCESS_KEY)"
+                        .into(),
+                )
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "--s3-secret-access-key is given but no key id: pass --s3-access-key-id (or set AWS_ACCESS_KEY_ID)"
+                        .into(),
+                )
+            }
+        };
+        Ok(Some(crate::media::s3::S3Options {
+            bucket: url.bucket.clone(),
+            prefix: url.prefix.clone(),
+            endpoint: self.s3_endpoint.clone(),
+            region: self
+                .s3_region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            credentials,
+        }))
+    }
+
     /// Resolves defaults; returns the settings and whether the development
     /// credentials are in use (the caller warns about them).
     pub fn settings(&self) -> (Settings, bool) {
@@ -468,6 +610,107 @@ mod tests {
         ] {
             assert!(parse_public_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn object_store_urls() {
+        let url = |t| parse_object_store(t);
+        assert_eq!(
+            url("s3://media"),
+            Ok(ObjectStoreUrl {
+                bucket: "media".into(),
+                prefix: String::new()
+            })
+        );
+        assert_eq!(
+            url("s3://my.bucket-1/a/b_c/"),
+            Ok(ObjectStoreUrl {
+                bucket: "my.bucket-1".into(),
+                prefix: "a/b_c/".into()
+            })
+        );
+        assert_eq!(url("s3://media//x").unwrap().prefix, "x/");
+        for bad in [
+            "media",
+            "gs://media",
+            "S3://media",
+            "s3://",
+            "s3://ab",
+            "s3://Media",
+            "s3://me_dia",
+            "s3://media/../x",
+            "s3://media/a b",
+            "s3://media/a?x",
+        ] {
+            assert!(url(bad).is_err(), "{bad}");
+        }
+        let err = Config::try_parse_checked([
+            "imsync-server",
+            "--data-dir",
+            "d",
+            "--object-store",
+            "file:///x",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--object-store") && err.contains("s3://"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn s3_flags_need_an_object_store() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["imsync-server", "--data-dir", "d"];
+            args.extend_from_slice(extra);
+            Config::try_parse_checked(args)
+        };
+        for flags in [
+            &["--s3-endpoint", "http://127.0.0.1:9000"][..],
+            &["--s3-region", "eu-west-1"],
+            &["--s3-access-key-id", "k"],
+            &["--s3-secret-access-key", "s"],
+        ] {
+            let err = parse(flags).unwrap_err().to_string();
+            assert!(err.contains("--object-store"), "{flags:?}: {err}");
+        }
+        let c = parse(&[
+            "--object-store",
+            "s3://media/p",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000/",
+            "--s3-access-key-id",
+            "k",
+            "--s3-secret-access-key",
+            "s",
+        ])
+        .unwrap();
+        let o = c.s3_options().unwrap().unwrap();
+        assert_eq!(o.bucket, "media");
+        assert_eq!(o.prefix, "p/");
+        assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(o.region, "us-east-1");
+        assert_eq!(o.credentials, Some(("k".into(), "s".into())));
+        assert!(
+            !format!("{o:?}").contains("\"s\""),
+            "the secret is not printed"
+        );
+        assert!(parse(&[
+            "--object-store",
+            "s3://media",
+            "--s3-endpoint",
+            "127.0.0.1:9000"
+        ])
+        .is_err());
+        let half = parse(&["--object-store", "s3://media", "--s3-access-key-id", "k"]).unwrap();
+        if std::env::var_os("AWS_SECRET_ACCESS_KEY").is_none() {
+            assert!(half
+                .s3_options()
+                .unwrap_err()
+                .contains("--s3-secret-access-key"));
+        }
+        assert!(parse(&[]).unwrap().s3_options().unwrap().is_none());
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! `imsync-server --listen ADDR --data-dir DIR [--app-key K --app-secret S]
 //! [--rate-limit N] [--offline-days N] [connection limits, see --help]`
 
-use clap::Parser;
 use imsync_server::config::Config;
 use imsync_server::log_escape::OneLinePerEvent;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    let config = Config::try_parse_checked(std::env::args_os()).unwrap_or_else(|e| e.exit());
     // Logs go to stderr: stdout carries only the "listening on" line.
     tracing_subscriber::fmt()
         .with_env_filter(

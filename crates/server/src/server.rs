@@ -46,7 +46,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     let (fanout_tx, fanout_rx) = mpsc::unbounded_channel();
     let store = Store::open(&config.data_dir, fanout_tx)?;
-    let media = Media::local(&config.data_dir)?;
+    let media = match config.s3_options()? {
+        Some(opts) => Media::s3(&opts).await?,
+        None => Media::local(&config.data_dir)?,
+    };
     let registry = Arc::new(Registry::new());
     let fanout_task = tokio::spawn(fanout::run(fanout_rx, registry.clone()));
     let (presence, presence_rx) = Presence::new();

@@ -14,8 +14,9 @@
 //!   let a sandboxed renderer use it as `<img src>`, and nothing a browser
 //!   could run on this origin.
 //!
-//! Bytes live behind [`store::FileStore`] (the local disk today,
-//! [`local::LocalDisk`]); metadata in the database
+//! Bytes live behind [`store::FileStore`] (the local disk,
+//! [`local::LocalDisk`], or an S3-compatible bucket several nodes share,
+//! [`s3::S3FileStore`]); metadata in the database
 //! ([`crate::store::media`]). Refusals are `{code, msg}` ([`reply`]).
 
 pub mod download;
@@ -23,6 +24,7 @@ pub mod local;
 pub mod naming;
 pub mod range;
 pub mod reply;
+pub mod s3;
 pub mod signing;
 pub mod store;
 pub mod sweep;
@@ -61,6 +63,14 @@ impl Media {
     pub fn local(data_dir: &Path) -> Result<Media, String> {
         Ok(Media {
             files: Arc::new(local::LocalDisk::open(&data_dir.join("media"))?),
+            turns: Turns::default(),
+        })
+    }
+
+    /// Media in an S3-compatible bucket (checked to answer first).
+    pub async fn s3(opts: &s3::S3Options) -> Result<Media, String> {
+        Ok(Media {
+            files: Arc::new(s3::S3FileStore::open(opts).await?),
             turns: Turns::default(),
         })
     }

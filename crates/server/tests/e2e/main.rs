@@ -8,6 +8,7 @@ mod admin_api;
 mod auth;
 mod chatroom;
 mod delivery;
+mod file_store;
 mod kick;
 mod limits;
 mod log_injection;

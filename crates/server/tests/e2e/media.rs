@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::common::moto::Moto;
 use crate::common::{Opts, Server, APP_SECRET, DEADLINE};
 
 /// A parsed HTTP answer.
@@ -900,4 +901,155 @@ async fn unknown_file_ids_are_404() {
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.json()["code"], 33003);
     }
+}
+
+/// `--object-store s3://...` on a moto server: an upload cut midway
+/// resumes, and the file is served byte-exact, whole and in ranges; no
+/// byte of it touches the node's disk, and the partial's objects are gone
+/// once the file is complete.
+#[tokio::test]
+async fn with_an_object_store_uploads_resume_and_ranges_are_byte_exact() {
+    let Some(moto) = Moto::start("with_an_object_store_uploads_resume_and_ranges_are_byte_exact")
+    else {
+        return;
+    };
+    moto.create_bucket("imsync-media");
+    let server = Server::start(Opts {
+        extra_args: moto.server_args("s3://imsync-media/tenant-1"),
+        ..Opts::default()
+    });
+    let alice = Uploader::new(&server, "alice").await;
+
+    // Over the 8 MiB chunk objects and the 8 MiB single-put size.
+    let bytes = data(12 * 1024 * 1024 + 5, 31);
+    let id = alice.create("movie.mp4", bytes.len()).await;
+    let sent = 9 * 1024 * 1024 + 1234;
+    let mut s = alice.start_patch(&id, 0, bytes.len()).await;
+    s.write_all(&bytes[..sent]).await.unwrap();
+    drop(s);
+
+    let (held, total) = alice.offset(&id).await;
+    assert_eq!(total, bytes.len() as u64);
+    assert!(
+        held > 0 && held <= sent as u64,
+        "holds {held} of {sent} sent\n{}",
+        server.log()
+    );
+    assert!(
+        !partial_path(&server, &id).exists(),
+        "the partial is in the bucket, not on the node's disk"
+    );
+    let in_bucket = moto.keys("imsync-media", &format!("tenant-1/partials/{id}/"));
+    assert!(in_bucket.len() >= 2, "marker and chunks: {in_bucket:?}");
+
+    let held = held as usize;
+    let r = alice.patch(&id, held, Body::Bytes(&bytes[held..])).await;
+    assert_eq!(r.status, 200, "{:?}\n{}", r.json(), server.log());
+    let file = r.json()["file"].clone();
+    assert_eq!(file["size"], bytes.len());
+    let path = local_path(&server, &file);
+
+    let r = get(&server, &path, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("Content-Length"),
+        Some(bytes.len().to_string().as_str())
+    );
+    assert!(sha(&r.body) == sha(&bytes), "the whole file differs");
+    let len = bytes.len();
+    let boundary = 8 * 1024 * 1024;
+    for (start, end) in [
+        (0, 0),
+        (boundary - 10, boundary + 10),
+        (held - 1, held + 1),
+        (len - 100, len - 1),
+        (1_000_000, 5_000_000),
+    ] {
+        let range = format!("bytes={start}-{end}");
+        let r = get(&server, &path, &[("Range", &range)]).await;
+        assert_eq!(r.status, 206, "{range}");
+        assert_eq!(
+            r.header("Content-Range"),
+            Some(format!("bytes {start}-{end}/{len}").as_str()),
+            "{range}"
+        );
+        assert!(r.body == bytes[start..=end], "{range}: bytes differ");
+    }
+    let r = get(&server, &path, &[("Range", &format!("bytes={len}-"))]).await;
+    assert_eq!(r.status, 416);
+
+    let keys = moto.keys("imsync-media", "tenant-1/");
+    assert!(
+        keys.iter().all(|k| !k.contains("/partials/")),
+        "the partial's objects are deleted: {keys:?}"
+    );
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.starts_with("tenant-1/files/"))
+            .count(),
+        1,
+        "{keys:?}"
+    );
+}
+
+/// Runs the server binary expecting it to refuse to start; its stderr.
+fn refused_start(args: &[String]) -> String {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imsync-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(args)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + DEADLINE * 2;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not exit with {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "{args:?} started: {out}");
+    assert!(!out.contains("listening on"), "{args:?}: {out}");
+    err
+}
+
+#[tokio::test]
+async fn object_store_flags_are_checked_at_startup() {
+    let strs = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let err = refused_start(&strs(&["--object-store", "gs://bucket"]));
+    assert!(
+        err.contains("--object-store") && err.contains("s3://"),
+        "{err}"
+    );
+    let err = refused_start(&strs(&["--s3-endpoint", "http://127.0.0.1:9"]));
+    assert!(err.contains("--object-store"), "{err}");
+    let err = refused_start(&strs(&["--s3-access-key-id", "k"]));
+    assert!(
+        err.contains("--s3-access-key-id") && err.contains("--object-store"),
+        "{err}"
+    );
+
+    let Some(moto) = Moto::start("object_store_flags_are_checked_at_startup") else {
+        return;
+    };
+    // A bucket that does not exist: refused before listening, saying which.
+    let err = refused_start(&moto.server_args("s3://no-such-bucket"));
+    assert!(
+        err.contains("cannot reach the bucket") && err.contains("no-such-bucket"),
+        "{err}"
+    );
 }

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
