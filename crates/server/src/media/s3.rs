@@ -52,6 +52,8 @@ const PART_SIZE: usize = 8 * 1024 * 1024;
 const PART_CONCURRENCY: usize = 2;
 /// Name of the marker object of a partial.
 const MARKER: &str = "open";
+/// Most time one request to the bucket (not a download) may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Time the startup check may take to reach the bucket.
 const STARTUP_CHECK: Duration = Duration::from_secs(20);
 
@@ -89,11 +91,24 @@ impl std::fmt::Debug for S3Options {
 }
 
 /// Files in a bucket.
-#[derive(Debug)]
 pub struct S3FileStore {
+    /// For everything but downloads.
     store: Arc<dyn ObjectStore>,
+    /// For downloads (no timeouts).
+    reads: Arc<dyn ObjectStore>,
     prefix: String,
     chunk_size: usize,
+}
+
+impl std::fmt::Debug for S3FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client's own Debug would show the credentials.
+        f.debug_struct("S3FileStore")
+            .field("store", &self.store.to_string())
+            .field("prefix", &self.prefix)
+            .field("chunk_size", &self.chunk_size)
+            .finish()
+    }
 }
 
 fn bad_id(id: &str) -> io::Error {
@@ -132,34 +147,45 @@ impl S3FileStore {
     /// wrong endpoint, bucket or credentials fail at startup, not on the
     /// first upload.
     pub async fn open(opts: &S3Options) -> Result<S3FileStore, String> {
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(&opts.bucket)
-            .with_region(&opts.region)
-            .with_retry(RetryConfig {
-                retry_timeout: Duration::from_secs(30),
-                ..RetryConfig::default()
-            })
-            // No total timeout: a download is paced by its client (a video
-            // played in real time) and must not be cut after 30 seconds.
-            .with_client_options(
-                ClientOptions::new()
-                    .with_timeout_disabled()
-                    .with_connect_timeout(Duration::from_secs(5)),
-            );
-        if let Some(endpoint) = &opts.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"));
-        }
-        if let Some((id, secret)) = &opts.credentials {
-            builder = builder
-                .with_access_key_id(id)
-                .with_secret_access_key(secret);
-        }
-        let store = builder
-            .build()
-            .map_err(|e| format!("--object-store s3://{}: {e}", opts.bucket))?;
-        let s3 = S3FileStore::new(Arc::new(store), &opts.prefix, CHUNK_SIZE);
+        let build = |client: ClientOptions| {
+            let mut builder = AmazonS3Builder::new()
+                .with_bucket_name(&opts.bucket)
+                .with_region(&opts.region)
+                .with_retry(RetryConfig {
+                    retry_timeout: Duration::from_secs(30),
+                    ..RetryConfig::default()
+                })
+                .with_client_options(client.with_connect_timeout(Duration::from_secs(5)));
+            if let Some(endpoint) = &opts.endpoint {
+                builder = builder
+                    .with_endpoint(endpoint)
+                    .with_allow_http(endpoint.starts_with("http://"));
+            }
+            if let Some((id, secret)) = &opts.credentials {
+                builder = builder
+                    .with_access_key_id(id)
+                    .with_secret_access_key(secret);
+            }
+            builder
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+                .map_err(|e| format!("--object-store s3://{}: {e}", opts.bucket))
+        };
+        // Every request the server waits for is bounded in time...
+        let store = build(ClientOptions::new().with_timeout(REQUEST_TIMEOUT))?;
+        // ...but a download is paced by its client (a video paused, played
+        // in real time): no total or between-reads timeout may cut it.
+        let reads = build(
+            ClientOptions::new()
+                .with_timeout_disabled()
+                .with_read_timeout_disabled(),
+        )?;
+        let s3 = S3FileStore {
+            store,
+            reads,
+            prefix: opts.prefix.clone(),
+            chunk_size: CHUNK_SIZE,
+        };
         let probe = async {
             let root = s3.path("")?;
             let mut listing = s3.store.list(Some(&root));
@@ -177,14 +203,6 @@ impl S3FileStore {
             Err(_) => Err(format!(
                 "--object-store: the bucket {where_} did not answer within {STARTUP_CHECK:?}"
             )),
-        }
-    }
-
-    fn new(store: Arc<dyn ObjectStore>, prefix: &str, chunk_size: usize) -> S3FileStore {
-        S3FileStore {
-            store,
-            prefix: prefix.to_owned(),
-            chunk_size: chunk_size.max(1),
         }
     }
 
@@ -471,7 +489,7 @@ impl FileStore for S3FileStore {
                 return Ok(empty);
             }
             let got = self
-                .store
+                .reads
                 .get_opts(
                     &path,
                     GetOptions {

@@ -47,7 +47,12 @@ impl Moto {
                     "{test}: moto is not installed and CI is set: pip install 'moto[server]' (.ci/run does)"
                 );
             }
-            eprintln!("{test}: skipped: moto not installed (pip install 'moto[server]')");
+            // Straight to stderr: the test harness swallows eprintln! of a
+            // passing test, and a skip must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: skipped: moto not installed (pip install 'moto[server]')"
+            );
             return None;
         }
         // A port taken between probing it and moto binding it makes moto
