@@ -311,13 +311,13 @@ fn writer_loop(conn: &mut Connection, jobs: &Receiver<Job>, health: &health::Hea
                 if conn.total_changes() != changes {
                     backlog = search_index::backlog(conn).unwrap_or(0);
                     if backlog >= search_index::BATCH as i64 {
-                        backlog = index_step(conn, health);
+                        backlog = index_step(conn, health, jobs);
                     }
                 }
             }
             None => {
                 while backlog > 0 && jobs.is_empty() {
-                    backlog = index_step(conn, health);
+                    backlog = index_step(conn, health, jobs);
                 }
                 if jobs.is_empty() && wal_pages.load(Ordering::Relaxed) >= CHECKPOINT_IDLE_PAGES {
                     checkpoint(conn);
@@ -327,13 +327,21 @@ fn writer_loop(conn: &mut Connection, jobs: &Receiver<Job>, health: &health::Hea
     }
 }
 
-/// Indexes one batch of the backlog in its own transaction; returns the backlog left (0
-/// after a failure: the next write looks again).
-fn index_step(conn: &mut Connection, health: &health::Health) -> i64 {
+/// Indexes up to one batch of the backlog in its own transaction, in chunks, stopping
+/// after the chunk during which a job arrived; returns the backlog left (0 after a failure:
+/// the next write looks again).
+fn index_step(conn: &mut Connection, health: &health::Health, jobs: &Receiver<Job>) -> i64 {
     let mut step = || -> ImResult<i64> {
         health.refuse_write()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        search_index::index_backlog(&tx, search_index::BATCH)?;
+        let mut moved = 0;
+        while moved < search_index::BATCH {
+            let n = search_index::index_backlog(&tx, search_index::CHUNK)?;
+            moved += n;
+            if n < search_index::CHUNK || !jobs.is_empty() {
+                break;
+            }
+        }
         let left = search_index::backlog(&tx)?;
         tx.commit()?;
         Ok(left)
@@ -587,5 +595,51 @@ fn reclaim_step(
         }
         Ok(false) => tracing::debug!("disk space reclaimed"),
         Err(e) => tracing::warn!(error = %health.note(e), "reclaiming disk space stopped"),
+    }
+}
+
+#[cfg(test)]
+mod index_step_tests {
+    use super::*;
+
+    #[test]
+    fn a_waiting_job_cuts_an_indexing_batch_after_one_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        tokenizer::register(&conn).unwrap();
+        search_index::register(&conn).unwrap();
+        migrations_for_tests(&mut conn);
+        let queued = 3 * search_index::CHUNK as i64;
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+             INSERT INTO fts_pending (id, text) SELECT i, 'word ' || i FROM n",
+            [queued],
+        )
+        .unwrap();
+        let health = health::Health::new(dir.path().join("t.db"));
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+
+        tx.send(Box::new(|_: &mut Connection| {})).unwrap();
+        let left = index_step(&mut conn, &health, &rx);
+        assert_eq!(
+            left,
+            queued - search_index::CHUNK as i64,
+            "one chunk, then the job"
+        );
+
+        drop(rx.try_recv().unwrap());
+        assert_eq!(
+            index_step(&mut conn, &health, &rx),
+            0,
+            "nobody waits: the rest"
+        );
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'word'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexed, queued);
     }
 }

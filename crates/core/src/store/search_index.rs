@@ -22,8 +22,13 @@ use crate::registry::FIELD_SEPARATOR;
 
 /// Rows moved into FTS5 per indexing transaction: large enough that FTS5 writes one
 /// segment of long doclists instead of many short ones; small enough that the writer is
-/// not held for long (tens of ms) and the exact scan of the backlog stays a few ms.
+/// not held for long and the exact scan of the backlog stays a few ms.
 pub const BATCH: usize = 8192;
+
+/// Rows moved into FTS5 between two looks at the writer's queue. A transaction stops early,
+/// at a multiple of this, once a write is waiting: an 8,192-row batch holds the writer for
+/// about 0.4 s, and a user's send should not wait behind the indexing of a sync burst.
+pub const CHUNK: usize = 1024;
 
 /// How long the writer waits for more work before it indexes a smaller backlog.
 pub const IDLE: Duration = Duration::from_millis(50);
