@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio_util::io::ReaderStream;
 
-use super::store::{is_id, AppendError, BoxFuture, ByteStream, Chunks, FileStore};
+use super::store::{bad_id, is_id, AppendError, BoxFuture, ByteStream, Chunks, FileStore};
 
 /// Bytes gathered before each write to disk.
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -26,13 +26,6 @@ const READ_CHUNK: usize = 64 * 1024;
 pub struct LocalDisk {
     partial: PathBuf,
     files: PathBuf,
-}
-
-fn bad_id(id: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{id:?} is not a media id"),
-    )
 }
 
 impl LocalDisk {

@@ -39,7 +39,7 @@ use object_store::{
     WriteMultipart,
 };
 
-use super::store::{is_id, AppendError, BoxFuture, ByteStream, Chunks, FileStore};
+use super::store::{bad_id, is_id, AppendError, BoxFuture, ByteStream, Chunks, FileStore};
 
 /// Default bytes per chunk object an append writes: the memory an append in
 /// progress holds, and the most a dropped append loses (the client resends it).
@@ -109,13 +109,6 @@ impl std::fmt::Debug for S3FileStore {
             .field("chunk_size", &self.chunk_size)
             .finish()
     }
-}
-
-fn bad_id(id: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{id:?} is not a media id"),
-    )
 }
 
 fn io_err(e: object_store::Error) -> io::Error {

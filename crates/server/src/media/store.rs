@@ -87,6 +87,14 @@ pub fn is_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// The error of a store handed something that is not an id ([`is_id`]).
+pub fn bad_id(id: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{id:?} is not a media id"),
+    )
+}
+
 /// A new id: 128 random bits as 32 lowercase hex digits.
 pub fn new_id() -> String {
     hex::encode(rand::random::<[u8; 16]>())
