@@ -436,8 +436,17 @@ impl Store {
         let parked = self.park_readers().await.map_err(fail)?;
         let path = self.keying.path.clone();
         let job_key = key.clone();
+        let (ckpt, health) = (self.checkpointer.clone(), self.health.clone());
         let outcome = Self::run(writer, move |conn| {
-            Ok(encrypt_on_writer(conn, &path, &job_key, parked))
+            // Every connection to the plain file closes before it is replaced, this one too;
+            // an encrypted database has none (see `checkpointer`).
+            let background = ckpt.is_running();
+            ckpt.stop();
+            let outcome = encrypt_on_writer(conn, &path, &job_key, parked);
+            if background && matches!(&outcome, Err(f) if !f.replaced && !f.unusable) {
+                ckpt.start(&path, health);
+            }
+            Ok(outcome)
         })
         .await
         .unwrap_or_else(|error| {

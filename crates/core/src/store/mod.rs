@@ -3,6 +3,7 @@
 //! ever runs on the JS thread or blocks a tokio worker, and every write is serialised
 //! through one connection in `BEGIN IMMEDIATE` transactions.
 
+mod checkpointer;
 pub mod conversations;
 pub mod deletes;
 pub mod encryption;
@@ -54,6 +55,8 @@ pub struct Store {
     keying: encryption::Keying,
     /// Damaged or read-only (disk full); see `health.rs`.
     health: Arc<health::Health>,
+    /// Copies WAL frames back beside the writer (plain databases only).
+    checkpointer: Arc<checkpointer::Checkpointer>,
     /// The key the writer restarts with after a read-only open (read-only is only ever
     /// entered at open, and no rekey runs while read-only: it needs the writer). The lock
     /// serialises the restart attempts of concurrent writes.
@@ -185,6 +188,7 @@ fn no_checkpoint_on_close(conn: &Connection, on: bool) -> ImResult<()> {
 }
 
 /// `read_only`: open with `health::open_read_only` (the writer could not start).
+/// `checkpointer`: given to the writer only.
 #[allow(clippy::too_many_arguments)]
 fn spawn_worker(
     name: String,
@@ -195,6 +199,7 @@ fn spawn_worker(
     jobs: Receiver<Job>,
     ready: oneshot::Sender<ImResult<()>>,
     health: Arc<health::Health>,
+    checkpointer: Option<Arc<checkpointer::Checkpointer>>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name(name).spawn(move || {
         let opened = if read_only {
@@ -221,11 +226,19 @@ fn spawn_worker(
                 return;
             }
         };
-        if writer && !read_only {
-            writer_loop(&mut conn, &jobs, &health);
-        } else {
-            while let Ok(job) = jobs.recv() {
-                run_job(&mut conn, job);
+        match checkpointer {
+            Some(ckpt) if writer && !read_only => {
+                if key.is_none() {
+                    ckpt.start(&path, health.clone());
+                }
+                writer_loop(&mut conn, &jobs, &health, &ckpt);
+                // Its connection is gone before the final checkpoint below.
+                ckpt.stop();
+            }
+            _ => {
+                while let Ok(job) = jobs.recv() {
+                    run_job(&mut conn, job);
+                }
             }
         }
         if health.is_damaged() {
@@ -263,8 +276,17 @@ const CHECKPOINT_BUSY_PAGES: i32 = 16_384;
 ///   for pages the next commit dirties again. Checkpointing when idle, or past
 ///   [`CHECKPOINT_BUSY_PAGES`], copies each hot page once per many commits.
 ///
+/// With the checkpoint thread running (see `checkpointer`), the writer pokes it after each
+/// commit that leaves [`CHECKPOINT_IDLE_PAGES`] in the WAL, and its own checkpoints only
+/// copy what the thread has not yet copied.
+///
 /// A job waits for at most one batch or one checkpoint.
-fn writer_loop(conn: &mut Connection, jobs: &Receiver<Job>, health: &health::Health) {
+fn writer_loop(
+    conn: &mut Connection,
+    jobs: &Receiver<Job>,
+    health: &health::Health,
+    ckpt: &checkpointer::Checkpointer,
+) {
     use crossbeam_channel::RecvTimeoutError;
     use std::sync::atomic::AtomicI32;
     let wal_pages = Arc::new(AtomicI32::new(0));
@@ -277,9 +299,10 @@ fn writer_loop(conn: &mut Connection, jobs: &Receiver<Job>, health: &health::Hea
         tracing::warn!(error = %e, "no WAL hook: SQLite checkpoints in the commit");
     }
     let checkpoint = |conn: &Connection| {
-        let done = health
-            .refuse_write()
-            .and_then(|()| Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?));
+        let done = {
+            let _copying = ckpt.lock();
+            checkpointer::passive(conn, health)
+        };
         match done {
             // Restarted by the next commit when every frame was copied; otherwise tried again.
             Ok(()) => wal_pages.store(0, Ordering::Relaxed),
@@ -309,6 +332,9 @@ fn writer_loop(conn: &mut Connection, jobs: &Receiver<Job>, health: &health::Hea
                 let changes = conn.total_changes();
                 run_job(conn, job);
                 if conn.total_changes() != changes {
+                    if wal_pages.load(Ordering::Relaxed) >= CHECKPOINT_IDLE_PAGES {
+                        ckpt.poke();
+                    }
                     backlog = search_index::backlog(conn).unwrap_or(0);
                     if backlog >= search_index::BATCH as i64 {
                         backlog = index_step(conn, health, jobs);
@@ -375,6 +401,7 @@ impl Store {
             |e: std::io::Error| ImError::internal(format!("cannot start database thread: {e}"));
 
         let health = Arc::new(health::Health::new(path.clone()));
+        let checkpointer = Arc::new(checkpointer::Checkpointer::default());
         // The writer thread, with a writable connection or (disk full) a read-only one.
         let spawn_writer = |read_only: bool, ready_tx| {
             spawn_worker(
@@ -386,6 +413,7 @@ impl Store {
                 wrx.clone(),
                 ready_tx,
                 health.clone(),
+                Some(checkpointer.clone()),
             )
             .map_err(spawn_err)
         };
@@ -422,6 +450,7 @@ impl Store {
             threads: Mutex::new(threads),
             keying: encryption::Keying::new(path.clone(), key.clone()),
             health,
+            checkpointer,
             read_only_key: tokio::sync::Mutex::new(key.clone()),
         };
         for i in 0..READERS {
@@ -435,6 +464,7 @@ impl Store {
                 rrx.clone(),
                 ready_tx,
                 store.health.clone(),
+                None,
             )
             .map_err(spawn_err)?;
             store.threads.lock().unwrap().push(handle);
