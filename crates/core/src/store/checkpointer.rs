@@ -58,6 +58,7 @@ impl Checkpointer {
         let spawned = std::thread::Builder::new()
             .name("imsync-db-checkpoint".into())
             .spawn(move || {
+                yield_to_the_app();
                 while pokes.recv().is_ok() {
                     let _copying = me.lock();
                     if let Err(e) = passive(&conn, &health) {
@@ -104,6 +105,21 @@ impl Checkpointer {
         self.copying.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// Runs this thread at a lower priority: on two cores the copying competed with the app's
+/// JS thread, and the event loop's delay matters more than when a checkpoint ends.
+#[cfg(target_os = "linux")]
+fn yield_to_the_app() {
+    // SAFETY: plain system calls on this thread's own id; a failure only leaves the
+    // priority as it was.
+    let done = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+    if done != 0 {
+        tracing::debug!("the checkpoint thread keeps its priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn yield_to_the_app() {}
 
 /// A writable connection (checkpoints write the database file) that never checkpoints on
 /// close: the writer's final checkpoint, after this one is gone, is the one that truncates.
