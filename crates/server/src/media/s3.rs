@@ -135,11 +135,19 @@ impl Listing {
     }
 }
 
+/// HTTPS to the store is rustls with ring (Cargo.toml says why). The HTTP client panics
+/// when it is built without a process-wide provider, so one is installed before any store
+/// is; one already installed (a second store, a test) stays.
+fn use_ring_for_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl S3FileStore {
     /// Connects to the bucket and checks it answers (a list request), so a
     /// wrong endpoint, bucket or credentials fail at startup, not on the
     /// first upload.
     pub async fn open(opts: &S3Options) -> Result<S3FileStore, String> {
+        use_ring_for_tls();
         let build = |client: ClientOptions| {
             let mut builder = AmazonS3Builder::new()
                 .with_bucket_name(&opts.bucket)
@@ -511,5 +519,16 @@ impl FileStore for S3FileStore {
             self.store.head(&path).await.map_err(io_err)?;
             self.store.delete(&path).await.map_err(io_err)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Without a provider, building the HTTPS client the store uses panics (it would take
+    /// the server down at the first `--object-store` start).
+    #[test]
+    fn the_https_client_builds_once_ring_is_installed() {
+        super::use_ring_for_tls();
+        assert!(reqwest::Client::builder().https_only(true).build().is_ok());
     }
 }
