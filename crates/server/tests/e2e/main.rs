@@ -21,4 +21,5 @@ mod persistence;
 mod presence;
 mod profiles;
 mod remote_delete;
+mod services;
 mod slowloris;

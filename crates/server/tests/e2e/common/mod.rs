@@ -7,6 +7,9 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod nats;
+pub mod postgres;
+pub mod services;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};

@@ -4,12 +4,12 @@
 //! service.
 //!
 //! Without moto the tests fail under CI (env `CI` set: `.ci/run` installs
-//! it) and are skipped visibly elsewhere.
+//! it) and are skipped visibly elsewhere (`services::available`).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -41,18 +41,8 @@ impl Moto {
     /// Starts moto; None (after printing that the test is skipped) when it
     /// is not installed outside CI. Under CI a missing moto fails the test.
     pub fn start(test: &str) -> Option<Moto> {
-        if !moto_installed() {
-            if std::env::var_os("CI").is_some() {
-                panic!(
-                    "{test}: moto is not installed and CI is set: pip install 'moto[server]' (.ci/run does)"
-                );
-            }
-            // Straight to stderr: the test harness swallows eprintln! of a
-            // passing test, and a skip must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "{test}: skipped: moto not installed (pip install 'moto[server]')"
-            );
+        if !super::services::available(test, "moto", moto_installed(), "pip install 'moto[server]'")
+        {
             return None;
         }
         // A port taken between probing it and moto binding it makes moto
@@ -69,10 +59,7 @@ impl Moto {
 
     fn try_start() -> Result<Moto, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
+        let port = super::services::free_port().map_err(|e| e.to_string())?;
         let log = std::fs::File::create(dir.path().join("moto.log")).map_err(|e| e.to_string())?;
         let child = Command::new("python3")
             .args([
@@ -94,22 +81,16 @@ impl Moto {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             dir,
         };
-        let until = Instant::now() + STARTUP;
-        loop {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                return Err(format!("moto exited ({status}): {}", moto.log()));
-            }
-            if let Ok((200, _)) = moto.request("GET", "/") {
-                return Ok(moto);
-            }
-            if Instant::now() > until {
-                return Err(format!(
-                    "moto did not answer within {STARTUP:?}: {}",
-                    moto.log()
-                ));
-            }
-            // Polling for readiness, not ordering events.
-            std::thread::sleep(Duration::from_millis(50));
+        let addr = moto.addr;
+        let waited = super::services::wait_ready(
+            "moto",
+            STARTUP,
+            || moto.child.try_wait().ok().flatten().map(|s| s.to_string()),
+            || matches!(http(addr, "GET", "/"), Ok((200, _))),
+        );
+        match waited {
+            Ok(()) => Ok(moto),
+            Err(e) => Err(format!("{e}: {}", moto.log())),
         }
     }
 
@@ -159,29 +140,33 @@ impl Moto {
             .collect()
     }
 
-    /// One HTTP/1.1 request with an empty body: (status, body).
     fn request(&self, method: &str, path: &str) -> std::io::Result<(u16, String)> {
-        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))?;
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.addr
-        )?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw)?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        Ok((status, body))
+        http(self.addr, method, path)
     }
+}
+
+/// One HTTP/1.1 request with an empty body: (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        addr
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
 }
 
 impl Drop for Moto {
