@@ -39,3 +39,9 @@ impl From<rusqlite::Error> for ApiError {
         ApiError::internal(format!("sqlite: {e}"))
     }
 }
+
+impl From<postgres::Error> for ApiError {
+    fn from(e: postgres::Error) -> ApiError {
+        ApiError::internal(format!("postgres: {e}"))
+    }
+}

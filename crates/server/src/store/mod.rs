@@ -17,10 +17,12 @@ pub mod delivery;
 pub mod groups;
 pub mod media;
 pub mod messages;
+pub mod pg_schema;
 pub mod profiles;
 pub mod retention;
 pub mod schema;
 pub mod settings;
+pub mod sql;
 pub mod subscriptions;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -23,3 +23,4 @@ mod profiles;
 mod remote_delete;
 mod services;
 mod slowloris;
+mod store_backends;

@@ -1,0 +1,96 @@
+//! Rewrites the shared SQL subset into PostgreSQL's spelling. Only what the store's
+//! statements use is handled; anything else reaches PostgreSQL unchanged and fails at
+//! prepare time, where the shared test suite sees it.
+
+/// `?N` → `$N` (a bare `?` takes the next number), outside string literals and quoted
+/// names; `INSERT OR IGNORE INTO … [RETURNING …]` → `INSERT INTO … ON CONFLICT DO NOTHING
+/// [RETURNING …]`.
+pub fn to_postgres(sql: &str) -> String {
+    let sql = sql.trim().trim_end_matches(';');
+    let numbered = number_parameters(sql);
+    ignore_conflicts(&numbered)
+}
+
+fn number_parameters(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut next = 1u32;
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '?' => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                let n = if digits.is_empty() {
+                    next
+                } else {
+                    digits.parse().unwrap_or(next)
+                };
+                // As SQLite numbers a bare `?`: one past the largest number so far.
+                next = next.max(n + 1);
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+fn ignore_conflicts(sql: &str) -> String {
+    const OR_IGNORE: &str = "INSERT OR IGNORE INTO";
+    let Some(rest) = sql.strip_prefix(OR_IGNORE) else {
+        return sql.to_string();
+    };
+    let (body, returning) = match rest.find(" RETURNING ") {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    format!("INSERT INTO{body} ON CONFLICT DO NOTHING{returning}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_postgres;
+
+    #[test]
+    fn parameters_are_numbered_outside_quotes() {
+        assert_eq!(
+            to_postgres("SELECT a FROM t WHERE b = ?2 AND c = ?1 AND d = '?' AND \"e?\" = ?"),
+            "SELECT a FROM t WHERE b = $2 AND c = $1 AND d = '?' AND \"e?\" = $3"
+        );
+        assert_eq!(
+            to_postgres("UPDATE t SET a = ? WHERE b = ?;"),
+            "UPDATE t SET a = $1 WHERE b = $2"
+        );
+    }
+
+    #[test]
+    fn insert_or_ignore_becomes_on_conflict_do_nothing() {
+        assert_eq!(
+            to_postgres("INSERT OR IGNORE INTO t (a, b) VALUES (?1, ?2)"),
+            "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(
+            to_postgres("INSERT OR IGNORE INTO t (a) VALUES (?1) RETURNING a"),
+            "INSERT INTO t (a) VALUES ($1) ON CONFLICT DO NOTHING RETURNING a"
+        );
+        assert_eq!(
+            to_postgres("INSERT INTO t (a) VALUES (?1) ON CONFLICT(a) DO NOTHING"),
+            "INSERT INTO t (a) VALUES ($1) ON CONFLICT(a) DO NOTHING"
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The shared store suite (issue 14): every check runs the same store code on SQLite and
+//! on a throwaway PostgreSQL, through `store::sql::Db`. Store modules join the suite as
+//! they move onto `Db`.
+
+use imsync_server::args;
+use imsync_server::store::sql::{Db, PgDb};
+use imsync_server::store::{groups, pg_schema, schema};
+
+use crate::common::postgres::Postgres;
+
+/// Runs `check` on a fresh SQLite database, then (when PostgreSQL is installed, always
+/// under CI) on a fresh PostgreSQL database, both at the current schema.
+fn on_both_backends(test: &str, check: impl Fn(&dyn Db)) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    schema::prepare(&mut conn, true).unwrap();
+    check(&conn);
+
+    let Some(pg) = Postgres::start(test) else {
+        return;
+    };
+    let db = PgDb::connect(&pg.create_database("suite")).unwrap();
+    pg_schema::migrate(&db).unwrap();
+    check(&db);
+}
+
+#[test]
+fn values_cross_both_engines_unchanged() {
+    on_both_backends("store values", |db| {
+        db.execute(
+            "INSERT INTO messages (uid, sender, conv_type, target, channel, sent_time, object_name, body, recalled_by)
+             VALUES (?1, ?2, 1, ?3, '', ?4, 'RC:TxtMsg', ?5, ?6)",
+            args!["u1", "发送者 🙂", "bob", i64::MAX, vec![0u8, 255, 0, 7], Option::<i64>::None],
+        )
+        .unwrap();
+        let (sender, time, body, recalled): (String, i64, Vec<u8>, Option<i64>) = db
+            .one(
+                "SELECT sender, sent_time, body, recalled_by FROM messages WHERE uid = ?1",
+                args!["u1"],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(sender, "发送者 🙂");
+        assert_eq!(time, i64::MAX);
+        assert_eq!(body, vec![0u8, 255, 0, 7]);
+        assert_eq!(recalled, None);
+        assert_eq!(
+            db.optional(
+                "SELECT uid FROM messages WHERE uid = ?1",
+                args!["nope"],
+                |r| r.get::<String>(0)
+            )
+            .unwrap(),
+            None
+        );
+        // INSERT OR IGNORE (rewritten for PostgreSQL) and RETURNING.
+        let ignored = db
+            .execute(
+                "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?1, ?2)",
+                args!["alice", 1],
+            )
+            .unwrap();
+        assert_eq!(ignored, 1);
+        assert_eq!(
+            db.execute(
+                "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?1, ?2)",
+                args!["alice", 2],
+            )
+            .unwrap(),
+            0
+        );
+        let seq: i64 = db
+            .one(
+                "INSERT INTO inbox_heads (user_id, last_seq) VALUES (?1, 1)
+                 ON CONFLICT(user_id) DO UPDATE SET last_seq = inbox_heads.last_seq + 1 RETURNING last_seq",
+                args!["alice"],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(seq, 1);
+        let count: i64 = db
+            .one("SELECT count(*) FROM users", &[], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 1);
+        // A statement the engine rejects is an error, not a panic.
+        assert!(db
+            .execute("INSERT INTO no_such_table VALUES (?1)", args![1])
+            .is_err());
+    });
+}
+
+#[test]
+fn groups_keep_their_contract_on_both_engines() {
+    on_both_backends("store groups", |db| {
+        let members = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(!groups::exists(db, "g1").unwrap());
+        groups::create_or_join(
+            db,
+            "g1",
+            Some("Team"),
+            &members(&["carol", "Bob", "alice"]),
+            10,
+        )
+        .unwrap();
+        // Byte order on both engines (upper case first), as SQLite compares.
+        assert_eq!(
+            groups::members(db, "g1").unwrap(),
+            members(&["Bob", "alice", "carol"])
+        );
+        groups::create_or_join(db, "g1", None, &members(&["alice", "dave"]), 20).unwrap();
+        let (name, joined): (String, i64) = db
+            .one(
+                "SELECT g.name, m.joined_at FROM groups g JOIN group_members m ON m.group_id = g.group_id
+                 WHERE g.group_id = ?1 AND m.user_id = ?2",
+                args!["g1", "alice"],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(name, "Team", "a join without a name keeps the name");
+        assert_eq!(joined, 10, "a member joining again keeps the join time");
+        assert!(groups::is_member(db, "g1", "dave").unwrap());
+        groups::quit(db, "g1", &members(&["dave", "nobody"])).unwrap();
+        assert!(!groups::is_member(db, "g1", "dave").unwrap());
+        assert!(groups::exists(db, "g1").unwrap());
+        assert!(groups::dismiss(db, "g1").unwrap());
+        assert!(!groups::dismiss(db, "g1").unwrap());
+        assert!(groups::members(db, "g1").unwrap().is_empty());
+
+        groups::upsert_user(db, "alice", Some("Alice"), None, 1).unwrap();
+        groups::upsert_user(db, "alice", None, Some("p.png"), 2).unwrap();
+        let user: (String, String, i64) = db
+            .one(
+                "SELECT name, portrait, created_at FROM users WHERE user_id = ?1",
+                args!["alice"],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(user, ("Alice".into(), "p.png".into(), 1));
+    });
+}
+
+#[test]
+fn postgres_migrations_run_from_empty_from_the_previous_version_and_concurrently() {
+    let Some(pg) = Postgres::start("postgres migrations") else {
+        return;
+    };
+    let last = pg_schema::MIGRATIONS.len();
+
+    // From empty, then again (nothing to do).
+    let db = PgDb::connect(&pg.create_database("fresh")).unwrap();
+    pg_schema::migrate(&db).unwrap();
+    assert_eq!(pg_schema::version(&db).unwrap(), last as i64);
+    pg_schema::migrate(&db).unwrap();
+    assert_eq!(pg_schema::version(&db).unwrap(), last as i64);
+
+    // From the previous version, with data in it.
+    let db = PgDb::connect(&pg.create_database("previous")).unwrap();
+    pg_schema::migrate_to(&db, last - 1).unwrap();
+    assert_eq!(pg_schema::version(&db).unwrap(), last as i64 - 1);
+    groups::create_or_join(&db, "g", None, &["a".to_string()], 1).unwrap();
+    pg_schema::migrate(&db).unwrap();
+    assert_eq!(pg_schema::version(&db).unwrap(), last as i64);
+    assert_eq!(groups::members(&db, "g").unwrap(), vec!["a".to_string()]);
+
+    // A database from a newer server is refused and left as it is.
+    db.batch("INSERT INTO schema_migrations VALUES (9999, 0)")
+        .unwrap();
+    let err = pg_schema::migrate(&db).unwrap_err();
+    assert!(err.contains("newer than this server"), "{err}");
+    assert_eq!(pg_schema::version(&db).unwrap(), 9999);
+
+    // Nodes starting together: each migration applied once, every node ready.
+    let url = pg.create_database("together");
+    let nodes: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let db = PgDb::connect(&url).unwrap();
+                pg_schema::migrate(&db).map(|()| pg_schema::version(&db).unwrap())
+            })
+        })
+        .collect();
+    for n in nodes {
+        assert_eq!(n.join().unwrap(), Ok(last as i64));
+    }
+    let db = PgDb::connect(&url).unwrap();
+    let applied: i64 = (&db as &dyn Db)
+        .one("SELECT count(*) FROM schema_migrations", &[], |r| r.get(0))
+        .unwrap();
+    assert_eq!(applied, last as i64);
+}
