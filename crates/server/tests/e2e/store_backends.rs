@@ -189,3 +189,50 @@ fn postgres_migrations_run_from_empty_from_the_previous_version_and_concurrently
         .unwrap();
     assert_eq!(applied, last as i64);
 }
+
+#[test]
+fn retention_sweeps_only_what_is_past_the_cutoff_on_both_engines() {
+    use imsync_server::store::retention;
+    on_both_backends("store retention", |db| {
+        for (uid, sent) in [("old", 100_i64), ("new", 900)] {
+            db.execute(
+                "INSERT INTO messages (uid, sender, conv_type, target, channel, sent_time, object_name, body)
+                 VALUES (?1, 'alice', 1, 'bob', '', ?2, 'RC:TxtMsg', ?3)",
+                args![uid, sent, vec![1u8]],
+            )
+            .unwrap();
+        }
+        let id = |uid: &str| -> i64 {
+            db.one("SELECT id FROM messages WHERE uid = ?1", args![uid], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        for (seq, uid, created) in [(1_i64, "old", 100_i64), (2, "new", 900)] {
+            db.execute(
+                "INSERT INTO inbox (user_id, seq, message_id, created_at) VALUES ('bob', ?1, ?2, ?3)",
+                args![seq, id(uid), created],
+            )
+            .unwrap();
+        }
+        // Entry, then its message, then nothing more.
+        assert_eq!(retention::sweep_chunk(db, 500).unwrap(), 2);
+        assert_eq!(retention::sweep_chunk(db, 500).unwrap(), 0);
+        let left: Vec<String> = db
+            .all(
+                "SELECT m.uid FROM inbox i JOIN messages m ON m.id = i.message_id",
+                &[],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, vec!["new".to_string()]);
+
+        let now = 10_000_000;
+        assert!(retention::record_nonce(db, "n1", now, now).unwrap());
+        assert!(
+            !retention::record_nonce(db, "n1", now, now).unwrap(),
+            "a replay"
+        );
+        assert!(retention::record_nonce(db, "n2", now, now).unwrap());
+    });
+}
