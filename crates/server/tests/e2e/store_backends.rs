@@ -236,3 +236,58 @@ fn retention_sweeps_only_what_is_past_the_cutoff_on_both_engines() {
         assert!(retention::record_nonce(db, "n2", now, now).unwrap());
     });
 }
+
+#[test]
+fn media_uploads_complete_into_files_and_age_out_on_both_engines() {
+    use imsync_server::store::media::{self, Described, File, Upload};
+    let upload = |id: &str, created_at: i64| Upload {
+        id: id.into(),
+        owner: "alice".into(),
+        described: Described {
+            name: "a.png".into(),
+            mime: "image/png".into(),
+            disposition: "inline".into(),
+        },
+        length: 10,
+        created_at,
+        file_id: None,
+    };
+    on_both_backends("store media", |db| {
+        media::insert_upload(db, &upload("u1", 100)).unwrap();
+        media::insert_upload(db, &upload("u2", 200)).unwrap();
+        media::insert_upload(db, &upload("u3", 300)).unwrap();
+        assert_eq!(media::upload(db, "u1").unwrap(), Some(upload("u1", 100)));
+        assert_eq!(media::upload(db, "nope").unwrap(), None);
+
+        let f = File {
+            id: "f1".into(),
+            owner: "alice".into(),
+            described: upload("u2", 0).described,
+            size: 10,
+            created_at: 250,
+        };
+        media::complete(db, "u2", &f).unwrap();
+        assert_eq!(media::file(db, "f1").unwrap(), Some(f.clone()));
+        assert_eq!(
+            media::upload(db, "u2").unwrap().unwrap().file_id.as_deref(),
+            Some("f1")
+        );
+        // Completing an upload that is gone is refused.
+        let f2 = File {
+            id: "f2".into(),
+            ..f
+        };
+        assert!(media::complete(db, "gone", &f2).is_err());
+
+        assert_eq!(
+            media::created_before(db, 300, 10).unwrap(),
+            vec![("u1".to_owned(), false), ("u2".to_owned(), true)]
+        );
+        assert_eq!(media::created_before(db, 300, 1).unwrap().len(), 1);
+        media::delete_upload(db, "u1").unwrap();
+        assert_eq!(media::upload(db, "u1").unwrap(), None);
+        // The file outlives its upload row.
+        media::delete_upload(db, "u2").unwrap();
+        assert!(media::file(db, "f1").unwrap().is_some());
+    });
+}

@@ -155,6 +155,16 @@ impl FromCol for Option<i64> {
     }
 }
 
+/// Booleans are 0/1 integers on SQLite and BOOLEAN (e.g. `x IS NOT NULL`) on PostgreSQL.
+impl FromCol for bool {
+    fn from_sqlite(row: &rusqlite::Row<'_>, i: usize) -> Result<Self, ApiError> {
+        Ok(row.get(i)?)
+    }
+    fn from_pg(row: &::postgres::Row, i: usize) -> Result<Self, ApiError> {
+        Ok(i64::from_pg(row, i)? != 0)
+    }
+}
+
 impl FromCol for String {
     fn from_sqlite(row: &rusqlite::Row<'_>, i: usize) -> Result<Self, ApiError> {
         Ok(row.get(i)?)
