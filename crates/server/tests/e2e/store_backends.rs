@@ -291,3 +291,63 @@ fn media_uploads_complete_into_files_and_age_out_on_both_engines() {
         assert!(media::file(db, "f1").unwrap().is_some());
     });
 }
+
+#[test]
+fn chatroom_entries_keep_ownership_limits_and_auto_delete_on_both_engines() {
+    use imsync_protocol::chatroom_rules as rules;
+    use imsync_protocol::ChatroomEntry;
+    use imsync_server::store::chatroom_entries::{drop_rooms, get, remove, remove_auto, set};
+    let entry = |key: &str, value: &str, auto_delete: bool| ChatroomEntry {
+        key: key.into(),
+        value: value.into(),
+        auto_delete,
+        ..Default::default()
+    };
+    on_both_backends("store chatroom entries", |c| {
+        set(
+            c,
+            "r",
+            "alice",
+            &[entry("a", "1", true), entry("b", "2", false)],
+            false,
+            1,
+        )
+        .unwrap();
+        let e = set(c, "r", "bob", &[entry("a", "x", false)], false, 2).unwrap_err();
+        assert_eq!(e.code, rules::KV_OVERWRITE_INVALID);
+        set(c, "r", "bob", &[entry("b", "3", false)], true, 3).unwrap();
+        let b = &get(c, "r", &["b".into()]).unwrap()[0];
+        assert_eq!(
+            (b.owner.as_str(), b.value.as_str(), b.timestamp),
+            ("bob", "3", 3)
+        );
+        assert!(get(c, "r", &["a".into()]).unwrap()[0].auto_delete);
+        assert_eq!(
+            remove(c, "r", "alice", &["b".into()], false)
+                .unwrap_err()
+                .code,
+            rules::KV_OVERWRITE_INVALID
+        );
+        assert_eq!(
+            remove(c, "r", "alice", &["zz".into()], false)
+                .unwrap_err()
+                .code,
+            rules::KEY_NOT_EXIST
+        );
+        // 100 entries at most, counted before anything is written.
+        let many: Vec<ChatroomEntry> = (0..98)
+            .map(|i| entry(&format!("k{i}"), "v", false))
+            .collect();
+        set(c, "r", "carol", &many, false, 4).unwrap();
+        let e = set(c, "r", "carol", &[entry("x1", "v", false)], false, 5).unwrap_err();
+        assert_eq!(e.code, rules::KV_EXCEED);
+        assert_eq!(get(c, "r", &[]).unwrap().len(), 100);
+        assert_eq!(
+            remove_auto(c, "r", &["alice".into()]).unwrap(),
+            vec!["a".to_string()]
+        );
+        assert_eq!(get(c, "r", &[]).unwrap().len(), 99);
+        drop_rooms(c, &["r".into()]).unwrap();
+        assert!(get(c, "r", &[]).unwrap().is_empty());
+    });
+}
