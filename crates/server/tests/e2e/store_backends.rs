@@ -351,3 +351,65 @@ fn chatroom_entries_keep_ownership_limits_and_auto_delete_on_both_engines() {
         assert!(get(c, "r", &[]).unwrap().is_empty());
     });
 }
+
+fn ids(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn subscriptions_renew_list_expire_and_unsubscribe_on_both_engines() {
+    use imsync_server::store::subscriptions::{get, list, subscribe, subscribers, unsubscribe};
+    on_both_backends("store subscriptions", |c| {
+        subscribe(c, "bob", 1, &ids(&["alice", "carol"]), 60, 1_000).unwrap();
+        assert_eq!(subscribers(c, "alice", 1, 1_000).unwrap(), ids(&["bob"]));
+        assert!(subscribers(c, "alice", 2, 1_000).unwrap().is_empty());
+        let (page, more) = list(c, "bob", 1, 0, 1, 1_000).unwrap();
+        assert_eq!((page[0].target.as_str(), more), ("alice", true));
+        // Expired: neither listed nor notified.
+        assert!(subscribers(c, "alice", 1, 61_000).unwrap().is_empty());
+        assert!(get(c, "bob", 1, &ids(&["alice"]), 61_000)
+            .unwrap()
+            .is_empty());
+        // Renewed.
+        subscribe(c, "bob", 1, &ids(&["alice"]), 120, 50_000).unwrap();
+        let got = get(c, "bob", 1, &ids(&["carol", "alice"]), 61_000).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].subscribed_at, got[0].expiry_secs), (50_000, 120));
+        assert_eq!(
+            unsubscribe(c, "bob", 1, &ids(&["alice", "x"]), 61_000).unwrap(),
+            ids(&["alice"])
+        );
+        assert!(subscribers(c, "alice", 1, 61_000).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn subscription_limits_refuse_the_whole_call_on_both_engines() {
+    use imsync_protocol::codes;
+    use imsync_protocol::presence_rules::{MAX_SUBSCRIBED, MAX_SUBSCRIBERS};
+    use imsync_server::store::subscriptions::{get, subscribe};
+    on_both_backends("store subscription limits", |c| {
+        let many: Vec<String> = (0..MAX_SUBSCRIBED).map(|i| format!("u{i}")).collect();
+        for chunk in many.chunks(200) {
+            subscribe(c, "bob", 1, chunk, 600, 1).unwrap();
+        }
+        // Renewing is not growing.
+        subscribe(c, "bob", 1, &many[..200], 600, 2).unwrap();
+        let e = subscribe(c, "bob", 1, &ids(&["u0", "new"]), 600, 3).unwrap_err();
+        assert_eq!(e.code, codes::RC_SUBSCRIBED_USERIDS_EXCEED_LIMIT);
+        assert!(get(c, "bob", 1, &ids(&["new"]), 3).unwrap().is_empty());
+        // Another type has its own count.
+        subscribe(c, "bob", 2, &ids(&["new"]), 600, 3).unwrap();
+
+        for i in 0..MAX_SUBSCRIBERS {
+            subscribe(c, &format!("fan{i}"), 1, &ids(&["star"]), 600, 1).unwrap();
+        }
+        let e = subscribe(c, "carol", 1, &ids(&["dave", "star"]), 600, 2).unwrap_err();
+        assert_eq!(e.code, codes::RC_BESUBSCRIBED_USERIDS_COUNT_EXCEED_LIMIT);
+        assert!(e.msg.contains("star"), "{}", e.msg);
+        assert!(
+            get(c, "carol", 1, &ids(&["dave"]), 2).unwrap().is_empty(),
+            "nothing changed"
+        );
+    });
+}
