@@ -413,3 +413,141 @@ fn subscription_limits_refuse_the_whole_call_on_both_engines() {
         );
     });
 }
+
+#[test]
+fn settings_blacklist_pins_and_tags_on_both_engines() {
+    use imsync_protocol::{
+        codes, tag_request::Op, Conversation, ConversationTags, Tag, TagConversations, TagTop,
+        MAX_CONVERSATIONS_PER_TAG,
+    };
+    use imsync_server::store::settings;
+    let private = |t: &str| Conversation {
+        r#type: 1,
+        target_id: t.into(),
+        channel_id: String::new(),
+    };
+    let tag = |id: &str, name: &str| Tag {
+        tag_id: id.into(),
+        tag_name: name.into(),
+        created_time: 0,
+    };
+    on_both_backends("store settings", |c| {
+        // Blacklist: idempotent add, sorted list, self refused, remove.
+        settings::blacklist_add(c, "alice", "mallory", 1).unwrap();
+        settings::blacklist_add(c, "alice", "eve", 2).unwrap();
+        settings::blacklist_add(c, "alice", "eve", 3).unwrap();
+        assert_eq!(
+            settings::blacklist(c, "alice").unwrap(),
+            ids(&["eve", "mallory"])
+        );
+        assert!(settings::is_blocked(c, "alice", "eve").unwrap());
+        assert_eq!(
+            settings::blacklist_add(c, "alice", "alice", 4)
+                .unwrap_err()
+                .code,
+            codes::BLACK_ADD_ERROR
+        );
+        settings::blacklist_remove(c, "alice", "eve").unwrap();
+        assert!(!settings::is_blocked(c, "alice", "eve").unwrap());
+
+        // Versions and pins: a partial change keeps the other field.
+        assert_eq!(settings::version(c, "alice").unwrap(), 0);
+        assert_eq!(settings::bump_version(c, "alice").unwrap(), 1);
+        assert_eq!(settings::bump_version(c, "alice").unwrap(), 2);
+        settings::set_conversation(c, "alice", Some(&private("bob")), Some(true), None, 10)
+            .unwrap();
+        settings::set_conversation(c, "alice", Some(&private("bob")), None, Some(5), 11).unwrap();
+        assert!(
+            settings::set_conversation(c, "alice", Some(&private("bob")), None, Some(3), 12)
+                .is_err()
+        );
+
+        // Tags.
+        let op = |o: Op| settings::apply_tag(c, "alice", &o, 20);
+        op(Op::AddTag(tag("work", "Work"))).unwrap();
+        assert_eq!(
+            op(Op::AddTag(tag("work", "W"))).unwrap_err().code,
+            codes::TAG_EXISTS
+        );
+        op(Op::UpdateTag(tag("work", "Office"))).unwrap();
+        op(Op::AddTag(tag("home", "Home"))).unwrap();
+        assert_eq!(
+            op(Op::RemoveTag("nope".into())).unwrap_err().code,
+            codes::TAG_NOT_EXIST
+        );
+        // A tag keeps its newest 1,000 conversations: the first tagged go.
+        let convs: Vec<Conversation> = (0..MAX_CONVERSATIONS_PER_TAG)
+            .map(|i| private(&format!("u{i:04}")))
+            .collect();
+        op(Op::AddConversations(TagConversations {
+            tag_id: "work".into(),
+            conversations: convs,
+        }))
+        .unwrap();
+        op(Op::AddConversations(TagConversations {
+            tag_id: "work".into(),
+            conversations: vec![private("late1"), private("late2"), private("u0005")],
+        }))
+        .unwrap();
+        op(Op::AddConversations(TagConversations {
+            tag_id: "home".into(),
+            conversations: vec![private("bob")],
+        }))
+        .unwrap();
+        op(Op::SetTopInTag(TagTop {
+            tag_id: "home".into(),
+            conversation: Some(private("bob")),
+            is_top: true,
+        }))
+        .unwrap();
+        assert_eq!(
+            op(Op::SetTopInTag(TagTop {
+                tag_id: "home".into(),
+                conversation: Some(private("zed")),
+                is_top: true
+            }))
+            .unwrap_err()
+            .code,
+            codes::NO_TAG_IN_CONVER
+        );
+        op(Op::RemoveConversations(TagConversations {
+            tag_id: "work".into(),
+            conversations: vec![private("late2")],
+        }))
+        .unwrap();
+        op(Op::RemoveTagsFromConversation(ConversationTags {
+            conversation: Some(private("u0999")),
+            tag_ids: ids(&["work"]),
+        }))
+        .unwrap();
+
+        let snap = settings::snapshot(c, "alice").unwrap();
+        assert_eq!(snap.version, 2);
+        assert_eq!(snap.conversations.len(), 1);
+        let pin = &snap.conversations[0];
+        assert_eq!(
+            (pin.is_top, pin.notification_level, pin.updated_time),
+            (true, 5, 11)
+        );
+        let names: Vec<(&str, &str)> = snap
+            .tags
+            .iter()
+            .map(|t| (t.tag_id.as_str(), t.tag_name.as_str()))
+            .collect();
+        assert_eq!(names, vec![("home", "Home"), ("work", "Office")]);
+        let work: Vec<&str> = snap
+            .tag_links
+            .iter()
+            .filter(|l| l.tag_id == "work")
+            .map(|l| l.conversation.as_ref().unwrap().target_id.as_str())
+            .collect();
+        // 1,000 + 2 new tagged: u0000 and u0001 evicted; then late2 and u0999 removed.
+        assert_eq!(work.len(), MAX_CONVERSATIONS_PER_TAG - 2);
+        assert_eq!(work.first(), Some(&"u0002"), "tagging order is kept");
+        assert_eq!(work.last(), Some(&"late1"));
+        assert!(!work.contains(&"u0999") && !work.contains(&"late2"));
+        let home = snap.tag_links.iter().find(|l| l.tag_id == "home").unwrap();
+        assert!(home.is_top);
+        assert_eq!(snap.tag_links[0].tag_id, "home", "links by tag id");
+    });
+}

@@ -4,11 +4,11 @@
 
 /// `?N` → `$N` (a bare `?` takes the next number), outside string literals and quoted
 /// names; `INSERT OR IGNORE INTO … [RETURNING …]` → `INSERT INTO … ON CONFLICT DO NOTHING
-/// [RETURNING …]`.
+/// [RETURNING …]`; SQLite's "no limit" `LIMIT -1` → `LIMIT ALL`.
 pub fn to_postgres(sql: &str) -> String {
     let sql = sql.trim().trim_end_matches(';');
     let numbered = number_parameters(sql);
-    ignore_conflicts(&numbered)
+    ignore_conflicts(&numbered).replace("LIMIT -1", "LIMIT ALL")
 }
 
 fn number_parameters(sql: &str) -> String {
@@ -91,6 +91,14 @@ mod tests {
         assert_eq!(
             to_postgres("INSERT INTO t (a) VALUES (?1) ON CONFLICT(a) DO NOTHING"),
             "INSERT INTO t (a) VALUES ($1) ON CONFLICT(a) DO NOTHING"
+        );
+    }
+
+    #[test]
+    fn no_limit_is_spelled_all() {
+        assert_eq!(
+            to_postgres("SELECT a FROM t ORDER BY a LIMIT -1 OFFSET ?1"),
+            "SELECT a FROM t ORDER BY a LIMIT ALL OFFSET $1"
         );
     }
 }

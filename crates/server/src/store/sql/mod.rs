@@ -155,6 +155,17 @@ impl FromCol for Option<i64> {
     }
 }
 
+/// Enum values and levels stored as integers.
+impl FromCol for i32 {
+    fn from_sqlite(row: &rusqlite::Row<'_>, i: usize) -> Result<Self, ApiError> {
+        Ok(row.get(i)?)
+    }
+    fn from_pg(row: &::postgres::Row, i: usize) -> Result<Self, ApiError> {
+        let v = i64::from_pg(row, i)?;
+        i32::try_from(v).map_err(|_| ApiError::internal(format!("column {i}: {v} is not an i32")))
+    }
+}
+
 /// Booleans are 0/1 integers on SQLite and BOOLEAN (e.g. `x IS NOT NULL`) on PostgreSQL.
 impl FromCol for bool {
     fn from_sqlite(row: &rusqlite::Row<'_>, i: usize) -> Result<Self, ApiError> {
