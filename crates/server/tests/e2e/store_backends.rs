@@ -551,3 +551,203 @@ fn settings_blacklist_pins_and_tags_on_both_engines() {
         assert_eq!(snap.tag_links[0].tag_id, "home", "links by tag id");
     });
 }
+
+mod profiles_on_both {
+    //! Hosted profiles (moved from the module's unit tests).
+    use imsync_protocol::codes;
+    use imsync_protocol::profile_rules::{visibility, MAX_PROFILE_IDS};
+    use imsync_protocol::{UpdateProfileRequest, UserProfile};
+    use imsync_server::args;
+    use imsync_server::error::ApiError;
+    use imsync_server::fanout::Delivery;
+    use imsync_server::store::profiles::*;
+    use imsync_server::store::sql::Db;
+
+    use super::on_both_backends;
+
+    fn seed_users(c: &dyn Db) {
+        for u in ["alice", "bob", "carol"] {
+            c.execute(
+                "INSERT INTO users (user_id, created_at) VALUES (?1, 1)",
+                args![u],
+            )
+            .unwrap();
+        }
+    }
+
+    fn reader(id: &str) -> Viewer<'_> {
+        Viewer::User {
+            id,
+            default_visibility: DEFAULT_VISIBILITY,
+        }
+    }
+
+    fn get_for(c: &dyn Db, id: &str, ids: &[String]) -> Result<Vec<UserProfile>, ApiError> {
+        get(c, reader(id), ids, MAX_PROFILE_IDS)
+    }
+
+    fn owner(session: &str) -> Editor {
+        Editor::Owner {
+            session: session.into(),
+        }
+    }
+
+    fn full() -> UpdateProfileRequest {
+        let mut req = UpdateProfileRequest {
+            name: Some("Alice".into()),
+            portrait_uri: Some("https://p/a.png".into()),
+            email: Some("a@example.com".into()),
+            birthday: Some("2000-01-01".into()),
+            gender: Some(2),
+            location: Some("Berlin".into()),
+            role: Some(7),
+            level: Some(100),
+            ..Default::default()
+        };
+        req.ext.insert("ext_team".into(), "blue".into());
+        req
+    }
+
+    fn row_count(c: &dyn Db) -> i64 {
+        c.one("SELECT COUNT(*) FROM user_profiles", &[], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn profiles_visibility_decides_what_others_see() {
+        on_both_backends("store profiles visibility_decides_what_others_see", |c| {
+            seed_users(c);
+            let out = update(c, "alice", &full(), "extraProfile", owner("s1"), 10).unwrap();
+            assert_eq!(out.value.name, "Alice");
+            match &out.deliveries[..] {
+                [Delivery::OwnProfile {
+                    user,
+                    except_session,
+                    profile,
+                }] => {
+                    assert_eq!(user, "alice");
+                    assert_eq!(except_session.as_deref(), Some("s1"));
+                    assert_eq!(profile.email, "a@example.com");
+                }
+                other => panic!("unexpected deliveries {other:?}"),
+            }
+            let ids = vec![
+                "alice".to_string(),
+                "nobody".to_string(),
+                "alice".to_string(),
+            ];
+            // NOT_SET: the default (INVISIBLE) applies: name and portrait only.
+            let seen = get_for(c, "bob", &ids).unwrap();
+            assert_eq!(
+                seen.len(),
+                1,
+                "unknown users are left out, repeats answered once"
+            );
+            assert!(seen[0].restricted);
+            assert_eq!(
+                (seen[0].name.as_str(), seen[0].email.as_str(), seen[0].role),
+                ("Alice", "", 0)
+            );
+            // A server configured with `--profile-visibility everyone` opens NOT_SET profiles.
+            let open_default = Viewer::User {
+                id: "bob",
+                default_visibility: visibility::EVERYONE,
+            };
+            assert!(!get(c, open_default, &ids, MAX_PROFILE_IDS).unwrap()[0].restricted);
+            set_visibility(c, "alice", visibility::EVERYONE, 11).unwrap();
+            let seen = get_for(c, "bob", &ids).unwrap();
+            assert!(!seen[0].restricted);
+            assert_eq!(
+                seen[0].ext.get("ext_team").map(String::as_str),
+                Some("blue")
+            );
+            set_visibility(c, "alice", visibility::INVISIBLE, 12).unwrap();
+            assert!(get_for(c, "carol", &ids).unwrap()[0].restricted);
+            // The owner always sees everything.
+            assert!(!get_for(c, "alice", &ids).unwrap()[0].restricted);
+            assert_eq!(visibility(c, "alice").unwrap(), visibility::INVISIBLE);
+            assert_eq!(visibility(c, "bob").unwrap(), visibility::NOT_SET);
+            // Setting the visibility kept the profile.
+            assert_eq!(own(c, "alice").unwrap().level, 100);
+        });
+    }
+
+    #[test]
+    fn profiles_bad_input_changes_nothing() {
+        on_both_backends("store profiles bad_input_changes_nothing", |c| {
+            seed_users(c);
+            update(c, "alice", &full(), "extraProfile", owner("s1"), 10).unwrap();
+            let before = own(c, "alice").unwrap();
+            let long_name = UpdateProfileRequest {
+                name: Some("n".repeat(33)),
+                ..Default::default()
+            };
+            let mut too_many = UpdateProfileRequest::default();
+            for i in 0..20 {
+                too_many.ext.insert(format!("k{i}"), "v".into());
+            }
+            let unique = UpdateProfileRequest {
+                unique_id: Some("Mine01".into()),
+                ..Default::default()
+            };
+            for (req, field) in [
+                (long_name, "name"),
+                (too_many, "extraProfile"),
+                (unique, "uniqueId"),
+                (UpdateProfileRequest::default(), "profile"),
+            ] {
+                let e = update(c, "alice", &req, "extraProfile", owner("s1"), 20)
+                    .err()
+                    .unwrap();
+                assert_eq!(e.code, codes::BIZ_ERROR_INVALID_PARAMETER);
+                assert!(e.msg.contains(field), "{field}: {}", e.msg);
+            }
+            assert_eq!(own(c, "alice").unwrap(), before);
+            let e = set_visibility(c, "alice", 3, 20).err().unwrap();
+            assert_eq!(e.code, codes::BIZ_ERROR_INVALID_PARAMETER);
+            let ids: Vec<String> = (0..21).map(|i| format!("u{i}")).collect();
+            assert!(get_for(c, "bob", &ids).is_err());
+            assert!(get_for(c, "bob", &[]).is_err());
+            assert!(search(c, reader("bob"), "not-alnum").is_err());
+        });
+    }
+
+    #[test]
+    fn profiles_unique_ids_belong_to_one_user_and_are_searchable() {
+        on_both_backends(
+            "store profiles unique_ids_belong_to_one_user_and_are_searchable",
+            |c| {
+                seed_users(c);
+                let set = |u: &str| UpdateProfileRequest {
+                    unique_id: Some(u.into()),
+                    name: Some("x".into()),
+                    ..Default::default()
+                };
+                update(c, "alice", &set("Alice01"), "ext", Editor::AppServer, 1).unwrap();
+                let e = update(c, "bob", &set("Alice01"), "ext", Editor::AppServer, 2)
+                    .err()
+                    .unwrap();
+                assert!(e.msg.contains("another user"), "{}", e.msg);
+                assert_eq!(row_count(c), 1, "bob's refused profile was not written");
+                // The owner may send its uniqueId back unchanged.
+                update(c, "alice", &set("Alice01"), "ext", owner("s"), 3).unwrap();
+                let found = search(c, reader("bob"), "Alice01").unwrap().unwrap();
+                assert_eq!((found.user_id.as_str(), found.restricted), ("alice", true));
+                assert_eq!(found.unique_id, "", "a restricted view hides the uniqueId");
+                assert_eq!(search(c, reader("bob"), "Nobody").unwrap(), None);
+                // An empty extension value removes the key; the app server sees everything.
+                let mut ext = UpdateProfileRequest::default();
+                ext.ext.insert("a".into(), "1".into());
+                update(c, "alice", &ext, "ext", Editor::AppServer, 4).unwrap();
+                ext.ext.insert("a".into(), String::new());
+                update(c, "alice", &ext, "ext", Editor::AppServer, 5).unwrap();
+                let all = get(c, Viewer::AppServer, &["alice".into()], 100).unwrap();
+                assert_eq!(
+                    (all[0].unique_id.as_str(), all[0].ext.len()),
+                    ("Alice01", 0)
+                );
+                assert!(all[0].updated_time >= 5);
+            },
+        );
+    }
+}

@@ -166,6 +166,20 @@ impl FromCol for i32 {
     }
 }
 
+impl FromCol for Option<i32> {
+    fn from_sqlite(row: &rusqlite::Row<'_>, i: usize) -> Result<Self, ApiError> {
+        Ok(row.get(i)?)
+    }
+    fn from_pg(row: &::postgres::Row, i: usize) -> Result<Self, ApiError> {
+        Option::<i64>::from_pg(row, i)?
+            .map(|v| {
+                i32::try_from(v)
+                    .map_err(|_| ApiError::internal(format!("column {i}: {v} is not an i32")))
+            })
+            .transpose()
+    }
+}
+
 /// Booleans are 0/1 integers on SQLite and BOOLEAN (e.g. `x IS NOT NULL`) on PostgreSQL.
 impl FromCol for bool {
     fn from_sqlite(row: &rusqlite::Row<'_>, i: usize) -> Result<Self, ApiError> {
