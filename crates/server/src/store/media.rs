@@ -81,15 +81,20 @@ pub fn insert_upload(db: &dyn Db, u: &Upload) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Name, type and disposition from columns 2, 3 and 4 (both tables keep them there).
+fn described(r: &Row<'_>) -> Result<Described, ApiError> {
+    Ok(Described {
+        name: r.get(2)?,
+        mime: r.get(3)?,
+        disposition: r.get(4)?,
+    })
+}
+
 fn upload_from_row(r: &Row<'_>) -> Result<Upload, ApiError> {
     Ok(Upload {
         id: r.get(0)?,
         owner: r.get(1)?,
-        described: Described {
-            name: r.get(2)?,
-            mime: r.get(3)?,
-            disposition: r.get(4)?,
-        },
+        described: described(r)?,
         length: to_u64(r.get(5)?)?,
         created_at: r.get(6)?,
         file_id: r.get(7)?,
@@ -145,11 +150,7 @@ pub fn file(db: &dyn Db, id: &str) -> Result<Option<File>, ApiError> {
             Ok(File {
                 id: r.get(0)?,
                 owner: r.get(1)?,
-                described: Described {
-                    name: r.get(2)?,
-                    mime: r.get(3)?,
-                    disposition: r.get(4)?,
-                },
+                described: described(r)?,
                 size: to_u64(r.get(5)?)?,
                 created_at: r.get(6)?,
             })

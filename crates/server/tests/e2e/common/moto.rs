@@ -45,16 +45,11 @@ impl Moto {
         {
             return None;
         }
-        // A port taken between probing it and moto binding it makes moto
-        // exit; a few attempts then.
-        let mut last = String::new();
-        for _ in 0..3 {
-            match Moto::try_start() {
-                Ok(m) => return Some(m),
-                Err(e) => last = e,
-            }
-        }
-        panic!("{test}: moto did not start: {last}");
+        Some(super::services::start_with_retries(
+            test,
+            "moto",
+            Moto::try_start,
+        ))
     }
 
     fn try_start() -> Result<Moto, String> {

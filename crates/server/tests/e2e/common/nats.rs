@@ -48,14 +48,9 @@ impl Nats {
             return None;
         }
         let bin = bin.unwrap();
-        let mut last = String::new();
-        for _ in 0..3 {
-            match Nats::try_start(&bin) {
-                Ok(n) => return Some(n),
-                Err(e) => last = e,
-            }
-        }
-        panic!("{test}: nats-server did not start: {last}");
+        Some(services::start_with_retries(test, "nats-server", || {
+            Nats::try_start(&bin)
+        }))
     }
 
     fn try_start(bin: &PathBuf) -> Result<Nats, String> {

@@ -89,15 +89,9 @@ impl Postgres {
             return None;
         }
         let bin = bin.unwrap();
-        // A port taken between probing it and the server binding it: start again.
-        let mut last = String::new();
-        for _ in 0..3 {
-            match Postgres::try_start(&bin) {
-                Ok(pg) => return Some(pg),
-                Err(e) => last = e,
-            }
-        }
-        panic!("{test}: PostgreSQL did not start: {last}");
+        Some(services::start_with_retries(test, "PostgreSQL", || {
+            Postgres::try_start(&bin)
+        }))
     }
 
     fn try_start(bin: &Path) -> Result<Postgres, String> {
@@ -203,16 +197,9 @@ impl Postgres {
 
     /// Creates database `name` and returns its URL (`postgres://imsync@127.0.0.1:PORT/name`).
     pub fn create_database(&self, name: &str) -> String {
-        let out = Command::new(self.bin.join("createdb"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                USER,
-                name,
-            ])
+        let out = self
+            .client("createdb")
+            .arg(name)
             .output()
             .expect("createdb");
         assert!(
@@ -223,6 +210,13 @@ impl Postgres {
         self.url(name)
     }
 
+    /// A client program of the installation, pointed at this server.
+    fn client(&self, program: &str) -> Command {
+        let mut c = Command::new(self.bin.join(program));
+        c.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER]);
+        c
+    }
+
     /// The URL of database `name` on this server.
     pub fn url(&self, name: &str) -> String {
         format!("postgres://{USER}@127.0.0.1:{}/{name}", self.port)
@@ -230,18 +224,9 @@ impl Postgres {
 
     /// Runs `sql` with `psql` in database `name`; its unaligned, tuples-only output.
     pub fn psql(&self, name: &str, sql: &str) -> Result<String, String> {
-        let out = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                USER,
-                "-d",
-                name,
-            ])
+        let out = self
+            .client("psql")
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", name])
             .args(["-c", sql])
             .output()
             .map_err(|e| format!("psql: {e}"))?;

@@ -1,6 +1,7 @@
 //! What the service harnesses (moto, PostgreSQL, NATS) share: a service that is not
 //! installed fails the test under CI (`.ci/run` installs it) and skips it, visibly,
-//! elsewhere; free loopback ports; waiting for a service to answer.
+//! elsewhere; free loopback ports; starting again when a port was taken; waiting for a
+//! service to answer.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -51,4 +52,22 @@ pub fn wait_ready(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Starts a service with `start`, trying again (three times in all) when it fails: a free
+/// port can be taken by someone else before the service binds it. Panics with the last
+/// error.
+pub fn start_with_retries<T>(
+    test: &str,
+    what: &str,
+    mut start: impl FnMut() -> Result<T, String>,
+) -> T {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match start() {
+            Ok(service) => return service,
+            Err(e) => last = e,
+        }
+    }
+    panic!("{test}: {what} did not start: {last}");
 }
