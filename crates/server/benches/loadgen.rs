@@ -12,7 +12,18 @@
 //!  4. 1:1 throughput: 100 sender->receiver pairs, 200 messages each;
 //!  5. 1:1 latency: 1000 sequential send->push samples, unloaded;
 //!  6. pull throughput: one inbox of 10 000 entries, pages of 100 and 500,
-//!     and 100 clients pulling their 250-entry inboxes concurrently.
+//!     and 100 clients pulling their 250-entry inboxes concurrently;
+//!  7. 5,000-member group (issue 14): 50 pipelined messages for server CPU
+//!     per message, then 20 sequential ones for send->push latency, first
+//!     with the 1,000 connected users online and 4,000 members offline (they
+//!     still get inbox rows), then again with all 5,000 online.
+//!
+//! `LOADGEN_ONLY=group500,direct,pull,group5000` (any subset, comma
+//! separated) picks phases; the memory phase always runs (it opens the
+//! 1,000 connections the others use). `LOADGEN_G5K_EXTRA=N` connects N of
+//! the 4,000 offline members of phase 7 for its second half (default 4000;
+//! 0 skips it). With all 5,000 online the round is 10 + 5 messages unless
+//! `LOADGEN_G5K_FULL=1` asks for 50 + 20 like the first round.
 
 #[path = "../tests/e2e/common/mod.rs"]
 mod common;
@@ -204,6 +215,106 @@ fn loadavg() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// All three load averages, for the figures that depend on the machine.
+fn load3() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Whether `LOADGEN_ONLY` (unset = everything) selects phase `name`.
+fn enabled(name: &str) -> bool {
+    match std::env::var("LOADGEN_ONLY") {
+        Ok(list) if !list.trim().is_empty() => list.split(',').any(|p| p.trim() == name),
+        _ => true,
+    }
+}
+
+/// Latency samples (ms, sorted) from recorded stamps and send instants.
+fn latencies(stats: &Deliveries, sent_at: &[Instant]) -> Vec<f64> {
+    let mut lat: Vec<f64> = stats
+        .stamps
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(i, _)| (*i as usize) < sent_at.len())
+        .map(|(i, t)| (*t - sent_at[*i as usize]).as_secs_f64() * 1000.0)
+        .collect();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    lat
+}
+
+/// One group measurement: `n_pipe` messages with 16 in flight (server CPU
+/// from the first send to the last push), then `n_seq` sequential messages,
+/// each fully pushed before the next (send→push latency per online member).
+#[allow(clippy::too_many_arguments)]
+async fn group_round(
+    sender: &mut Conn,
+    stats: &Deliveries,
+    pid: i32,
+    gid: &str,
+    members: usize,
+    online: usize,
+    n_pipe: usize,
+    n_seq: usize,
+    tag: &str,
+    line: &mut impl FnMut(String),
+) {
+    let what = format!("group ({members} members, {online} online)");
+    let base = stats.count.load(Ordering::Relaxed);
+    let cpu0 = cpu_secs(pid);
+    let start = Instant::now();
+    sender
+        .pipeline(n_pipe, 16, |i| msg(group(gid), format!("{tag}-{i}"), i))
+        .await;
+    let accepted = start.elapsed();
+    let done = wait_count(
+        stats,
+        base + (n_pipe * online) as u64,
+        Duration::from_secs(300),
+    )
+    .await;
+    let cpu = cpu_secs(pid) - cpu0;
+    line(format!(
+        "| {what}: {n_pipe} messages, 16 in flight | accepted in {:.2} s ({:.1} msg/s), all {} pushes in {:.2} s ({:.0} pushes/s) |",
+        accepted.as_secs_f64(),
+        n_pipe as f64 / accepted.as_secs_f64(),
+        n_pipe * online,
+        (done - start).as_secs_f64(),
+        (n_pipe * online) as f64 / (done - start).as_secs_f64()
+    ));
+    line(format!(
+        "| {what}: server CPU per message ({members} inbox rows + {online} pushes) | **{:.1} ms** = {:.1} µs per member → {:.1} msg/s per server core (load {}) |",
+        cpu * 1000.0 / n_pipe as f64,
+        cpu * 1e6 / (n_pipe * members) as f64,
+        n_pipe as f64 / cpu,
+        load3()
+    ));
+    stats.record.store(true, Ordering::Relaxed);
+    stats.stamps.lock().unwrap().clear();
+    let mut sent_at = Vec::new();
+    for i in 0..n_seq {
+        let target = stats.count.load(Ordering::Relaxed) + online as u64;
+        sent_at.push(Instant::now());
+        let id = sender
+            .send_op(msg(group(gid), format!("{tag}-l{i}"), i))
+            .await;
+        let (rid, r) = sender.response().await;
+        assert_eq!((rid, r.code), (id, 0));
+        wait_count(stats, target, Duration::from_secs(60)).await;
+    }
+    stats.record.store(false, Ordering::Relaxed);
+    let lat = latencies(stats, &sent_at);
+    line(format!(
+        "| {what}: send→push latency per online member ({n_seq} sequential msgs × {online}) | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (load {}) |",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN),
+        load3()
+    ));
+}
+
 /// CPU seconds (user + system) the process has used so far.
 fn cpu_secs(pid: i32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -320,251 +431,357 @@ async fn main() {
     ));
 
     // 2. Group fan-out: 500 members, 200 messages, window 16.
-    let members: Vec<&str> = users[..500].iter().map(String::as_str).collect();
-    for chunk in members.chunks(250) {
-        server.create_group("g500", chunk).await;
-    }
-    let base = stats.count.load(Ordering::Relaxed);
-    let n_group = 200usize;
-    let cpu0 = cpu_secs(pid);
-    let start = Instant::now();
-    conns[0]
-        .pipeline(n_group, 16, |i| msg(group("g500"), format!("g-{i}"), i))
+    if enabled("group500") {
+        let members: Vec<&str> = users[..500].iter().map(String::as_str).collect();
+        for chunk in members.chunks(250) {
+            server.create_group("g500", chunk).await;
+        }
+        let base = stats.count.load(Ordering::Relaxed);
+        let n_group = 200usize;
+        let cpu0 = cpu_secs(pid);
+        let start = Instant::now();
+        conns[0]
+            .pipeline(n_group, 16, |i| msg(group("g500"), format!("g-{i}"), i))
+            .await;
+        let accepted = start.elapsed();
+        let done = wait_count(
+            &stats,
+            base + (n_group * 500) as u64,
+            Duration::from_secs(300),
+        )
         .await;
-    let accepted = start.elapsed();
-    let done = wait_count(
-        &stats,
-        base + (n_group * 500) as u64,
-        Duration::from_secs(300),
-    )
-    .await;
-    let fanned = done - start;
-    let cpu_group = cpu_secs(pid) - cpu0;
-    line(format!(
-        "| group (500 members): messages accepted | {:.0} msg/s ({n_group} in {:.2} s) |",
-        n_group as f64 / accepted.as_secs_f64(),
-        accepted.as_secs_f64()
-    ));
-    line(format!(
-        "| group (500 members): deliveries pushed | {:.0} deliveries/s ({} in {:.2} s) |",
-        (n_group * 500) as f64 / fanned.as_secs_f64(),
-        n_group * 500,
-        fanned.as_secs_f64()
-    ));
-    line(format!(
-        "| group (500 members): server CPU per message (store + 500 pushes) | {:.2} ms → {:.0} msg/s, {:.0} deliveries/s per server core |",
+        let fanned = done - start;
+        let cpu_group = cpu_secs(pid) - cpu0;
+        line(format!(
+            "| group (500 members): messages accepted | {:.0} msg/s ({n_group} in {:.2} s) |",
+            n_group as f64 / accepted.as_secs_f64(),
+            accepted.as_secs_f64()
+        ));
+        line(format!(
+            "| group (500 members): deliveries pushed | {:.0} deliveries/s ({} in {:.2} s) |",
+            (n_group * 500) as f64 / fanned.as_secs_f64(),
+            n_group * 500,
+            fanned.as_secs_f64()
+        ));
+        line(format!(
+        "| group (500 members): server CPU per message (store + 500 pushes) | **{:.2} ms** = {:.1} µs per delivery → {:.0} msg/s, {:.0} deliveries/s per server core (load {}) |",
         cpu_group * 1000.0 / n_group as f64,
+        cpu_group * 1e6 / (n_group * 500) as f64,
         n_group as f64 / cpu_group,
-        (n_group * 500) as f64 / cpu_group
+        (n_group * 500) as f64 / cpu_group,
+        load3()
     ));
 
-    // 3. Group latency: 50 sequential messages, each fully delivered first.
-    stats.record.store(true, Ordering::Relaxed);
-    stats.stamps.lock().unwrap().clear();
-    let mut sent_at = Vec::new();
-    for i in 0..50usize {
-        let target = stats.count.load(Ordering::Relaxed) + 500;
-        sent_at.push(Instant::now());
-        let id = conns[0]
-            .send_op(msg(group("g500"), format!("gl-{i}"), i))
-            .await;
-        let (rid, r) = conns[0].response().await;
-        assert_eq!((rid, r.code), (id, 0));
-        wait_count(&stats, target, Duration::from_secs(30)).await;
-    }
-    stats.record.store(false, Ordering::Relaxed);
-    let mut lat: Vec<f64> = stats
-        .stamps
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(i, t)| (*t - sent_at[*i as usize]).as_secs_f64() * 1000.0)
-        .collect();
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    line(format!(
-        "| group send→push latency per member (50 msgs × 500) | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms |",
+        // 3. Group latency: 50 sequential messages, each fully delivered first.
+        stats.record.store(true, Ordering::Relaxed);
+        stats.stamps.lock().unwrap().clear();
+        let mut sent_at = Vec::new();
+        for i in 0..50usize {
+            let target = stats.count.load(Ordering::Relaxed) + 500;
+            sent_at.push(Instant::now());
+            let id = conns[0]
+                .send_op(msg(group("g500"), format!("gl-{i}"), i))
+                .await;
+            let (rid, r) = conns[0].response().await;
+            assert_eq!((rid, r.code), (id, 0));
+            wait_count(&stats, target, Duration::from_secs(30)).await;
+        }
+        stats.record.store(false, Ordering::Relaxed);
+        let lat = latencies(&stats, &sent_at);
+        line(format!(
+        "| group send→push latency per member (50 msgs × 500) | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (load {}) |",
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
-        lat.last().copied().unwrap_or(f64::NAN)
+        lat.last().copied().unwrap_or(f64::NAN),
+        load3()
     ));
+    }
 
     // 4. 1:1 throughput: 100 pairs, 200 messages each, window 16.
-    let pairs = 100usize;
-    let per = 200usize;
-    let base = stats.count.load(Ordering::Relaxed);
-    let cpu0 = cpu_secs(pid);
-    let start = Instant::now();
     let mut senders: Vec<Conn> = conns.drain(500..600).collect();
-    let mut tasks = Vec::new();
-    for (k, mut c) in senders.drain(..).enumerate() {
-        let to = format!("m{}", 600 + k);
-        tasks.push(tokio::spawn(async move {
-            c.pipeline(per, 16, |i| msg(private(&to), format!("p{k}-{i}"), i))
-                .await;
-            c
-        }));
-    }
-    for t in tasks {
-        senders.push(t.await.unwrap());
-    }
-    let accepted = start.elapsed();
-    // Each message is pushed to the receiver and to the sender's own inbox.
-    let done = wait_count(
-        &stats,
-        base + (pairs * per * 2) as u64,
-        Duration::from_secs(300),
-    )
-    .await;
-    let cpu_pairs = cpu_secs(pid) - cpu0;
-    let total = pairs * per;
-    line(format!(
-        "| 1:1 (100 pairs): messages accepted | {:.0} msg/s ({total} in {:.2} s) |",
-        total as f64 / accepted.as_secs_f64(),
-        accepted.as_secs_f64()
-    ));
-    line(format!(
+    if enabled("direct") {
+        let pairs = 100usize;
+        let per = 200usize;
+        let base = stats.count.load(Ordering::Relaxed);
+        let cpu0 = cpu_secs(pid);
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for (k, mut c) in senders.drain(..).enumerate() {
+            let to = format!("m{}", 600 + k);
+            tasks.push(tokio::spawn(async move {
+                c.pipeline(per, 16, |i| msg(private(&to), format!("p{k}-{i}"), i))
+                    .await;
+                c
+            }));
+        }
+        for t in tasks {
+            senders.push(t.await.unwrap());
+        }
+        let accepted = start.elapsed();
+        // Each message is pushed to the receiver and to the sender's own inbox.
+        let done = wait_count(
+            &stats,
+            base + (pairs * per * 2) as u64,
+            Duration::from_secs(300),
+        )
+        .await;
+        let cpu_pairs = cpu_secs(pid) - cpu0;
+        let total = pairs * per;
+        line(format!(
+            "| 1:1 (100 pairs): messages accepted | {:.0} msg/s ({total} in {:.2} s) |",
+            total as f64 / accepted.as_secs_f64(),
+            accepted.as_secs_f64()
+        ));
+        line(format!(
         "| 1:1 (100 pairs): deliveries pushed (receiver + sender's inbox) | {:.0} deliveries/s |",
         (total * 2) as f64 / (done - start).as_secs_f64()
     ));
-    line(format!(
-        "| 1:1: server CPU per message (store + ack + 2 pushes) | {:.3} ms → {:.0} msg/s per server core |",
+        line(format!(
+        "| 1:1: server CPU per message (store + ack + 2 pushes) | **{:.3} ms** → {:.0} msg/s per server core (load {}) |",
         cpu_pairs * 1000.0 / total as f64,
-        total as f64 / cpu_pairs
+        total as f64 / cpu_pairs,
+        load3()
     ));
 
-    // 5. 1:1 latency, unloaded: 1000 sequential samples m700 -> m701.
-    stats.record.store(true, Ordering::Relaxed);
-    stats.stamps.lock().unwrap().clear();
-    let mut sent_at = Vec::new();
-    // m700's index, after the 100 senders were taken out of `conns`.
-    let a_idx = 600;
-    for i in 0..1000usize {
-        let target = stats.count.load(Ordering::Relaxed) + 2;
-        sent_at.push(Instant::now());
-        conns[a_idx]
-            .send_op(msg(private("m701"), format!("l-{i}"), i))
-            .await;
-        conns[a_idx].response().await;
-        wait_count(&stats, target, Duration::from_secs(10)).await;
-    }
-    stats.record.store(false, Ordering::Relaxed);
-    // Keep only the receiver's deliveries: the later stamp of each pair is
-    // not necessarily the receiver's, so take the max per index (the sender's
-    // own copy and the receiver's copy are both pushes of the same commit).
-    let mut per_index: HashMap<u64, Instant> = HashMap::new();
-    for (i, t) in stats.stamps.lock().unwrap().iter() {
-        let e = per_index.entry(*i).or_insert(*t);
-        if *t > *e {
-            *e = *t;
+        // 5. 1:1 latency, unloaded: 1000 sequential samples m700 -> m701.
+        stats.record.store(true, Ordering::Relaxed);
+        stats.stamps.lock().unwrap().clear();
+        let mut sent_at = Vec::new();
+        // m700's index, after the 100 senders were taken out of `conns`.
+        let a_idx = 600;
+        for i in 0..1000usize {
+            let target = stats.count.load(Ordering::Relaxed) + 2;
+            sent_at.push(Instant::now());
+            conns[a_idx]
+                .send_op(msg(private("m701"), format!("l-{i}"), i))
+                .await;
+            conns[a_idx].response().await;
+            wait_count(&stats, target, Duration::from_secs(10)).await;
         }
-    }
-    let mut lat: Vec<f64> = per_index
-        .iter()
-        .map(|(i, t)| (*t - sent_at[*i as usize]).as_secs_f64() * 1000.0)
-        .collect();
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    line(format!(
-        "| 1:1 send→push latency (1000 sequential, both copies delivered) | p50 {:.2} ms, p99 {:.2} ms |",
+        stats.record.store(false, Ordering::Relaxed);
+        // Keep only the receiver's deliveries: the later stamp of each pair is
+        // not necessarily the receiver's, so take the max per index (the sender's
+        // own copy and the receiver's copy are both pushes of the same commit).
+        let mut per_index: HashMap<u64, Instant> = HashMap::new();
+        for (i, t) in stats.stamps.lock().unwrap().iter() {
+            let e = per_index.entry(*i).or_insert(*t);
+            if *t > *e {
+                *e = *t;
+            }
+        }
+        let mut lat: Vec<f64> = per_index
+            .iter()
+            .map(|(i, t)| (*t - sent_at[*i as usize]).as_secs_f64() * 1000.0)
+            .collect();
+        lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        line(format!(
+        "| 1:1 send→push latency (1000 sequential, both copies delivered) | p50 {:.2} ms, p99 {:.2} ms (load {}) |",
         percentile(&lat, 0.5),
-        percentile(&lat, 0.99)
+        percentile(&lat, 0.99),
+        load3()
     ));
+    }
 
     // 6. Pull throughput. Fill one inbox with 10 000 entries.
-    let bulk_token = server.token("bulk").await;
-    let base = stats.count.load(Ordering::Relaxed);
-    let mut tasks = Vec::new();
-    for (k, mut c) in senders.drain(..).enumerate() {
-        tasks.push(tokio::spawn(async move {
-            c.pipeline(100, 16, |i| msg(private("bulk"), format!("b{k}-{i}"), i))
-                .await;
-            c
-        }));
-    }
-    for t in tasks {
-        senders.push(t.await.unwrap());
-    }
-    wait_count(&stats, base + 10_000, Duration::from_secs(300)).await;
-    let mut bulk = Conn::open(
-        &server,
-        &bulk_token,
-        "bulk-pc",
-        Platform::Desktop,
-        stats.clone(),
-    )
-    .await;
-    for limit in [100u32, 500] {
-        let cpu0 = cpu_secs(pid);
-        let start = Instant::now();
-        let mut cursor = 0;
-        let mut entries = 0usize;
-        let mut bytes = 0usize;
-        loop {
-            bulk.send_op(request::Op::PullInbox(PullInboxRequest {
-                after_seq: cursor,
-                limit,
-            }))
-            .await;
-            let (_, r) = bulk.response().await;
-            let Some(response::Body::PullInbox(p)) = r.body else {
-                panic!("pull")
-            };
-            bytes += imsync_protocol::prost::Message::encoded_len(&p);
-            entries += p.entries.len();
-            if let Some(last) = p.entries.last() {
-                cursor = last.seq;
-            }
-            if !p.has_more {
-                break;
-            }
+    if enabled("pull") {
+        let bulk_token = server.token("bulk").await;
+        let base = stats.count.load(Ordering::Relaxed);
+        let mut tasks = Vec::new();
+        for (k, mut c) in senders.drain(..).enumerate() {
+            tasks.push(tokio::spawn(async move {
+                c.pipeline(100, 16, |i| msg(private("bulk"), format!("b{k}-{i}"), i))
+                    .await;
+                c
+            }));
         }
-        let secs = start.elapsed().as_secs_f64();
-        let cpu = cpu_secs(pid) - cpu0;
-        assert_eq!(entries, 10_000);
-        line(format!(
-            "| pull, one client, 10 000 entries, pages of {limit} | {:.0} entries/s ({:.1} MB/s, {:.2} s; server CPU {:.1} µs/entry) |",
-            entries as f64 / secs,
-            bytes as f64 / secs / 1e6,
-            secs,
-            cpu * 1e6 / entries as f64
-        ));
-    }
-    // 100 group members pull their 250-entry inboxes concurrently.
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    let pullers: Vec<Conn> = conns.drain(0..100).collect();
-    for mut c in pullers {
-        tasks.push(tokio::spawn(async move {
+        for t in tasks {
+            senders.push(t.await.unwrap());
+        }
+        wait_count(&stats, base + 10_000, Duration::from_secs(300)).await;
+        let mut bulk = Conn::open(
+            &server,
+            &bulk_token,
+            "bulk-pc",
+            Platform::Desktop,
+            stats.clone(),
+        )
+        .await;
+        for limit in [100u32, 500] {
+            let cpu0 = cpu_secs(pid);
+            let start = Instant::now();
             let mut cursor = 0;
-            let mut n = 0usize;
+            let mut entries = 0usize;
+            let mut bytes = 0usize;
             loop {
-                c.send_op(request::Op::PullInbox(PullInboxRequest {
+                bulk.send_op(request::Op::PullInbox(PullInboxRequest {
                     after_seq: cursor,
-                    limit: 100,
+                    limit,
                 }))
                 .await;
-                let (_, r) = c.response().await;
+                let (_, r) = bulk.response().await;
                 let Some(response::Body::PullInbox(p)) = r.body else {
                     panic!("pull")
                 };
-                n += p.entries.len();
+                bytes += imsync_protocol::prost::Message::encoded_len(&p);
+                entries += p.entries.len();
                 if let Some(last) = p.entries.last() {
                     cursor = last.seq;
                 }
                 if !p.has_more {
-                    return n;
+                    break;
                 }
             }
-        }));
-    }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.unwrap();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    line(format!(
-        "| pull, 100 clients concurrently, {total} entries in all | {:.0} entries/s ({secs:.2} s) |",
-        total as f64 / secs
+            let secs = start.elapsed().as_secs_f64();
+            let cpu = cpu_secs(pid) - cpu0;
+            assert_eq!(entries, 10_000);
+            line(format!(
+            "| pull, one client, 10 000 entries, pages of {limit} | {:.0} entries/s ({:.1} MB/s, {:.2} s; server CPU {:.1} µs/entry) (load {}) |",
+            entries as f64 / secs,
+            bytes as f64 / secs / 1e6,
+            secs,
+            cpu * 1e6 / entries as f64,
+            load3()
+        ));
+        }
+        // 100 group members pull their 250-entry inboxes concurrently.
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        let pullers: Vec<Conn> = conns.drain(0..100).collect();
+        let cpu0 = cpu_secs(pid);
+        for mut c in pullers {
+            tasks.push(tokio::spawn(async move {
+                let mut cursor = 0;
+                let mut n = 0usize;
+                loop {
+                    c.send_op(request::Op::PullInbox(PullInboxRequest {
+                        after_seq: cursor,
+                        limit: 100,
+                    }))
+                    .await;
+                    let (_, r) = c.response().await;
+                    let Some(response::Body::PullInbox(p)) = r.body else {
+                        panic!("pull")
+                    };
+                    n += p.entries.len();
+                    if let Some(last) = p.entries.last() {
+                        cursor = last.seq;
+                    }
+                    if !p.has_more {
+                        return (n, c);
+                    }
+                }
+            }));
+        }
+        let mut total = 0;
+        let mut back = Vec::new();
+        for t in tasks {
+            let (n, c) = t.await.unwrap();
+            total += n;
+            back.push(c);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let cpu = cpu_secs(pid) - cpu0;
+        // The pullers stay connected (they are members of the 5,000 group).
+        conns.splice(0..0, back);
+        line(format!(
+        "| pull, 100 clients concurrently, {total} entries in all | {:.0} entries/s ({secs:.2} s; server CPU {:.1} µs/entry) (load {}) |",
+        total as f64 / secs,
+        cpu * 1e6 / total.max(1) as f64,
+        load3()
     ));
+    }
+
+    // 7. 5,000-member group (issue 14). m0..m999 are connected (in `conns`
+    // and `senders`); m1000..m4999 are offline members first, then (unless
+    // LOADGEN_G5K_EXTRA=0) connected too.
+    if enabled("group5000") {
+        let all: Vec<String> = (0..5000).map(|i| format!("m{i}")).collect();
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        for chunk in refs.chunks(250) {
+            server.create_group("g5000", chunk).await;
+        }
+        let online = conns.len() + senders.len();
+        assert_eq!(online, 1000);
+        // conns[0] is m0 (the pullers were put back in order).
+        group_round(
+            &mut conns[0],
+            &stats,
+            pid,
+            "g5000",
+            5000,
+            online,
+            50,
+            20,
+            "g5k-a",
+            &mut line,
+        )
+        .await;
+        let extra: usize = std::env::var("LOADGEN_G5K_EXTRA")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4000)
+            .min(4000);
+        if extra > 0 {
+            let server = &server;
+            let names: Vec<String> = all[1000..1000 + extra].to_vec();
+            let opened = Instant::now();
+            let toks: Vec<(String, String)> = futures_util::stream::iter(names)
+                .map(|u| async move {
+                    let t = server.token(&u).await;
+                    (u, t)
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await;
+            let more: Vec<Conn> = futures_util::stream::iter(toks)
+                .map(|(u, t)| {
+                    let stats = stats.clone();
+                    async move {
+                        Conn::open(server, &t, &format!("{u}-pc"), Platform::Desktop, stats).await
+                    }
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let online = online + more.len();
+            // All online costs seconds of CPU per message on 2 cores, so by
+            // default this round is short; LOADGEN_G5K_FULL=1 runs 50 + 20.
+            let (n_pipe, n_seq) = if std::env::var("LOADGEN_G5K_FULL").is_ok() {
+                (50, 20)
+            } else {
+                (10, 5)
+            };
+            line(format!(
+                "| {} more members connected for the second half | in {:.1} s; server RSS {:.1} MiB with {online} clients |",
+                more.len(),
+                opened.elapsed().as_secs_f64(),
+                rss_kb(pid) as f64 / 1024.0
+            ));
+            // Background cost of the idle connections (heartbeats), so it
+            // can be told apart from the per-message figures.
+            let cpu0 = cpu_secs(pid);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            line(format!(
+                "| server CPU while {online} clients idle (heartbeats) | {:.1} ms per second |",
+                (cpu_secs(pid) - cpu0) * 1000.0 / 3.0
+            ));
+            group_round(
+                &mut conns[0],
+                &stats,
+                pid,
+                "g5000",
+                5000,
+                online,
+                n_pipe,
+                n_seq,
+                "g5k-b",
+                &mut line,
+            )
+            .await;
+            drop(more);
+        }
+    }
     line(format!(
         "| load average (1 min) at start / end | {load_start} / {} |",
         loadavg()
