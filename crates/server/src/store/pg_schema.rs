@@ -207,6 +207,12 @@ const MIGRATION_LOCK: i64 = 0x696d_7379_6e63;
 /// The schema version the database is at (0: empty).
 pub fn version(db: &PgDb) -> Result<i64, String> {
     db.with_client(|c| {
+        let exists: bool = c
+            .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?
+            .get(0);
+        if !exists {
+            return Ok(0);
+        }
         let row = c.query_one(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
             &[],

@@ -751,3 +751,58 @@ mod profiles_on_both {
         );
     }
 }
+
+#[test]
+fn a_postgres_transaction_never_reports_a_commit_it_did_not_make() {
+    let Some(pg) = Postgres::start("postgres transactions") else {
+        return;
+    };
+    let db = PgDb::connect(&pg.create_database("tx")).unwrap();
+    assert_eq!(pg_schema::version(&db).unwrap(), 0, "an empty database");
+    pg_schema::migrate(&db).unwrap();
+    let count = |db: &PgDb| -> i64 {
+        (db as &dyn Db)
+            .one("SELECT count(*) FROM users", &[], |r| r.get(0))
+            .unwrap()
+    };
+    // A failure the closure ignores still rolls the whole transaction back.
+    let r = db.transaction(|tx| {
+        tx.execute(
+            "INSERT INTO users (user_id, created_at) VALUES (?1, 1)",
+            args!["a"],
+        )?;
+        let _ = tx.execute("INSERT INTO no_such_table VALUES (?1)", args![1]);
+        Ok(())
+    });
+    assert!(r.is_err());
+    assert_eq!(count(&db), 0);
+    // Not nested; the connection is usable afterwards, also after a panic inside.
+    assert!(db.transaction(|tx| tx.transaction(|_| Ok(()))).is_err());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = db.transaction(|tx| -> Result<(), imsync_server::error::ApiError> {
+            tx.execute(
+                "INSERT INTO users (user_id, created_at) VALUES (?1, 1)",
+                args!["b"],
+            )?;
+            panic!("a bug in a job");
+        });
+    }));
+    assert!(panicked.is_err());
+    db.transaction(|tx| {
+        tx.execute(
+            "INSERT INTO users (user_id, created_at) VALUES (?1, 1)",
+            args!["c"],
+        )
+        .map(|_| ())
+    })
+    .unwrap();
+    assert_eq!(count(&db), 1, "only the committed transaction's row");
+    // A value of the wrong type is refused, not sent as raw bytes.
+    let d: &dyn Db = &db;
+    assert!(d
+        .execute(
+            "INSERT INTO users (user_id, created_at) VALUES (?1, ?2)",
+            args!["d", "12345678"],
+        )
+        .is_err());
+}

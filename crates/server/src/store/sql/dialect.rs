@@ -8,7 +8,7 @@
 pub fn to_postgres(sql: &str) -> String {
     let sql = sql.trim().trim_end_matches(';');
     let numbered = number_parameters(sql);
-    ignore_conflicts(&numbered).replace("LIMIT -1", "LIMIT ALL")
+    no_limit(&ignore_conflicts(&numbered))
 }
 
 fn number_parameters(sql: &str) -> String {
@@ -50,16 +50,36 @@ fn number_parameters(sql: &str) -> String {
     out
 }
 
+/// SQLite's `LIMIT -1` (the token, not `-10`) is PostgreSQL's `LIMIT ALL`.
+fn no_limit(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find("LIMIT -1") {
+        let after = &rest[at + "LIMIT -1".len()..];
+        let whole = !after.starts_with(|c: char| c.is_ascii_digit());
+        out.push_str(&rest[..at]);
+        out.push_str(if whole { "LIMIT ALL" } else { "LIMIT -1" });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 fn ignore_conflicts(sql: &str) -> String {
     const OR_IGNORE: &str = "INSERT OR IGNORE INTO";
     let Some(rest) = sql.strip_prefix(OR_IGNORE) else {
         return sql.to_string();
     };
-    let (body, returning) = match rest.find(" RETURNING ") {
-        Some(at) => rest.split_at(at),
+    let returning = rest
+        .match_indices("RETURNING")
+        .find(|(at, _)| rest[..*at].ends_with(char::is_whitespace))
+        .map(|(at, _)| at);
+    let (body, returning) = match returning {
+        Some(at) => (rest[..at].trim_end(), &rest[at..]),
         None => (rest, ""),
     };
-    format!("INSERT INTO{body} ON CONFLICT DO NOTHING{returning}")
+    let sep = if returning.is_empty() { "" } else { " " };
+    format!("INSERT INTO{body} ON CONFLICT DO NOTHING{sep}{returning}")
 }
 
 #[cfg(test)]
@@ -99,6 +119,22 @@ mod tests {
         assert_eq!(
             to_postgres("SELECT a FROM t ORDER BY a LIMIT -1 OFFSET ?1"),
             "SELECT a FROM t ORDER BY a LIMIT ALL OFFSET $1"
+        );
+        assert_eq!(
+            to_postgres("SELECT a FROM t LIMIT -10"),
+            "SELECT a FROM t LIMIT -10"
+        );
+        assert_eq!(
+            to_postgres("SELECT a FROM t LIMIT -1"),
+            "SELECT a FROM t LIMIT ALL"
+        );
+    }
+
+    #[test]
+    fn returning_may_follow_a_line_break() {
+        assert_eq!(
+            to_postgres("INSERT OR IGNORE INTO t (a) VALUES (?1)\n RETURNING a"),
+            "INSERT INTO t (a) VALUES ($1) ON CONFLICT DO NOTHING RETURNING a"
         );
     }
 }
