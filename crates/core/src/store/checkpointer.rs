@@ -32,7 +32,7 @@ pub(super) struct Checkpointer {
     /// Held for the length of any checkpoint, the writer's or the thread's: two PASSIVE
     /// checkpoints at once make the second one give up (busy) rather than wait.
     copying: Mutex<()>,
-    /// Rounds the thread has run (tests wait on it).
+    /// Rounds the thread has completed without an error (tests wait on it).
     rounds: AtomicU64,
 }
 
@@ -45,6 +45,8 @@ impl Checkpointer {
     /// Starts the thread with its own connection; without one (it could not open) the writer
     /// simply does all the checkpointing, as for an encrypted database.
     pub(super) fn start(self: &Arc<Self>, path: &Path, health: Arc<Health>) {
+        // At most one thread: a second start replaces (and first ends) the first.
+        self.stop();
         let conn = match open(path) {
             Ok(c) => c,
             Err(e) => {
@@ -61,10 +63,14 @@ impl Checkpointer {
                 yield_to_the_app();
                 while pokes.recv().is_ok() {
                     let _copying = me.lock();
-                    if let Err(e) = passive(&conn, &health) {
-                        tracing::warn!(error = %health.note(e), "background checkpoint failed");
+                    match passive(&conn, &health) {
+                        Ok(()) => {
+                            me.rounds.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %health.note(e), "background checkpoint failed")
+                        }
                     }
-                    me.rounds.fetch_add(1, Ordering::Relaxed);
                 }
             });
         match spawned {
@@ -100,9 +106,19 @@ impl Checkpointer {
         }
     }
 
-    /// Taken by the writer around its own checkpoints.
-    pub(super) fn lock(&self) -> MutexGuard<'_, ()> {
+    fn lock(&self) -> MutexGuard<'_, ()> {
         self.copying.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// For the writer's own checkpoint: None while a background round is copying (the
+    /// writer goes on with its jobs and tries again after the next one, rather than wait
+    /// for a copy of up to 64 MiB).
+    pub(super) fn try_lock(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.copying.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 }
 
@@ -110,9 +126,10 @@ impl Checkpointer {
 /// JS thread, and the event loop's delay matters more than when a checkpoint ends.
 #[cfg(target_os = "linux")]
 fn yield_to_the_app() {
-    // SAFETY: plain system calls on this thread's own id; a failure only leaves the
-    // priority as it was.
-    let done = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+    // On Linux the nice value is per thread, and `who` 0 is the calling thread.
+    // SAFETY: a plain system call with no pointers; a failure only leaves the priority as
+    // it was.
+    let done = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
     if done != 0 {
         tracing::debug!("the checkpoint thread keeps its priority");
     }

@@ -299,11 +299,11 @@ fn writer_loop(
         tracing::warn!(error = %e, "no WAL hook: SQLite checkpoints in the commit");
     }
     let checkpoint = |conn: &Connection| {
-        let done = {
-            let _copying = ckpt.lock();
-            checkpointer::passive(conn, health)
+        let Some(_copying) = ckpt.try_lock() else {
+            // A background round is copying; `wal_pages` stays, so this comes again.
+            return;
         };
-        match done {
+        match checkpointer::passive(conn, health) {
             // Restarted by the next commit when every frame was copied; otherwise tried again.
             Ok(()) => wal_pages.store(0, Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %health.note(e), "checkpoint failed"),

@@ -96,7 +96,13 @@ impl Postgres {
 
     fn try_start(bin: &Path) -> Result<Postgres, String> {
         let account = postgres_account()?;
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        // As root, under /tmp: the postgres account must reach the directory (not so under
+        // /root), and the socket path must stay within the ~107 bytes Unix allows.
+        let dir = match account {
+            Some(_) => tempfile::tempdir_in("/tmp"),
+            None => tempfile::tempdir(),
+        }
+        .map_err(|e| e.to_string())?;
         if let Some((uid, gid)) = account {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
                 .map_err(|e| e.to_string())?;
