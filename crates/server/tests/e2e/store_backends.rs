@@ -806,3 +806,51 @@ fn a_postgres_transaction_never_reports_a_commit_it_did_not_make() {
         )
         .is_err());
 }
+
+#[test]
+fn a_scan_stops_where_its_reader_stops_on_both_engines() {
+    use std::ops::ControlFlow;
+    on_both_backends("store early stop", |db| {
+        for u in ["a", "b", "c", "d"] {
+            db.execute(
+                "INSERT INTO users (user_id, created_at) VALUES (?1, 1)",
+                args![u],
+            )
+            .unwrap();
+        }
+        let first: Option<String> = db
+            .optional("SELECT user_id FROM users ORDER BY user_id", &[], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(first.as_deref(), Some("a"));
+        let mut seen = Vec::new();
+        db.for_each(
+            "SELECT user_id FROM users ORDER BY user_id DESC",
+            &[],
+            &mut |r| {
+                seen.push(r.get::<String>(0)?);
+                Ok(if seen.len() == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                })
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, ids(&["d", "c"]));
+        // DELETE … RETURNING read for its first row still deletes every matching row.
+        let gone: Option<String> = db
+            .optional(
+                "DELETE FROM users WHERE user_id IN ('a', 'b') RETURNING user_id",
+                &[],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(gone.is_some());
+        let left: i64 = db
+            .one("SELECT count(*) FROM users", &[], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 2);
+    });
+}

@@ -14,6 +14,8 @@ mod sqlite;
 
 pub use self::postgres::PgDb;
 
+use std::ops::ControlFlow;
+
 use crate::error::ApiError;
 
 /// A bound parameter.
@@ -226,12 +228,13 @@ fn null_column(i: usize) -> ApiError {
 pub trait Db {
     /// Runs a statement; the number of rows it changed.
     fn execute(&self, sql: &'static str, args: &[Arg<'_>]) -> Result<usize, ApiError>;
-    /// Runs a query, calling `each` for every row in order.
+    /// Runs a query, calling `each` for the rows in order until it breaks (the rest are
+    /// not read: a history scan stops once it has its page).
     fn for_each(
         &self,
         sql: &'static str,
         args: &[Arg<'_>],
-        each: &mut dyn FnMut(&Row<'_>) -> Result<(), ApiError>,
+        each: &mut dyn FnMut(&Row<'_>) -> Result<ControlFlow<()>, ApiError>,
     ) -> Result<(), ApiError>;
 }
 
@@ -249,7 +252,7 @@ impl dyn Db + '_ {
             if let Some(f) = f.take() {
                 out = Some(f(row)?);
             }
-            Ok(())
+            Ok(ControlFlow::Break(()))
         })?;
         Ok(out)
     }
@@ -275,7 +278,7 @@ impl dyn Db + '_ {
         let mut out = Vec::new();
         self.for_each(sql, args, &mut |row| {
             out.push(f(row)?);
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         })?;
         Ok(out)
     }

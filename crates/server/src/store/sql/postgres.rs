@@ -4,6 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::ops::ControlFlow;
 
 use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type};
@@ -132,14 +133,16 @@ impl Db for PgDb {
         &self,
         sql: &'static str,
         args: &[Arg<'_>],
-        each: &mut dyn FnMut(&Row<'_>) -> Result<(), ApiError>,
+        each: &mut dyn FnMut(&Row<'_>) -> Result<ControlFlow<()>, ApiError>,
     ) -> Result<(), ApiError> {
         let stmt = self.statement(sql)?;
         // Fetched whole before `each` runs, so `each` may run statements of its own on
         // this connection (as it may on SQLite).
         let rows = self.client.borrow_mut().query(&stmt, &params(args));
         for row in &self.note(rows)? {
-            each(&Row::Pg(row))?;
+            if each(&Row::Pg(row))?.is_break() {
+                break;
+            }
         }
         Ok(())
     }

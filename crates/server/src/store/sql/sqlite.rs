@@ -1,6 +1,8 @@
 //! SQLite behind [`Db`]: the writer's (or a reader's) connection itself, with its statement
 //! cache.
 
+use std::ops::ControlFlow;
+
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
@@ -29,12 +31,14 @@ impl Db for Connection {
         &self,
         sql: &'static str,
         args: &[Arg<'_>],
-        each: &mut dyn FnMut(&Row<'_>) -> Result<(), ApiError>,
+        each: &mut dyn FnMut(&Row<'_>) -> Result<ControlFlow<()>, ApiError>,
     ) -> Result<(), ApiError> {
         let mut stmt = self.prepare_cached(sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         while let Some(row) = rows.next()? {
-            each(&Row::Sqlite(row))?;
+            if each(&Row::Sqlite(row))?.is_break() {
+                break;
+            }
         }
         Ok(())
     }
