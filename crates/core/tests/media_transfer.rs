@@ -74,6 +74,7 @@ fn request<'a>(server: &'a str, token: &'a str, path: &'a Path) -> UploadRequest
 }
 
 async fn with_deadline<T>(work: impl std::future::Future<Output = T>) -> T {
+    support::tls_provider();
     tokio::time::timeout(DEADLINE, work)
         .await
         .expect("the transfer did not end in time")

@@ -23,6 +23,17 @@ pub const APP_KEY: &str = "sync-test-key";
 pub const APP_SECRET: &str = "sync-test-secret";
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// Installs a rustls crypto provider for this test process. Workspace builds give core's
+/// reqwest the server's TLS features (rustls, no provider), and reqwest panics when it builds a
+/// client without one; the addon's own build has no TLS, so only tests need this.
+pub fn tls_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // Err only when a provider is installed already, which is what this wants.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// The server binary, built on demand when the test runs alone (`cargo test -p imsync-core`).
 fn server_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
@@ -66,6 +77,7 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        tls_provider();
         Self::spawn(
             Arc::new(tempfile::tempdir().unwrap()),
             "127.0.0.1:0".parse().unwrap(),
@@ -75,6 +87,7 @@ impl Server {
     /// A second server process on the data of an earlier one (which must be stopped first),
     /// listening on `listen`: another node of the same deployment.
     pub fn start_on(dir: Arc<tempfile::TempDir>, listen: SocketAddr) -> Server {
+        tls_provider();
         Self::spawn(dir, listen)
     }
 
