@@ -42,6 +42,15 @@ impl From<rusqlite::Error> for ApiError {
 
 impl From<postgres::Error> for ApiError {
     fn from(e: postgres::Error) -> ApiError {
-        ApiError::internal(format!("postgres: {e}"))
+        // The error's Display is only "db error"; the server's message says what failed.
+        match e.as_db_error() {
+            Some(db) => ApiError::internal(format!(
+                "postgres: {} ({}): {}",
+                db.message(),
+                db.code().code(),
+                db.detail().unwrap_or("")
+            )),
+            None => ApiError::internal(format!("postgres: {e}")),
+        }
     }
 }

@@ -5,9 +5,10 @@
 //! Every function here runs inside the writer's transaction (or a read
 //! transaction for pulls), so "store the message" and "give it a seq in each
 //! inbox" are one atomic step: an inbox never has a gap or a seq pointing at
-//! nothing.
+//! nothing. They take [`Db`], so the same code runs on SQLite and PostgreSQL.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use imsync_protocol::prost::Message as _;
 use imsync_protocol::{
@@ -15,10 +16,12 @@ use imsync_protocol::{
     MessageDirection, PullInboxResult, PushConfig, DEFAULT_PULL_LIMIT, EXPANSION_MAX_KEYS_TOTAL,
     MAX_FRAME_BYTES, MAX_PULL_LIMIT,
 };
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde_json::json;
 
+use super::sql::Db;
 use super::{groups, settings, Outcome};
+use crate::args;
 use crate::clock::new_message_uid;
 use crate::error::ApiError;
 use crate::fanout::Delivery;
@@ -32,7 +35,7 @@ const NOTICES: &[&str] = object_names::SERVER_NOTICES;
 
 /// Hot queries, named so a test can check that each one uses an index.
 pub(crate) const SQL_NEXT_SEQ: &str = "INSERT INTO inbox_heads (user_id, last_seq) VALUES (?1, 1)
-             ON CONFLICT(user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq";
+             ON CONFLICT(user_id) DO UPDATE SET last_seq = inbox_heads.last_seq + 1 RETURNING last_seq";
 pub(crate) const SQL_HEAD_SEQ: &str = "SELECT last_seq FROM inbox_heads WHERE user_id = ?1";
 /// The `<> ''` term lets SQLite use the partial unique index (it cannot
 /// prove a bound parameter non-empty on its own; without it every send
@@ -50,20 +53,27 @@ pub(crate) const SQL_PULL_PAGE: &str =
              WHERE i.user_id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3";
 
 /// History candidates: the caller's inbox rows of one conversation, in time
-/// order (PRIVATE matches both directions of the pair).
+/// order (PRIVATE matches both directions of the pair), one batch of `?7` rows
+/// before the key (`?5` sent time, `?6` id). Batches with a key rather than one
+/// open-ended scan: PostgreSQL sends a query's every row before the first is read,
+/// and with a LIMIT both engines sort only the top rows.
 pub(crate) const SQL_HISTORY_BEFORE: &str =
-    "SELECT m.body FROM inbox i JOIN messages m ON m.id = i.message_id
+    "SELECT m.body, m.sent_time, m.id FROM inbox i JOIN messages m ON m.id = i.message_id
      WHERE i.user_id = ?1 AND m.conv_type = ?2 AND m.channel = ?3
        AND (m.target = ?4 OR (m.conv_type = 1 AND m.sender = ?4 AND m.target = ?1))
-       AND m.sent_time < ?5
-     ORDER BY m.sent_time DESC, m.id DESC";
-/// As [`SQL_HISTORY_BEFORE`], after the timestamp, oldest first.
+       AND (m.sent_time, m.id) < (?5, ?6)
+     ORDER BY m.sent_time DESC, m.id DESC LIMIT ?7";
+/// As [`SQL_HISTORY_BEFORE`], after the key, oldest first.
 pub(crate) const SQL_HISTORY_AFTER: &str =
-    "SELECT m.body FROM inbox i JOIN messages m ON m.id = i.message_id
+    "SELECT m.body, m.sent_time, m.id FROM inbox i JOIN messages m ON m.id = i.message_id
      WHERE i.user_id = ?1 AND m.conv_type = ?2 AND m.channel = ?3
        AND (m.target = ?4 OR (m.conv_type = 1 AND m.sender = ?4 AND m.target = ?1))
-       AND m.sent_time > ?5
-     ORDER BY m.sent_time ASC, m.id ASC";
+       AND (m.sent_time, m.id) > (?5, ?6)
+     ORDER BY m.sent_time ASC, m.id ASC LIMIT ?7";
+/// Most rows one history batch reads; the first batch reads `count + 1`, and each
+/// further one (needed only when notices that are not persisted fill a batch) twice
+/// the previous.
+const HISTORY_MAX_BATCH: i64 = 1024;
 
 /// A stored message row.
 pub(crate) struct Stored {
@@ -102,19 +112,15 @@ pub fn view_for(owner: &str, stored: &Message) -> Message {
 
 /// Next seq of `user`'s inbox (gap-free: the counter only moves inside the
 /// transaction that inserts the entry).
-fn next_seq(conn: &Connection, user: &str) -> Result<u64, ApiError> {
-    let seq: i64 = conn
-        .prepare_cached(SQL_NEXT_SEQ)?
-        .query_row([user], |r| r.get(0))?;
+fn next_seq(conn: &dyn Db, user: &str) -> Result<u64, ApiError> {
+    let seq: i64 = conn.one(SQL_NEXT_SEQ, args![user], |r| r.get(0))?;
     Ok(seq as u64)
 }
 
 /// The highest seq ever assigned in `user`'s inbox.
-pub fn head_seq(conn: &Connection, user: &str) -> Result<u64, ApiError> {
+pub fn head_seq(conn: &dyn Db, user: &str) -> Result<u64, ApiError> {
     Ok(conn
-        .prepare_cached(SQL_HEAD_SEQ)?
-        .query_row([user], |r| r.get::<_, i64>(0))
-        .optional()?
+        .optional(SQL_HEAD_SEQ, args![user], |r| r.get::<i64>(0))?
         .unwrap_or(0) as u64)
 }
 
@@ -157,7 +163,7 @@ pub(crate) fn conversation_time(
 /// it to each owner's inbox. Returns the ack (with the sender's seq if the
 /// sender is an owner) and one delivery per owner.
 pub(crate) fn append(
-    conn: &Connection,
+    conn: &dyn Db,
     message: Message,
     owners: &[String],
     now: i64,
@@ -169,7 +175,7 @@ pub(crate) fn append(
 
 /// As [`append`], with the send time already taken from [`conversation_time`].
 pub(crate) fn append_at(
-    conn: &Connection,
+    conn: &dyn Db,
     mut message: Message,
     owners: &[String],
     now: i64,
@@ -179,39 +185,39 @@ pub(crate) fn append_at(
     let conv = message.conversation.clone().unwrap_or_default();
     message.sent_time = now;
     let expansion = serde_json::to_string(&message.expansion).map_err(ApiError::internal)?;
-    conn.prepare_cached(
+    let id: i64 = conn.one(
         "INSERT INTO messages (uid, sender, conv_type, target, channel, sent_time, object_name, client_msg_id, body, expansion)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        message.message_uid,
-        message.sender_user_id,
-        conv.r#type,
-        conv.target_id,
-        conv.channel_id,
-        now,
-        message.object_name,
-        message.client_msg_id,
-        message.encode_to_vec(),
-        expansion,
-    ])?;
-    let id = conn.last_insert_rowid();
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+        args![
+            message.message_uid,
+            message.sender_user_id,
+            conv.r#type,
+            conv.target_id,
+            conv.channel_id,
+            now,
+            message.object_name,
+            message.client_msg_id,
+            message.encode_to_vec(),
+            expansion,
+        ],
+        |r| r.get(0),
+    )?;
     let mut ack = MessageAck {
         message_uid: message.message_uid.clone(),
         sent_time: now,
         ..MessageAck::default()
     };
     let mut deliveries = Vec::with_capacity(owners.len());
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO inbox (user_id, seq, message_id, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?;
     let mut seen = std::collections::HashSet::with_capacity(owners.len());
     for owner in owners {
         if !seen.insert(owner.as_str()) {
             continue;
         }
         let seq = next_seq(conn, owner)?;
-        insert.execute(params![owner, seq as i64, id, now])?;
+        conn.execute(
+            "INSERT INTO inbox (user_id, seq, message_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            args![owner, seq, id, now],
+        )?;
         if *owner == message.sender_user_id {
             ack.seq = seq;
         }
@@ -229,7 +235,7 @@ pub(crate) fn append_at(
 /// Who receives a client message from `sender` (including the sender's own
 /// inbox): applies the blacklist (405), group membership (22406) and
 /// directed delivery.
-pub fn route(conn: &Connection, sender: &str, send: &ValidSend) -> Result<Vec<String>, ApiError> {
+pub fn route(conn: &dyn Db, sender: &str, send: &ValidSend) -> Result<Vec<String>, ApiError> {
     match send.kind {
         ConversationType::Private => {
             if settings::is_blocked(conn, &send.target, sender)? {
@@ -269,28 +275,17 @@ pub fn route(conn: &Connection, sender: &str, send: &ValidSend) -> Result<Vec<St
 
 /// The ack of an earlier send with the same (sender, client message id).
 fn dedup_lookup(
-    conn: &Connection,
+    conn: &dyn Db,
     sender: &str,
     client_msg_id: &str,
 ) -> Result<Option<MessageAck>, ApiError> {
-    let found = conn
-        .prepare_cached(SQL_DEDUP)?
-        .query_row(params![sender, client_msg_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })
-        .optional()?;
+    let found = conn.optional(SQL_DEDUP, args![sender, client_msg_id], |r| {
+        Ok((r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?))
+    })?;
     let Some((id, uid, sent_time)) = found else {
         return Ok(None);
     };
-    let seq = conn
-        .prepare_cached(SQL_SEQ_OF)?
-        .query_row(params![id, sender], |r| r.get::<_, i64>(0))
-        .optional()?
-        .unwrap_or(0) as u64;
+    let seq = seq_of(conn, id, sender)?;
     Ok(Some(MessageAck {
         message_uid: uid,
         sent_time,
@@ -299,9 +294,16 @@ fn dedup_lookup(
     }))
 }
 
+/// `user`'s seq of message `id`, 0 when it is not (or no longer) in their inbox.
+fn seq_of(conn: &dyn Db, id: i64, user: &str) -> Result<u64, ApiError> {
+    Ok(conn
+        .optional(SQL_SEQ_OF, args![id, user], |r| r.get::<i64>(0))?
+        .unwrap_or(0) as u64)
+}
+
 /// As [`dedup_lookup`], with the stored message (sender's view) when it is still kept.
 pub(crate) fn dedup_with_message(
-    conn: &Connection,
+    conn: &dyn Db,
     sender: &str,
     client_msg_id: &str,
 ) -> Result<Option<(MessageAck, Option<Message>)>, ApiError> {
@@ -315,7 +317,7 @@ pub(crate) fn dedup_with_message(
 /// A client send: deduplicated on (sender, client message id), routed,
 /// stored and appended to every recipient's inbox.
 pub fn send(
-    conn: &Connection,
+    conn: &dyn Db,
     sender: &str,
     send: ValidSend,
     now: i64,
@@ -331,10 +333,25 @@ pub fn send(
     })
 }
 
-/// A page of `user`'s inbox after `after_seq`, read in one transaction so
+/// A page of `user`'s inbox after `after_seq`, read in one SQLite transaction so
 /// the entries, head and min agree.
 pub fn pull(
     conn: &mut Connection,
+    user: &str,
+    after_seq: u64,
+    limit: u32,
+) -> Result<PullInboxResult, ApiError> {
+    let tx = conn.transaction()?;
+    let result = pull_page(&*tx, user, after_seq, limit)?;
+    tx.commit()?;
+    Ok(result)
+}
+
+/// A page of `user`'s inbox after `after_seq`. The caller gives it one snapshot
+/// (a transaction; on PostgreSQL at least REPEATABLE READ), so the entries, head
+/// and min agree.
+pub fn pull_page(
+    conn: &dyn Db,
     user: &str,
     after_seq: u64,
     limit: u32,
@@ -343,25 +360,22 @@ pub fn pull(
         0 => DEFAULT_PULL_LIMIT,
         n => n.min(MAX_PULL_LIMIT),
     };
-    let tx = conn.transaction()?;
-    let head = head_seq(&tx, user)?;
-    let min: Option<i64> = tx
-        .prepare_cached(SQL_MIN_SEQ)?
-        .query_row([user], |r| r.get(0))?;
+    let head = head_seq(conn, user)?;
+    let min: Option<i64> = conn.one(SQL_MIN_SEQ, args![user], |r| r.get(0))?;
     let mut result = PullInboxResult {
         entries: Vec::new(),
         has_more: false,
         head_seq: head,
         min_seq: min.unwrap_or(0) as u64,
     };
-    {
-        let mut stmt = tx.prepare_cached(SQL_PULL_PAGE)?;
-        let mut rows = stmt.query(params![user, after_seq as i64, limit as i64 + 1])?;
-        let mut budget = PULL_PAGE_BUDGET;
-        while let Some(row) = rows.next()? {
+    let mut budget = PULL_PAGE_BUDGET;
+    conn.for_each(
+        SQL_PULL_PAGE,
+        args![user, after_seq, i64::from(limit) + 1],
+        &mut |row| {
             if result.entries.len() == limit as usize {
                 result.has_more = true;
-                break;
+                return Ok(ControlFlow::Break(()));
             }
             let seq: i64 = row.get(0)?;
             let body: Vec<u8> = row.get(1)?;
@@ -373,13 +387,13 @@ pub fn pull(
             let size = entry.encoded_len() + 8;
             if size > budget && !result.entries.is_empty() {
                 result.has_more = true;
-                break;
+                return Ok(ControlFlow::Break(()));
             }
             budget = budget.saturating_sub(size);
             result.entries.push(entry);
-        }
-    }
-    tx.commit()?;
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
     Ok(result)
 }
 
@@ -387,7 +401,7 @@ pub fn pull(
 /// persisted messages before (`order` 0, newest first) or after (`order` 1,
 /// oldest first) `timestamp` (0 = now).
 pub fn history(
-    conn: &Connection,
+    conn: &dyn Db,
     user: &str,
     conversation: Option<&Conversation>,
     timestamp: i64,
@@ -407,47 +421,67 @@ pub fn history(
     if count == 0 || count > 100 {
         return Err(ApiError::invalid("count must be 1..=100"));
     }
-    let (sql, reference) = match order {
+    // The key starts just past the timestamp: ids are positive, so (t, 0) excludes
+    // time t before it and (t, i64::MAX) excludes it after it.
+    let (sql, mut key) = match order {
         // 0 = the latest: no upper bound. Sent times are strictly increasing per
         // conversation (conversation_time), so under a burst they run a few ms ahead of the
         // clock; "before now" would hide the newest messages.
         0 => (
             SQL_HISTORY_BEFORE,
-            if timestamp == 0 { i64::MAX } else { timestamp },
+            (if timestamp == 0 { i64::MAX } else { timestamp }, 0),
         ),
-        1 => (SQL_HISTORY_AFTER, timestamp),
+        1 => (SQL_HISTORY_AFTER, (timestamp, i64::MAX)),
         _ => return Err(ApiError::invalid("order must be 0 (before) or 1 (after)")),
     };
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params![user, kind as i32, channel, target, reference])?;
     let mut result = imsync_protocol::HistoryResult::default();
-    while let Some(row) = rows.next()? {
-        let body: Vec<u8> = row.get(0)?;
-        let stored = Message::decode(body.as_slice()).map_err(ApiError::internal)?;
-        if !stored.is_persisted {
-            continue;
+    let mut batch = i64::from(count) + 1;
+    loop {
+        let mut read = 0;
+        let (after_time, after_id) = key;
+        conn.for_each(
+            sql,
+            args![
+                user,
+                kind as i32,
+                channel,
+                target,
+                after_time,
+                after_id,
+                batch
+            ],
+            &mut |row| {
+                read += 1;
+                key = (row.get(1)?, row.get(2)?);
+                let body: Vec<u8> = row.get(0)?;
+                let stored = Message::decode(body.as_slice()).map_err(ApiError::internal)?;
+                if !stored.is_persisted {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                if result.messages.len() == count as usize {
+                    result.has_more = true;
+                    return Ok(ControlFlow::Break(()));
+                }
+                result.messages.push(view_for(user, &stored));
+                Ok(ControlFlow::Continue(()))
+            },
+        )?;
+        if result.has_more || read < batch {
+            return Ok(result);
         }
-        if result.messages.len() == count as usize {
-            result.has_more = true;
-            break;
-        }
-        result.messages.push(view_for(user, &stored));
+        batch = (batch * 2).min(HISTORY_MAX_BATCH);
     }
-    Ok(result)
 }
 
-pub(crate) fn load(conn: &Connection, uid: &str) -> Result<Option<Stored>, ApiError> {
-    let row = conn
-        .prepare_cached(SQL_LOAD)?
-        .query_row([uid], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-            ))
-        })
-        .optional()?;
+pub(crate) fn load(conn: &dyn Db, uid: &str) -> Result<Option<Stored>, ApiError> {
+    let row = conn.optional(SQL_LOAD, args![uid], |r| {
+        Ok((
+            r.get::<i64>(0)?,
+            r.get::<Vec<u8>>(1)?,
+            r.get::<String>(2)?,
+            r.get::<Option<i64>>(3)?,
+        ))
+    })?;
     let Some((id, body, expansion, recalled_by)) = row else {
         return Ok(None);
     };
@@ -460,18 +494,12 @@ pub(crate) fn load(conn: &Connection, uid: &str) -> Result<Option<Stored>, ApiEr
     }))
 }
 
-pub(crate) fn owns(conn: &Connection, message_id: i64, user: &str) -> Result<bool, ApiError> {
-    Ok(conn
-        .prepare_cached(SQL_OWNS)?
-        .query_row(params![message_id, user], |_| Ok(()))
-        .optional()?
-        .is_some())
+pub(crate) fn owns(conn: &dyn Db, message_id: i64, user: &str) -> Result<bool, ApiError> {
+    conn.exists(SQL_OWNS, args![message_id, user])
 }
 
-fn owners_of(conn: &Connection, message_id: i64) -> Result<Vec<String>, ApiError> {
-    let mut stmt = conn.prepare_cached(SQL_OWNERS)?;
-    let rows = stmt.query_map([message_id], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+fn owners_of(conn: &dyn Db, message_id: i64) -> Result<Vec<String>, ApiError> {
+    conn.all(SQL_OWNERS, args![message_id], |r| r.get(0))
 }
 
 /// A server-written notice from `sender` in `conversation` (sender's view).
@@ -518,7 +546,7 @@ pub struct Recall {
 /// Recalls a message: every inbox holding it receives an RC:RcNtf entry.
 /// Idempotent: a second recall returns the first one's ack.
 pub fn recall(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     req: Recall,
     now: i64,
@@ -545,20 +573,15 @@ pub fn recall(
         return Err(bad("notices cannot be recalled"));
     }
     if let Some(notice_id) = stored.recalled_by {
-        let (uid, sent_time, body): (String, i64, Vec<u8>) = conn.query_row(
+        let (uid, sent_time, body): (String, i64, Vec<u8>) = conn.one(
             "SELECT uid, sent_time, body FROM messages WHERE id = ?1",
-            [notice_id],
+            args![notice_id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         let content = Message::decode(body.as_slice())
             .map_err(ApiError::internal)?
             .content;
-        let seq = conn
-            .query_row(SQL_SEQ_OF, params![notice_id, caller], |r| {
-                r.get::<_, i64>(0)
-            })
-            .optional()?
-            .unwrap_or(0) as u64;
+        let seq = seq_of(conn, notice_id, caller)?;
         return Ok(Outcome::quiet(MessageAck {
             message_uid: uid,
             sent_time,
@@ -597,7 +620,7 @@ pub fn recall(
     ack.content = stored_content;
     conn.execute(
         "UPDATE messages SET recalled_by = (SELECT id FROM messages WHERE uid = ?1) WHERE id = ?2",
-        params![ack.message_uid, stored.id],
+        args![ack.message_uid, stored.id],
     )?;
     Ok(Outcome {
         value: ack,
@@ -607,7 +630,7 @@ pub fn recall(
 
 /// Private read receipt: an RC:ReadNtf entry in the peer's inbox.
 pub fn read_receipt(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     peer: &str,
     channel: &str,
@@ -644,7 +667,7 @@ pub fn read_receipt(
 
 /// Read-status sync: an RC:SRSMsg entry in the caller's own inbox.
 pub fn sync_read_status(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     conversation: Option<&Conversation>,
     last_time: i64,
@@ -667,7 +690,7 @@ pub fn sync_read_status(
     })
 }
 
-fn require_member(conn: &Connection, group: &str, user: &str) -> Result<(), ApiError> {
+fn require_member(conn: &dyn Db, group: &str, user: &str) -> Result<(), ApiError> {
     validate::id("targetId", group)?;
     if groups::is_member(conn, group, user)? {
         Ok(())
@@ -682,7 +705,7 @@ fn require_member(conn: &Connection, group: &str, user: &str) -> Result<(), ApiE
 /// Group receipt request: an RC:RRReqMsg entry for every other holder of
 /// the caller's group message.
 pub fn receipt_request(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     group: &str,
     channel: &str,
@@ -726,7 +749,7 @@ pub fn receipt_request(
 
 /// Group receipt response: one RC:RRRspMsg entry per original sender named.
 pub fn receipt_response(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     group: &str,
     channel: &str,
@@ -777,7 +800,7 @@ pub fn receipt_response(
 /// Sets/removes expansion keys; every inbox holding the message receives an
 /// RC:MsgExMsg entry.
 pub fn expansion(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     message_uid: &str,
     set: &BTreeMap<String, String>,
@@ -831,7 +854,7 @@ pub fn expansion(
     let json_map = serde_json::to_string(&current).map_err(ApiError::internal)?;
     conn.execute(
         "UPDATE messages SET expansion = ?1 WHERE id = ?2",
-        params![json_map, stored.id],
+        args![json_map, stored.id],
     )?;
     let conv = view_for(caller, &stored.message)
         .conversation
@@ -897,7 +920,7 @@ impl Publish {
 /// `verify_blacklist`, recipients who blocked the sender are skipped (their
 /// uid is returned empty).
 pub fn publish_private(
-    conn: &Connection,
+    conn: &dyn Db,
     p: &Publish,
     to: &[String],
     verify_blacklist: bool,
@@ -932,7 +955,7 @@ pub fn publish_private(
 /// Admin group publish: one message per group, to its members (or the
 /// directed ones).
 pub fn publish_group(
-    conn: &Connection,
+    conn: &dyn Db,
     p: &Publish,
     groups_to: &[String],
     directed: &[String],
@@ -970,7 +993,7 @@ pub fn publish_group(
 /// Admin system publish: one SYSTEM message (target = the sender) in every
 /// recipient's inbox.
 pub fn publish_system(
-    conn: &Connection,
+    conn: &dyn Db,
     p: &Publish,
     to: &[String],
     now: i64,

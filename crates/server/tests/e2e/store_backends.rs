@@ -854,3 +854,185 @@ fn a_scan_stops_where_its_reader_stops_on_both_engines() {
         assert_eq!(left, 2);
     });
 }
+
+fn private_to(peer: &str) -> imsync_protocol::Conversation {
+    imsync_protocol::Conversation {
+        r#type: imsync_protocol::ConversationType::Private as i32,
+        target_id: peer.into(),
+        channel_id: String::new(),
+    }
+}
+
+fn text_send(sender: &str, peer: &str, client_id: &str) -> imsync_server::validate::ValidSend {
+    let req = imsync_protocol::SendMessageRequest {
+        client_msg_id: client_id.into(),
+        conversation: Some(private_to(peer)),
+        object_name: "RC:TxtMsg".into(),
+        content: format!(r#"{{"content":"{client_id}"}}"#),
+        is_persisted: true,
+        is_counted: true,
+        can_include_expansion: true,
+        ..Default::default()
+    };
+    imsync_server::validate::send(sender, &req).unwrap()
+}
+
+fn content_of(m: &imsync_protocol::Message) -> String {
+    serde_json::from_str::<serde_json::Value>(&m.content).unwrap()["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn sends_pull_pages_and_deduplicate_on_both_engines() {
+    use imsync_server::store::messages;
+    on_both_backends("store sends", |db| {
+        let first = messages::send(db, "alice", text_send("alice", "bob", "c1"), 1_000).unwrap();
+        assert_eq!(first.value.seq, 1, "the sender's own inbox seq");
+        assert_eq!(first.deliveries.len(), 2, "alice's and bob's inboxes");
+        for i in 2..=5 {
+            let id = format!("c{i}");
+            messages::send(db, "alice", text_send("alice", "bob", &id), 1_000 + i).unwrap();
+        }
+        // The same client id again: the first ack, nothing stored, nobody told.
+        let again = messages::send(db, "alice", text_send("alice", "bob", "c1"), 2_000).unwrap();
+        assert_eq!(again.value.message_uid, first.value.message_uid);
+        assert_eq!(again.value.seq, 1);
+        assert!(again.deliveries.is_empty());
+
+        let page = messages::pull_page(db, "bob", 0, 2).unwrap();
+        assert_eq!((page.head_seq, page.min_seq, page.has_more), (5, 1, true));
+        let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2]);
+        let m = page.entries[0].message.as_ref().unwrap();
+        assert_eq!(
+            m.direction,
+            imsync_protocol::MessageDirection::Receive as i32
+        );
+        assert_eq!(
+            m.conversation.as_ref().unwrap().target_id,
+            "alice",
+            "bob's view"
+        );
+        assert_eq!(content_of(m), "c1");
+        let rest = messages::pull_page(db, "bob", 2, 100).unwrap();
+        assert_eq!(rest.entries.len(), 3);
+        assert!(!rest.has_more);
+        assert!(messages::pull_page(db, "bob", 5, 100)
+            .unwrap()
+            .entries
+            .is_empty());
+        assert_eq!(messages::head_seq(db, "nobody").unwrap(), 0);
+
+        // A group send reaches members only; an outsider is refused and nothing moves.
+        groups::create_or_join(db, "g1", None, &ids(&["alice", "carol"]), 1).unwrap();
+        let mut to_group = text_send("carol", "g1", "g-1");
+        to_group.kind = imsync_protocol::ConversationType::Group;
+        to_group.message.conversation.as_mut().unwrap().r#type =
+            imsync_protocol::ConversationType::Group as i32;
+        let sent = messages::send(db, "carol", to_group.clone(), 3_000).unwrap();
+        let mut owners: Vec<_> = sent
+            .deliveries
+            .iter()
+            .map(|d| match d {
+                imsync_server::fanout::Delivery::Entry { user, .. } => user.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        owners.sort();
+        assert_eq!(owners, ["alice", "carol"]);
+        let err = messages::send(db, "bob", to_group, 3_001).err().unwrap();
+        assert_eq!(err.code, imsync_protocol::codes::NOT_IN_GROUP);
+        assert_eq!(messages::head_seq(db, "bob").unwrap(), 5);
+    });
+}
+
+#[test]
+fn history_pages_past_unpersisted_notices_on_both_engines() {
+    use imsync_server::store::messages;
+    on_both_backends("store history", |db| {
+        let mut sent = Vec::new();
+        for i in 1..=5 {
+            let id = format!("m{i}");
+            let ack = messages::send(db, "alice", text_send("alice", "bob", &id), 10_000 + i)
+                .unwrap()
+                .value;
+            sent.push(ack);
+        }
+        // Read receipts after them: notices that are not persisted, newer than every
+        // message, so the first batches of a "latest" history hold nothing to return.
+        for i in 0..40 {
+            messages::read_receipt(db, "bob", "alice", "", &sent[4].message_uid, 0, 20_000 + i)
+                .unwrap();
+        }
+        let conv = private_to("bob");
+        let latest = messages::history(db, "alice", Some(&conv), 0, 3, 0).unwrap();
+        let got: Vec<String> = latest.messages.iter().map(content_of).collect();
+        assert_eq!(got, ["m5", "m4", "m3"], "newest first, notices skipped");
+        assert!(latest.has_more);
+        let all = messages::history(db, "alice", Some(&conv), 0, 5, 0).unwrap();
+        assert_eq!(all.messages.len(), 5);
+        assert!(!all.has_more, "no sixth persisted message");
+        // Before a message's own time excludes it; after it, oldest first.
+        let before = messages::history(db, "alice", Some(&conv), sent[2].sent_time, 10, 0).unwrap();
+        let got: Vec<String> = before.messages.iter().map(content_of).collect();
+        assert_eq!(got, ["m2", "m1"]);
+        let after = messages::history(db, "alice", Some(&conv), sent[0].sent_time, 2, 1).unwrap();
+        let got: Vec<String> = after.messages.iter().map(content_of).collect();
+        assert_eq!(got, ["m2", "m3"]);
+        assert!(after.has_more);
+        // Bob sees the same conversation from his side.
+        let bobs = messages::history(db, "bob", Some(&private_to("alice")), 0, 100, 0).unwrap();
+        assert_eq!(bobs.messages.len(), 5);
+        assert!(bobs
+            .messages
+            .iter()
+            .all(|m| m.direction == imsync_protocol::MessageDirection::Receive as i32));
+    });
+}
+
+#[test]
+fn recall_and_expansion_on_both_engines() {
+    use imsync_server::store::messages;
+    on_both_backends("store recall", |db| {
+        let ack = messages::send(db, "alice", text_send("alice", "bob", "r1"), 50_000)
+            .unwrap()
+            .value;
+        let mut set = std::collections::BTreeMap::new();
+        set.insert("k".to_string(), "v".to_string());
+        let ex = messages::expansion(db, "bob", &ack.message_uid, &set, &[], 50_001).unwrap();
+        assert_eq!(ex.deliveries.len(), 2, "both holders hear of the change");
+        let stored: String = db
+            .one(
+                "SELECT expansion FROM messages WHERE uid = ?1",
+                args![ack.message_uid],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, r#"{"k":"v"}"#);
+        let outsider = messages::expansion(db, "carol", &ack.message_uid, &set, &[], 50_002);
+        assert!(outsider.is_err());
+
+        let recall = || messages::Recall {
+            message_uid: ack.message_uid.clone(),
+            conversation: Some(private_to("bob")),
+            sent_time: ack.sent_time,
+            is_delete: false,
+            disable_notification: false,
+            push_config: None,
+            extra: String::new(),
+            user_json: String::new(),
+        };
+        let first = messages::recall(db, "alice", recall(), 50_010).unwrap();
+        assert_eq!(first.deliveries.len(), 2);
+        let second = messages::recall(db, "alice", recall(), 50_020).unwrap();
+        assert_eq!(
+            second.value.message_uid, first.value.message_uid,
+            "idempotent"
+        );
+        assert_eq!(second.value.seq, first.value.seq);
+        assert_eq!(second.value.content, first.value.content);
+        assert!(second.deliveries.is_empty());
+    });
+}
