@@ -19,12 +19,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use imsync_protocol::{
     codes, object_names, Conversation, MessageAck, SendModeration, MAX_CONTENT_BYTES,
 };
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 use self::filter::{fold, Action, Filter, Verdict, Word};
+use crate::args;
 use crate::clock::new_message_uid;
 use crate::error::ApiError;
+use crate::store::sql::Db;
 use crate::store::{messages, Outcome};
 use crate::validate::ValidSend;
 
@@ -59,23 +60,21 @@ pub fn validate_word(field: &str, word: &str) -> Result<(), ApiError> {
 }
 
 /// The word list, oldest first.
-pub fn list(conn: &Connection) -> Result<Vec<Word>, ApiError> {
-    let mut stmt = conn.prepare_cached(SQL_WORDS)?;
-    let rows = stmt.query_map([], |r| {
+pub fn list(conn: &dyn Db) -> Result<Vec<Word>, ApiError> {
+    conn.all(SQL_WORDS, &[], |r| {
         let word: String = r.get(0)?;
         let replace: Option<String> = r.get(1)?;
         Ok(Word {
             word,
             action: replace.map_or(Action::Block, Action::Replace),
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 /// Adds `word`, or changes the action of a word already listed (in any letter case;
 /// that does not count against the limit).
 pub fn add(
-    conn: &Connection,
+    conn: &dyn Db,
     word: &str,
     action: &Action,
     max_words: usize,
@@ -86,14 +85,12 @@ pub fn add(
         validate_word("replaceWord", r)?;
     }
     let folded = fold(word);
-    let exists = conn
-        .prepare_cached("SELECT 1 FROM sensitive_words WHERE folded = ?1")?
-        .query_row([&folded], |_| Ok(()))
-        .optional()?
-        .is_some();
+    let exists = conn.exists(
+        "SELECT 1 FROM sensitive_words WHERE folded = ?1",
+        args![folded],
+    )?;
     if !exists {
-        let count: i64 =
-            conn.query_row("SELECT COUNT(*) FROM sensitive_words", [], |r| r.get(0))?;
+        let count: i64 = conn.one("SELECT COUNT(*) FROM sensitive_words", &[], |r| r.get(0))?;
         if count as usize >= max_words {
             return Err(ApiError::invalid(format!(
                 "at most {max_words} sensitive words; remove one first"
@@ -104,20 +101,22 @@ pub fn add(
         Action::Block => None,
         Action::Replace(r) => Some(r.as_str()),
     };
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO sensitive_words (folded, word, replace_word, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(folded) DO UPDATE SET word = excluded.word, replace_word = excluded.replace_word",
-    )?
-    .execute(params![folded, word, replace, now])?;
+        args![folded, word, replace, now],
+    )?;
     Ok(())
 }
 
 /// Removes words (matched in any letter case); returns how many were listed.
-pub fn remove(conn: &Connection, words: &[String]) -> Result<usize, ApiError> {
-    let mut stmt = conn.prepare_cached("DELETE FROM sensitive_words WHERE folded = ?1")?;
+pub fn remove(conn: &dyn Db, words: &[String]) -> Result<usize, ApiError> {
     let mut removed = 0;
     for w in words {
-        removed += stmt.execute([fold(w)])?;
+        removed += conn.execute(
+            "DELETE FROM sensitive_words WHERE folded = ?1",
+            args![fold(w)],
+        )?;
     }
     Ok(removed)
 }
@@ -125,7 +124,7 @@ pub fn remove(conn: &Connection, words: &[String]) -> Result<usize, ApiError> {
 /// The compiled filter of the words now in the database. The list is read in the
 /// caller's transaction (so a send sees exactly the committed list) and compiled again
 /// only when it changed.
-fn current(conn: &Connection) -> Result<Arc<Filter>, ApiError> {
+fn current(conn: &dyn Db) -> Result<Arc<Filter>, ApiError> {
     static CACHE: OnceLock<Mutex<Option<Arc<Filter>>>> = OnceLock::new();
     let words = list(conn)?;
     let cache = CACHE.get_or_init(Default::default);
@@ -140,7 +139,7 @@ fn current(conn: &Connection) -> Result<Arc<Filter>, ApiError> {
 
 /// What the filter makes of a message: only `RC:TxtMsg` with a text `content` is
 /// looked at; the masked content is the whole content JSON with its text replaced.
-fn check(conn: &Connection, send: &ValidSend) -> Result<Option<(Verdict, String)>, ApiError> {
+fn check(conn: &dyn Db, send: &ValidSend) -> Result<Option<(Verdict, String)>, ApiError> {
     let m = &send.message;
     if m.object_name != object_names::TEXT || m.is_status_message {
         return Ok(None);
@@ -174,19 +173,17 @@ fn check(conn: &Connection, send: &ValidSend) -> Result<Option<(Verdict, String)
 
 /// A client send through the filter: the ack plus what the filter did.
 pub fn send(
-    conn: &Connection,
+    conn: &dyn Db,
     sender: &str,
     mut send: ValidSend,
     now: i64,
 ) -> Result<Outcome<(MessageAck, Option<SendModeration>)>, ApiError> {
     let client_msg_id = send.message.client_msg_id.clone();
     // A resend of a blocked message answers as the first send did and tells no one again.
-    if let Some((message_uid, sent_time)) = conn
-        .prepare_cached(SQL_BLOCKED_DEDUP)?
-        .query_row(params![sender, client_msg_id], |r| {
+    if let Some((message_uid, sent_time)) =
+        conn.optional(SQL_BLOCKED_DEDUP, args![sender, client_msg_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?
+        })?
     {
         let ack = MessageAck {
             message_uid,
@@ -240,7 +237,7 @@ fn replaced(content: String) -> SendModeration {
 /// usual), then remembered for deduplication without its content, and reported to the
 /// sender's inbox only.
 fn block(
-    conn: &Connection,
+    conn: &dyn Db,
     sender: &str,
     send: &ValidSend,
     now: i64,
@@ -248,10 +245,10 @@ fn block(
     messages::route(conn, sender, send)?;
     let uid = new_message_uid();
     let m = &send.message;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO blocked_sends (sender, client_msg_id, uid, sent_time) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![sender, m.client_msg_id, uid, now])?;
+        args![sender, m.client_msg_id, uid, now],
+    )?;
     let conv: Conversation = m.conversation.clone().unwrap_or_default();
     // IBlockedMessageInfo (seed 002 "敏感信息拦截回调"): extra is the blocked message's
     // extra (5.3.3); sourceContent only means something for ultra groups.
@@ -295,6 +292,7 @@ fn block(
 #[cfg(test)]
 mod tests {
     use imsync_protocol::{ConversationType, InboxEntry, SendMessageRequest};
+    use rusqlite::Connection;
 
     use super::*;
     use crate::fanout::Delivery;

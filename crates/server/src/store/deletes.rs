@@ -11,11 +11,12 @@ use imsync_protocol::{
     delete_messages_request::What, object_names, Conversation, MessageAck, MessageRef,
     MAX_DELETE_MESSAGES,
 };
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
 use super::messages::{self, Stored};
+use super::sql::Db;
 use super::Outcome;
+use crate::args;
 use crate::error::ApiError;
 use crate::validate;
 
@@ -34,7 +35,7 @@ pub(crate) const SQL_CLEAR: &str = "DELETE FROM inbox WHERE user_id = ?1 AND seq
 
 /// Answers a DeleteMessagesRequest of `caller`.
 pub fn delete(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     conversation: Option<&Conversation>,
     what: Option<What>,
@@ -58,7 +59,7 @@ struct Gone {
 }
 
 fn by_uid(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     conv: Conversation,
     refs: &[MessageRef],
@@ -115,13 +116,12 @@ fn by_uid(
         // Everything named was deleted before: nothing to do, nothing to tell.
         return Ok(Outcome::quiet(MessageAck::default()));
     }
-    let mut delete_row = conn.prepare_cached(SQL_DELETE_ROW)?;
-    let mut tombstone = conn.prepare_cached(
-        "INSERT OR IGNORE INTO deleted_messages (user_id, message_id, sent_time) VALUES (?1, ?2, ?3)",
-    )?;
     for g in &gone {
-        delete_row.execute(params![caller, g.id])?;
-        tombstone.execute(params![caller, g.id, g.sent_time])?;
+        conn.execute(SQL_DELETE_ROW, args![caller, g.id])?;
+        conn.execute(
+            "INSERT OR IGNORE INTO deleted_messages (user_id, message_id, sent_time) VALUES (?1, ?2, ?3)",
+            args![caller, g.id, g.sent_time],
+        )?;
     }
     let uids: Vec<&str> = gone.iter().map(|g| g.uid.as_str()).collect();
     notify(
@@ -145,14 +145,14 @@ fn push_gone(gone: &mut Vec<Gone>, s: &Stored) {
 }
 
 /// The recall notice of a recalled message, or the message a recall notice recalled.
-fn related(conn: &Connection, s: &Stored) -> Result<Vec<Stored>, ApiError> {
+fn related(conn: &dyn Db, s: &Stored) -> Result<Vec<Stored>, ApiError> {
     let mut out = Vec::new();
     if let Some(notice_id) = s.recalled_by {
-        let uid: Option<String> = conn
-            .query_row("SELECT uid FROM messages WHERE id = ?1", [notice_id], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let uid: Option<String> = conn.optional(
+            "SELECT uid FROM messages WHERE id = ?1",
+            args![notice_id],
+            |r| r.get(0),
+        )?;
         if let Some(n) = uid.map(|u| messages::load(conn, &u)).transpose()?.flatten() {
             out.push(n);
         }
@@ -166,16 +166,12 @@ fn related(conn: &Connection, s: &Stored) -> Result<Vec<Stored>, ApiError> {
     Ok(out)
 }
 
-fn tombstoned(conn: &Connection, user: &str, message_id: i64) -> Result<bool, ApiError> {
-    Ok(conn
-        .prepare_cached(SQL_TOMBSTONED)?
-        .query_row(params![user, message_id], |_| Ok(()))
-        .optional()?
-        .is_some())
+fn tombstoned(conn: &dyn Db, user: &str, message_id: i64) -> Result<bool, ApiError> {
+    conn.exists(SQL_TOMBSTONED, args![user, message_id])
 }
 
 fn clear(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     conv: Conversation,
     before: i64,
@@ -189,13 +185,10 @@ fn clear(
     // every device, whatever time the client named.
     let time = messages::conversation_time(caller, &conv, now);
     let cut = before.min(time);
-    conn.prepare_cached(SQL_CLEAR)?.execute(params![
-        caller,
-        conv.r#type,
-        conv.channel_id,
-        conv.target_id,
-        cut
-    ])?;
+    conn.execute(
+        SQL_CLEAR,
+        args![caller, conv.r#type, conv.channel_id, conv.target_id, cut],
+    )?;
     notify(
         conn,
         caller,
@@ -208,7 +201,7 @@ fn clear(
 
 /// Appends the RC:MsgDelNtf notice to the caller's own inbox.
 fn notify(
-    conn: &Connection,
+    conn: &dyn Db,
     caller: &str,
     conv: Conversation,
     content: serde_json::Value,
@@ -236,6 +229,7 @@ mod tests {
     use imsync_protocol::{
         codes, ConversationType, InboxEntry, Message, MessageRefs, SendMessageRequest,
     };
+    use rusqlite::Connection;
     use serde_json::Value;
 
     use super::*;

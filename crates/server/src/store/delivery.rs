@@ -14,11 +14,12 @@ use std::collections::BTreeMap;
 
 use imsync_protocol::prost::Message as _;
 use imsync_protocol::{object_names, Conversation, ConversationType, Message};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 use super::messages::{self, append, notice};
+use super::sql::Db;
 use super::Outcome;
+use crate::args;
 use crate::error::ApiError;
 
 pub(crate) const SQL_ACKED: &str = "SELECT acked_seq FROM delivery_acks WHERE user_id = ?1";
@@ -46,30 +47,24 @@ fn receipted(m: &Message, recipient: &str) -> bool {
 
 /// `user` has stored its inbox up to `seq`: receipts for the messages newly covered,
 /// one notice per (sender, conversation).
-pub fn ack(conn: &Connection, user: &str, seq: u64, now: i64) -> Result<Outcome<()>, ApiError> {
+pub fn ack(conn: &dyn Db, user: &str, seq: u64, now: i64) -> Result<Outcome<()>, ApiError> {
     let seq = seq.min(messages::head_seq(conn, user)?);
     let before = conn
-        .prepare_cached(SQL_ACKED)?
-        .query_row([user], |r| r.get::<_, i64>(0))
-        .optional()?
+        .optional(SQL_ACKED, args![user], |r| r.get::<i64>(0))?
         .unwrap_or(0) as u64;
     if seq <= before {
         return Ok(Outcome::quiet(()));
     }
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO delivery_acks (user_id, acked_seq) VALUES (?1, ?2)
          ON CONFLICT(user_id) DO UPDATE SET acked_seq = excluded.acked_seq",
-    )?
-    .execute(params![user, seq as i64])?;
+        args![user, seq],
+    )?;
     // Receipts per (sender, conversation type, target in the sender's view, channel).
     let mut receipts: BTreeMap<(String, i32, String, String), Vec<Value>> = BTreeMap::new();
-    let covered: Vec<(i64, Vec<u8>)> = {
-        let mut stmt = conn.prepare_cached(SQL_ACK_RANGE)?;
-        let rows = stmt.query_map(params![user, before as i64, seq as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        rows.collect::<Result<_, _>>()?
-    };
+    let covered: Vec<(i64, Vec<u8>)> = conn.all(SQL_ACK_RANGE, args![user, before, seq], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
     for (id, body) in covered {
         let m = Message::decode(body.as_slice()).map_err(ApiError::internal)?;
         if !receipted(&m, user) {
@@ -82,14 +77,12 @@ pub fn ack(conn: &Connection, user: &str, seq: u64, now: i64) -> Result<Outcome<
                 json!({ "messageUId": m.message_uid, "deliveryTime": now }),
             )
         } else {
-            let delivered: i64 = conn
-                .prepare_cached(
-                    "UPDATE messages SET delivered = delivered + 1 WHERE id = ?1 RETURNING delivered",
-                )?
-                .query_row([id], |r| r.get(0))?;
-            let total: i64 = conn
-                .prepare_cached(SQL_RECIPIENTS)?
-                .query_row(params![id, m.sender_user_id], |r| r.get(0))?;
+            let delivered: i64 = conn.one(
+                "UPDATE messages SET delivered = delivered + 1 WHERE id = ?1 RETURNING delivered",
+                args![id],
+                |r| r.get(0),
+            )?;
+            let total: i64 = conn.one(SQL_RECIPIENTS, args![id, m.sender_user_id], |r| r.get(0))?;
             (
                 conv.target_id.clone(),
                 json!({ "messageUId": m.message_uid, "deliveryTime": now,

@@ -338,7 +338,7 @@ fn profile_list(profiles: Vec<imsync_protocol::UserProfile>) -> Body {
 
 /// Bumps the settings version and tells the user's other sessions.
 fn settings_changed(
-    c: &rusqlite::Connection,
+    c: &dyn crate::store::sql::Db,
     user: String,
     except_session: String,
     kind: &'static str,

@@ -1036,3 +1036,185 @@ fn recall_and_expansion_on_both_engines() {
         assert!(second.deliveries.is_empty());
     });
 }
+
+fn group_send(sender: &str, group: &str, client_id: &str) -> imsync_server::validate::ValidSend {
+    let mut send = text_send(sender, group, client_id);
+    send.kind = imsync_protocol::ConversationType::Group;
+    send.message.conversation.as_mut().unwrap().r#type =
+        imsync_protocol::ConversationType::Group as i32;
+    send
+}
+
+/// The content of the notices of type `object_name` in `user`'s inbox, oldest first.
+fn notices(db: &dyn Db, user: &str, object_name: &str) -> Vec<serde_json::Value> {
+    imsync_server::store::messages::pull_page(db, user, 0, 500)
+        .unwrap()
+        .entries
+        .into_iter()
+        .filter_map(|e| e.message)
+        .filter(|m| m.object_name == object_name)
+        .map(|m| serde_json::from_str(&m.content).unwrap())
+        .collect()
+}
+
+#[test]
+fn delivery_receipts_count_each_recipient_once_on_both_engines() {
+    use imsync_server::store::{delivery, messages};
+    on_both_backends("store delivery", |db| {
+        let dlv = imsync_protocol::object_names::DELIVERY_NOTICE;
+        messages::send(db, "alice", text_send("alice", "bob", "p1"), 1).unwrap();
+        messages::send(db, "alice", text_send("alice", "bob", "p2"), 2).unwrap();
+        groups::create_or_join(db, "g1", None, &ids(&["alice", "bob", "carol"]), 1).unwrap();
+        messages::send(db, "alice", group_send("alice", "g1", "g1"), 3).unwrap();
+
+        let bob_head = messages::head_seq(db, "bob").unwrap();
+        assert_eq!(bob_head, 3);
+        let acked = delivery::ack(db, "bob", bob_head, 10).unwrap();
+        assert_eq!(
+            acked.deliveries.len(),
+            2,
+            "one private and one group notice"
+        );
+        let got = notices(db, "alice", dlv);
+        assert_eq!(got.len(), 2);
+        let private = got
+            .iter()
+            .find(|c| c["list"].as_array().unwrap().len() == 2);
+        assert!(
+            private.is_some(),
+            "both private messages in one notice: {got:?}"
+        );
+        let group = got
+            .iter()
+            .find(|c| c["list"][0].get("deliveryCount").is_some());
+        let group = &group.expect("a group notice")["list"][0];
+        assert_eq!(
+            (
+                group["deliveryCount"].as_i64(),
+                group["totalCount"].as_i64()
+            ),
+            (Some(1), Some(2))
+        );
+
+        // Acking the same place again tells nobody; a second member moves the count.
+        assert!(delivery::ack(db, "bob", bob_head, 11)
+            .unwrap()
+            .deliveries
+            .is_empty());
+        delivery::ack(db, "carol", messages::head_seq(db, "carol").unwrap(), 12).unwrap();
+        let got = notices(db, "alice", dlv);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2]["list"][0]["deliveryCount"].as_i64(), Some(2));
+        // An ack past the head is cut to it.
+        assert!(delivery::ack(db, "carol", 1_000, 13)
+            .unwrap()
+            .deliveries
+            .is_empty());
+    });
+}
+
+#[test]
+fn deletes_are_for_the_caller_only_and_all_or_nothing_on_both_engines() {
+    use imsync_protocol::delete_messages_request::What;
+    use imsync_protocol::{MessageRef, MessageRefs};
+    use imsync_server::store::{deletes, messages};
+    on_both_backends("store deletes", |db| {
+        let acks: Vec<_> = (1..=3)
+            .map(|i| {
+                let id = format!("d{i}");
+                messages::send(db, "alice", text_send("alice", "bob", &id), 100 + i)
+                    .unwrap()
+                    .value
+            })
+            .collect();
+        let texts = |user: &str, peer: &str| -> Vec<String> {
+            let page = messages::history(db, user, Some(&private_to(peer)), 0, 100, 1).unwrap();
+            page.messages.iter().map(content_of).collect()
+        };
+        let refs = |list: &[(&str, i64)]| {
+            Some(What::Messages(MessageRefs {
+                messages: list
+                    .iter()
+                    .map(|(uid, t)| MessageRef {
+                        message_uid: uid.to_string(),
+                        sent_time: *t,
+                    })
+                    .collect(),
+            }))
+        };
+        let conv = private_to("bob");
+        // One good and one unknown uid: refused, and the good one stays.
+        let mixed = refs(&[(&acks[1].message_uid, acks[1].sent_time), ("nope", 1)]);
+        assert!(deletes::delete(db, "alice", Some(&conv), mixed, 200).is_err());
+        assert_eq!(texts("alice", "bob"), ["d1", "d2", "d3"]);
+
+        let one = refs(&[(&acks[1].message_uid, acks[1].sent_time)]);
+        let out = deletes::delete(db, "alice", Some(&conv), one.clone(), 201).unwrap();
+        assert_eq!(out.deliveries.len(), 1, "a notice to alice's own devices");
+        assert_eq!(texts("alice", "bob"), ["d1", "d3"]);
+        assert_eq!(
+            texts("bob", "alice"),
+            ["d1", "d2", "d3"],
+            "bob keeps his copy"
+        );
+        // Deleting again is a no-op.
+        let again = deletes::delete(db, "alice", Some(&conv), one, 202).unwrap();
+        assert!(again.deliveries.is_empty());
+
+        let clear = Some(What::ClearBefore(acks[2].sent_time));
+        deletes::delete(db, "alice", Some(&conv), clear, 203).unwrap();
+        assert_eq!(texts("alice", "bob"), ["d3"]);
+        let deleted = notices(db, "alice", imsync_protocol::object_names::DELETE_NOTICE);
+        assert_eq!(deleted.len(), 2);
+        assert_eq!(deleted[1]["clearBefore"].as_i64(), Some(acks[2].sent_time));
+    });
+}
+
+#[test]
+fn the_word_filter_blocks_and_replaces_on_both_engines() {
+    use imsync_server::moderation::{self, filter::Action};
+    use imsync_server::store::messages;
+    on_both_backends("store moderation", |db| {
+        moderation::add(db, "Bad", &Action::Block, 2, 1).unwrap();
+        moderation::add(db, "meh", &Action::Replace("*".into()), 2, 2).unwrap();
+        let over = moderation::add(db, "third", &Action::Block, 2, 3);
+        assert!(over.is_err(), "the limit counts listed words");
+        // The same word in another case changes its action without counting again.
+        moderation::add(db, "BAD", &Action::Block, 2, 4).unwrap();
+        assert_eq!(moderation::list(db).unwrap().len(), 2);
+
+        let mut bad = text_send("alice", "bob", "x1");
+        bad.message.content = r#"{"content":"so bad"}"#.into();
+        let blocked = moderation::send(db, "alice", bad.clone(), 10).unwrap();
+        let (ack, verdict) = blocked.value;
+        assert_eq!(
+            verdict.unwrap().code,
+            imsync_protocol::codes::SENSITIVE_SHIELD
+        );
+        assert_eq!(
+            messages::head_seq(db, "bob").unwrap(),
+            0,
+            "bob receives nothing"
+        );
+        let resent = moderation::send(db, "alice", bad, 11).unwrap();
+        assert_eq!(resent.value.0.message_uid, ack.message_uid);
+        assert!(resent.deliveries.is_empty());
+
+        let mut meh = text_send("alice", "bob", "x2");
+        meh.message.content = r#"{"content":"meh ok"}"#.into();
+        let replaced = moderation::send(db, "alice", meh, 12).unwrap();
+        assert_eq!(
+            replaced.value.1.unwrap().code,
+            imsync_protocol::codes::SENSITIVE_REPLACE
+        );
+        let page = messages::pull_page(db, "bob", 0, 10).unwrap();
+        assert_eq!(page.entries.len(), 1);
+        assert_eq!(
+            content_of(page.entries[0].message.as_ref().unwrap()),
+            "* ok"
+        );
+
+        assert_eq!(moderation::remove(db, &ids(&["bad", "none"])).unwrap(), 1);
+        assert_eq!(moderation::list(db).unwrap().len(), 1);
+    });
+}
