@@ -23,9 +23,16 @@ pub struct Config {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Directory holding the SQLite database (created if missing).
+    /// Directory holding the SQLite database (created if missing), and media files
+    /// unless --object-store is set.
     #[arg(long)]
     pub data_dir: PathBuf,
+
+    /// Keep all state in this PostgreSQL database instead of SQLite under --data-dir:
+    /// postgres://USER:PASS@HOST:PORT/DB. The server creates or migrates its schema at
+    /// start; several nodes may share one database.
+    #[arg(long, value_name = "URL", value_parser = parse_database_url)]
+    pub database_url: Option<String>,
 
     /// App key admin requests must present (App-Key header). Defaults to a
     /// development key, printed with a warning.
@@ -159,6 +166,33 @@ pub struct ObjectStoreUrl {
     pub bucket: String,
     /// Key prefix: empty, or ending in `/`.
     pub prefix: String,
+}
+
+/// `postgres://` or `postgresql://` URLs only: anything else is refused at start, before
+/// a connection is tried.
+pub fn parse_database_url(text: &str) -> Result<String, String> {
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{:?} is not a database URL: use postgres://USER:PASS@HOST:PORT/DB",
+            redact_password(text)
+        ))
+    }
+}
+
+/// `text` with the password of a `scheme://user:password@host` URL replaced, for messages.
+pub fn redact_password(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => text.to_owned(),
+        },
+        None => text.to_owned(),
+    }
 }
 
 /// `s3://bucket[/prefix]`: a bucket name as S3 allows (3-63 of a-z, 0-9,

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::chatrooms::{Chatrooms, Lifetimes};
 use crate::clock::now_ms;
+use crate::config::redact_password;
 use crate::config::Config;
 use crate::conn_limits::ConnLimits;
 use crate::error::ApiError;
@@ -27,7 +28,7 @@ use crate::presence::{Change, Presence};
 use crate::refusal_log::RefusalLog;
 use crate::registry::Registry;
 use crate::state::AppState;
-use crate::store::{retention, Outcome, Store};
+use crate::store::{retention, Backend, Outcome, Store};
 use crate::{admin, fanout, fd_limit, listener, ws};
 
 /// Time connections get to finish after the shutdown signal.
@@ -45,7 +46,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         );
     }
     let (fanout_tx, fanout_rx) = mpsc::unbounded_channel();
-    let store = Store::open(&config.data_dir, fanout_tx)?;
+    let store = match &config.database_url {
+        Some(url) => Store::open_backend(Backend::Postgres(url.clone()), fanout_tx)
+            .map_err(|e| format!("{e} ({})", redact_password(url)))?,
+        None => Store::open(&config.data_dir, fanout_tx)?,
+    };
     let media = match config.s3_options()? {
         Some(opts) => Media::s3(&opts).await?,
         None => Media::local(&config.data_dir)?,

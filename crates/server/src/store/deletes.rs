@@ -266,7 +266,7 @@ mod tests {
         messages::send(conn, from, valid, now).unwrap().value
     }
 
-    fn inbox(conn: &mut Connection, user: &str) -> Vec<InboxEntry> {
+    fn inbox(conn: &Connection, user: &str) -> Vec<InboxEntry> {
         messages::pull(conn, user, 0, 500).unwrap().entries
     }
 
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn deleting_by_uid_removes_the_callers_copy_only_and_leaves_a_notice() {
-        let (_d, mut conn) = db();
+        let (_d, conn) = db();
         let a1 = send(&conn, "alice", private("bob"), "one", T);
         let a2 = send(&conn, "alice", private("bob"), "two", T + 1);
         let b3 = send(&conn, "bob", private("alice"), "three", T + 2);
@@ -343,7 +343,7 @@ mod tests {
             1,
             "only alice's own inbox gets the notice"
         );
-        let alice = inbox(&mut conn, "alice");
+        let alice = inbox(&conn, "alice");
         assert_eq!(texts(&alice), vec!["one"]);
         let notice = last_notice(&alice);
         assert_eq!(
@@ -358,7 +358,7 @@ mod tests {
         );
         assert_eq!(history_texts(&conn, "alice", "bob"), vec!["one"]);
         // bob keeps everything.
-        assert_eq!(texts(&inbox(&mut conn, "bob")), vec!["one", "two", "three"]);
+        assert_eq!(texts(&inbox(&conn, "bob")), vec!["one", "two", "three"]);
         assert_eq!(
             history_texts(&conn, "bob", "alice"),
             vec!["one", "two", "three"]
@@ -379,11 +379,11 @@ mod tests {
 
     #[test]
     fn a_bad_or_foreign_item_refuses_the_whole_request() {
-        let (_d, mut conn) = db();
+        let (_d, conn) = db();
         let a1 = send(&conn, "alice", private("bob"), "one", T);
         let c1 = send(&conn, "alice", private("carol"), "to carol", T + 1);
         let d1 = send(&conn, "dave", private("erin"), "not alice's", T + 2);
-        let before = inbox(&mut conn, "alice").len();
+        let before = inbox(&conn, "alice").len();
         let good = (a1.message_uid.as_str(), a1.sent_time);
         for (what, expect) in [
             (
@@ -432,12 +432,12 @@ mod tests {
         assert_eq!(e.code, codes::CONVERSATION_TYPE_NOT_SUPPORT);
         // The error paths ran before any write (the write job's savepoint would also roll
         // them back): alice's inbox is untouched.
-        assert_eq!(inbox(&mut conn, "alice").len(), before);
+        assert_eq!(inbox(&conn, "alice").len(), before);
     }
 
     #[test]
     fn clear_removes_the_callers_messages_before_the_time_and_caps_the_cut() {
-        let (_d, mut conn) = db();
+        let (_d, conn) = db();
         let m1 = send(&conn, "alice", private("bob"), "one", T);
         let m2 = send(&conn, "bob", private("alice"), "two", T + 1);
         send(
@@ -460,7 +460,7 @@ mod tests {
             vec!["two"],
             "strictly before"
         );
-        let alice = inbox(&mut conn, "alice");
+        let alice = inbox(&conn, "alice");
         assert_eq!(texts(&alice), vec!["two", "other conversation"]);
         let content: Value = serde_json::from_str(&last_notice(&alice).content).unwrap();
         assert_eq!(content["clearBefore"], json!(m2.sent_time));
@@ -476,7 +476,7 @@ mod tests {
         )
         .unwrap();
         let content: Value =
-            serde_json::from_str(&last_notice(&inbox(&mut conn, "alice")).content).unwrap();
+            serde_json::from_str(&last_notice(&inbox(&conn, "alice")).content).unwrap();
         assert_eq!(content["clearBefore"], json!(out.value.sent_time));
         let later = send(&conn, "bob", private("alice"), "later", T + 7);
         assert!(later.sent_time < far);
@@ -498,7 +498,7 @@ mod tests {
 
     #[test]
     fn deleting_a_recalled_message_takes_its_recall_notice_too() {
-        let (_d, mut conn) = db();
+        let (_d, conn) = db();
         let m = send(&conn, "bob", private("alice"), "oops", T);
         let recall = messages::recall(
             &conn,
@@ -525,7 +525,7 @@ mod tests {
             T + 2,
         )
         .unwrap();
-        let alice = inbox(&mut conn, "alice");
+        let alice = inbox(&conn, "alice");
         assert!(
             alice.iter().all(|e| {
                 let msg = e.message.as_ref().unwrap();
@@ -539,6 +539,6 @@ mod tests {
             json!([m.message_uid, recall.message_uid])
         );
         // bob still has both.
-        assert_eq!(inbox(&mut conn, "bob").len(), 2);
+        assert_eq!(inbox(&conn, "bob").len(), 2);
     }
 }

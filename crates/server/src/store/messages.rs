@@ -16,7 +16,6 @@ use imsync_protocol::{
     MessageDirection, PullInboxResult, PushConfig, DEFAULT_PULL_LIMIT, EXPANSION_MAX_KEYS_TOTAL,
     MAX_FRAME_BYTES, MAX_PULL_LIMIT,
 };
-use rusqlite::Connection;
 use serde_json::json;
 
 use super::sql::Db;
@@ -208,11 +207,10 @@ pub(crate) fn append_at(
         ..MessageAck::default()
     };
     let mut deliveries = Vec::with_capacity(owners.len());
-    let mut seen = std::collections::HashSet::with_capacity(owners.len());
+    // Inbox heads are locked in one order (sorted) by every write, so two nodes writing
+    // to the same users on PostgreSQL wait for each other instead of deadlocking.
+    let owners: std::collections::BTreeSet<&String> = owners.iter().collect();
     for owner in owners {
-        if !seen.insert(owner.as_str()) {
-            continue;
-        }
         let seq = next_seq(conn, owner)?;
         conn.execute(
             "INSERT INTO inbox (user_id, seq, message_id, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -333,24 +331,9 @@ pub fn send(
     })
 }
 
-/// A page of `user`'s inbox after `after_seq`, read in one SQLite transaction so
-/// the entries, head and min agree.
-pub fn pull(
-    conn: &mut Connection,
-    user: &str,
-    after_seq: u64,
-    limit: u32,
-) -> Result<PullInboxResult, ApiError> {
-    let tx = conn.transaction()?;
-    let result = pull_page(&*tx, user, after_seq, limit)?;
-    tx.commit()?;
-    Ok(result)
-}
-
 /// A page of `user`'s inbox after `after_seq`. The caller gives it one snapshot
-/// (a transaction; on PostgreSQL at least REPEATABLE READ), so the entries, head
-/// and min agree.
-pub fn pull_page(
+/// ([`Store::read`](super::Store::read) does), so the entries, head and min agree.
+pub fn pull(
     conn: &dyn Db,
     user: &str,
     after_seq: u64,

@@ -1,6 +1,7 @@
-//! SQLite storage, kept off the async workers.
+//! The server's storage, kept off the async workers: a SQLite file by default, or
+//! PostgreSQL ([`Backend`]); store code runs on either through [`sql::Db`].
 //!
-//! All writes go through one connection owned by a dedicated writer thread.
+//! All writes of a node go through one connection owned by a dedicated writer thread.
 //! The thread takes whatever jobs are queued (up to [`MAX_BATCH`]), runs each
 //! in its own savepoint inside one `BEGIN IMMEDIATE` transaction and commits
 //! once (group commit): a failed job rolls back only its own savepoint. Only
@@ -9,8 +10,10 @@
 //! is not durable and inbox pushes leave in seq order.
 //!
 //! Reads (pulls, settings) use a small pool of read connections inside
-//! `spawn_blocking`; WAL lets them run while the writer works.
+//! `spawn_blocking`, each read in one snapshot; WAL (or PostgreSQL's MVCC) lets them run
+//! while the writer works.
 
+mod backend;
 pub mod chatroom_entries;
 pub mod deletes;
 pub mod delivery;
@@ -26,12 +29,15 @@ pub mod sql;
 pub mod subscriptions;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
-use rusqlite::Connection;
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
+
+pub use self::backend::Backend;
+use self::backend::Conn;
+use self::sql::Db;
 
 use crate::error::ApiError;
 use crate::fanout::Delivery;
@@ -62,7 +68,7 @@ impl<T> Outcome<T> {
 }
 
 type Finish = Box<dyn FnOnce(Result<(), ApiError>) -> Vec<Delivery> + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
+type Job = Box<dyn FnOnce(&dyn Db) -> (bool, Finish) + Send>;
 
 enum Command {
     Job(Job),
@@ -78,8 +84,8 @@ pub struct Store {
 }
 
 struct ReadPool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    backend: Backend,
+    idle: Mutex<Vec<Conn>>,
 }
 
 impl Store {
@@ -91,19 +97,38 @@ impl Store {
     ) -> Result<Store, String> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-        let path = data_dir.join("imsync-server.db");
-        let mut conn =
-            Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        schema::prepare(&mut conn, true)?;
+        Self::open_backend(Backend::Sqlite(data_dir.join("imsync-server.db")), fanout)
+    }
+
+    /// Opens `backend` (creating or migrating its schema) and starts the writer thread.
+    pub fn open_backend(
+        backend: Backend,
+        fanout: tokio_mpsc::UnboundedSender<Vec<Delivery>>,
+    ) -> Result<Store, String> {
         let (tx, rx) = mpsc::channel();
+        let (opened_tx, opened) = mpsc::channel();
+        let writer_backend = backend.clone();
+        // The connection opens on the writer thread: PostgreSQL's blocking client runs a
+        // runtime of its own, which cannot start on the async worker calling this.
         let writer = std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, fanout))
+            .name("store-writer".into())
+            .spawn(move || match Conn::open(&writer_backend, true) {
+                Ok(conn) => {
+                    let _ = opened_tx.send(Ok(()));
+                    writer_loop(conn, writer_backend, rx, fanout)
+                }
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                }
+            })
             .map_err(|e| format!("cannot start writer thread: {e}"))?;
+        opened
+            .recv()
+            .map_err(|_| "the writer thread ended while opening the database".to_string())??;
         Ok(Store {
             jobs: tx,
             readers: Arc::new(ReadPool {
-                path,
+                backend,
                 idle: Mutex::new(Vec::new()),
             }),
             writer: Arc::new(Mutex::new(Some(writer))),
@@ -115,10 +140,10 @@ impl Store {
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<Outcome<T>, ApiError> + Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<Outcome<T>, ApiError> + Send + 'static,
     {
         let (reply, wait) = oneshot::channel();
-        let job: Job = Box::new(move |conn: &Connection| {
+        let job: Job = Box::new(move |conn: &dyn Db| {
             let result = f(conn);
             let keep = result.is_ok();
             let finish: Finish =
@@ -141,27 +166,28 @@ impl Store {
             .map_err(|_| ApiError::internal("writer dropped the job"))?
     }
 
-    /// Runs the read-only `f` on a pooled read connection, off the async workers.
+    /// Runs the read-only `f` in one snapshot on a pooled read connection, off the async
+    /// workers.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<T, ApiError> + Send + 'static,
     {
         let pool = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
-            let mut conn = match conn {
+            let conn = match conn {
                 Some(c) => c,
-                None => {
-                    let mut c = Connection::open(&pool.path)?;
-                    schema::prepare(&mut c, false).map_err(ApiError::internal)?;
-                    c
-                }
+                None => Conn::open(&pool.backend, false).map_err(ApiError::internal)?,
             };
-            let result = f(&mut conn);
-            if let Ok(mut idle) = pool.idle.lock() {
-                if idle.len() < READ_POOL {
-                    idle.push(conn);
+            conn.begin_read()?;
+            let result = f(conn.db());
+            // A connection whose snapshot did not end cleanly (or was lost) is not reused.
+            if conn.end_read(result.is_ok()).is_ok() {
+                if let Ok(mut idle) = pool.idle.lock() {
+                    if idle.len() < READ_POOL {
+                        idle.push(conn);
+                    }
                 }
             }
             result
@@ -185,7 +211,8 @@ impl Store {
 }
 
 fn writer_loop(
-    conn: Connection,
+    mut conn: Conn,
+    backend: Backend,
     jobs: mpsc::Receiver<Command>,
     fanout: tokio_mpsc::UnboundedSender<Vec<Delivery>>,
 ) {
@@ -205,53 +232,75 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
+        if let Err(e) = conn.begin_write() {
+            // A PostgreSQL server that restarted (or a failover) broke the connection:
+            // open a new one and try once more.
+            let reopened = match &backend {
+                Backend::Postgres(_) => Conn::open(&backend, false).ok(),
+                Backend::Sqlite(_) => None,
+            };
+            match reopened {
+                Some(c) if c.begin_write().is_ok() => {
+                    tracing::warn!(error = %Escaped(&e), "the writer reconnected to the database");
+                    conn = c;
+                }
+                _ => {
+                    // Dropping the jobs drops their reply channels: each caller gets an
+                    // internal error and nothing was written.
+                    tracing::error!(error = %Escaped(&e), jobs = batch.len(), "cannot begin a transaction");
+                    continue;
+                }
+            }
+        }
         run_batch(&conn, batch, &fanout);
     }
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-        tracing::warn!(error = %Escaped(&e), "final WAL checkpoint failed");
-    }
-    if let Err((_, e)) = conn.close() {
-        tracing::warn!(error = %Escaped(&e), "closing the database failed");
-    }
+    conn.close();
 }
 
-fn run_batch(
-    conn: &Connection,
-    batch: Vec<Job>,
-    fanout: &tokio_mpsc::UnboundedSender<Vec<Delivery>>,
-) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        // Dropping the jobs drops their reply channels: each caller gets an
-        // internal error and nothing was written.
-        tracing::error!(error = %Escaped(&e), jobs = batch.len(), "cannot begin a transaction");
-        return;
-    }
+/// Runs a batch in the transaction `conn` has begun, each job in its own savepoint, and
+/// commits once.
+fn run_batch(conn: &Conn, batch: Vec<Job>, fanout: &tokio_mpsc::UnboundedSender<Vec<Delivery>>) {
     let mut finishes = Vec::with_capacity(batch.len());
+    // Savepoint handling that failed leaves the transaction in an unknown state (on
+    // PostgreSQL, aborted, where COMMIT quietly rolls back): the batch is rolled back.
+    let mut poisoned = false;
     for job in batch {
-        let mut keep_ok = conn.execute_batch("SAVEPOINT job").is_ok();
+        if conn.run("SAVEPOINT job").is_err() {
+            poisoned = true;
+        }
         // A panicking job (a bug) must not take the writer thread, and with
         // it every later write, down: its savepoint is rolled back and its
         // caller, whose reply channel is dropped, gets an internal error.
-        let Ok((keep, finish)) = catch_unwind(AssertUnwindSafe(|| job(conn))) else {
+        let Ok((keep, finish)) = catch_unwind(AssertUnwindSafe(|| job(conn.db()))) else {
             tracing::error!("a write job panicked; its changes were rolled back");
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            poisoned |= conn.run("ROLLBACK TO job; RELEASE job").is_err();
             continue;
         };
+        let mut own = Ok(());
         if !keep {
-            keep_ok &= conn.execute_batch("ROLLBACK TO job").is_ok();
+            poisoned |= conn.run("ROLLBACK TO job").is_err();
         }
-        keep_ok &= conn.execute_batch("RELEASE job").is_ok();
-        if !keep_ok {
-            tracing::error!("savepoint handling failed");
+        if conn.run("RELEASE job").is_err() {
+            // The job went on past a failed statement (PostgreSQL then refuses every
+            // statement until the savepoint is rolled back): undo it, and tell its caller.
+            own = Err(ApiError::internal(
+                "a statement of the write failed: rolled back",
+            ));
+            poisoned |= conn.run("ROLLBACK TO job; RELEASE job").is_err();
         }
-        finishes.push(finish);
+        finishes.push((finish, own));
     }
-    let commit = conn.execute_batch("COMMIT").map_err(ApiError::from);
+    let commit = if poisoned {
+        tracing::error!("savepoint handling failed; the batch is rolled back");
+        Err(ApiError::internal("the write was rolled back"))
+    } else {
+        conn.run("COMMIT")
+    };
     if commit.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = conn.run("ROLLBACK");
     }
-    for finish in finishes {
-        let deliveries = finish(commit.clone());
+    for (finish, own) in finishes {
+        let deliveries = finish(commit.clone().and(own));
         if !deliveries.is_empty() {
             let _ = fanout.send(deliveries);
         }

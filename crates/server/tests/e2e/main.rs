@@ -18,6 +18,7 @@ mod moderation;
 mod offline;
 mod operations;
 mod persistence;
+mod postgres_mode;
 mod presence;
 mod profiles;
 mod remote_delete;

@@ -901,7 +901,7 @@ fn sends_pull_pages_and_deduplicate_on_both_engines() {
         assert_eq!(again.value.seq, 1);
         assert!(again.deliveries.is_empty());
 
-        let page = messages::pull_page(db, "bob", 0, 2).unwrap();
+        let page = messages::pull(db, "bob", 0, 2).unwrap();
         assert_eq!((page.head_seq, page.min_seq, page.has_more), (5, 1, true));
         let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 2]);
@@ -916,10 +916,10 @@ fn sends_pull_pages_and_deduplicate_on_both_engines() {
             "bob's view"
         );
         assert_eq!(content_of(m), "c1");
-        let rest = messages::pull_page(db, "bob", 2, 100).unwrap();
+        let rest = messages::pull(db, "bob", 2, 100).unwrap();
         assert_eq!(rest.entries.len(), 3);
         assert!(!rest.has_more);
-        assert!(messages::pull_page(db, "bob", 5, 100)
+        assert!(messages::pull(db, "bob", 5, 100)
             .unwrap()
             .entries
             .is_empty());
@@ -1047,7 +1047,7 @@ fn group_send(sender: &str, group: &str, client_id: &str) -> imsync_server::vali
 
 /// The content of the notices of type `object_name` in `user`'s inbox, oldest first.
 fn notices(db: &dyn Db, user: &str, object_name: &str) -> Vec<serde_json::Value> {
-    imsync_server::store::messages::pull_page(db, user, 0, 500)
+    imsync_server::store::messages::pull(db, user, 0, 500)
         .unwrap()
         .entries
         .into_iter()
@@ -1207,7 +1207,7 @@ fn the_word_filter_blocks_and_replaces_on_both_engines() {
             replaced.value.1.unwrap().code,
             imsync_protocol::codes::SENSITIVE_REPLACE
         );
-        let page = messages::pull_page(db, "bob", 0, 10).unwrap();
+        let page = messages::pull(db, "bob", 0, 10).unwrap();
         assert_eq!(page.entries.len(), 1);
         assert_eq!(
             content_of(page.entries[0].message.as_ref().unwrap()),

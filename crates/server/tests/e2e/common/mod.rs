@@ -120,7 +120,11 @@ impl Server {
         });
         let line = rx
             .recv_timeout(Duration::from_secs(30))
-            .expect("server printed no listening line");
+            .unwrap_or_else(|e| {
+                let log =
+                    std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+                panic!("server printed no listening line ({e}); its log:\n{log}")
+            });
         let addr = line
             .strip_prefix("listening on http://")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
