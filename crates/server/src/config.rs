@@ -34,6 +34,16 @@ pub struct Config {
     #[arg(long, value_name = "URL", value_parser = parse_database_url)]
     pub database_url: Option<String>,
 
+    /// Pass pushes and kicks to the other nodes of the deployment through this NATS
+    /// server (nats://HOST:PORT), so a message sent on one node reaches sessions on the
+    /// others. Nodes of one deployment share --database-url and --app-key.
+    #[arg(long, value_name = "URL")]
+    pub nats_url: Option<String>,
+
+    /// This node's name among the others (logs, NATS); default: a random id per start.
+    #[arg(long, value_name = "ID", requires = "nats_url")]
+    pub node_id: Option<String>,
+
     /// App key admin requests must present (App-Key header). Defaults to a
     /// development key, printed with a warning.
     #[arg(long)]
@@ -448,6 +458,13 @@ pub struct MediaSettings {
 }
 
 impl Config {
+    /// `--node-id`, or a random id for this run.
+    pub fn node_id(&self) -> String {
+        self.node_id
+            .clone()
+            .unwrap_or_else(|| format!("node-{:016x}", rand::random::<u64>()))
+    }
+
     /// Parses the command line as [`Parser::try_parse_from`] does, and also
     /// refuses S3 credentials given as flags without --object-store (from
     /// the environment they are fine: AWS variables are often set for other

@@ -12,6 +12,7 @@ use imsync_protocol::{
 };
 use tokio::sync::mpsc;
 
+use crate::cluster::{Cluster, NodeMessage, NodePush};
 use crate::log_escape::Escaped;
 use crate::registry::Registry;
 
@@ -68,52 +69,76 @@ pub fn encode_push(event: push::Event) -> Option<Bytes> {
     }
 }
 
-/// Sends one delivery to the user's online sessions.
-pub fn deliver(registry: &Registry, delivery: Delivery) {
-    match delivery {
-        Delivery::Entry { user, entry } => {
-            if registry.is_online(&user) {
-                if let Some(frame) = encode_push(push::Event::Entry(entry)) {
-                    registry.send(&user, &frame, None);
-                }
-            }
-        }
-        Delivery::Status { user, message } => {
-            if let Some(frame) = encode_push(push::Event::StatusMessage(message)) {
-                registry.send(&user, &frame, None);
-            }
-        }
+/// The frame a delivery sends, and to whose sessions.
+fn push_of(delivery: Delivery) -> Option<NodePush> {
+    let (user, except_session, event) = match delivery {
+        Delivery::Entry { user, entry } => (user, None, push::Event::Entry(entry)),
+        Delivery::Status { user, message } => (user, None, push::Event::StatusMessage(message)),
         Delivery::Settings {
             user,
             except_session,
             version,
             kind,
-        } => {
-            let event = push::Event::SettingsChanged(SettingsChanged {
+        } => (
+            user,
+            Some(except_session),
+            push::Event::SettingsChanged(SettingsChanged {
                 version,
                 kind: kind.to_owned(),
-            });
-            if let Some(frame) = encode_push(event) {
-                registry.send(&user, &frame, Some(&except_session));
-            }
-        }
+            }),
+        ),
         Delivery::OwnProfile {
             user,
             except_session,
             profile,
-        } => {
-            if let Some(frame) = encode_push(push::Event::OwnProfileChanged(profile)) {
-                registry.send(&user, &frame, except_session.as_deref());
-            }
-        }
+        } => (
+            user,
+            except_session,
+            push::Event::OwnProfileChanged(profile),
+        ),
+    };
+    Some(NodePush {
+        user,
+        except_session,
+        frame: encode_push(event)?,
+    })
+}
+
+/// Runs until the store (the only sender) is gone. With other nodes, every push also goes
+/// to them, one message per committed batch, in commit order.
+pub async fn run(
+    mut batches: mpsc::UnboundedReceiver<Vec<Delivery>>,
+    registry: Arc<Registry>,
+    cluster: Option<Arc<Cluster>>,
+) {
+    while let Some(batch) = batches.recv().await {
+        deliver(&registry, cluster.as_ref(), batch).await;
     }
 }
 
-/// Runs until the store (the only sender) is gone.
-pub async fn run(mut batches: mpsc::UnboundedReceiver<Vec<Delivery>>, registry: Arc<Registry>) {
-    while let Some(batch) = batches.recv().await {
-        for delivery in batch {
-            deliver(&registry, delivery);
+/// Sends `deliveries` to this node's sessions and, in one message, to the other nodes.
+pub async fn deliver(
+    registry: &Registry,
+    cluster: Option<&Arc<Cluster>>,
+    deliveries: Vec<Delivery>,
+) {
+    let mut others = NodeMessage::default();
+    for delivery in deliveries {
+        // Alone, a node need not encode an entry for a user it has no session of.
+        if let (None, Delivery::Entry { user, .. }) = (cluster, &delivery) {
+            if !registry.is_online(user) {
+                continue;
+            }
         }
+        let Some(push) = push_of(delivery) else {
+            continue;
+        };
+        registry.send(&push.user, &push.frame, push.except_session.as_deref());
+        if cluster.is_some() {
+            others.pushes.push(push);
+        }
+    }
+    if let Some(cluster) = cluster {
+        cluster.publish(others).await;
     }
 }

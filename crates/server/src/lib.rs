@@ -24,6 +24,7 @@
 pub mod admin;
 pub mod chatrooms;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod conn_limits;
 pub mod error;

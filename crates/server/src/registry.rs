@@ -129,6 +129,39 @@ impl Registry {
         Ok(())
     }
 
+    /// Another node registered session `new_session` of `user` on `platform`: this node's
+    /// sessions of that platform class are replaced, as [`Registry::register`] replaces
+    /// its own (sent `kick_frame`, then closed).
+    pub fn kick_platform(
+        &self,
+        user: &str,
+        platform: Platform,
+        new_session: &str,
+        kick_frame: Bytes,
+    ) {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(sessions) = users.get_mut(user) else {
+            return;
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = sessions
+            .drain(..)
+            .partition(|s| s.platform == platform && s.session_id != new_session);
+        *sessions = kept;
+        if sessions.is_empty() {
+            users.remove(user);
+        }
+        drop(users);
+        for old in &gone {
+            tracing::info!(user = %Escaped(user), old = %old.session_id, new = %new_session, "session replaced on another node (kick)");
+            if old.tx.try_send(Outbound::Kick(kick_frame.clone())).is_err() {
+                old.kill.notify_one();
+            }
+        }
+        if !gone.is_empty() {
+            self.changed(user);
+        }
+    }
+
     /// Removes the session `session_id` of `user` if it is still registered.
     pub fn unregister(&self, user: &str, session_id: &str) {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::chatrooms::{Chatrooms, Lifetimes};
 use crate::clock::now_ms;
+use crate::cluster::Cluster;
 use crate::config::redact_password;
 use crate::config::Config;
 use crate::conn_limits::ConnLimits;
@@ -56,7 +57,13 @@ pub async fn run(config: Config) -> Result<(), String> {
         None => Media::local(&config.data_dir)?,
     };
     let registry = Arc::new(Registry::new());
-    let fanout_task = tokio::spawn(fanout::run(fanout_rx, registry.clone()));
+    let cluster = match &config.nats_url {
+        Some(url) => {
+            Some(Cluster::start(url, &config.node_id(), &settings.app_key, registry.clone()).await?)
+        }
+        None => None,
+    };
+    let fanout_task = tokio::spawn(fanout::run(fanout_rx, registry.clone(), cluster.clone()));
     let (presence, presence_rx) = Presence::new();
     {
         let p = presence.clone();
@@ -129,6 +136,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         presence,
         chatrooms: Arc::new(chatrooms),
         media: Arc::new(media),
+        cluster,
     };
     let room_sweeper = tokio::spawn(crate::ws::chatroom::sweep_rooms(state.clone()));
     let upload_sweeper = tokio::spawn(crate::media::sweep::run(state.clone()));

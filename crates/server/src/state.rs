@@ -33,4 +33,6 @@ pub struct AppState {
     pub presence: Arc<Presence>,
     /// Uploaded files: their storage and the per-upload turns.
     pub media: Arc<Media>,
+    /// The other nodes of the deployment (`--nats-url`), if any.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }

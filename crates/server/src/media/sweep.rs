@@ -112,6 +112,7 @@ mod tests {
             refusals: Arc::new(RefusalLog::new()),
             chatrooms: Arc::new(Chatrooms::new(Lifetimes::default(), false)),
             presence: Presence::new().0,
+            cluster: None,
             media: Arc::new(Media::local(dir).unwrap()),
         };
         (state, shutdown_tx)

@@ -389,15 +389,15 @@ async fn send_message(
         message.message_uid = new_message_uid();
         message.sent_time = now;
         message.client_msg_id.clear();
-        for r in recipients.iter().filter(|r| **r != user) {
-            deliver(
-                &state.registry,
-                Delivery::Status {
-                    user: r.clone(),
-                    message: messages::view_for(r, &message),
-                },
-            );
-        }
+        let statuses = recipients
+            .iter()
+            .filter(|r| **r != user)
+            .map(|r| Delivery::Status {
+                user: r.clone(),
+                message: messages::view_for(r, &message),
+            })
+            .collect();
+        deliver(&state.registry, state.cluster.as_ref(), statuses).await;
         return Ok((
             Body::MessageAck(imsync_protocol::MessageAck {
                 message_uid: message.message_uid,

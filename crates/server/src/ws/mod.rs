@@ -332,7 +332,23 @@ async fn connect(
     // wait in the queue until the ack has been written.
     state
         .registry
-        .register(&user_id, handle, req.reconnect_kick_enable, kick)?;
+        .register(&user_id, handle, req.reconnect_kick_enable, kick.clone())?;
+    if let Some(cluster) = &state.cluster {
+        // The same platform class on other nodes is replaced too (not refused: whether
+        // another node holds one is not known here without a round trip).
+        let kick = crate::cluster::NodeKick {
+            user: user_id.clone(),
+            platform: platform as i32,
+            session_id: session_id.clone(),
+            frame: kick,
+        };
+        cluster
+            .publish(crate::cluster::NodeMessage {
+                kicks: vec![kick],
+                ..Default::default()
+            })
+            .await;
+    }
     let user = user_id.clone();
     let heads = state
         .store

@@ -152,3 +152,80 @@ async fn two_nodes_share_one_database() {
         }
     }
 }
+
+/// Nodes on one PostgreSQL and one NATS: a message sent on one node is pushed live to
+/// sessions on another, status messages (never stored) cross too, and a second desktop of
+/// a user on another node replaces the first.
+#[tokio::test]
+async fn nodes_on_nats_push_and_kick_across_nodes() {
+    use imsync_protocol::{codes, push};
+
+    let Some(pg) = Postgres::start("nats nodes") else {
+        return;
+    };
+    let Some(nats) = crate::common::nats::Nats::start("nats nodes") else {
+        return;
+    };
+    let url = pg.create_database("cluster");
+    let opts = |node: &str| Opts {
+        extra_args: vec![
+            "--database-url".into(),
+            url.clone(),
+            "--nats-url".into(),
+            nats.url(),
+            "--node-id".into(),
+            node.into(),
+        ],
+        ..Opts::default()
+    };
+    let node_a = Server::start(opts("a"));
+    let node_b = Server::start(opts("b"));
+    node_a
+        .create_group("team", &["alice", "bob", "carol"])
+        .await;
+    let mut alice = node_a.desktop("alice").await;
+    let mut bob = node_b.desktop("bob").await;
+    let mut carol = node_b.client("carol", Platform::Web, "carol-web").await;
+
+    alice.send(text(private("bob"), "x1", "a to b")).await;
+    assert_eq!(entry_text(&bob.next_entry().await), "a to b");
+    assert_eq!(
+        entry_text(&alice.next_entry().await),
+        "a to b",
+        "her own copy"
+    );
+    bob.send(text(group("team"), "x2", "b to team")).await;
+    assert_eq!(entry_text(&alice.next_entry().await), "b to team");
+    // carol is on bob's node: the group message reached her there, as before.
+    assert_eq!(entry_text(&carol.next_entry().await), "b to team");
+    // A status message is stored nowhere: only the push can carry it across.
+    let mut typing = text(private("alice"), "t1", "typing");
+    typing.object_name = "RC:TypSts".into();
+    typing.is_status_message = true;
+    typing.is_persisted = false;
+    bob.send(typing).await;
+    let status = alice.next_push().await;
+    assert!(
+        matches!(&status.event, Some(push::Event::StatusMessage(m)) if m.object_name == "RC:TypSts"),
+        "{status:?}"
+    );
+
+    // bob's second desktop connects to node a: his desktop on node b is replaced.
+    let mut bob_pc2 = node_a.client("bob", Platform::Desktop, "bob-pc-2").await;
+    let (closed, pushes) = bob.wait_closed().await;
+    assert!(
+        pushes.iter().any(|p| matches!(
+            &p.event,
+            Some(push::Event::Kick(k)) if k.code == codes::RC_DISCONN_KICK
+        )),
+        "the session on the other node is kicked, got {pushes:?}"
+    );
+    assert_eq!(closed.code, Some(1008));
+    alice
+        .send(text(private("bob"), "x3", "to the new pc"))
+        .await;
+    assert_eq!(entry_text(&bob_pc2.next_entry().await), "to the new pc");
+    // carol's web session on node b was not touched.
+    alice.send(text(private("carol"), "x4", "still here")).await;
+    assert_eq!(entry_text(&carol.next_entry().await), "still here");
+}
