@@ -18,6 +18,10 @@
 //!     with the 1,000 connected users online and 4,000 members offline (they
 //!     still get inbox rows), then again with all 5,000 online.
 //!
+//! `LOADGEN_DATABASE=postgres` runs the server on a throwaway PostgreSQL (the e2e
+//! harness's: fsync and synchronous_commit off) instead of SQLite, and reports the
+//! database processes' CPU over the run next to the node's.
+//!
 //! `LOADGEN_ONLY=group500,direct,pull,group5000` (any subset, comma
 //! separated) picks phases; the memory phase always runs (it opens the
 //! 1,000 connections the others use). `LOADGEN_G5K_EXTRA=N` connects N of
@@ -315,6 +319,22 @@ async fn group_round(
     ));
 }
 
+/// CPU seconds of every `postgres` process (the server and its backends) so far.
+fn postgres_cpu_secs() -> f64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim() == "postgres")
+                .unwrap_or(false)
+        })
+        .map(cpu_secs)
+        .sum()
+}
+
 /// CPU seconds (user + system) the process has used so far.
 fn cpu_secs(pid: i32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -368,7 +388,19 @@ async fn tokens(server: &Server, users: &[String]) -> HashMap<String, String> {
 async fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     let load_start = loadavg();
-    let server = Server::start(Opts::default());
+    let on_postgres = std::env::var("LOADGEN_DATABASE").as_deref() == Ok("postgres");
+    let postgres = on_postgres.then(|| {
+        common::postgres::Postgres::start("loadgen").expect("PostgreSQL is not installed")
+    });
+    let opts = match &postgres {
+        Some(pg) => Opts {
+            extra_args: vec!["--database-url".into(), pg.create_database("loadgen")],
+            ..Opts::default()
+        },
+        None => Opts::default(),
+    };
+    let server = Server::start(opts);
+    let db_cpu0 = postgres_cpu_secs();
     let pid = server.pid();
     let mut report = String::new();
     let mut line = |s: String| {
@@ -790,6 +822,12 @@ async fn main() {
         "| server RSS at the end | {:.1} MiB |",
         rss_kb(pid) as f64 / 1024.0
     ));
+    if postgres.is_some() {
+        line(format!(
+            "| PostgreSQL CPU over the whole run (all its processes) | {:.2} s |",
+            postgres_cpu_secs() - db_cpu0
+        ));
+    }
     let db = std::fs::metadata(common::data_dir(&server).join("imsync-server.db"))
         .map(|m| m.len())
         .unwrap_or(0);
