@@ -31,11 +31,7 @@ async fn sigkill_between_send_and_pull_loses_nothing_acknowledged() {
     let mut bob = server.desktop("bob").await;
     assert_eq!(bob.ack.inbox_head_seq, 25);
     let inbox = bob.pull_all(0, 10).await;
-    let uids: Vec<String> = inbox
-        .iter()
-        .map(|e| e.message.as_ref().unwrap().message_uid.clone())
-        .collect();
-    assert_eq!(uids, acked);
+    assert_eq!(uids(&inbox), acked);
     // Dedup survives the restart too.
     let mut alice = server.desktop("alice").await;
     let again = alice.send(text(private("bob"), "k0", "n0")).await;

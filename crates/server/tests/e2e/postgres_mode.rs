@@ -55,17 +55,29 @@ async fn a_node_on_postgres_loses_nothing_acknowledged_across_sigkill() {
     let mut bob_web = server.client("bob", Platform::Web, "bob-web").await;
     assert_eq!(bob_web.ack.inbox_head_seq, 30);
     let inbox = bob_web.pull_all(0, 7).await;
-    let uids: Vec<String> = inbox
-        .iter()
-        .map(|e| e.message.as_ref().unwrap().message_uid.clone())
-        .collect();
-    assert_eq!(uids, acked);
+    assert_eq!(uids(&inbox), acked);
     // Dedup and groups survive: the same client id answers the first ack.
     let mut alice = server.desktop("alice").await;
     let again = alice.send(text(private("bob"), "k0", "n0")).await;
     assert_eq!(again.message_uid, acked[0]);
     let count = pg.psql("node", "SELECT count(*) FROM messages").unwrap();
     assert_eq!(count, "30", "the rows are in PostgreSQL");
+}
+
+/// `n` messages from `client`, every third to the group "team" and the rest to `peer`,
+/// under client ids `{prefix}{i}`; their uids in send order.
+async fn send_many(client: &mut Client, prefix: &str, peer: &str, n: usize) -> Vec<String> {
+    let mut uids = Vec::with_capacity(n);
+    for i in 0..n {
+        let conv = if i.is_multiple_of(3) {
+            group("team")
+        } else {
+            private(peer)
+        };
+        let id = format!("{prefix}{i}");
+        uids.push(client.send(text(conv, &id, &id)).await.message_uid);
+    }
+    uids
 }
 
 /// Two nodes on one database: users on different nodes write to each other at the same
@@ -85,36 +97,8 @@ async fn two_nodes_share_one_database() {
     let mut alice = node_a.desktop("alice").await;
     let mut bob = node_b.desktop("bob").await;
     const EACH: usize = 60;
-    let alice_sends = async {
-        let mut uids = Vec::new();
-        for i in 0..EACH {
-            let conv = if i.is_multiple_of(3) {
-                group("team")
-            } else {
-                private("bob")
-            };
-            let ack = alice
-                .send(text(conv, &format!("a{i}"), &format!("a{i}")))
-                .await;
-            uids.push(ack.message_uid);
-        }
-        uids
-    };
-    let bob_sends = async {
-        let mut uids = Vec::new();
-        for i in 0..EACH {
-            let conv = if i.is_multiple_of(3) {
-                group("team")
-            } else {
-                private("alice")
-            };
-            let ack = bob
-                .send(text(conv, &format!("b{i}"), &format!("b{i}")))
-                .await;
-            uids.push(ack.message_uid);
-        }
-        uids
-    };
+    let alice_sends = send_many(&mut alice, "a", "bob", EACH);
+    let bob_sends = send_many(&mut bob, "b", "alice", EACH);
     let (from_alice, from_bob) = tokio::join!(alice_sends, bob_sends);
     let all: HashSet<String> = from_alice.iter().chain(&from_bob).cloned().collect();
     assert_eq!(all.len(), 2 * EACH, "every send stored once");
@@ -353,22 +337,11 @@ async fn three_nodes_lose_nothing_while_one_is_killed_and_restarted_twice() {
     assert_eq!(applied.len(), TOTAL, "every message once");
     assert_eq!(applied, to_u3, "in order");
     // New devices pull full histories from other nodes.
-    let history: Vec<String> = fresh
-        .pull_all(0, 500)
-        .await
-        .into_iter()
-        .map(|e| e.message.unwrap().message_uid)
-        .collect();
-    assert_eq!(history, to_u3);
+    assert_eq!(uids(&fresh.pull_all(0, 500).await), to_u3);
     let mut member = at(&nodes, 2).client("u49", Platform::Web, "u49-web").await;
-    let history: Vec<String> = member
-        .pull_all(0, 500)
-        .await
-        .into_iter()
-        .map(|e| e.message.unwrap().message_uid)
-        .collect();
     assert_eq!(
-        history, to_group,
+        uids(&member.pull_all(0, 500).await),
+        to_group,
         "a group member's inbox on the restarted node"
     );
 }

@@ -665,6 +665,14 @@ pub fn expect_ack(r: Response) -> MessageAck {
     }
 }
 
+/// The message uids of inbox entries, in their order.
+pub fn uids(entries: &[InboxEntry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| e.message.as_ref().expect("message").message_uid.clone())
+        .collect()
+}
+
 /// The `content` text of an RC:TxtMsg entry.
 pub fn entry_text(e: &InboxEntry) -> String {
     let m = e.message.as_ref().expect("message");
