@@ -236,6 +236,11 @@ pub trait Db {
         args: &[Arg<'_>],
         each: &mut dyn FnMut(&Row<'_>) -> Result<ControlFlow<()>, ApiError>,
     ) -> Result<(), ApiError>;
+    /// The PostgreSQL connection behind this `Db`, for the few statements written for it
+    /// alone (one statement where SQLite, in process, runs a loop of cheap ones).
+    fn as_postgres(&self) -> Option<&PgDb> {
+        None
+    }
 }
 
 impl dyn Db + '_ {

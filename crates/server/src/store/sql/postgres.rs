@@ -122,7 +122,29 @@ fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
 }
 
+impl PgDb {
+    /// Runs a PostgreSQL-only query whose parameters need types [`Arg`] has not (arrays),
+    /// calling `each` for every row.
+    pub fn query_native(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+        mut each: impl FnMut(&postgres::Row) -> Result<(), ApiError>,
+    ) -> Result<(), ApiError> {
+        let stmt = self.statement(sql)?;
+        let rows = self.client.borrow_mut().query(&stmt, params);
+        for row in &self.note(rows)? {
+            each(row)?;
+        }
+        Ok(())
+    }
+}
+
 impl Db for PgDb {
+    fn as_postgres(&self) -> Option<&PgDb> {
+        Some(self)
+    }
+
     fn execute(&self, sql: &'static str, args: &[Arg<'_>]) -> Result<usize, ApiError> {
         let stmt = self.statement(sql)?;
         let n = self.client.borrow_mut().execute(&stmt, &params(args));
