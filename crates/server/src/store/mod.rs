@@ -43,7 +43,8 @@ use crate::error::ApiError;
 use crate::fanout::Delivery;
 use crate::log_escape::Escaped;
 
-/// Most jobs committed together.
+/// Most jobs committed together on SQLite (PostgreSQL commits each alone: see
+/// `writer_loop`).
 const MAX_BATCH: usize = 256;
 /// Idle read connections kept.
 const READ_POOL: usize = 4;
@@ -216,13 +217,21 @@ fn writer_loop(
     jobs: mpsc::Receiver<Command>,
     fanout: tokio_mpsc::UnboundedSender<Vec<Delivery>>,
 ) {
+    // On PostgreSQL each job commits alone. Other nodes write at the same time, and a
+    // transaction holding several jobs' row locks (each job's in sorted order, but not
+    // across jobs) could deadlock with theirs; PostgreSQL would then abort the whole batch,
+    // and jobs cannot be run again. One job's locks are always taken in sorted order.
+    let max_batch = match backend {
+        Backend::Sqlite(_) => MAX_BATCH,
+        Backend::Postgres(_) => 1,
+    };
     let mut stopping = false;
     while !stopping {
         let mut batch = match jobs.recv() {
             Ok(Command::Job(job)) => vec![job],
             Ok(Command::Stop) | Err(_) => break,
         };
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match jobs.try_recv() {
                 Ok(Command::Job(job)) => batch.push(job),
                 Ok(Command::Stop) => {
