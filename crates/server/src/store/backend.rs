@@ -63,11 +63,12 @@ impl Conn {
     }
 
     /// Starts the writer's transaction. SQLite takes its write lock now, so a busy database
-    /// fails here rather than at the first write of some job.
+    /// fails here rather than at the first write of some job. PostgreSQL runs one job per
+    /// transaction, and its savepoint starts in the same round trip.
     pub fn begin_write(&self) -> Result<(), ApiError> {
         self.run(match self {
             Conn::Sqlite(_) => "BEGIN IMMEDIATE",
-            Conn::Pg(_) => "BEGIN",
+            Conn::Pg(_) => "BEGIN; SAVEPOINT job",
         })
     }
 

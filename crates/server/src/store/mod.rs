@@ -89,6 +89,27 @@ struct ReadPool {
     idle: Mutex<Vec<Conn>>,
 }
 
+impl ReadPool {
+    /// Closes the idle connections on a thread of their own: PostgreSQL's blocking client
+    /// runs a runtime to close, which cannot start on an async worker (where the server
+    /// shuts down and where the last handle may be dropped).
+    fn close_idle(&self) {
+        let idle = match self.idle.lock() {
+            Ok(mut idle) => std::mem::take(&mut *idle),
+            Err(_) => return,
+        };
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
+impl Drop for ReadPool {
+    fn drop(&mut self) {
+        self.close_idle();
+    }
+}
+
 impl Store {
     /// Opens (creating and migrating) `data_dir/imsync-server.db` and starts
     /// the writer thread. Deliveries are sent to `fanout` after each commit.
@@ -205,9 +226,7 @@ impl Store {
         if let Some(handle) = handle {
             let _ = handle.join();
         }
-        if let Ok(mut idle) = self.readers.idle.lock() {
-            idle.clear();
-        }
+        self.readers.close_idle();
     }
 }
 
@@ -261,9 +280,41 @@ fn writer_loop(
                 }
             }
         }
-        run_batch(&conn, batch, &fanout);
+        match (&backend, batch.pop()) {
+            (Backend::Postgres(_), Some(job)) => run_alone(&conn, job, &fanout),
+            (_, last) => {
+                batch.extend(last);
+                run_batch(&conn, batch, &fanout)
+            }
+        }
     }
     conn.close();
+}
+
+/// PostgreSQL: one job in the transaction `conn` has begun with its savepoint. RELEASE and
+/// COMMIT go in one round trip: if the job went on past a failed statement, RELEASE fails
+/// and PostgreSQL skips the COMMIT, so the job is reported failed, never committed.
+fn run_alone(conn: &Conn, job: Job, fanout: &tokio_mpsc::UnboundedSender<Vec<Delivery>>) {
+    let Ok((keep, finish)) = catch_unwind(AssertUnwindSafe(|| job(conn.db()))) else {
+        tracing::error!("a write job panicked; its changes were rolled back");
+        let _ = conn.run("ROLLBACK");
+        return;
+    };
+    let commit = if keep {
+        let done = conn.run("RELEASE job; COMMIT");
+        if done.is_err() {
+            let _ = conn.run("ROLLBACK");
+        }
+        done
+    } else {
+        // The job's own error is its answer; nothing of it stays.
+        let _ = conn.run("ROLLBACK");
+        Ok(())
+    };
+    let deliveries = finish(commit);
+    if !deliveries.is_empty() {
+        let _ = fanout.send(deliveries);
+    }
 }
 
 /// Runs a batch in the transaction `conn` has begun, each job in its own savepoint, and

@@ -62,6 +62,11 @@ async fn a_node_on_postgres_loses_nothing_acknowledged_across_sigkill() {
     assert_eq!(again.message_uid, acked[0]);
     let count = pg.psql("node", "SELECT count(*) FROM messages").unwrap();
     assert_eq!(count, "30", "the rows are in PostgreSQL");
+    // A clean stop closes its database connections without a panic.
+    let mut server = server;
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit();
+    assert!(status.success(), "{status:?}\n{}", server.log());
 }
 
 /// `n` messages from `client`, every third to the group "team" and the rest to `peer`,

@@ -1218,3 +1218,57 @@ fn the_word_filter_blocks_and_replaces_on_both_engines() {
         assert_eq!(moderation::list(db).unwrap().len(), 1);
     });
 }
+
+/// The Store's writer on PostgreSQL: a job that goes on past a failed statement is
+/// reported failed and leaves nothing (PostgreSQL would turn its COMMIT into a rollback),
+/// a job returning an error leaves nothing, and a good job commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_writer_never_reports_a_commit_it_did_not_make() {
+    use imsync_server::error::ApiError;
+    use imsync_server::store::{Backend, Outcome, Store};
+
+    let Some(pg) = Postgres::start("store writer") else {
+        return;
+    };
+    let url = pg.create_database("writer");
+    let (fanout, _deliveries) = tokio::sync::mpsc::unbounded_channel();
+    let store = Store::open_backend(Backend::Postgres(url), fanout).unwrap();
+    let add = |db: &dyn Db, user: &str| {
+        db.execute(
+            "INSERT INTO users (user_id, created_at) VALUES (?1, 1)",
+            args![user],
+        )
+    };
+    let ignored = store
+        .write(move |db| {
+            let _ = db.execute("INSERT INTO no_such_table VALUES (?1)", args![1]);
+            add(db, "after-a-failure")?;
+            Ok(Outcome::quiet(()))
+        })
+        .await;
+    assert!(ignored.is_err(), "reported failed");
+    let refused = store
+        .write(move |db| {
+            add(db, "refused")?;
+            Err::<Outcome<()>, _>(ApiError::invalid("no"))
+        })
+        .await;
+    assert_eq!(refused.unwrap_err().msg, "no");
+    store
+        .write(move |db| {
+            add(db, "kept")?;
+            Ok(Outcome::quiet(()))
+        })
+        .await
+        .unwrap();
+    let users = store
+        .read(|db| {
+            db.all("SELECT user_id FROM users ORDER BY user_id", &[], |r| {
+                r.get::<String>(0)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(users, ["kept"]);
+    store.shutdown();
+}
