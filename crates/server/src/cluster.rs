@@ -82,7 +82,10 @@ impl Cluster {
             .name(format!("imsync-server {node_id}"))
             .connect(url)
             .await
-            .map_err(|e| format!("cannot connect to NATS at {url}: {e}"))?;
+            .map_err(|e| {
+                let url = crate::config::redact_password(url);
+                format!("cannot connect to NATS at {url}: {e}")
+            })?;
         let hex: String = app_key.bytes().map(|b| format!("{b:02x}")).collect();
         let subject = format!("imsync.{hex}.nodes");
         let mut messages = client
@@ -112,11 +115,6 @@ impl Cluster {
             }
         });
         Ok(cluster)
-    }
-
-    /// This node's id.
-    pub fn node_id(&self) -> &str {
-        &self.node_id
     }
 
     /// Sends `msg` to the other nodes. A failure is logged, not returned: the inbox

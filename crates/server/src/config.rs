@@ -571,6 +571,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn database_urls_are_postgres_only_and_never_print_a_password() {
+        let url = "postgres://imsync:s3cret@10.0.0.5:5432/imsync";
+        assert_eq!(parse_database_url(url), Ok(url.to_string()));
+        assert!(parse_database_url("postgresql://h/db").is_ok());
+        let refused = parse_database_url("mysql://root:s3cret@h/db").unwrap_err();
+        assert!(
+            refused.contains("postgres://USER:PASS@HOST:PORT/DB"),
+            "{refused}"
+        );
+        assert!(!refused.contains("s3cret"), "{refused}");
+        assert!(parse_database_url("/var/lib/imsync.db").is_err());
+        assert_eq!(
+            redact_password(url),
+            "postgres://imsync:***@10.0.0.5:5432/imsync"
+        );
+        assert_eq!(
+            redact_password("nats://10.0.0.5:4222"),
+            "nats://10.0.0.5:4222"
+        );
+        let backend = crate::store::Backend::Postgres(url.into());
+        assert!(!format!("{backend:?}").contains("s3cret"));
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));

@@ -12,12 +12,25 @@ use super::{pg_schema, schema};
 use crate::error::ApiError;
 
 /// Where the server keeps its state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Backend {
     /// This SQLite file (created and migrated at start).
     Sqlite(PathBuf),
     /// This PostgreSQL URL (`postgres://USER:PASS@HOST:PORT/DB`; schema migrated at start).
     Postgres(String),
+}
+
+/// Never prints a PostgreSQL URL's password.
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Backend::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&crate::config::redact_password(url))
+                .finish(),
+        }
+    }
 }
 
 /// One open connection of either engine.

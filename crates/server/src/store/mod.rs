@@ -2,9 +2,10 @@
 //! PostgreSQL ([`Backend`]); store code runs on either through [`sql::Db`].
 //!
 //! All writes of a node go through one connection owned by a dedicated writer thread.
-//! The thread takes whatever jobs are queued (up to [`MAX_BATCH`]), runs each
+//! On SQLite the thread takes whatever jobs are queued (up to [`MAX_BATCH`]), runs each
 //! in its own savepoint inside one `BEGIN IMMEDIATE` transaction and commits
-//! once (group commit): a failed job rolls back only its own savepoint. Only
+//! once (group commit): a failed job rolls back only its own savepoint. On PostgreSQL,
+//! where other nodes write at the same time, each job commits alone. Only
 //! after the commit are replies sent and the jobs' deliveries handed to the
 //! fan-out, in commit order, so no client is ever told about something that
 //! is not durable and inbox pushes leave in seq order.
