@@ -357,16 +357,22 @@ async fn group_members(state: AppState, caller: Caller, body: Bytes, op: Members
     let group = req.group_id;
     let name = req.group_name;
     let now = now_ms();
+    let read_fanout_members = state.settings.read_fanout_members;
     let result = state
         .store
         .write(move |c| {
-            match op {
+            let deliveries = match op {
                 Membership::Create | Membership::Join => {
-                    groups::create_or_join(c, &group, name.as_deref(), &members, now)?
+                    let (n, f) = (name.as_deref(), read_fanout_members);
+                    groups::create_or_join(c, &group, n, &members, f, now)?;
+                    Vec::new()
                 }
-                Membership::Quit => groups::quit(c, &group, &members)?,
-            }
-            Ok(Outcome::quiet(()))
+                Membership::Quit => groups::quit(c, &group, &members, now)?,
+            };
+            Ok(Outcome {
+                value: (),
+                deliveries,
+            })
         })
         .await;
     match result {
@@ -403,7 +409,7 @@ async fn group_dismiss(State(state): State<AppState>, caller: Caller, body: Byte
     }
     let result = state
         .store
-        .write(move |c| Ok(Outcome::quiet(groups::dismiss(c, &req.group_id)?)))
+        .write(move |c| groups::dismiss(c, &req.group_id, now_ms()))
         .await;
     match result {
         Ok(_) => ok(json!({})),

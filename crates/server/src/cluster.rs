@@ -19,6 +19,7 @@ use imsync_protocol::Platform;
 
 use crate::log_escape::Escaped;
 use crate::registry::Registry;
+use crate::timeline_pump::TimelinePump;
 
 /// What one node tells the others, once per committed batch (or per kick).
 #[derive(Clone, PartialEq, prost::Message)]
@@ -32,6 +33,9 @@ pub struct NodeMessage {
     /// Sessions to replace.
     #[prost(message, repeated, tag = "3")]
     pub kicks: Vec<NodeKick>,
+    /// Large groups whose timelines grew: each node catches up its online members.
+    #[prost(string, repeated, tag = "4")]
+    pub timelines: Vec<String>,
 }
 
 /// One push frame for `user`'s sessions, except one.
@@ -77,6 +81,7 @@ impl Cluster {
         node_id: &str,
         app_key: &str,
         registry: Arc<Registry>,
+        pump: Arc<TimelinePump>,
     ) -> Result<Arc<Cluster>, String> {
         let client = async_nats::ConnectOptions::new()
             .name(format!("imsync-server {node_id}"))
@@ -106,7 +111,7 @@ impl Cluster {
         tokio::spawn(async move {
             while let Some(m) = messages.next().await {
                 match NodeMessage::decode(m.payload) {
-                    Ok(msg) if msg.origin != own => apply(&registry, msg),
+                    Ok(msg) if msg.origin != own => apply(&registry, &pump, msg),
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %Escaped(&e), "undecodable message from another node")
@@ -120,7 +125,7 @@ impl Cluster {
     /// Sends `msg` to the other nodes. A failure is logged, not returned: the inbox
     /// holds what the pushes carry.
     pub async fn publish(&self, mut msg: NodeMessage) {
-        if msg.pushes.is_empty() && msg.kicks.is_empty() {
+        if msg.pushes.is_empty() && msg.kicks.is_empty() && msg.timelines.is_empty() {
             return;
         }
         msg.origin = self.node_id.clone();
@@ -132,7 +137,10 @@ impl Cluster {
 }
 
 /// Applies another node's message to this node's sessions.
-fn apply(registry: &Registry, msg: NodeMessage) {
+fn apply(registry: &Registry, pump: &TimelinePump, msg: NodeMessage) {
+    for group in &msg.timelines {
+        pump.grew(group);
+    }
     for kick in msg.kicks {
         if let Ok(platform) = Platform::try_from(kick.platform) {
             registry.kick_platform(&kick.user, platform, &kick.session_id, kick.frame);

@@ -63,6 +63,12 @@ pub struct Config {
     #[arg(long, default_value_t = 7)]
     pub offline_days: u32,
 
+    /// Groups reaching this many members keep their messages once, as one timeline that
+    /// each member's inbox copies when they read or while they are online (read fan-out),
+    /// instead of one inbox row per member per message. 0 never switches.
+    #[arg(long, default_value_t = 1000)]
+    pub read_fanout_members: u32,
+
     /// Most words the admin API's sensitive-word list holds (the vendor's
     /// default is 50; it sells more).
     #[arg(long, default_value_t = crate::moderation::MAX_WORDS)]
@@ -432,6 +438,8 @@ pub struct Settings {
     pub rate_limit: u32,
     /// Retention of inbox entries, days.
     pub offline_days: u32,
+    /// Group size from which a group is one timeline (0 = never).
+    pub read_fanout_members: u32,
     /// Size limit of the sensitive-word list.
     pub max_sensitive_words: usize,
     /// Profile visibility standing in for a user's NOT_SET.
@@ -543,6 +551,7 @@ impl Config {
                     .unwrap_or_else(|| DEV_APP_SECRET.into()),
                 rate_limit: self.rate_limit,
                 offline_days: self.offline_days,
+                read_fanout_members: self.read_fanout_members,
                 max_sensitive_words: self.max_sensitive_words,
                 profile_visibility: self.profile_visibility,
                 chatroom_multiple_rooms: self.chatroom_multiple_rooms,

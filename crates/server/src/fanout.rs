@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::cluster::{Cluster, NodeMessage, NodePush};
 use crate::log_escape::Escaped;
 use crate::registry::Registry;
+use crate::timeline_pump::TimelinePump;
 
 /// One push for one user's online sessions.
 #[derive(Debug, Clone)]
@@ -55,6 +56,12 @@ pub enum Delivery {
         /// The whole profile after the change.
         profile: UserProfile,
     },
+    /// A large group's timeline grew: its members online on each node are caught up (by
+    /// that node's [`TimelinePump`]), which pushes them their new entries.
+    Timeline {
+        /// The group.
+        group: String,
+    },
 }
 
 /// Encodes a push frame; pushes are bounded by construction (pull-sized
@@ -72,6 +79,7 @@ pub fn encode_push(event: push::Event) -> Option<Bytes> {
 /// The frame a delivery sends, and to whose sessions.
 fn push_of(delivery: Delivery) -> Option<NodePush> {
     let (user, except_session, event) = match delivery {
+        Delivery::Timeline { .. } => return None,
         Delivery::Entry { user, entry } => (user, None, push::Event::Entry(entry)),
         Delivery::Status { user, message } => (user, None, push::Event::StatusMessage(message)),
         Delivery::Settings {
@@ -110,9 +118,10 @@ pub async fn run(
     mut batches: mpsc::UnboundedReceiver<Vec<Delivery>>,
     registry: Arc<Registry>,
     cluster: Option<Arc<Cluster>>,
+    pump: Arc<TimelinePump>,
 ) {
     while let Some(batch) = batches.recv().await {
-        deliver(&registry, cluster.as_ref(), batch).await;
+        deliver_with(&registry, cluster.as_ref(), Some(&pump), batch).await;
     }
 }
 
@@ -122,8 +131,27 @@ pub async fn deliver(
     cluster: Option<&Arc<Cluster>>,
     deliveries: Vec<Delivery>,
 ) {
+    deliver_with(registry, cluster, None, deliveries).await
+}
+
+/// As [`deliver`]; timeline growth goes to `pump` and to the other nodes' pumps.
+async fn deliver_with(
+    registry: &Registry,
+    cluster: Option<&Arc<Cluster>>,
+    pump: Option<&Arc<TimelinePump>>,
+    deliveries: Vec<Delivery>,
+) {
     let mut others = NodeMessage::default();
     for delivery in deliveries {
+        if let Delivery::Timeline { group } = delivery {
+            if let Some(pump) = pump {
+                pump.grew(&group);
+            }
+            if cluster.is_some() {
+                others.timelines.push(group);
+            }
+            continue;
+        }
         // Alone, a node need not encode an entry for a user it has no session of.
         if let (None, Delivery::Entry { user, .. }) = (cluster, &delivery) {
             if !registry.is_online(user) {

@@ -43,6 +43,7 @@ pub mod server;
 pub mod signature;
 pub mod state;
 pub mod store;
+pub mod timeline_pump;
 pub mod token;
 pub mod validate;
 pub mod ws;

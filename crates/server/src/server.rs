@@ -28,6 +28,7 @@ use crate::media::{self, Media};
 use crate::presence::{Change, Presence};
 use crate::refusal_log::RefusalLog;
 use crate::registry::Registry;
+use crate::timeline_pump::TimelinePump;
 use crate::state::AppState;
 use crate::store::{retention, Backend, Outcome, Store};
 use crate::{admin, fanout, fd_limit, listener, ws};
@@ -57,13 +58,25 @@ pub async fn run(config: Config) -> Result<(), String> {
         None => Media::local(&config.data_dir)?,
     };
     let registry = Arc::new(Registry::new());
+    let (pump, pump_rx) = TimelinePump::new();
     let cluster = match &config.nats_url {
         Some(url) => {
-            Some(Cluster::start(url, &config.node_id(), &settings.app_key, registry.clone()).await?)
+            let (id, key) = (config.node_id(), &settings.app_key);
+            Some(Cluster::start(url, &id, key, registry.clone(), pump.clone()).await?)
         }
         None => None,
     };
-    let fanout_task = tokio::spawn(fanout::run(fanout_rx, registry.clone(), cluster.clone()));
+    let fanout_task = tokio::spawn(fanout::run(
+        fanout_rx,
+        registry.clone(),
+        cluster.clone(),
+        pump,
+    ));
+    let pump_task = tokio::spawn(crate::timeline_pump::run(
+        pump_rx,
+        store.clone(),
+        registry.clone(),
+    ));
     let (presence, presence_rx) = Presence::new();
     {
         let p = presence.clone();
@@ -184,6 +197,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         tracing::warn!("connections still open after the grace period");
     }
     sweeper.abort();
+    pump_task.abort();
     presence_task.abort();
     room_sweeper.abort();
     upload_sweeper.abort();

@@ -491,7 +491,7 @@ mod tests {
     fn acks_receipt_each_message_once_to_its_sender() {
         let (_d, c) = db();
         let members = ["alice".to_string(), "bob".into(), "carol".into()];
-        groups::create_or_join(&c, "g1", None, &members, 1).unwrap();
+        groups::create_or_join(&c, "g1", None, &members, 0, 1).unwrap();
         send(
             &c,
             "alice",

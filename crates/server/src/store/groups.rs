@@ -4,8 +4,10 @@
 //! Written against [`Db`], so the same code runs on SQLite and PostgreSQL.
 
 use super::sql::Db;
+use super::{timeline, Outcome};
 use crate::args;
 use crate::error::ApiError;
+use crate::fanout::Delivery;
 
 /// Membership check on every group send.
 pub(crate) const SQL_IS_MEMBER: &str =
@@ -32,12 +34,14 @@ pub fn upsert_user(
 }
 
 /// Creates the group if needed and adds `members` (already members stay,
-/// keeping their join time).
+/// keeping their join time). A group reaching `read_fanout_members` becomes one timeline
+/// ([`timeline::after_join`]).
 pub fn create_or_join(
     db: &dyn Db,
     group_id: &str,
     name: Option<&str>,
     members: &[String],
+    read_fanout_members: u32,
     now: i64,
 ) -> Result<(), ApiError> {
     db.execute(
@@ -51,27 +55,38 @@ pub fn create_or_join(
             args![group_id, m, now],
         )?;
     }
-    Ok(())
+    timeline::after_join(db, group_id, members, read_fanout_members)
 }
 
-/// Removes `members` from the group.
-pub fn quit(db: &dyn Db, group_id: &str, members: &[String]) -> Result<(), ApiError> {
+/// Removes `members` from the group (after copying what they were sent while members).
+pub fn quit(
+    db: &dyn Db,
+    group_id: &str,
+    members: &[String],
+    now: i64,
+) -> Result<Vec<Delivery>, ApiError> {
+    let deliveries = timeline::before_quit(db, group_id, members, now)?;
     for m in members {
         db.execute(
             "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
             args![group_id, m],
         )?;
     }
-    Ok(())
+    Ok(deliveries)
 }
 
 /// Deletes the group and its memberships; returns whether it existed.
-pub fn dismiss(db: &dyn Db, group_id: &str) -> Result<bool, ApiError> {
+pub fn dismiss(db: &dyn Db, group_id: &str, now: i64) -> Result<Outcome<bool>, ApiError> {
+    let deliveries = timeline::before_dismiss(db, group_id, now)?;
     db.execute(
         "DELETE FROM group_members WHERE group_id = ?1",
         args![group_id],
     )?;
-    Ok(db.execute("DELETE FROM groups WHERE group_id = ?1", args![group_id])? > 0)
+    let existed = db.execute("DELETE FROM groups WHERE group_id = ?1", args![group_id])? > 0;
+    Ok(Outcome {
+        value: existed,
+        deliveries,
+    })
 }
 
 /// Whether the group exists.

@@ -19,7 +19,7 @@ use imsync_protocol::{
 use serde_json::json;
 
 use super::sql::Db;
-use super::{groups, settings, Outcome};
+use super::{groups, settings, timeline, Outcome};
 use crate::args;
 use crate::clock::new_message_uid;
 use crate::error::ApiError;
@@ -51,16 +51,21 @@ pub(crate) const SQL_PULL_PAGE: &str =
     "SELECT i.seq, m.body FROM inbox i JOIN messages m ON m.id = i.message_id
              WHERE i.user_id = ?1 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3";
 
-/// [`append_to_inboxes`] on PostgreSQL: the heads move (locked in the array's order, which
-/// is sorted) and the entries are inserted in one statement.
-const SQL_APPEND_INBOXES_PG: &str = "WITH heads AS (
+/// [`append_pairs`] on PostgreSQL, in one statement: each user's head moves by their
+/// number of entries (heads locked in user order), and the entries take the seqs in between
+/// in the order given.
+const SQL_APPEND_PAIRS_PG: &str = "WITH pairs AS (
+       SELECT u, m, n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(u, m, n)),
+     counts AS (SELECT u, count(*) AS c FROM pairs GROUP BY u),
+     heads AS (
        INSERT INTO inbox_heads (user_id, last_seq)
-       SELECT u, 1 FROM unnest($1::text[]) WITH ORDINALITY AS t(u, n) ORDER BY n
-       ON CONFLICT (user_id) DO UPDATE SET last_seq = inbox_heads.last_seq + 1
+       SELECT u, c FROM counts ORDER BY u
+       ON CONFLICT (user_id) DO UPDATE SET last_seq = inbox_heads.last_seq + EXCLUDED.last_seq
        RETURNING user_id, last_seq)
      INSERT INTO inbox (user_id, seq, message_id, created_at)
-     SELECT user_id, last_seq, $2, $3 FROM heads
-     RETURNING user_id, seq";
+     SELECT p.u, h.last_seq - c.c + ROW_NUMBER() OVER (PARTITION BY p.u ORDER BY p.n), p.m, $3
+     FROM pairs p JOIN heads h ON h.user_id = p.u JOIN counts c ON c.u = p.u
+     RETURNING user_id, message_id, seq";
 
 /// History candidates: the caller's inbox rows of one conversation, in time
 /// order (PRIVATE matches both directions of the pair), one batch of `?7` rows
@@ -186,47 +191,28 @@ pub(crate) fn append(
 /// As [`append`], with the send time already taken from [`conversation_time`].
 pub(crate) fn append_at(
     conn: &dyn Db,
-    mut message: Message,
+    message: Message,
     owners: &[String],
     now: i64,
 ) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
-    message.message_uid = new_message_uid();
-    message.direction = MessageDirection::Unspecified as i32;
-    let conv = message.conversation.clone().unwrap_or_default();
-    message.sent_time = now;
-    let expansion = serde_json::to_string(&message.expansion).map_err(ApiError::internal)?;
-    let id: i64 = conn.one(
-        "INSERT INTO messages (uid, sender, conv_type, target, channel, sent_time, object_name, client_msg_id, body, expansion)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
-        args![
-            message.message_uid,
-            message.sender_user_id,
-            conv.r#type,
-            conv.target_id,
-            conv.channel_id,
-            now,
-            message.object_name,
-            message.client_msg_id,
-            message.encode_to_vec(),
-            expansion,
-        ],
-        |r| r.get(0),
-    )?;
+    let (id, message) = insert_message(conn, message, now)?;
     let mut ack = MessageAck {
         message_uid: message.message_uid.clone(),
         sent_time: now,
         ..MessageAck::default()
     };
-    let mut deliveries = Vec::with_capacity(owners.len());
     // Inbox heads are locked in one order (sorted) by every write, so two nodes writing
     // to the same users on PostgreSQL wait for each other instead of deadlocking.
-    let owners: Vec<&str> = owners
+    let pairs: Vec<(&str, i64)> = owners
         .iter()
         .map(String::as_str)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
+        .map(|owner| (owner, id))
         .collect();
-    for (owner, seq) in append_to_inboxes(conn, &owners, id, now)? {
+    let seqs = append_pairs(conn, &pairs, now)?;
+    let mut deliveries = Vec::with_capacity(pairs.len());
+    for ((owner, _), seq) in pairs.into_iter().zip(seqs) {
         if owner == message.sender_user_id {
             ack.seq = seq;
         }
@@ -241,41 +227,78 @@ pub(crate) fn append_at(
     Ok((ack, deliveries))
 }
 
-/// Appends message `id` to the inboxes of `owners` (sorted, distinct): each gets the next
-/// seq of its own inbox. On PostgreSQL in one statement: a round trip per row would cost a
-/// 500-member group 1,000 of them.
-fn append_to_inboxes<'a>(
+/// Stores `message` (sender's view) with a new uid and send time `time`; returns its row id
+/// and the message as stored.
+pub(crate) fn insert_message(
     conn: &dyn Db,
-    owners: &[&'a str],
-    id: i64,
+    mut message: Message,
+    time: i64,
+) -> Result<(i64, Message), ApiError> {
+    message.message_uid = new_message_uid();
+    message.direction = MessageDirection::Unspecified as i32;
+    let conv = message.conversation.clone().unwrap_or_default();
+    message.sent_time = time;
+    let expansion = serde_json::to_string(&message.expansion).map_err(ApiError::internal)?;
+    let id: i64 = conn.one(
+        "INSERT INTO messages (uid, sender, conv_type, target, channel, sent_time, object_name, client_msg_id, body, expansion)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+        args![
+            message.message_uid,
+            message.sender_user_id,
+            conv.r#type,
+            conv.target_id,
+            conv.channel_id,
+            time,
+            message.object_name,
+            message.client_msg_id,
+            message.encode_to_vec(),
+            expansion,
+        ],
+        |r| r.get(0),
+    )?;
+    Ok((id, message))
+}
+
+/// Appends each (user, message id) to that user's inbox, a user's entries in the order
+/// given, and returns their seqs in that order. Users must come grouped and sorted (heads
+/// are locked in that order). On PostgreSQL in one statement: a round trip per row would
+/// cost a 500-member group 1,000 of them.
+pub(crate) fn append_pairs(
+    conn: &dyn Db,
+    pairs: &[(&str, i64)],
     now: i64,
-) -> Result<Vec<(&'a str, u64)>, ApiError> {
+) -> Result<Vec<u64>, ApiError> {
     let Some(pg) = conn.as_postgres() else {
-        let mut out = Vec::with_capacity(owners.len());
-        for owner in owners {
+        let mut out = Vec::with_capacity(pairs.len());
+        for (owner, id) in pairs {
             let seq = next_seq(conn, owner)?;
             conn.execute(
                 "INSERT INTO inbox (user_id, seq, message_id, created_at) VALUES (?1, ?2, ?3, ?4)",
                 args![owner, seq, id, now],
             )?;
-            out.push((*owner, seq));
+            out.push(seq);
         }
         return Ok(out);
     };
-    let mut seqs = std::collections::HashMap::with_capacity(owners.len());
-    pg.query_native(SQL_APPEND_INBOXES_PG, &[&owners, &id, &now], |row| {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+    let ids: Vec<i64> = pairs.iter().map(|p| p.1).collect();
+    let mut seqs = std::collections::HashMap::with_capacity(pairs.len());
+    pg.query_native(SQL_APPEND_PAIRS_PG, &[&users, &ids, &now], |row| {
         seqs.insert(
-            row.try_get::<_, String>(0)?,
-            row.try_get::<_, i64>(1)? as u64,
+            (row.try_get::<_, String>(0)?, row.try_get::<_, i64>(1)?),
+            row.try_get::<_, i64>(2)? as u64,
         );
         Ok(())
     })?;
-    owners
+    pairs
         .iter()
-        .map(|o| {
-            seqs.get(*o)
-                .map(|seq| (*o, *seq))
-                .ok_or_else(|| ApiError::internal(format!("no inbox seq returned for {o}")))
+        .map(|(user, id)| {
+            seqs.get(&((*user).to_owned(), *id))
+                .copied()
+                .ok_or_else(|| ApiError::internal(format!("no inbox seq returned for {user}")))
         })
         .collect()
 }
@@ -373,12 +396,40 @@ pub fn send(
     if let Some(ack) = dedup_lookup(conn, sender, &send.message.client_msg_id)? {
         return Ok(Outcome::quiet(ack));
     }
-    let owners = route(conn, sender, &send)?;
-    let (ack, deliveries) = append(conn, send.message, &owners, now)?;
+    let timeline = send.kind == ConversationType::Group
+        && send.message.directed_user_ids.is_empty()
+        && timeline::is_timeline(conn, &send.target)?;
+    let (ack, deliveries) = if timeline {
+        require_member(conn, &send.target, sender)?;
+        timeline::append(conn, send.message, &send.target, true, now)?
+    } else {
+        let owners = route(conn, sender, &send)?;
+        append(conn, send.message, &owners, now)?
+    };
     Ok(Outcome {
         value: ack,
         deliveries,
     })
+}
+
+/// Appends `notice` (about message `original`) to every inbox holding `original`; the
+/// notice's sender among them only with `sender_copy`. A timeline message's notice goes
+/// into the same timeline, so members copy it after the message.
+fn append_to_holders(
+    conn: &dyn Db,
+    notice: Message,
+    original: i64,
+    sender_copy: bool,
+    now: i64,
+) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
+    if let Some(group) = timeline::group_of(conn, original)? {
+        return timeline::append(conn, notice, &group, sender_copy, now);
+    }
+    let mut owners = owners_of(conn, original)?;
+    if !sender_copy {
+        owners.retain(|o| *o != notice.sender_user_id);
+    }
+    append(conn, notice, &owners, now)
 }
 
 /// A page of `user`'s inbox after `after_seq`. The caller gives it one snapshot
@@ -647,9 +698,8 @@ pub fn recall(
     );
     msg.disable_notification = req.disable_notification;
     msg.push_config = req.push_config;
-    let owners = owners_of(conn, stored.id)?;
     let stored_content = msg.content.clone();
-    let (mut ack, deliveries) = append(conn, msg, &owners, now)?;
+    let (mut ack, deliveries) = append_to_holders(conn, msg, stored.id, true, now)?;
     ack.content = stored_content;
     conn.execute(
         "UPDATE messages SET recalled_by = (SELECT id FROM messages WHERE uid = ?1) WHERE id = ?2",
@@ -755,10 +805,6 @@ pub fn receipt_request(
                 && c.target_id == group
         })
         .ok_or_else(|| ApiError::invalid("messageUId must be your own message in this group"))?;
-    let owners: Vec<String> = owners_of(conn, stored.id)?
-        .into_iter()
-        .filter(|o| o != caller)
-        .collect();
     let conv = Conversation {
         r#type: ConversationType::Group as i32,
         target_id: group.to_owned(),
@@ -773,7 +819,7 @@ pub fn receipt_request(
         false,
         message_uid,
     );
-    let (ack, deliveries) = append(conn, msg, &owners, now)?;
+    let (ack, deliveries) = append_to_holders(conn, msg, stored.id, false, now)?;
     Ok(Outcome {
         value: ack,
         deliveries,
@@ -901,8 +947,7 @@ pub fn expansion(
         false,
         message_uid,
     );
-    let owners = owners_of(conn, stored.id)?;
-    let (ack, deliveries) = append(conn, msg, &owners, now)?;
+    let (ack, deliveries) = append_to_holders(conn, msg, stored.id, true, now)?;
     Ok(Outcome {
         value: ack,
         deliveries,
@@ -1002,6 +1047,13 @@ pub fn publish_group(
                 codes::NOT_IN_GROUP,
                 format!("group {group:?} does not exist"),
             ));
+        }
+        if directed.is_empty() && timeline::is_timeline(conn, group)? {
+            let msg = p.message(ConversationType::Group, group);
+            let (ack, mut d) = timeline::append(conn, msg, group, p.include_sender, now)?;
+            uids.push(ack.message_uid);
+            deliveries.append(&mut d);
+            continue;
         }
         let mut owners: Vec<String> = groups::members(conn, group)?
             .into_iter()

@@ -28,6 +28,7 @@ pub mod schema;
 pub mod settings;
 pub mod sql;
 pub mod subscriptions;
+pub mod timeline;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;

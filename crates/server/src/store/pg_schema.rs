@@ -198,6 +198,29 @@ CREATE TABLE media_files (
     created_at      BIGINT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE group_heads (
+    group_id    TEXT COLLATE "C" PRIMARY KEY,
+    last_gseq   BIGINT NOT NULL
+);
+CREATE TABLE group_timeline (
+    group_id    TEXT COLLATE "C" NOT NULL,
+    gseq        BIGINT NOT NULL,
+    message_id  BIGINT NOT NULL,
+    skip_user   TEXT COLLATE "C" NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (group_id, gseq)
+);
+CREATE INDEX group_timeline_by_message ON group_timeline (message_id);
+CREATE INDEX group_timeline_created ON group_timeline (created_at);
+CREATE TABLE timeline_cursors (
+    user_id     TEXT COLLATE "C" NOT NULL,
+    group_id    TEXT COLLATE "C" NOT NULL,
+    gseq        BIGINT NOT NULL,
+    PRIMARY KEY (user_id, group_id)
+);
+CREATE INDEX timeline_cursors_by_group ON timeline_cursors (group_id, gseq);
+"#,
 ];
 
 /// The advisory lock every node holds while it migrates, so nodes starting at once apply

@@ -1,5 +1,5 @@
-//! Offline retention: inbox entries older than `--offline-days` are deleted,
-//! then the messages no inbox refers to any more. Work is done in bounded
+//! Offline retention: inbox entries and large groups' timeline entries older than
+//! `--offline-days` are deleted, then the messages nothing refers to any more. Work is done in bounded
 //! chunks, each its own write job, so a large sweep never stalls sends.
 //! Also prunes admin nonces that can no longer be replayed (their timestamp
 //! is outside the signature window anyway).
@@ -23,10 +23,18 @@ pub fn sweep_chunk(db: &dyn Db, cutoff_ms: i64) -> Result<usize, ApiError> {
            (SELECT user_id, seq FROM inbox WHERE created_at < ?1 LIMIT ?2)",
         args![cutoff_ms, CHUNK],
     )?;
+    // Large groups' timelines expire as inboxes do: a member back after the retention
+    // period starts past what expired, as with write fan-out.
+    let timeline = db.execute(
+        "DELETE FROM group_timeline WHERE (group_id, gseq) IN
+           (SELECT group_id, gseq FROM group_timeline WHERE created_at < ?1 LIMIT ?2)",
+        args![cutoff_ms, CHUNK],
+    )?;
     let messages = db.execute(
         "DELETE FROM messages WHERE id IN (
            SELECT m.id FROM messages m WHERE m.sent_time < ?1
              AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.message_id = m.id)
+             AND NOT EXISTS (SELECT 1 FROM group_timeline t WHERE t.message_id = m.id)
            LIMIT ?2)",
         args![cutoff_ms, CHUNK],
     )?;
@@ -43,7 +51,7 @@ pub fn sweep_chunk(db: &dyn Db, cutoff_ms: i64) -> Result<usize, ApiError> {
            (SELECT user_id, message_id FROM deleted_messages WHERE sent_time < ?1 LIMIT ?2)",
         args![cutoff_ms, CHUNK],
     )?;
-    Ok(entries + messages + blocked + tombstones)
+    Ok(entries + timeline + messages + blocked + tombstones)
 }
 
 /// Records an admin nonce; `false` if it was already used.

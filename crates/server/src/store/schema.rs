@@ -244,6 +244,34 @@ CREATE TABLE media_files (
     created_at      INTEGER NOT NULL
 );
 "#,
+    r#"
+-- 9: large groups as one timeline (read fan-out). A group in `group_heads` keeps its
+-- messages once, numbered `gseq` 1, 2, 3... in commit order; each member's cursor says how
+-- far the timeline has been copied into that member's inbox, which happens when the member
+-- next reads (or at once while online), so a send writes O(1) rows whatever the size.
+CREATE TABLE group_heads (
+    group_id    TEXT PRIMARY KEY,
+    last_gseq   INTEGER NOT NULL
+);
+CREATE TABLE group_timeline (
+    group_id    TEXT NOT NULL,
+    gseq        INTEGER NOT NULL,
+    message_id  INTEGER NOT NULL,
+    -- The sender: never copied to them (they got it straight away, or not at all).
+    skip_user   TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (group_id, gseq)
+) WITHOUT ROWID;
+CREATE INDEX group_timeline_by_message ON group_timeline (message_id);
+CREATE INDEX group_timeline_created ON group_timeline (created_at);
+CREATE TABLE timeline_cursors (
+    user_id     TEXT NOT NULL,
+    group_id    TEXT NOT NULL,
+    gseq        INTEGER NOT NULL,
+    PRIMARY KEY (user_id, group_id)
+) WITHOUT ROWID;
+CREATE INDEX timeline_cursors_by_group ON timeline_cursors (group_id, gseq);
+"#,
 ];
 
 /// Opens `conn` for use: pragmas, then migrations.

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use imsync_protocol::profile_rules::MAX_PROFILE_IDS;
 use imsync_protocol::{
-    blacklist_request, codes, request, response::Body, BlacklistResult, Response,
-    SendMessageRequest, SendModeration,
+    blacklist_request, codes, request, response::Body, BlacklistResult, PullInboxResult,
+    Response, SendMessageRequest, SendModeration,
 };
 
 use super::{subscriptions, Session};
@@ -16,7 +16,10 @@ use crate::error::ApiError;
 use crate::fanout::{deliver, Delivery};
 use crate::moderation;
 use crate::state::AppState;
-use crate::store::{deletes, delivery, messages, profiles, settings, Outcome};
+use crate::store::{
+    deletes, delivery, messages, profiles, settings, timeline, Outcome, Store,
+};
+use crate::timeline_pump::catch_up_user;
 use crate::validate;
 
 /// Answers one request of an authenticated session.
@@ -43,6 +46,32 @@ pub async fn handle(state: &AppState, session: &mut Session, op: Option<request:
     }
 }
 
+/// A page of `user`'s inbox, after copying their pending large-group entries (checked in
+/// the same snapshot as the page, so a user without any costs no extra read).
+async fn pull(
+    store: &Store,
+    user: String,
+    after_seq: u64,
+    limit: u32,
+) -> Result<PullInboxResult, ApiError> {
+    let u = user.clone();
+    let page = store
+        .read(move |c| {
+            if timeline::is_behind(c, &u)? {
+                return Ok(None);
+            }
+            messages::pull(c, &u, after_seq, limit).map(Some)
+        })
+        .await?;
+    if let Some(page) = page {
+        return Ok(page);
+    }
+    catch_up_user(store, &user).await?;
+    store
+        .read(move |c| messages::pull(c, &user, after_seq, limit))
+        .await
+}
+
 async fn dispatch(
     state: &AppState,
     session: &mut Session,
@@ -58,9 +87,7 @@ async fn dispatch(
         )),
         request::Op::SendMessage(req) => Ok(Some(send_message(state, session, req).await?.0)),
         request::Op::PullInbox(req) => {
-            let page = store
-                .read(move |c| messages::pull(c, &user, req.after_seq, req.limit))
-                .await?;
+            let page = pull(store, user, req.after_seq, req.limit).await?;
             Ok(Some(Body::PullInbox(page)))
         }
         request::Op::Recall(req) => {
@@ -210,6 +237,7 @@ async fn dispatch(
             Ok(Some(Body::Blacklist(BlacklistResult { user_ids })))
         }
         request::Op::History(req) => {
+            catch_up_user(store, &user).await?;
             let page = store
                 .read(move |c| {
                     messages::history(

@@ -350,10 +350,17 @@ async fn connect(
             .await;
     }
     let user = user_id.clone();
-    let heads = state
-        .store
-        .read(move |c| Ok((messages::head_seq(c, &user)?, settings::version(c, &user)?)))
-        .await;
+    // The head must count the user's pending large-group entries, or the client would see
+    // nothing to pull.
+    let heads = match crate::timeline_pump::catch_up_user(&state.store, &user_id).await {
+        Ok(()) => {
+            state
+                .store
+                .read(move |c| Ok((messages::head_seq(c, &user)?, settings::version(c, &user)?)))
+                .await
+        }
+        Err(e) => Err(e),
+    };
     let (head, settings_version) = match heads {
         Ok(h) => h,
         Err(e) => {

@@ -99,6 +99,7 @@ fn groups_keep_their_contract_on_both_engines() {
             "g1",
             Some("Team"),
             &members(&["carol", "Bob", "alice"]),
+            0,
             10,
         )
         .unwrap();
@@ -107,7 +108,7 @@ fn groups_keep_their_contract_on_both_engines() {
             groups::members(db, "g1").unwrap(),
             members(&["Bob", "alice", "carol"])
         );
-        groups::create_or_join(db, "g1", None, &members(&["alice", "dave"]), 20).unwrap();
+        groups::create_or_join(db, "g1", None, &members(&["alice", "dave"]), 0, 20).unwrap();
         let (name, joined): (String, i64) = db
             .one(
                 "SELECT g.name, m.joined_at FROM groups g JOIN group_members m ON m.group_id = g.group_id
@@ -119,11 +120,11 @@ fn groups_keep_their_contract_on_both_engines() {
         assert_eq!(name, "Team", "a join without a name keeps the name");
         assert_eq!(joined, 10, "a member joining again keeps the join time");
         assert!(groups::is_member(db, "g1", "dave").unwrap());
-        groups::quit(db, "g1", &members(&["dave", "nobody"])).unwrap();
+        groups::quit(db, "g1", &members(&["dave", "nobody"]), 30).unwrap();
         assert!(!groups::is_member(db, "g1", "dave").unwrap());
         assert!(groups::exists(db, "g1").unwrap());
-        assert!(groups::dismiss(db, "g1").unwrap());
-        assert!(!groups::dismiss(db, "g1").unwrap());
+        assert!(groups::dismiss(db, "g1", 40).unwrap().value);
+        assert!(!groups::dismiss(db, "g1", 40).unwrap().value);
         assert!(groups::members(db, "g1").unwrap().is_empty());
 
         groups::upsert_user(db, "alice", Some("Alice"), None, 1).unwrap();
@@ -157,7 +158,14 @@ fn postgres_migrations_run_from_empty_from_the_previous_version_and_concurrently
     let db = PgDb::connect(&pg.create_database("previous")).unwrap();
     pg_schema::migrate_to(&db, last - 1).unwrap();
     assert_eq!(pg_schema::version(&db).unwrap(), last as i64 - 1);
-    groups::create_or_join(&db, "g", None, &["a".to_string()], 1).unwrap();
+    // (Raw SQL: today's store functions expect today's schema.)
+    db.execute("INSERT INTO groups (group_id, name, created_at) VALUES ('g', '', 1)", &[])
+        .unwrap();
+    db.execute(
+        "INSERT INTO group_members (group_id, user_id, joined_at) VALUES ('g', 'a', 1)",
+        &[],
+    )
+    .unwrap();
     pg_schema::migrate(&db).unwrap();
     assert_eq!(pg_schema::version(&db).unwrap(), last as i64);
     assert_eq!(groups::members(&db, "g").unwrap(), vec!["a".to_string()]);
@@ -926,7 +934,7 @@ fn sends_pull_pages_and_deduplicate_on_both_engines() {
         assert_eq!(messages::head_seq(db, "nobody").unwrap(), 0);
 
         // A group send reaches members only; an outsider is refused and nothing moves.
-        groups::create_or_join(db, "g1", None, &ids(&["alice", "carol"]), 1).unwrap();
+        groups::create_or_join(db, "g1", None, &ids(&["alice", "carol"]), 0, 1).unwrap();
         let mut to_group = text_send("carol", "g1", "g-1");
         to_group.kind = imsync_protocol::ConversationType::Group;
         to_group.message.conversation.as_mut().unwrap().r#type =
@@ -1064,7 +1072,7 @@ fn delivery_receipts_count_each_recipient_once_on_both_engines() {
         let dlv = imsync_protocol::object_names::DELIVERY_NOTICE;
         messages::send(db, "alice", text_send("alice", "bob", "p1"), 1).unwrap();
         messages::send(db, "alice", text_send("alice", "bob", "p2"), 2).unwrap();
-        groups::create_or_join(db, "g1", None, &ids(&["alice", "bob", "carol"]), 1).unwrap();
+        groups::create_or_join(db, "g1", None, &ids(&["alice", "bob", "carol"]), 0, 1).unwrap();
         messages::send(db, "alice", group_send("alice", "g1", "g1"), 3).unwrap();
 
         let bob_head = messages::head_seq(db, "bob").unwrap();
@@ -1271,4 +1279,145 @@ async fn the_postgres_writer_never_reports_a_commit_it_did_not_make() {
         .unwrap();
     assert_eq!(users, ["kept"]);
     store.shutdown();
+}
+
+/// Rows of `table` (whole-table counts for the read fan-out checks).
+fn rows(db: &dyn Db, sql: &'static str) -> i64 {
+    db.one(sql, &[], |r| r.get(0)).unwrap()
+}
+
+/// The contents of `user`'s inbox, in seq order, checking the seqs run 1, 2, 3...
+fn inbox_contents(db: &dyn Db, user: &str) -> Vec<String> {
+    let page = imsync_server::store::messages::pull(db, user, 0, 500).unwrap();
+    let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{user}'s seqs");
+    page.entries
+        .iter()
+        .map(|e| {
+            let m = e.message.as_ref().unwrap();
+            match m.object_name.as_str() {
+                "RC:TxtMsg" => content_of(m),
+                other => other.to_owned(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn large_groups_are_one_timeline_copied_on_read_on_both_engines() {
+    use imsync_server::fanout::Delivery;
+    use imsync_server::store::{messages, timeline};
+    on_both_backends("store timelines", |db| {
+        // Below the threshold: one inbox row per member, as before.
+        groups::create_or_join(db, "small", None, &ids(&["alice", "bob"]), 3, 1).unwrap();
+        assert!(!timeline::is_timeline(db, "small").unwrap());
+        messages::send(db, "alice", group_send("alice", "small", "s1"), 10).unwrap();
+        assert_eq!(rows(db, "SELECT count(*) FROM inbox"), 2);
+
+        // Reaching it: one timeline; a send writes the sender's entry and one timeline row.
+        let four = ids(&["alice", "bob", "carol", "dave"]);
+        groups::create_or_join(db, "big", None, &four, 3, 20).unwrap();
+        assert!(timeline::is_timeline(db, "big").unwrap());
+        for (i, id) in ["m1", "m2", "m3"].iter().enumerate() {
+            let sent = messages::send(db, "alice", group_send("alice", "big", id), 100 + i as i64)
+                .unwrap();
+            assert_eq!(sent.value.seq, 2 + i as u64, "alice's own inbox seq");
+            assert!(
+                matches!(&sent.deliveries[..], [Delivery::Entry { user, .. }, Delivery::Timeline { group }] if user == "alice" && group == "big"),
+                "{:?}",
+                sent.deliveries
+            );
+        }
+        assert_eq!(rows(db, "SELECT count(*) FROM inbox"), 2 + 3);
+        assert_eq!(rows(db, "SELECT count(*) FROM group_timeline"), 3);
+        // A resend is deduplicated as any send.
+        let again = messages::send(db, "alice", group_send("alice", "big", "m1"), 200).unwrap();
+        assert_eq!(again.value.seq, 2);
+        assert!(again.deliveries.is_empty());
+        assert_eq!(rows(db, "SELECT count(*) FROM group_timeline"), 3);
+        let outsider = messages::send(db, "erin", group_send("erin", "big", "x"), 201);
+        assert_eq!(
+            outsider.err().unwrap().code,
+            imsync_protocol::codes::NOT_IN_GROUP
+        );
+
+        // bob reads: the timeline is copied once, in order.
+        assert!(timeline::is_behind(db, "bob").unwrap());
+        assert_eq!(inbox_contents(db, "bob"), ["s1"]);
+        let copied = timeline::catch_up(db, &["bob", "carol"], 300).unwrap();
+        assert_eq!(copied.len(), 6);
+        assert!(!timeline::is_behind(db, "bob").unwrap());
+        assert_eq!(inbox_contents(db, "bob"), ["s1", "m1", "m2", "m3"]);
+        assert_eq!(inbox_contents(db, "carol"), ["m1", "m2", "m3"]);
+        let m = messages::pull(db, "carol", 0, 1).unwrap().entries[0].clone();
+        let m = m.message.unwrap();
+        assert_eq!(m.direction, imsync_protocol::MessageDirection::Receive as i32);
+        assert_eq!(m.conversation.unwrap().target_id, "big");
+        assert!(timeline::catch_up(db, &["bob", "carol"], 301)
+            .unwrap()
+            .is_empty());
+        assert_eq!(inbox_contents(db, "bob").len(), 4, "nothing copied twice");
+
+        // bob sends: he is caught up first, so his message follows what he has.
+        messages::send(db, "bob", group_send("bob", "big", "b1"), 400).unwrap();
+        assert_eq!(inbox_contents(db, "bob"), ["s1", "m1", "m2", "m3", "b1"]);
+
+        // A recall of a timeline message goes through the timeline.
+        let m1_uid: String = db
+            .one(
+                "SELECT uid FROM messages WHERE client_msg_id = 'm1'",
+                &[],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let m1_time: i64 = db
+            .one(
+                "SELECT sent_time FROM messages WHERE client_msg_id = 'm1'",
+                &[],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let recall = messages::Recall {
+            message_uid: m1_uid,
+            conversation: Some(imsync_protocol::Conversation {
+                r#type: imsync_protocol::ConversationType::Group as i32,
+                target_id: "big".into(),
+                channel_id: String::new(),
+            }),
+            sent_time: m1_time,
+            is_delete: false,
+            disable_notification: false,
+            push_config: None,
+            extra: String::new(),
+            user_json: String::new(),
+        };
+        messages::recall(db, "alice", recall, 500).unwrap();
+        assert_eq!(inbox_contents(db, "alice").last().unwrap(), "RC:RcNtf");
+        timeline::catch_up(db, &["carol"], 501).unwrap();
+        assert_eq!(inbox_contents(db, "carol"), ["m1", "m2", "m3", "b1", "RC:RcNtf"]);
+
+        // dave leaves: what was sent while he was a member is his; later sends are not.
+        groups::quit(db, "big", &ids(&["dave"]), 600).unwrap();
+        assert_eq!(inbox_contents(db, "dave"), ["m1", "m2", "m3", "b1", "RC:RcNtf"]);
+        // erin joins: she sees what is sent from now on.
+        groups::create_or_join(db, "big", None, &ids(&["erin"]), 3, 700).unwrap();
+        messages::send(db, "alice", group_send("alice", "big", "m4"), 800).unwrap();
+        assert!(!timeline::is_behind(db, "dave").unwrap());
+        assert_eq!(inbox_contents(db, "dave").len(), 5);
+
+        // The online members of a grown group are caught up; the others wait.
+        let online = |u: &str| u == "erin";
+        let groups_grown = std::collections::BTreeSet::from(["big".to_string()]);
+        let pushed = timeline::catch_up_groups(db, &groups_grown, &online, 900).unwrap();
+        assert_eq!(pushed.len(), 1);
+        assert_eq!(inbox_contents(db, "erin"), ["m4"]);
+        assert!(timeline::is_behind(db, "carol").unwrap());
+
+        // Dismissed: the pending entries are copied, the timeline goes.
+        groups::dismiss(db, "big", 1_000).unwrap();
+        assert_eq!(inbox_contents(db, "carol").last().unwrap(), "m4");
+        assert_eq!(rows(db, "SELECT count(*) FROM group_timeline"), 0);
+        assert_eq!(rows(db, "SELECT count(*) FROM timeline_cursors"), 0);
+        assert!(!timeline::is_timeline(db, "big").unwrap());
+    });
 }

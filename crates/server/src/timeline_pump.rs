@@ -1,0 +1,79 @@
+//! Live delivery for large groups (read fan-out, [`crate::store::timeline`]): when a
+//! group's timeline grows, this node copies the new entries into the inboxes of the
+//! members online here, so their devices get pushes with their own inbox seqs, as for any
+//! other message. Members offline cost nothing until they connect.
+//!
+//! Growth notices from this node's commits and from the other nodes arrive on one queue.
+//! One catch-up job runs at a time, for every group that grew meanwhile: under load one
+//! job copies many messages for many members, so its cost per message falls.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::clock::now_ms;
+use crate::log_escape::Escaped;
+use crate::registry::Registry;
+use crate::store::{timeline, Outcome, Store};
+
+/// The queue of groups whose timelines grew.
+pub struct TimelinePump {
+    tx: mpsc::UnboundedSender<String>,
+}
+
+impl TimelinePump {
+    /// A pump and the receiver [`run`] consumes.
+    pub fn new() -> (Arc<TimelinePump>, mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Arc::new(TimelinePump { tx }), rx)
+    }
+
+    /// Notes that `group`'s timeline grew (never blocks).
+    pub fn grew(&self, group: &str) {
+        let _ = self.tx.send(group.to_owned());
+    }
+}
+
+/// Runs until every [`TimelinePump`] handle is gone.
+pub async fn run(mut grown: mpsc::UnboundedReceiver<String>, store: Store, registry: Arc<Registry>) {
+    while let Some(first) = grown.recv().await {
+        let mut groups = BTreeSet::from([first]);
+        while let Ok(group) = grown.try_recv() {
+            groups.insert(group);
+        }
+        let registry = registry.clone();
+        let result = store
+            .write(move |c| {
+                let online = |user: &str| registry.is_online(user);
+                let deliveries = timeline::catch_up_groups(c, &groups, &online, now_ms())?;
+                Ok(Outcome {
+                    value: (),
+                    deliveries,
+                })
+            })
+            .await;
+        // The entries stay in the timeline: the members get them on their next pull.
+        if let Err(e) = result {
+            tracing::warn!(error = %Escaped(&e.msg), "catching up online members failed");
+        }
+    }
+}
+
+/// Copies `user`'s pending timeline entries into their inbox, so the reads that follow
+/// (connect's head, pulls, history) see them. Their other devices get the pushes.
+pub async fn catch_up_user(store: &Store, user: &str) -> Result<(), crate::error::ApiError> {
+    let u = user.to_owned();
+    if !store.read(move |c| timeline::is_behind(c, &u)).await? {
+        return Ok(());
+    }
+    let u = user.to_owned();
+    store
+        .write(move |c| {
+            Ok(Outcome {
+                value: (),
+                deliveries: timeline::catch_up(c, &[u.as_str()], now_ms())?,
+            })
+        })
+        .await
+}
