@@ -21,6 +21,7 @@ mod persistence;
 mod postgres_mode;
 mod presence;
 mod profiles;
+mod read_fanout;
 mod remote_delete;
 mod services;
 mod slowloris;
