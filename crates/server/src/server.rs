@@ -28,9 +28,9 @@ use crate::media::{self, Media};
 use crate::presence::{Change, Presence};
 use crate::refusal_log::RefusalLog;
 use crate::registry::Registry;
-use crate::timeline_pump::TimelinePump;
 use crate::state::AppState;
 use crate::store::{retention, Backend, Outcome, Store};
+use crate::timeline_pump::TimelinePump;
 use crate::{admin, fanout, fd_limit, listener, ws};
 
 /// Time connections get to finish after the shutdown signal.

@@ -203,15 +203,18 @@ pub(crate) fn append_at(
     };
     // Inbox heads are locked in one order (sorted) by every write, so two nodes writing
     // to the same users on PostgreSQL wait for each other instead of deadlocking.
-    let pairs: Vec<(&str, i64)> = owners
+    let sorted: Vec<&str> = owners
         .iter()
         .map(String::as_str)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
-        .map(|owner| (owner, id))
         .collect();
+    // Owners in large groups first take the timeline entries committed before this
+    // message, so every inbox keeps commit order whichever way its entries arrive.
+    let mut deliveries = timeline::catch_up(conn, &sorted, now)?;
+    let pairs: Vec<(&str, i64)> = sorted.into_iter().map(|owner| (owner, id)).collect();
     let seqs = append_pairs(conn, &pairs, now)?;
-    let mut deliveries = Vec::with_capacity(pairs.len());
+    deliveries.reserve(pairs.len());
     for ((owner, _), seq) in pairs.into_iter().zip(seqs) {
         if owner == message.sender_user_id {
             ack.seq = seq;

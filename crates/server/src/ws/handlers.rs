@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use imsync_protocol::profile_rules::MAX_PROFILE_IDS;
 use imsync_protocol::{
-    blacklist_request, codes, request, response::Body, BlacklistResult, PullInboxResult,
-    Response, SendMessageRequest, SendModeration,
+    blacklist_request, codes, request, response::Body, BlacklistResult, PullInboxResult, Response,
+    SendMessageRequest, SendModeration,
 };
 
 use super::{subscriptions, Session};
@@ -16,9 +16,7 @@ use crate::error::ApiError;
 use crate::fanout::{deliver, Delivery};
 use crate::moderation;
 use crate::state::AppState;
-use crate::store::{
-    deletes, delivery, messages, profiles, settings, timeline, Outcome, Store,
-};
+use crate::store::{deletes, delivery, messages, profiles, settings, timeline, Outcome, Store};
 use crate::timeline_pump::catch_up_user;
 use crate::validate;
 

@@ -227,13 +227,25 @@ async fn nodes_on_nats_push_and_kick_across_nodes() {
 /// cursor, as the client does), and new devices pull full histories from any node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lose_nothing_while_one_is_killed_and_restarted_twice() {
+    three_nodes_with_kills("three nodes", 0).await;
+}
+
+/// The same run with the 50-member group as one timeline (read fan-out): its messages
+/// reach the watcher's inbox by catch-ups (the pump of whichever node it is on, or the
+/// private messages to it), across the kills, still once each and in commit order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_lose_nothing_with_the_group_as_one_timeline() {
+    three_nodes_with_kills("three nodes timeline", 20).await;
+}
+
+async fn three_nodes_with_kills(name: &str, read_fanout_members: u32) {
     use imsync_protocol::{push, request, InboxEntry, Push};
 
     const TOTAL: usize = 3_000;
-    let Some(pg) = Postgres::start("three nodes") else {
+    let Some(pg) = Postgres::start(name) else {
         return;
     };
-    let Some(nats) = crate::common::nats::Nats::start("three nodes") else {
+    let Some(nats) = crate::common::nats::Nats::start(name) else {
         return;
     };
     let url = pg.create_database("three");
@@ -243,6 +255,8 @@ async fn three_nodes_lose_nothing_while_one_is_killed_and_restarted_twice() {
             url,
             "--nats-url".into(),
             nats.url(),
+            "--read-fanout-members".into(),
+            read_fanout_members.to_string(),
         ],
         ..Opts::default()
     };

@@ -159,8 +159,11 @@ fn postgres_migrations_run_from_empty_from_the_previous_version_and_concurrently
     pg_schema::migrate_to(&db, last - 1).unwrap();
     assert_eq!(pg_schema::version(&db).unwrap(), last as i64 - 1);
     // (Raw SQL: today's store functions expect today's schema.)
-    db.execute("INSERT INTO groups (group_id, name, created_at) VALUES ('g', '', 1)", &[])
-        .unwrap();
+    db.execute(
+        "INSERT INTO groups (group_id, name, created_at) VALUES ('g', '', 1)",
+        &[],
+    )
+    .unwrap();
     db.execute(
         "INSERT INTO group_members (group_id, user_id, joined_at) VALUES ('g', 'a', 1)",
         &[],
@@ -1290,7 +1293,11 @@ fn rows(db: &dyn Db, sql: &'static str) -> i64 {
 fn inbox_contents(db: &dyn Db, user: &str) -> Vec<String> {
     let page = imsync_server::store::messages::pull(db, user, 0, 500).unwrap();
     let seqs: Vec<u64> = page.entries.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{user}'s seqs");
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "{user}'s seqs"
+    );
     page.entries
         .iter()
         .map(|e| {
@@ -1301,6 +1308,11 @@ fn inbox_contents(db: &dyn Db, user: &str) -> Vec<String> {
             }
         })
         .collect()
+}
+
+fn alice_sends_to(db: &dyn Db, group: &str, client_id: &str) {
+    imsync_server::store::messages::send(db, "alice", group_send("alice", group, client_id), 990)
+        .unwrap();
 }
 
 #[test]
@@ -1351,7 +1363,10 @@ fn large_groups_are_one_timeline_copied_on_read_on_both_engines() {
         assert_eq!(inbox_contents(db, "carol"), ["m1", "m2", "m3"]);
         let m = messages::pull(db, "carol", 0, 1).unwrap().entries[0].clone();
         let m = m.message.unwrap();
-        assert_eq!(m.direction, imsync_protocol::MessageDirection::Receive as i32);
+        assert_eq!(
+            m.direction,
+            imsync_protocol::MessageDirection::Receive as i32
+        );
         assert_eq!(m.conversation.unwrap().target_id, "big");
         assert!(timeline::catch_up(db, &["bob", "carol"], 301)
             .unwrap()
@@ -1394,11 +1409,17 @@ fn large_groups_are_one_timeline_copied_on_read_on_both_engines() {
         messages::recall(db, "alice", recall, 500).unwrap();
         assert_eq!(inbox_contents(db, "alice").last().unwrap(), "RC:RcNtf");
         timeline::catch_up(db, &["carol"], 501).unwrap();
-        assert_eq!(inbox_contents(db, "carol"), ["m1", "m2", "m3", "b1", "RC:RcNtf"]);
+        assert_eq!(
+            inbox_contents(db, "carol"),
+            ["m1", "m2", "m3", "b1", "RC:RcNtf"]
+        );
 
         // dave leaves: what was sent while he was a member is his; later sends are not.
         groups::quit(db, "big", &ids(&["dave"]), 600).unwrap();
-        assert_eq!(inbox_contents(db, "dave"), ["m1", "m2", "m3", "b1", "RC:RcNtf"]);
+        assert_eq!(
+            inbox_contents(db, "dave"),
+            ["m1", "m2", "m3", "b1", "RC:RcNtf"]
+        );
         // erin joins: she sees what is sent from now on.
         groups::create_or_join(db, "big", None, &ids(&["erin"]), 3, 700).unwrap();
         messages::send(db, "alice", group_send("alice", "big", "m4"), 800).unwrap();
@@ -1412,10 +1433,20 @@ fn large_groups_are_one_timeline_copied_on_read_on_both_engines() {
         assert_eq!(pushed.len(), 1);
         assert_eq!(inbox_contents(db, "erin"), ["m4"]);
         assert!(timeline::is_behind(db, "carol").unwrap());
+        // A message straight to carol's inbox comes after what the timeline had before it.
+        let direct = messages::send(db, "bob", text_send("bob", "carol", "p1"), 950).unwrap();
+        // bob had the recall notice and m4 pending, carol m4: copied first, then p1 to both.
+        assert_eq!(direct.deliveries.len(), 5);
+        assert_eq!(
+            inbox_contents(db, "carol"),
+            ["m1", "m2", "m3", "b1", "RC:RcNtf", "m4", "p1"]
+        );
+        alice_sends_to(db, "big", "m5");
+        assert!(timeline::is_behind(db, "carol").unwrap());
 
         // Dismissed: the pending entries are copied, the timeline goes.
         groups::dismiss(db, "big", 1_000).unwrap();
-        assert_eq!(inbox_contents(db, "carol").last().unwrap(), "m4");
+        assert_eq!(inbox_contents(db, "carol").last().unwrap(), "m5");
         assert_eq!(rows(db, "SELECT count(*) FROM group_timeline"), 0);
         assert_eq!(rows(db, "SELECT count(*) FROM timeline_cursors"), 0);
         assert!(!timeline::is_timeline(db, "big").unwrap());
