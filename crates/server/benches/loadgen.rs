@@ -15,8 +15,9 @@
 //!     and 100 clients pulling their 250-entry inboxes concurrently;
 //!  7. 5,000-member group (issue 14): 50 pipelined messages for server CPU
 //!     per message, then 20 sequential ones for send->push latency, first
-//!     with the 1,000 connected users online and 4,000 members offline (they
-//!     still get inbox rows), then again with all 5,000 online.
+//!     with the 1,000 connected users online and 4,000 members offline (with write
+//!     fan-out they still get inbox rows; as a timeline they cost nothing until they
+//!     connect), then again with all 5,000 online.
 //!
 //! `LOADGEN_DATABASE=postgres` runs the server on a throwaway PostgreSQL (the e2e
 //! harness's: fsync and synchronous_commit off) instead of SQLite, and reports the
@@ -28,6 +29,14 @@
 //! the 4,000 offline members of phase 7 for its second half (default 4000;
 //! 0 skips it). With all 5,000 online the round is 10 + 5 messages unless
 //! `LOADGEN_G5K_FULL=1` asks for 50 + 20 like the first round.
+//!
+//! `LOADGEN_READ_FANOUT=N` passes `--read-fanout-members N` (unset: the server's
+//! default, 1,000, so the 5,000-member group is one timeline and the 500-member one is
+//! not; 0: no timelines, every group written to each member's inbox).
+//!
+//! `LOADGEN_NODES=2` (with `LOADGEN_DATABASE=postgres`) also starts NATS and a second
+//! node, and phase 8 ("nodes") measures send→push latency to devices on the same node and
+//! on the other one.
 
 #[path = "../tests/e2e/common/mod.rs"]
 mod common;
@@ -263,10 +272,12 @@ async fn group_round(
     n_pipe: usize,
     n_seq: usize,
     tag: &str,
+    timeline: bool,
     line: &mut impl FnMut(String),
 ) {
     let what = format!("group ({members} members, {online} online)");
     let base = stats.count.load(Ordering::Relaxed);
+    let db0 = postgres_cpu_secs();
     let cpu0 = cpu_secs(pid);
     let start = Instant::now();
     sender
@@ -280,6 +291,7 @@ async fn group_round(
     )
     .await;
     let cpu = cpu_secs(pid) - cpu0;
+    let db_cpu = postgres_cpu_secs() - db0;
     line(format!(
         "| {what}: {n_pipe} messages, 16 in flight | accepted in {:.2} s ({:.1} msg/s), all {} pushes in {:.2} s ({:.0} pushes/s) |",
         accepted.as_secs_f64(),
@@ -288,13 +300,24 @@ async fn group_round(
         (done - start).as_secs_f64(),
         (n_pipe * online) as f64 / (done - start).as_secs_f64()
     ));
+    let rows = if timeline {
+        format!("1 timeline row + {online} inbox rows copied for the online")
+    } else {
+        format!("{members} inbox rows")
+    };
     line(format!(
-        "| {what}: server CPU per message ({members} inbox rows + {online} pushes) | **{:.1} ms** = {:.1} µs per member → {:.1} msg/s per server core (load {}) |",
+        "| {what}: server CPU per message ({rows} + {online} pushes) | **{:.1} ms** = {:.1} µs per member → {:.1} msg/s per server core (load {}) |",
         cpu * 1000.0 / n_pipe as f64,
         cpu * 1e6 / (n_pipe * members) as f64,
         n_pipe as f64 / cpu,
         load3()
     ));
+    if db_cpu > 0.0 {
+        line(format!(
+            "| {what}: PostgreSQL CPU per message | **{:.1} ms** |",
+            db_cpu * 1000.0 / n_pipe as f64
+        ));
+    }
     stats.record.store(true, Ordering::Relaxed);
     stats.stamps.lock().unwrap().clear();
     let mut sent_at = Vec::new();
@@ -319,8 +342,100 @@ async fn group_round(
     ));
 }
 
-/// CPU seconds of every `postgres` process (the server and its backends) so far.
+/// Send→push latency to devices on the same node and on the other node: 1:1 (500
+/// sequential messages to a user on each node) and a 400-member group (200 members on each
+/// node, 30 sequential messages). Users x0..x399: even ones on node A, odd ones on node B.
+async fn nodes_phase(a: &Server, b: &Server, line: &mut impl FnMut(String)) {
+    let users: Vec<String> = (0..400).map(|i| format!("x{i}")).collect();
+    let toks = tokens(a, &users).await;
+    let (on_a, on_b) = (
+        Arc::new(Deliveries::default()),
+        Arc::new(Deliveries::default()),
+    );
+    let mut conns = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        let (node, stats) = if i % 2 == 0 { (a, &on_a) } else { (b, &on_b) };
+        let device = format!("{u}-pc");
+        let c = Conn::open(node, &toks[u], &device, Platform::Desktop, stats.clone());
+        conns.push(c.await);
+    }
+    let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    for chunk in refs.chunks(200) {
+        a.create_group("gx", chunk).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sender = &mut conns[0];
+    for (peer, stats, label) in [("x2", &on_a, "same node"), ("x1", &on_b, "other node")] {
+        stats.record.store(true, Ordering::Relaxed);
+        stats.stamps.lock().unwrap().clear();
+        let mut sent_at = Vec::new();
+        for i in 0..500usize {
+            // The receiver's push, and (same node) the sender's own copy.
+            let want = if stats_is(stats, &on_a) { 2 } else { 1 };
+            let target = stats.count.load(Ordering::Relaxed) + want;
+            sent_at.push(Instant::now());
+            sender
+                .send_op(msg(private(peer), format!("{peer}-{i}"), i))
+                .await;
+            sender.response().await;
+            wait_count(stats, target, Duration::from_secs(10)).await;
+        }
+        stats.record.store(false, Ordering::Relaxed);
+        let mut last: HashMap<u64, Instant> = HashMap::new();
+        for (i, t) in stats.stamps.lock().unwrap().iter() {
+            let e = last.entry(*i).or_insert(*t);
+            *e = (*e).max(*t);
+        }
+        let mut lat: Vec<f64> = last
+            .iter()
+            .map(|(i, t)| (*t - sent_at[*i as usize]).as_secs_f64() * 1000.0)
+            .collect();
+        lat.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        line(format!(
+            "| 1:1 send→push latency, receiver on the {label} (500 sequential) | p50 {:.2} ms, p99 {:.2} ms (load {}) |",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            load3()
+        ));
+    }
+    for stats in [&on_a, &on_b] {
+        stats.record.store(true, Ordering::Relaxed);
+        stats.stamps.lock().unwrap().clear();
+    }
+    let mut sent_at = Vec::new();
+    for i in 0..30usize {
+        let (ta, tb) = (
+            on_a.count.load(Ordering::Relaxed) + 200,
+            on_b.count.load(Ordering::Relaxed) + 200,
+        );
+        sent_at.push(Instant::now());
+        sender.send_op(msg(group("gx"), format!("gx-{i}"), i)).await;
+        sender.response().await;
+        wait_count(&on_a, ta, Duration::from_secs(30)).await;
+        wait_count(&on_b, tb, Duration::from_secs(30)).await;
+    }
+    for (stats, label) in [(&on_a, "same node"), (&on_b, "other node")] {
+        stats.record.store(false, Ordering::Relaxed);
+        let lat = latencies(stats, &sent_at);
+        line(format!(
+            "| group (400 members) send→push latency, 200 members on the {label} (30 msgs) | p50 {:.1} ms, p99 {:.1} ms (load {}) |",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            load3()
+        ));
+    }
+}
+
+fn stats_is(x: &Arc<Deliveries>, y: &Arc<Deliveries>) -> bool {
+    Arc::ptr_eq(x, y)
+}
+
+/// CPU seconds of every `postgres` process (the server and its backends) so far; 0 when
+/// the run is on SQLite.
 fn postgres_cpu_secs() -> f64 {
+    if std::env::var("LOADGEN_DATABASE").as_deref() != Ok("postgres") {
+        return 0.0;
+    }
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -392,14 +507,31 @@ async fn main() {
     let postgres = on_postgres.then(|| {
         common::postgres::Postgres::start("loadgen").expect("PostgreSQL is not installed")
     });
-    let opts = match &postgres {
-        Some(pg) => Opts {
-            extra_args: vec!["--database-url".into(), pg.create_database("loadgen")],
-            ..Opts::default()
-        },
-        None => Opts::default(),
-    };
-    let server = Server::start(opts);
+    let database_url = postgres.as_ref().map(|pg| pg.create_database("loadgen"));
+    let mut opts = Opts::default();
+    if let Some(url) = &database_url {
+        opts.extra_args
+            .extend(["--database-url".to_string(), url.clone()]);
+    }
+    // LOADGEN_NODES=2 (PostgreSQL only): the node joins a NATS with a second node, and the
+    // "nodes" phase measures fan-out latency across them.
+    let nats = (on_postgres && std::env::var("LOADGEN_NODES").as_deref() == Ok("2"))
+        .then(|| common::nats::Nats::start("loadgen").expect("nats-server is not installed"));
+    if let Some(nats) = &nats {
+        opts.extra_args
+            .extend(["--nats-url".to_string(), nats.url()]);
+    }
+    // Unset: the server's default threshold (1,000 members), so the 500-member group is
+    // written to each inbox and the 5,000-member one is a timeline. 0 = never a timeline.
+    let read_fanout = std::env::var("LOADGEN_READ_FANOUT").ok();
+    if let Some(n) = &read_fanout {
+        opts.extra_args
+            .extend(["--read-fanout-members".to_string(), n.clone()]);
+    }
+    let timeline_from: usize = read_fanout
+        .as_deref()
+        .map_or(1000, |n| n.parse().expect("LOADGEN_READ_FANOUT: a number"));
+    let server = Server::start(opts.clone());
     let db_cpu0 = postgres_cpu_secs();
     let pid = server.pid();
     let mut report = String::new();
@@ -614,6 +746,16 @@ async fn main() {
     ));
     }
 
+    // 8. Across nodes (LOADGEN_NODES=2): latency to devices on the other node.
+    if nats.is_some() && enabled("nodes") {
+        let mut opts_b = opts.clone();
+        opts_b
+            .extra_args
+            .extend(["--node-id".to_string(), "loadgen-b".to_string()]);
+        let node_b = Server::start(opts_b);
+        nodes_phase(&server, &node_b, &mut line).await;
+    }
+
     // 6. Pull throughput. Fill one inbox with 10 000 entries.
     if enabled("pull") {
         let bulk_token = server.token("bulk").await;
@@ -745,6 +887,7 @@ async fn main() {
             50,
             20,
             "g5k-a",
+            5000 >= timeline_from && timeline_from > 0,
             &mut line,
         )
         .await;
@@ -757,6 +900,8 @@ async fn main() {
             let server = &server;
             let names: Vec<String> = all[1000..1000 + extra].to_vec();
             let opened = Instant::now();
+            let connect_cpu0 = cpu_secs(pid);
+            let connect_db0 = postgres_cpu_secs();
             let toks: Vec<(String, String)> = futures_util::stream::iter(names)
                 .map(|u| async move {
                     let t = server.token(&u).await;
@@ -775,8 +920,24 @@ async fn main() {
                 .buffer_unordered(16)
                 .collect()
                 .await;
+            let connect_cpu = cpu_secs(pid) - connect_cpu0;
+            let connect_db = postgres_cpu_secs() - connect_db0;
             tokio::time::sleep(Duration::from_millis(500)).await;
             let online = online + more.len();
+            // Each returning member's connect copies the 70 messages sent while they were
+            // away when the group is a timeline; with write fan-out they were copied then.
+            line(format!(
+                "| {} offline members come back (token + connect{}) | server CPU {:.2} s ({:.2} ms each), PostgreSQL CPU {:.2} s |",
+                more.len(),
+                if 5000 >= timeline_from && timeline_from > 0 {
+                    ", catching up 70 entries each"
+                } else {
+                    ""
+                },
+                connect_cpu,
+                connect_cpu * 1000.0 / more.len().max(1) as f64,
+                connect_db
+            ));
             // All online costs seconds of CPU per message on 2 cores, so by
             // default this round is short; LOADGEN_G5K_FULL=1 runs 50 + 20.
             let (n_pipe, n_seq) = if std::env::var("LOADGEN_G5K_FULL").is_ok() {
@@ -808,6 +969,7 @@ async fn main() {
                 n_pipe,
                 n_seq,
                 "g5k-b",
+                5000 >= timeline_from && timeline_from > 0,
                 &mut line,
             )
             .await;
