@@ -11,6 +11,7 @@
 //! or reconnect.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use futures_util::StreamExt;
@@ -18,6 +19,7 @@ use imsync_protocol::prost::Message as _;
 use imsync_protocol::Platform;
 
 use crate::log_escape::Escaped;
+use crate::presence::Presence;
 use crate::registry::Registry;
 use crate::timeline_pump::TimelinePump;
 
@@ -36,6 +38,42 @@ pub struct NodeMessage {
     /// Large groups whose timelines grew: each node catches up its online members.
     #[prost(string, repeated, tag = "4")]
     pub timelines: Vec<String>,
+    /// Users' platform classes on the sending node, after a change (or, answering a
+    /// hello, every user online there).
+    #[prost(message, repeated, tag = "5")]
+    pub presences: Vec<NodePresence>,
+    /// The sending node has just started: forget what it said before, and tell it who is
+    /// online here.
+    #[prost(bool, tag = "6")]
+    pub hello: bool,
+    /// The sending node is alive (every heartbeat interval; any message counts).
+    #[prost(bool, tag = "7")]
+    pub heartbeat: bool,
+}
+
+/// `user`'s platform classes on the sending node: bit 0 desktop, 1 web, 2 mobile (0 = no
+/// session there any more).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NodePresence {
+    #[prost(string, tag = "1")]
+    pub user: String,
+    #[prost(uint32, tag = "2")]
+    pub classes: u32,
+}
+
+/// Users per presence message when a node tells a new one who is online.
+const SNAPSHOT_CHUNK: usize = 2_000;
+
+fn to_bits(online: [bool; 3]) -> u32 {
+    online
+        .iter()
+        .enumerate()
+        .map(|(i, on)| u32::from(*on) << i)
+        .sum()
+}
+
+fn from_bits(bits: u32) -> [bool; 3] {
+    [bits & 1 != 0, bits & 2 != 0, bits & 4 != 0]
 }
 
 /// One push frame for `user`'s sessions, except one.
@@ -82,6 +120,8 @@ impl Cluster {
         app_key: &str,
         registry: Arc<Registry>,
         pump: Arc<TimelinePump>,
+        presence: Arc<Presence>,
+        heartbeat: Duration,
     ) -> Result<Arc<Cluster>, String> {
         let client = async_nats::ConnectOptions::new()
             .name(format!("imsync-server {node_id}"))
@@ -108,10 +148,18 @@ impl Cluster {
             node_id: node_id.to_owned(),
         });
         let own = cluster.node_id.clone();
+        let me = cluster.clone();
+        let alive = presence.clone();
         tokio::spawn(async move {
             while let Some(m) = messages.next().await {
                 match NodeMessage::decode(m.payload) {
-                    Ok(msg) if msg.origin != own => apply(&registry, &pump, msg),
+                    Ok(msg) if msg.origin != own => {
+                        let hello = msg.hello;
+                        apply(&registry, &pump, &presence, msg);
+                        if hello {
+                            me.tell_who_is_online(&registry).await;
+                        }
+                    }
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %Escaped(&e), "undecodable message from another node")
@@ -119,13 +167,75 @@ impl Cluster {
                 }
             }
         });
+        cluster
+            .publish(NodeMessage {
+                hello: true,
+                ..Default::default()
+            })
+            .await;
+        // A node silent for three heartbeat intervals is taken for gone, as a device is.
+        let beat = Arc::downgrade(&cluster);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(heartbeat);
+            loop {
+                tick.tick().await;
+                let Some(cluster) = beat.upgrade() else {
+                    return;
+                };
+                cluster
+                    .publish(NodeMessage {
+                        heartbeat: true,
+                        ..Default::default()
+                    })
+                    .await;
+                if let Some(since) = std::time::Instant::now().checked_sub(heartbeat * 3) {
+                    alive.expire(since);
+                }
+            }
+        });
         Ok(cluster)
+    }
+
+    /// Tells the other nodes `user`'s platform classes on this node.
+    pub async fn publish_presence(&self, user: &str, online: [bool; 3]) {
+        let presence = NodePresence {
+            user: user.to_owned(),
+            classes: to_bits(online),
+        };
+        self.publish(NodeMessage {
+            presences: vec![presence],
+            ..Default::default()
+        })
+        .await;
+    }
+
+    /// Answers a new node's hello: every user online here, with their classes.
+    async fn tell_who_is_online(&self, registry: &Registry) {
+        let all: Vec<NodePresence> = registry
+            .snapshot()
+            .into_iter()
+            .map(|(user, platforms)| NodePresence {
+                user,
+                classes: to_bits(crate::presence::flags(&platforms)),
+            })
+            .collect();
+        for chunk in all.chunks(SNAPSHOT_CHUNK) {
+            self.publish(NodeMessage {
+                presences: chunk.to_vec(),
+                ..Default::default()
+            })
+            .await;
+        }
     }
 
     /// Sends `msg` to the other nodes. A failure is logged, not returned: the inbox
     /// holds what the pushes carry.
     pub async fn publish(&self, mut msg: NodeMessage) {
-        if msg.pushes.is_empty() && msg.kicks.is_empty() && msg.timelines.is_empty() {
+        let empty = msg.pushes.is_empty()
+            && msg.kicks.is_empty()
+            && msg.timelines.is_empty()
+            && msg.presences.is_empty();
+        if empty && !msg.hello && !msg.heartbeat {
             return;
         }
         msg.origin = self.node_id.clone();
@@ -137,7 +247,15 @@ impl Cluster {
 }
 
 /// Applies another node's message to this node's sessions.
-fn apply(registry: &Registry, pump: &TimelinePump, msg: NodeMessage) {
+fn apply(registry: &Registry, pump: &TimelinePump, presence: &Presence, msg: NodeMessage) {
+    if msg.hello {
+        presence.forget(&msg.origin);
+    } else {
+        presence.heard_from(&msg.origin);
+    }
+    for p in &msg.presences {
+        presence.remote(&msg.origin, &p.user, from_bits(p.classes));
+    }
     for group in &msg.timelines {
         pump.grew(group);
     }

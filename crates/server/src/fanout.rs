@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use imsync_protocol::{
-    encode_frame, push, Frame, InboxEntry, Message, SettingsChanged, UserProfile,
+    encode_frame, push, Frame, InboxEntry, Message, SettingsChanged, SubscriptionChanged,
+    UserProfile,
 };
 use tokio::sync::mpsc;
 
@@ -56,6 +57,16 @@ pub enum Delivery {
         /// The whole profile after the change.
         profile: UserProfile,
     },
+    /// `user`'s subscriptions changed; tell the sessions other than the one that made
+    /// the change.
+    SubscriptionChanged {
+        /// The subscriber.
+        user: String,
+        /// The session that made the change (it has the answer).
+        except_session: String,
+        /// What changed.
+        change: SubscriptionChanged,
+    },
     /// A large group's timeline grew: its members online on each node are caught up (by
     /// that node's [`TimelinePump`]), which pushes them their new entries.
     Timeline {
@@ -94,6 +105,15 @@ fn push_of(delivery: Delivery) -> Option<NodePush> {
                 version,
                 kind: kind.to_owned(),
             }),
+        ),
+        Delivery::SubscriptionChanged {
+            user,
+            except_session,
+            change,
+        } => (
+            user,
+            Some(except_session),
+            push::Event::SubscriptionChanged(change),
         ),
         Delivery::OwnProfile {
             user,

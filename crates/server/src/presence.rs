@@ -10,15 +10,23 @@
 //!
 //! Times live in memory: after a restart a class that never changed reads
 //! `updated_time` 0 (unknown), and everyone is offline until they reconnect.
+//!
+//! With other nodes (`--nats-url`), a user's status is the union of their classes on every
+//! node: each node publishes its own users' classes when they change, keeps the other
+//! nodes' (replaced when a node starts, dropped when it falls silent for three heartbeat
+//! intervals: SIGKILLed), and pushes changes of the union to its own sessions of the
+//! subscribers. Every node sees the same changes, so every subscriber hears each once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use imsync_protocol::presence_rules::{ONLINE_STATUS, USER_PROFILE};
 use imsync_protocol::{push, Platform, PlatformStatus, SubscribedStatus, SubscribedStatusList};
 use tokio::sync::mpsc;
 
 use crate::clock::now_ms;
+use crate::cluster::{Cluster, NodeMessage, NodePush};
 use crate::fanout::encode_push;
 use crate::log_escape::Escaped;
 use crate::registry::Registry;
@@ -30,10 +38,19 @@ const CLASSES: [Platform; 3] = [Platform::Desktop, Platform::Web, Platform::Mobi
 /// What the task is told.
 #[derive(Debug)]
 pub enum Change {
-    /// The user's sessions changed.
+    /// The user's sessions on this node changed.
     Sessions(String),
+    /// The user's classes on another node changed (or that node was found gone).
+    Remote(String),
     /// The user's profile changed.
     Profile(String),
+}
+
+/// What another node last said about its users.
+struct NodeBook {
+    last_heard: Instant,
+    /// Users online there, with their classes there.
+    online: HashMap<String, [bool; 3]>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,13 +59,15 @@ struct Book {
     changed: [i64; 3],
 }
 
-/// Last known status per user, and the queue to the task.
+/// Last known status per user, the other nodes' users, and the queue to the task.
 pub struct Presence {
     book: Mutex<HashMap<String, Book>>,
+    nodes: Mutex<HashMap<String, NodeBook>>,
     tx: mpsc::UnboundedSender<Change>,
 }
 
-fn flags(platforms: &[Platform]) -> [bool; 3] {
+/// Which of the three classes `platforms` covers.
+pub fn flags(platforms: &[Platform]) -> [bool; 3] {
     CLASSES.map(|c| platforms.contains(&c))
 }
 
@@ -58,6 +77,7 @@ impl Presence {
         let (tx, rx) = mpsc::unbounded_channel();
         let p = Presence {
             book: Mutex::new(HashMap::new()),
+            nodes: Mutex::new(HashMap::new()),
             tx,
         };
         (Arc::new(p), rx)
@@ -85,10 +105,84 @@ impl Presence {
         Some(*entry)
     }
 
-    /// `user`'s online status now: who is online from the registry (so a query right
+    /// The classes `user` is online on: this node's sessions and the other nodes'.
+    fn union(&self, registry: &Registry, user: &str) -> [bool; 3] {
+        let mut online = flags(&registry.platforms(user));
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        for there in nodes.values().filter_map(|n| n.online.get(user)) {
+            for (on, other) in online.iter_mut().zip(there) {
+                *on |= *other;
+            }
+        }
+        online
+    }
+
+    /// Notes that `node` was heard from (any message counts as a heartbeat).
+    pub fn heard_from(&self, node: &str) {
+        let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        nodes
+            .entry(node.to_owned())
+            .or_insert_with(|| NodeBook {
+                last_heard: Instant::now(),
+                online: HashMap::new(),
+            })
+            .last_heard = Instant::now();
+    }
+
+    /// `node` says `user` is online there on `online` (all false: gone from there).
+    pub fn remote(&self, node: &str, user: &str, online: [bool; 3]) {
+        {
+            let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(book) = nodes.get_mut(node) else {
+                return;
+            };
+            if online == [false; 3] {
+                book.online.remove(user);
+            } else {
+                book.online.insert(user.to_owned(), online);
+            }
+        }
+        self.notify(Change::Remote(user.to_owned()));
+    }
+
+    /// Forgets what `node` said (it restarted: it has no sessions yet).
+    pub fn forget(&self, node: &str) {
+        let gone = {
+            let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+            nodes.remove(node).map(|b| b.online).unwrap_or_default()
+        };
+        for user in gone.into_keys() {
+            self.notify(Change::Remote(user));
+        }
+        self.heard_from(node);
+    }
+
+    /// Forgets the nodes not heard from since `since` (killed, or cut off): their users
+    /// go offline here.
+    pub fn expire(&self, since: Instant) {
+        let gone: Vec<(String, NodeBook)> = {
+            let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+            let dead: Vec<String> = nodes
+                .iter()
+                .filter(|(_, b)| b.last_heard < since)
+                .map(|(n, _)| n.clone())
+                .collect();
+            dead.into_iter()
+                .filter_map(|n| nodes.remove_entry(&n))
+                .collect()
+        };
+        for (node, book) in gone {
+            tracing::warn!(node = %Escaped(&node), users = book.online.len(), "a node fell silent; its users are offline");
+            for user in book.online.into_keys() {
+                self.notify(Change::Remote(user));
+            }
+        }
+    }
+
+    /// `user`'s online status now: who is online from the sessions (so a query right
     /// after a connect already sees it), when each class changed from the book.
     pub fn online_status(&self, registry: &Registry, user: &str) -> Vec<PlatformStatus> {
-        let online = flags(&registry.platforms(user));
+        let online = self.union(registry, user);
         let changed = self
             .book
             .lock()
@@ -112,9 +206,13 @@ fn platforms(online: [bool; 3], changed: [i64; 3]) -> Vec<PlatformStatus> {
         .collect()
 }
 
+/// Pushes `status` to the subscribers' sessions on this node and, with `everywhere`, on
+/// the other nodes too (a profile change is seen on one node; a status change on all).
 async fn push_to_subscribers(
     store: &Store,
     registry: &Registry,
+    cluster: Option<&Arc<Cluster>>,
+    everywhere: bool,
     kind: i32,
     status: SubscribedStatus,
 ) {
@@ -141,7 +239,45 @@ async fn push_to_subscribers(
         for s in &subs {
             registry.send(s, &frame, None);
         }
+        if let (Some(cluster), true) = (cluster, everywhere) {
+            let pushes = subs
+                .into_iter()
+                .map(|user| NodePush {
+                    user,
+                    except_session: None,
+                    frame: frame.clone(),
+                })
+                .collect();
+            cluster
+                .publish(NodeMessage {
+                    pushes,
+                    ..Default::default()
+                })
+                .await;
+        }
     }
+}
+
+/// Records `user`'s status from every node and, if a class changed, pushes it to the
+/// subscribers' sessions on this node (each node does the same for its own).
+async fn status_changed(
+    presence: &Presence,
+    registry: &Registry,
+    store: &Store,
+    cluster: Option<&Arc<Cluster>>,
+    user: String,
+) {
+    let online = presence.union(registry, &user);
+    let Some(book) = presence.record(&user, online, now_ms()) else {
+        return;
+    };
+    let status = SubscribedStatus {
+        user_id: user,
+        r#type: ONLINE_STATUS,
+        platforms: platforms(book.online, book.changed),
+        ..Default::default()
+    };
+    push_to_subscribers(store, registry, cluster, false, ONLINE_STATUS, status).await;
 }
 
 /// The task: runs until every sender (the [`Presence`] itself) is gone.
@@ -150,22 +286,22 @@ pub async fn run(
     presence: Arc<Presence>,
     registry: Arc<Registry>,
     store: Store,
+    cluster: Option<Arc<Cluster>>,
     default_visibility: i32,
 ) {
+    let cluster = cluster.as_ref();
     while let Some(change) = rx.recv().await {
         match change {
             Change::Sessions(user) => {
-                let online = flags(&registry.platforms(&user));
-                let Some(book) = presence.record(&user, online, now_ms()) else {
-                    continue;
-                };
-                let status = SubscribedStatus {
-                    user_id: user,
-                    r#type: ONLINE_STATUS,
-                    platforms: platforms(book.online, book.changed),
-                    ..Default::default()
-                };
-                push_to_subscribers(&store, &registry, ONLINE_STATUS, status).await;
+                // The other nodes learn this node's part first.
+                if let Some(cluster) = cluster {
+                    let here = flags(&registry.platforms(&user));
+                    cluster.publish_presence(&user, here).await;
+                }
+                status_changed(&presence, &registry, &store, cluster, user).await;
+            }
+            Change::Remote(user) => {
+                status_changed(&presence, &registry, &store, cluster, user).await;
             }
             Change::Profile(user) => {
                 let id = user.clone();
@@ -193,7 +329,7 @@ pub async fn run(
                     profile: Some(profile),
                     ..Default::default()
                 };
-                push_to_subscribers(&store, &registry, USER_PROFILE, status).await;
+                push_to_subscribers(&store, &registry, cluster, true, USER_PROFILE, status).await;
             }
         }
     }

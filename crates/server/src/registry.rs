@@ -98,6 +98,21 @@ impl Registry {
         out
     }
 
+    /// Every user with a session here, with their platform classes (in enum order).
+    pub fn snapshot(&self) -> Vec<(String, Vec<Platform>)> {
+        let users: Vec<String> = {
+            let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+            users.keys().cloned().collect()
+        };
+        users
+            .into_iter()
+            .map(|u| {
+                let platforms = self.platforms(&u);
+                (u, platforms)
+            })
+            .collect()
+    }
+
     /// Registers `handle` for `user`, applying the one-session-per-platform
     /// policy. `kick_frame` is the encoded kick push for a replaced session.
     pub fn register(

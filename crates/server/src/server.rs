@@ -59,10 +59,13 @@ pub async fn run(config: Config) -> Result<(), String> {
     };
     let registry = Arc::new(Registry::new());
     let (pump, pump_rx) = TimelinePump::new();
+    let (presence, presence_rx) = Presence::new();
     let cluster = match &config.nats_url {
         Some(url) => {
             let (id, key) = (config.node_id(), &settings.app_key);
-            Some(Cluster::start(url, &id, key, registry.clone(), pump.clone()).await?)
+            let (r, p) = (registry.clone(), presence.clone());
+            let beat = settings.heartbeat_interval;
+            Some(Cluster::start(url, &id, key, r, pump.clone(), p, beat).await?)
         }
         None => None,
     };
@@ -77,7 +80,6 @@ pub async fn run(config: Config) -> Result<(), String> {
         store.clone(),
         registry.clone(),
     ));
-    let (presence, presence_rx) = Presence::new();
     {
         let p = presence.clone();
         registry.watch(Box::new(move |user| {
@@ -89,6 +91,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         presence.clone(),
         registry.clone(),
         store.clone(),
+        cluster.clone(),
         settings.profile_visibility,
     ));
 

@@ -5,14 +5,14 @@
 
 use imsync_protocol::presence_rules::{self as rules, ONLINE_STATUS};
 use imsync_protocol::{
-    push, response::Body, SubscribeRequest, SubscribedStatus, SubscribedStatusList,
+    response::Body, SubscribeRequest, SubscribedStatus, SubscribedStatusList,
     SubscribedStatusRequest, SubscriptionChanged, SubscriptionListRequest, UnsubscribeRequest,
 };
 
 use super::Session;
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::fanout::encode_push;
+use crate::fanout::Delivery;
 use crate::state::AppState;
 use crate::store::profiles::{self, Viewer};
 use crate::store::subscriptions::{self, Subscription};
@@ -26,15 +26,17 @@ fn kind(t: i32) -> Result<i32, ApiError> {
     rules::subscribe_type("type", i64::from(t)).map_err(ApiError::invalid)
 }
 
-fn tell_other_sessions(state: &AppState, session: &Session, change: SubscriptionChanged) {
+/// The push telling `session`'s user's other sessions (on any node) of a change of their
+/// subscriptions, sent after the commit.
+fn tell_other_sessions(user: &str, session_id: &str, change: SubscriptionChanged) -> Vec<Delivery> {
     if change.user_ids.is_empty() {
-        return;
+        return Vec::new();
     }
-    if let Some(frame) = encode_push(push::Event::SubscriptionChanged(change)) {
-        state
-            .registry
-            .send(&session.user_id, &frame, Some(&session.session_id));
-    }
+    vec![Delivery::SubscriptionChanged {
+        user: user.to_owned(),
+        except_session: session_id.to_owned(),
+        change,
+    }]
 }
 
 /// The statuses of `subs` as the subscriber sees them: online status from the sessions,
@@ -97,27 +99,28 @@ pub async fn subscribe(
     let expiry = rules::expiry("expiry", req.expiry).map_err(ApiError::invalid)?;
     let user = session.user_id.clone();
     let now = now_ms();
-    let ids = req.user_ids.clone();
-    let subs = state
-        .store
-        .write(move |c| {
-            subscriptions::subscribe(c, &user, kind, &ids, expiry, now)?;
-            Ok(Outcome::quiet(subscriptions::get(
-                c, &user, kind, &ids, now,
-            )?))
-        })
-        .await?;
-    tell_other_sessions(
-        state,
-        session,
+    let ids = req.user_ids;
+    let told = tell_other_sessions(
+        &session.user_id,
+        &session.session_id,
         SubscriptionChanged {
             r#type: kind,
             operation: SUBSCRIBED,
-            user_ids: req.user_ids,
+            user_ids: ids.clone(),
             subscribe_time: now,
             expiry,
         },
     );
+    let subs = state
+        .store
+        .write(move |c| {
+            subscriptions::subscribe(c, &user, kind, &ids, expiry, now)?;
+            Ok(Outcome {
+                value: subscriptions::get(c, &user, kind, &ids, now)?,
+                deliveries: told,
+            })
+        })
+        .await?;
     Ok(list(statuses(state, kind, subs).await?, false))
 }
 
@@ -131,28 +134,23 @@ pub async fn unsubscribe(
     rules::user_ids("userIds", &req.user_ids, None).map_err(ApiError::invalid)?;
     let user = session.user_id.clone();
     let now = now_ms();
-    let removed = state
+    let session_id = session.session_id.clone();
+    state
         .store
         .write(move |c| {
-            Ok(Outcome::quiet(subscriptions::unsubscribe(
-                c,
-                &user,
-                kind,
-                &req.user_ids,
-                now,
-            )?))
+            let removed = subscriptions::unsubscribe(c, &user, kind, &req.user_ids, now)?;
+            let change = SubscriptionChanged {
+                r#type: kind,
+                operation: UNSUBSCRIBED,
+                user_ids: removed,
+                ..Default::default()
+            };
+            Ok(Outcome {
+                value: (),
+                deliveries: tell_other_sessions(&user, &session_id, change),
+            })
         })
         .await?;
-    tell_other_sessions(
-        state,
-        session,
-        SubscriptionChanged {
-            r#type: kind,
-            operation: UNSUBSCRIBED,
-            user_ids: removed,
-            ..Default::default()
-        },
-    );
     Ok(())
 }
 

@@ -274,3 +274,122 @@ async fn profile_subscribers_hear_of_profile_changes() {
     );
     assert!(s.platforms.is_empty());
 }
+
+/// With several nodes (PostgreSQL + NATS): a subscriber hears of the followed user's
+/// devices on any node, a node started later learns who is online elsewhere, a profile
+/// changed on one node reaches subscribers on another, a user's devices on other nodes
+/// hear of its subscription changes, and the users of a SIGKILLed node go offline after
+/// three heartbeat intervals while their devices on live nodes stay online.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_profiles_and_subscriptions_cross_nodes() {
+    let Some(pg) = crate::common::postgres::Postgres::start("presence nodes") else {
+        return;
+    };
+    let Some(nats) = crate::common::nats::Nats::start("presence nodes") else {
+        return;
+    };
+    let url = pg.create_database("presence");
+    let opts = |node: &str| Opts {
+        extra_args: vec![
+            "--database-url".into(),
+            url.clone(),
+            "--nats-url".into(),
+            nats.url(),
+            "--node-id".into(),
+            node.into(),
+            "--heartbeat-interval".into(),
+            "500ms".into(),
+        ],
+        ..Opts::default()
+    };
+    let node_a = Server::start(opts("a"));
+    let mut node_b = Server::start(opts("b"));
+    let mut alice = node_a.desktop("alice").await;
+    let mut alice_web = node_b.client("alice", Platform::Web, "alice-web").await;
+
+    let (now, _) = statuses(alice.request(subscribe(1, ids(&["bob"]), 600)).await);
+    assert_eq!(online(&now[0]), (false, false, false));
+    statuses(alice.request(subscribe(2, ids(&["bob"]), 600)).await);
+    // Her device on the other node hears of both subscriptions.
+    for t in [1, 2] {
+        let rel = relation_push(alice_web.push_keeping_alive(&mut [&mut alice], KEEP).await);
+        assert_eq!((rel.r#type, rel.user_ids), (t, ids(&["bob"])));
+    }
+
+    // bob's desktop on node b: alice hears of it on both nodes.
+    let mut bob = node_b.desktop("bob").await;
+    let s = status_push(
+        alice
+            .push_keeping_alive(&mut [&mut alice_web, &mut bob], KEEP)
+            .await,
+    );
+    assert_eq!(
+        (s.user_id.as_str(), online(&s)),
+        ("bob", (true, false, false))
+    );
+    let s = status_push(
+        alice_web
+            .push_keeping_alive(&mut [&mut alice, &mut bob], KEEP)
+            .await,
+    );
+    assert_eq!(
+        (s.user_id.as_str(), online(&s)),
+        ("bob", (true, false, false))
+    );
+    // bob's web device on node a: both classes, one push each.
+    let mut bob_web = node_a.client("bob", Platform::Web, "bob-web").await;
+    let s = status_push(
+        alice
+            .push_keeping_alive(&mut [&mut alice_web, &mut bob, &mut bob_web], KEEP)
+            .await,
+    );
+    assert_eq!(online(&s), (true, true, false));
+
+    // A node started now learns who is online on the others.
+    let node_c = Server::start(opts("c"));
+    let mut carol = node_c.desktop("carol").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (got, _) = statuses(carol.request(subscribe(1, ids(&["bob"]), 600)).await);
+        if online(&got[0]) == (true, true, false) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node c never learnt: {got:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // bob changes his profile on node b: alice, on node a, is told.
+    let r = bob
+        .request(request::Op::UpdateProfile(UpdateProfileRequest {
+            name: Some("Bob".into()),
+            ..Default::default()
+        }))
+        .await;
+    assert_eq!(r.code, 0, "{}", r.msg);
+    // (alice_web also got the web status push above; alice's next push is the profile.)
+    let s = status_push(
+        alice
+            .push_keeping_alive(&mut [&mut bob_web, &mut carol], KEEP)
+            .await,
+    );
+    assert_eq!(s.r#type, 2);
+    assert_eq!(s.profile.unwrap().name, "Bob");
+
+    // Node b is killed: its sessions never say goodbye. Three heartbeat intervals later
+    // bob's desktop is offline everywhere; his web device on node a stays online.
+    node_b.kill();
+    let killed = Instant::now();
+    let s = status_push(
+        alice
+            .push_keeping_alive(&mut [&mut bob_web, &mut carol], KEEP)
+            .await,
+    );
+    assert_eq!(online(&s), (false, true, false));
+    assert!(killed.elapsed() >= HEARTBEAT * 2, "{:?}", killed.elapsed());
+    let s = status_push(
+        carol
+            .push_keeping_alive(&mut [&mut bob_web, &mut alice], KEEP)
+            .await,
+    );
+    assert_eq!(online(&s), (false, true, false));
+}
