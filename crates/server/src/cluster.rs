@@ -38,8 +38,8 @@ pub struct NodeMessage {
     /// Large groups whose timelines grew: each node catches up its online members.
     #[prost(string, repeated, tag = "4")]
     pub timelines: Vec<String>,
-    /// Users' platform classes on the sending node, after a change (or, answering a
-    /// hello, every user online there).
+    /// Users' sessions on the sending node, after a change (or, answering a hello, every
+    /// user online there).
     #[prost(message, repeated, tag = "5")]
     pub presences: Vec<NodePresence>,
     /// The sending node has just started: forget what it said before, and tell it who is
@@ -51,29 +51,21 @@ pub struct NodeMessage {
     pub heartbeat: bool,
 }
 
-/// `user`'s platform classes on the sending node: bit 0 desktop, 1 web, 2 mobile (0 = no
-/// session there any more).
+/// `user`'s sessions on the sending node: the device id per platform class (desktop, web,
+/// mobile; "" = none; all "" = no session there any more).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct NodePresence {
     #[prost(string, tag = "1")]
     pub user: String,
-    #[prost(uint32, tag = "2")]
-    pub classes: u32,
+    #[prost(string, repeated, tag = "2")]
+    pub devices: Vec<String>,
 }
 
 /// Users per presence message when a node tells a new one who is online.
 const SNAPSHOT_CHUNK: usize = 2_000;
 
-fn to_bits(online: [bool; 3]) -> u32 {
-    online
-        .iter()
-        .enumerate()
-        .map(|(i, on)| u32::from(*on) << i)
-        .sum()
-}
-
-fn from_bits(bits: u32) -> [bool; 3] {
-    [bits & 1 != 0, bits & 2 != 0, bits & 4 != 0]
+fn devices_of(p: &NodePresence) -> [String; 3] {
+    [0, 1, 2].map(|i| p.devices.get(i).cloned().unwrap_or_default())
 }
 
 /// One push frame for `user`'s sessions, except one.
@@ -196,11 +188,11 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// Tells the other nodes `user`'s platform classes on this node.
-    pub async fn publish_presence(&self, user: &str, online: [bool; 3]) {
+    /// Tells the other nodes `user`'s sessions on this node.
+    pub async fn publish_presence(&self, user: &str, devices: [String; 3]) {
         let presence = NodePresence {
             user: user.to_owned(),
-            classes: to_bits(online),
+            devices: devices.to_vec(),
         };
         self.publish(NodeMessage {
             presences: vec![presence],
@@ -209,14 +201,14 @@ impl Cluster {
         .await;
     }
 
-    /// Answers a new node's hello: every user online here, with their classes.
+    /// Answers a new node's hello: every user online here, with their sessions.
     async fn tell_who_is_online(&self, registry: &Registry) {
         let all: Vec<NodePresence> = registry
-            .snapshot()
+            .snapshot(&crate::presence::CLASSES)
             .into_iter()
-            .map(|(user, platforms)| NodePresence {
+            .map(|(user, devices)| NodePresence {
                 user,
-                classes: to_bits(crate::presence::flags(&platforms)),
+                devices: devices.to_vec(),
             })
             .collect();
         for chunk in all.chunks(SNAPSHOT_CHUNK) {
@@ -254,7 +246,7 @@ fn apply(registry: &Registry, pump: &TimelinePump, presence: &Presence, msg: Nod
         presence.heard_from(&msg.origin);
     }
     for p in &msg.presences {
-        presence.remote(&msg.origin, &p.user, from_bits(p.classes));
+        presence.remote(&msg.origin, &p.user, devices_of(p));
     }
     for group in &msg.timelines {
         pump.grew(group);

@@ -33,7 +33,7 @@ use crate::registry::Registry;
 use crate::store::{profiles, subscriptions, Store};
 
 /// The platform classes a status lists, in enum order.
-const CLASSES: [Platform; 3] = [Platform::Desktop, Platform::Web, Platform::Mobile];
+pub const CLASSES: [Platform; 3] = [Platform::Desktop, Platform::Web, Platform::Mobile];
 
 /// What the task is told.
 #[derive(Debug)]
@@ -49,8 +49,8 @@ pub enum Change {
 /// What another node last said about its users.
 struct NodeBook {
     last_heard: Instant,
-    /// Users online there, with their classes there.
-    online: HashMap<String, [bool; 3]>,
+    /// Users online there, with their device id per class there ("" = none).
+    online: HashMap<String, [String; 3]>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,11 +110,25 @@ impl Presence {
         let mut online = flags(&registry.platforms(user));
         let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
         for there in nodes.values().filter_map(|n| n.online.get(user)) {
-            for (on, other) in online.iter_mut().zip(there) {
-                *on |= *other;
+            for (on, device) in online.iter_mut().zip(there) {
+                *on |= !device.is_empty();
             }
         }
         online
+    }
+
+    /// Whether another node holds a session of `user` on `platform`'s class from a device
+    /// other than `device` (a connect with reconnect_kick_enable is then refused, as on
+    /// one node).
+    pub fn held_elsewhere(&self, user: &str, platform: Platform, device: &str) -> bool {
+        let Some(class) = CLASSES.iter().position(|c| *c == platform) else {
+            return false;
+        };
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        nodes
+            .values()
+            .filter_map(|n| n.online.get(user))
+            .any(|there| !there[class].is_empty() && there[class] != device)
     }
 
     /// Notes that `node` was heard from (any message counts as a heartbeat).
@@ -129,17 +143,17 @@ impl Presence {
             .last_heard = Instant::now();
     }
 
-    /// `node` says `user` is online there on `online` (all false: gone from there).
-    pub fn remote(&self, node: &str, user: &str, online: [bool; 3]) {
+    /// `node` says `user` has sessions there from `devices` (all "": none any more).
+    pub fn remote(&self, node: &str, user: &str, devices: [String; 3]) {
         {
             let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
             let Some(book) = nodes.get_mut(node) else {
                 return;
             };
-            if online == [false; 3] {
+            if devices.iter().all(String::is_empty) {
                 book.online.remove(user);
             } else {
-                book.online.insert(user.to_owned(), online);
+                book.online.insert(user.to_owned(), devices);
             }
         }
         self.notify(Change::Remote(user.to_owned()));
@@ -295,7 +309,7 @@ pub async fn run(
             Change::Sessions(user) => {
                 // The other nodes learn this node's part first.
                 if let Some(cluster) = cluster {
-                    let here = flags(&registry.platforms(&user));
+                    let here = registry.devices(&user, &CLASSES);
                     cluster.publish_presence(&user, here).await;
                 }
                 status_changed(&presence, &registry, &store, cluster, user).await;
@@ -338,6 +352,30 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_nodes_session_refuses_only_another_device_of_its_class() {
+        let (p, _rx) = Presence::new();
+        p.heard_from("b");
+        let on_b = ["bob-pc".to_string(), String::new(), String::new()];
+        p.remote("b", "bob", on_b);
+        assert!(p.held_elsewhere("bob", Platform::Desktop, "bob-pc-2"));
+        assert!(
+            !p.held_elsewhere("bob", Platform::Desktop, "bob-pc"),
+            "same device"
+        );
+        assert!(
+            !p.held_elsewhere("bob", Platform::Web, "bob-web"),
+            "other class"
+        );
+        assert!(!p.held_elsewhere("alice", Platform::Desktop, "x"));
+        // Node b falls silent: nothing is held there any more.
+        p.expire(Instant::now() + std::time::Duration::from_secs(1));
+        assert!(!p.held_elsewhere("bob", Platform::Desktop, "bob-pc-2"));
+        // Nor by a node never heard from (a stray message after its expiry).
+        p.remote("b", "bob", ["x".into(), String::new(), String::new()]);
+        assert!(!p.held_elsewhere("bob", Platform::Desktop, "y"));
+    }
 
     #[test]
     fn only_a_change_of_classes_is_recorded() {

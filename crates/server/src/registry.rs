@@ -98,8 +98,22 @@ impl Registry {
         out
     }
 
-    /// Every user with a session here, with their platform classes (in enum order).
-    pub fn snapshot(&self) -> Vec<(String, Vec<Platform>)> {
+    /// The device id of `user`'s session of each platform class (`classes` order; "" =
+    /// none), as other nodes are told.
+    pub fn devices(&self, user: &str, classes: &[Platform; 3]) -> [String; 3] {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let sessions = users.get(user).map(Vec::as_slice).unwrap_or_default();
+        classes.map(|c| {
+            sessions
+                .iter()
+                .find(|s| s.platform == c)
+                .map(|s| s.device_id.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Every user with a session here, with [`Registry::devices`].
+    pub fn snapshot(&self, classes: &[Platform; 3]) -> Vec<(String, [String; 3])> {
         let users: Vec<String> = {
             let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
             users.keys().cloned().collect()
@@ -107,8 +121,8 @@ impl Registry {
         users
             .into_iter()
             .map(|u| {
-                let platforms = self.platforms(&u);
-                (u, platforms)
+                let devices = self.devices(&u, classes);
+                (u, devices)
             })
             .collect()
     }

@@ -330,12 +330,24 @@ async fn connect(
     // Registered before the head is read: an entry committed after the read
     // is pushed, one committed before it is counted in the head; the pushes
     // wait in the queue until the ack has been written.
+    // Another node's session of this class, from another device, refuses the connect as a
+    // local one would (as far as this node has heard: a device connecting on two nodes
+    // within the same moment may get both through, and the later one kicks the other).
+    if req.reconnect_kick_enable
+        && state
+            .presence
+            .held_elsewhere(&user_id, platform, &req.device_id)
+    {
+        return Err(ApiError::new(
+            codes::RC_DISCONN_SAME_CLIENT_ON_LINE,
+            "another device of this platform class is online",
+        ));
+    }
     state
         .registry
         .register(&user_id, handle, req.reconnect_kick_enable, kick.clone())?;
     if let Some(cluster) = &state.cluster {
-        // The same platform class on other nodes is replaced too (not refused: whether
-        // another node holds one is not known here without a round trip).
+        // The same platform class on other nodes is replaced too.
         let kick = crate::cluster::NodeKick {
             user: user_id.clone(),
             platform: platform as i32,

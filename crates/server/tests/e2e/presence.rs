@@ -336,6 +336,15 @@ async fn status_profiles_and_subscriptions_cross_nodes() {
         (s.user_id.as_str(), online(&s)),
         ("bob", (true, false, false))
     );
+    // Node a now knows bob's desktop on node b: another desktop asking not to kick it is
+    // refused there, as on one node.
+    let token = node_a.token("bob").await;
+    let req = connect_request(&token, "bob-desktop-2", Platform::Desktop, true);
+    let refused = Client::connect(&node_a, req).await.err().expect("refused");
+    assert_eq!(
+        refused.code,
+        imsync_protocol::codes::RC_DISCONN_SAME_CLIENT_ON_LINE
+    );
     // bob's web device on node a: both classes, one push each.
     let mut bob_web = node_a.client("bob", Platform::Web, "bob-web").await;
     let s = status_push(
@@ -392,4 +401,9 @@ async fn status_profiles_and_subscriptions_cross_nodes() {
             .await,
     );
     assert_eq!(online(&s), (false, true, false));
+    // The device whose node died comes back on node a, asking not to kick: nothing holds
+    // its class any more (before the death is noticed, its own old session is no
+    // obstacle either: presence's unit tests).
+    let req = connect_request(&token, "bob-desktop", Platform::Desktop, true);
+    assert!(Client::connect(&node_a, req).await.is_ok());
 }
