@@ -183,7 +183,7 @@ fn clear(
     // The notice's own time is later than every message of the conversation stored so
     // far; capping the cut there keeps messages that arrive after the notice out of it on
     // every device, whatever time the client named.
-    let time = messages::conversation_time(caller, &conv, now);
+    let time = messages::conversation_time(conn, caller, &conv, now)?;
     let cut = before.min(time);
     conn.execute(
         SQL_CLEAR,
@@ -208,7 +208,10 @@ fn notify(
     time: Option<i64>,
     now: i64,
 ) -> Result<Outcome<MessageAck>, ApiError> {
-    let time = time.unwrap_or_else(|| messages::conversation_time(caller, &conv, now));
+    let time = match time {
+        Some(t) => t,
+        None => messages::conversation_time(conn, caller, &conv, now)?,
+    };
     let msg = messages::notice(
         caller,
         conv,

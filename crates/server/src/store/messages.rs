@@ -142,13 +142,16 @@ pub fn head_seq(conn: &dyn Db, user: &str) -> Result<u64, ApiError> {
 /// The send time of a new message of `conv`: the clock, but strictly after the previous
 /// message of the same conversation, so clients paging history by timestamp never meet
 /// two messages of one conversation at the same millisecond (their order would be
-/// ambiguous). All writes run on the one writer thread; the map only spans this run, and a
-/// restart takes far longer than a millisecond.
+/// ambiguous). On SQLite all writes run on the one writer thread and a map in memory
+/// suffices (it spans this run; a restart takes far longer than a millisecond). On
+/// PostgreSQL other nodes write the same conversations: the clock is a row, locked until
+/// the commit, so the times of one conversation increase in commit order across nodes.
 pub(crate) fn conversation_time(
+    conn: &dyn Db,
     sender: &str,
     conv: &imsync_protocol::Conversation,
     now: i64,
-) -> i64 {
+) -> Result<i64, ApiError> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     static LAST: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
@@ -165,14 +168,23 @@ pub(crate) fn conversation_time(
             conv.r#type, conv.target_id, conv.channel_id
         )
     };
+    if conn.as_postgres().is_some() {
+        return conn.one(SQL_CONVERSATION_CLOCK_PG, args![key, now], |r| r.get(0));
+    }
     let mut last = LAST
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     let slot = last.entry(key).or_insert(i64::MIN);
     *slot = now.max(*slot + 1);
-    *slot
+    Ok(*slot)
 }
+
+/// [`conversation_time`] on PostgreSQL.
+const SQL_CONVERSATION_CLOCK_PG: &str = "INSERT INTO conversation_clocks (conv_key, last_time)
+     VALUES (?1, ?2) ON CONFLICT (conv_key) DO UPDATE
+     SET last_time = GREATEST(conversation_clocks.last_time + 1, EXCLUDED.last_time)
+     RETURNING last_time";
 
 /// Stores `message` (sender's view; uid and time assigned here) and appends
 /// it to each owner's inbox. Returns the ack (with the sender's seq if the
@@ -184,7 +196,7 @@ pub(crate) fn append(
     now: i64,
 ) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
     let conv = message.conversation.clone().unwrap_or_default();
-    let time = conversation_time(&message.sender_user_id, &conv, now);
+    let time = conversation_time(conn, &message.sender_user_id, &conv, now)?;
     append_at(conn, message, owners, time)
 }
 

@@ -220,6 +220,10 @@ CREATE TABLE timeline_cursors (
     PRIMARY KEY (user_id, group_id)
 );
 CREATE INDEX timeline_cursors_by_group ON timeline_cursors (group_id, gseq);
+CREATE TABLE conversation_clocks (
+    conv_key    TEXT COLLATE "C" PRIMARY KEY,
+    last_time   BIGINT NOT NULL
+);
 "#,
 ];
 

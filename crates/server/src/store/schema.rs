@@ -271,6 +271,12 @@ CREATE TABLE timeline_cursors (
     PRIMARY KEY (user_id, group_id)
 ) WITHOUT ROWID;
 CREATE INDEX timeline_cursors_by_group ON timeline_cursors (group_id, gseq);
+-- The last send time per conversation, PostgreSQL mode only (several nodes write one
+-- conversation; on SQLite the one writer keeps it in memory).
+CREATE TABLE conversation_clocks (
+    conv_key    TEXT PRIMARY KEY,
+    last_time   INTEGER NOT NULL
+);
 "#,
 ];
 

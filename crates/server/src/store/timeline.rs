@@ -14,8 +14,8 @@
 //! retention, exactly-once on the client) is unchanged. Members who never come back cost
 //! nothing.
 //!
-//! Locks on PostgreSQL, always in this order within a job: cursors (sorted), inbox heads
-//! (sorted), a group's head. A catch-up locks the cursors it copies for, so two nodes
+//! Locks on PostgreSQL, always in this order within a job: the conversation's clock,
+//! cursors (sorted), inbox heads (sorted), a group's head. A catch-up locks the cursors it copies for, so two nodes
 //! catching the same user up copy each entry once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -161,15 +161,16 @@ pub fn append(
     now: i64,
 ) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
     let sender = message.sender_user_id.clone();
+    let conv = message.conversation.clone().unwrap_or_default();
+    let time = messages::conversation_time(db, &sender, &conv, now)?;
     // The sender's inbox first takes what came before, so their own message follows it
-    // (their cursor is locked before the group's head, the order every job keeps).
+    // (locks in the order every job keeps: the conversation's clock, cursors, inbox heads,
+    // the group's head).
     let mut deliveries = if sender_copy {
         catch_up(db, &[sender.as_str()], now)?
     } else {
         Vec::new()
     };
-    let conv = message.conversation.clone().unwrap_or_default();
-    let time = messages::conversation_time(&sender, &conv, now);
     let (id, message) = messages::insert_message(db, message, time)?;
     let gseq: i64 = db.one(
         "UPDATE group_heads SET last_gseq = last_gseq + 1 WHERE group_id = ?1 RETURNING last_gseq",

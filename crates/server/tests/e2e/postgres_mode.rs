@@ -428,3 +428,34 @@ async fn concurrent_writers_on_two_nodes_never_fail_a_send() {
         assert_eq!(device.ack.inbox_head_seq, inbox.len() as u64);
     }
 }
+
+/// Two nodes take sends of one conversation at the same moments: every message still gets
+/// its own send time, in the order the conversation stored them (a history page by
+/// timestamp never meets two at the same millisecond).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_conversation_on_two_nodes_keeps_strictly_increasing_send_times() {
+    let Some(pg) = Postgres::start("clock nodes") else {
+        return;
+    };
+    let url = pg.create_database("clock");
+    let node_a = Server::start(on_postgres(&url));
+    let node_b = Server::start(on_postgres(&url));
+    let mut alice = node_a.desktop("alice").await;
+    let mut bob = node_b.desktop("bob").await;
+    async fn chat(client: &mut Client, prefix: &str, peer: &str) {
+        for i in 0..150 {
+            let id = format!("{prefix}{i}");
+            client.send(text(private(peer), &id, &id)).await;
+        }
+    }
+    tokio::join!(chat(&mut alice, "a", "bob"), chat(&mut bob, "b", "alice"));
+    let entries = alice.pull_all(0, 500).await;
+    assert_eq!(entries.len(), 300);
+    let mut times: Vec<i64> = entries
+        .iter()
+        .map(|e| e.message.as_ref().unwrap().sent_time)
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    assert_eq!(times.len(), 300, "two messages share a send time");
+}

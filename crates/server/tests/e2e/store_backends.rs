@@ -1452,3 +1452,30 @@ fn large_groups_are_one_timeline_copied_on_read_on_both_engines() {
         assert!(!timeline::is_timeline(db, "big").unwrap());
     });
 }
+
+#[test]
+fn send_times_of_one_conversation_strictly_increase_on_both_engines() {
+    use imsync_server::store::messages;
+    on_both_backends("store clocks", |db| {
+        let times: Vec<i64> = (0..3)
+            .map(|i| {
+                let send = text_send("alice", "bob", &format!("t{i}"));
+                messages::send(db, "alice", send, 5_000)
+                    .unwrap()
+                    .value
+                    .sent_time
+            })
+            .collect();
+        assert_eq!(times, [5_000, 5_001, 5_002]);
+        // The other direction is the same conversation; another one is not.
+        let back = messages::send(db, "bob", text_send("bob", "alice", "t3"), 5_000).unwrap();
+        assert_eq!(back.value.sent_time, 5_003);
+        let other = messages::send(db, "bob", text_send("bob", "carol", "t4"), 5_000).unwrap();
+        assert_eq!(other.value.sent_time, 5_000);
+        if db.as_postgres().is_some() {
+            // Several nodes share the clock through the database.
+            let rows = rows(db, "SELECT count(*) FROM conversation_clocks");
+            assert_eq!(rows, 2);
+        }
+    });
+}
