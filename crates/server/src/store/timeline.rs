@@ -29,12 +29,15 @@ use crate::args;
 use crate::error::ApiError;
 use crate::fanout::Delivery;
 
-/// Cursors of one user that are behind their group's head (SQLite; the writer is alone).
-const SQL_BEHIND: &str = "SELECT c.group_id, c.gseq FROM timeline_cursors c
+/// Cursors of the users in the JSON array `?1` that are behind their group's head
+/// (SQLite; the writer is alone). Set-based, as every statement of a long job costs SQLite
+/// a walk of the job's in-memory sub-journal when it ends.
+pub(crate) const SQL_BEHIND: &str = "SELECT c.user_id, c.group_id, c.gseq FROM timeline_cursors c
      JOIN group_heads h ON h.group_id = c.group_id
-     WHERE c.user_id = ?1 AND c.gseq < h.last_gseq ORDER BY c.group_id";
-/// As [`SQL_BEHIND`] for many users at once, locking the cursors (PostgreSQL: another
-/// node may be catching the same user up).
+     WHERE c.user_id IN (SELECT value FROM json_each(?1)) AND c.gseq < h.last_gseq
+     ORDER BY c.user_id, c.group_id";
+/// As [`SQL_BEHIND`], locking the cursors (PostgreSQL: another node may be catching the
+/// same user up).
 const SQL_BEHIND_PG: &str = "SELECT c.user_id, c.group_id, c.gseq FROM timeline_cursors c
      JOIN group_heads h ON h.group_id = c.group_id
      WHERE c.user_id = ANY($1::text[]) AND c.gseq < h.last_gseq
@@ -52,8 +55,11 @@ pub(crate) const SQL_TIMELINE_AFTER: &str =
     "SELECT t.gseq, t.skip_user, m.id, m.body FROM group_timeline t
      JOIN messages m ON m.id = t.message_id
      WHERE t.group_id = ?1 AND t.gseq > ?2 ORDER BY t.gseq";
-const SQL_MOVE_CURSOR: &str =
-    "UPDATE timeline_cursors SET gseq = ?3 WHERE user_id = ?1 AND group_id = ?2";
+/// Moves cursors to the gseqs in `?1`, a JSON array of [user, group, gseq].
+pub(crate) const SQL_MOVE_CURSORS: &str = "UPDATE timeline_cursors SET gseq = moves.g
+     FROM (SELECT json_extract(value, '$[0]') AS u, json_extract(value, '$[1]') AS grp,
+                  json_extract(value, '$[2]') AS g FROM json_each(?1)) AS moves
+     WHERE timeline_cursors.user_id = moves.u AND timeline_cursors.group_id = moves.grp";
 const SQL_MOVE_CURSORS_PG: &str = "UPDATE timeline_cursors c SET gseq = v.g
      FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(u, grp, g)
      WHERE c.user_id = v.u AND c.group_id = v.grp";
@@ -263,12 +269,11 @@ pub fn catch_up(db: &dyn Db, users: &[&str], now: i64) -> Result<Vec<Delivery>, 
             Ok(())
         })?,
         None => {
-            for user in users {
-                db.for_each(SQL_BEHIND, args![user], &mut |r| {
-                    cursors.push(((*user).to_owned(), r.get(0)?, r.get(1)?));
-                    Ok(std::ops::ControlFlow::Continue(()))
-                })?;
-            }
+            let users = serde_json::to_string(users).map_err(ApiError::internal)?;
+            db.for_each(SQL_BEHIND, args![users], &mut |r| {
+                cursors.push((r.get(0)?, r.get(1)?, r.get(2)?));
+                Ok(std::ops::ControlFlow::Continue(()))
+            })?;
         }
     }
     if cursors.is_empty() {
@@ -363,9 +368,8 @@ fn move_cursors(db: &dyn Db, moves: &[(&str, &str, i64)]) -> Result<(), ApiError
             pg.query_native(SQL_MOVE_CURSORS_PG, &[&users, &groups, &gseqs], |_| Ok(()))
         }
         None => {
-            for (user, group, gseq) in moves {
-                db.execute(SQL_MOVE_CURSOR, args![user, group, gseq])?;
-            }
+            let moves = serde_json::to_string(moves).map_err(ApiError::internal)?;
+            db.execute(SQL_MOVE_CURSORS, args![moves])?;
             Ok(())
         }
     }

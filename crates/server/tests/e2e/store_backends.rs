@@ -1456,11 +1456,12 @@ fn large_groups_are_one_timeline_copied_on_read_on_both_engines() {
 #[test]
 fn send_times_of_one_conversation_strictly_increase_on_both_engines() {
     use imsync_server::store::messages;
+    // (Users of their own: on SQLite the clock is this process's, shared by every test.)
     on_both_backends("store clocks", |db| {
         let times: Vec<i64> = (0..3)
             .map(|i| {
-                let send = text_send("alice", "bob", &format!("t{i}"));
-                messages::send(db, "alice", send, 5_000)
+                let send = text_send("clk-a", "clk-b", &format!("t{i}"));
+                messages::send(db, "clk-a", send, 5_000)
                     .unwrap()
                     .value
                     .sent_time
@@ -1468,9 +1469,9 @@ fn send_times_of_one_conversation_strictly_increase_on_both_engines() {
             .collect();
         assert_eq!(times, [5_000, 5_001, 5_002]);
         // The other direction is the same conversation; another one is not.
-        let back = messages::send(db, "bob", text_send("bob", "alice", "t3"), 5_000).unwrap();
+        let back = messages::send(db, "clk-b", text_send("clk-b", "clk-a", "t3"), 5_000).unwrap();
         assert_eq!(back.value.sent_time, 5_003);
-        let other = messages::send(db, "bob", text_send("bob", "carol", "t4"), 5_000).unwrap();
+        let other = messages::send(db, "clk-b", text_send("clk-b", "clk-c", "t4"), 5_000).unwrap();
         assert_eq!(other.value.sent_time, 5_000);
         if db.as_postgres().is_some() {
             // Several nodes share the clock through the database.
