@@ -33,6 +33,14 @@ const PULL_PAGE_BUDGET: usize = MAX_FRAME_BYTES - 64 * 1024;
 const NOTICES: &[&str] = object_names::SERVER_NOTICES;
 
 /// Hot queries, named so a test can check that each one uses an index.
+/// From this many rows a write on SQLite is one set-based statement over a JSON argument;
+/// below it, one plain statement per row is cheaper (a 1:1 send measured 0.122 ms of
+/// server CPU set-based against 0.100 plain), and the sub-journal walk that makes long
+/// jobs of plain statements quadratic does not matter yet.
+pub(crate) const SET_BASED_FROM: usize = 8;
+/// [`append_pairs`] on SQLite, a few rows: the user's next seq.
+pub(crate) const SQL_NEXT_SEQ: &str = "INSERT INTO inbox_heads (user_id, last_seq) VALUES (?1, 1)
+             ON CONFLICT(user_id) DO UPDATE SET last_seq = inbox_heads.last_seq + 1 RETURNING last_seq";
 pub(crate) const SQL_HEAD_SEQ: &str = "SELECT last_seq FROM inbox_heads WHERE user_id = ?1";
 /// The `<> ''` term lets SQLite use the partial unique index (it cannot
 /// prove a bound parameter non-empty on its own; without it every send
@@ -306,6 +314,18 @@ pub(crate) fn append_pairs(
                 );
                 Ok(())
             })?;
+        }
+        None if pairs.len() < SET_BASED_FROM => {
+            let mut out = Vec::with_capacity(pairs.len());
+            for (owner, id) in pairs {
+                let seq: i64 = conn.one(SQL_NEXT_SEQ, args![owner], |r| r.get(0))?;
+                conn.execute(
+                    "INSERT INTO inbox (user_id, seq, message_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    args![owner, seq, id, now],
+                )?;
+                out.push(seq as u64);
+            }
+            return Ok(out);
         }
         None => {
             // Two statements, not two per pair: each statement of a job costs SQLite a

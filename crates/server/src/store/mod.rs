@@ -400,6 +400,7 @@ mod query_plans {
         let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
         schema::prepare(&mut conn, true).unwrap();
         for sql in [
+            messages::SQL_NEXT_SEQ,
             messages::SQL_MOVE_HEADS,
             messages::SQL_APPEND_PAIRS,
             messages::SQL_HEAD_SEQ,
@@ -425,6 +426,7 @@ mod query_plans {
             super::deletes::SQL_TOMBSTONED,
             super::deletes::SQL_CLEAR,
             super::timeline::SQL_BEHIND,
+            super::timeline::SQL_BEHIND_ONE,
             super::timeline::SQL_IS_BEHIND,
             super::timeline::SQL_BEHIND_IN_GROUP,
             super::timeline::SQL_TIMELINE_AFTER,

@@ -36,6 +36,10 @@ pub(crate) const SQL_BEHIND: &str = "SELECT c.user_id, c.group_id, c.gseq FROM t
      JOIN group_heads h ON h.group_id = c.group_id
      WHERE c.user_id IN (SELECT value FROM json_each(?1)) AND c.gseq < h.last_gseq
      ORDER BY c.user_id, c.group_id";
+/// As [`SQL_BEHIND`] for one user (a few users: see [`messages::SET_BASED_FROM`]).
+pub(crate) const SQL_BEHIND_ONE: &str = "SELECT c.group_id, c.gseq FROM timeline_cursors c
+     JOIN group_heads h ON h.group_id = c.group_id
+     WHERE c.user_id = ?1 AND c.gseq < h.last_gseq ORDER BY c.group_id";
 /// As [`SQL_BEHIND`], locking the cursors (PostgreSQL: another node may be catching the
 /// same user up).
 const SQL_BEHIND_PG: &str = "SELECT c.user_id, c.group_id, c.gseq FROM timeline_cursors c
@@ -55,6 +59,8 @@ pub(crate) const SQL_TIMELINE_AFTER: &str =
     "SELECT t.gseq, t.skip_user, m.id, m.body FROM group_timeline t
      JOIN messages m ON m.id = t.message_id
      WHERE t.group_id = ?1 AND t.gseq > ?2 ORDER BY t.gseq";
+const SQL_MOVE_CURSOR: &str =
+    "UPDATE timeline_cursors SET gseq = ?3 WHERE user_id = ?1 AND group_id = ?2";
 /// Moves cursors to the gseqs in `?1`, a JSON array of [user, group, gseq].
 pub(crate) const SQL_MOVE_CURSORS: &str = "UPDATE timeline_cursors SET gseq = moves.g
      FROM (SELECT json_extract(value, '$[0]') AS u, json_extract(value, '$[1]') AS grp,
@@ -268,6 +274,14 @@ pub fn catch_up(db: &dyn Db, users: &[&str], now: i64) -> Result<Vec<Delivery>, 
             cursors.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
             Ok(())
         })?,
+        None if users.len() < messages::SET_BASED_FROM => {
+            for user in users {
+                db.for_each(SQL_BEHIND_ONE, args![user], &mut |r| {
+                    cursors.push(((*user).to_owned(), r.get(0)?, r.get(1)?));
+                    Ok(std::ops::ControlFlow::Continue(()))
+                })?;
+            }
+        }
         None => {
             let users = serde_json::to_string(users).map_err(ApiError::internal)?;
             db.for_each(SQL_BEHIND, args![users], &mut |r| {
@@ -366,6 +380,12 @@ fn move_cursors(db: &dyn Db, moves: &[(&str, &str, i64)]) -> Result<(), ApiError
             let groups: Vec<&str> = moves.iter().map(|m| m.1).collect();
             let gseqs: Vec<i64> = moves.iter().map(|m| m.2).collect();
             pg.query_native(SQL_MOVE_CURSORS_PG, &[&users, &groups, &gseqs], |_| Ok(()))
+        }
+        None if moves.len() < messages::SET_BASED_FROM => {
+            for (user, group, gseq) in moves {
+                db.execute(SQL_MOVE_CURSOR, args![user, group, gseq])?;
+            }
+            Ok(())
         }
         None => {
             let moves = serde_json::to_string(moves).map_err(ApiError::internal)?;

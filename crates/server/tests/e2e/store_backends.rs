@@ -1480,3 +1480,38 @@ fn send_times_of_one_conversation_strictly_increase_on_both_engines() {
         }
     });
 }
+
+/// Fan-outs and catch-ups of many users run as set-based statements (few users: one
+/// statement per row); both keep every inbox gap-free and in order.
+#[test]
+fn many_member_fan_outs_and_catch_ups_on_both_engines() {
+    use imsync_server::store::{messages, timeline};
+    on_both_backends("store many members", |db| {
+        let users: Vec<String> = (0..40).map(|i| format!("mm{i:02}")).collect();
+        // Written to each inbox (no timeline), then a timeline of the same people.
+        groups::create_or_join(db, "wide", None, &users, 0, 1).unwrap();
+        groups::create_or_join(db, "tall", None, &users, 10, 1).unwrap();
+        assert!(timeline::is_timeline(db, "tall").unwrap());
+        for i in 0..3 {
+            let (g, w) = (format!("g{i}"), format!("w{i}"));
+            messages::send(db, "mm00", group_send("mm00", "wide", &w), 10 + i).unwrap();
+            messages::send(db, "mm01", group_send("mm01", "tall", &g), 10 + i).unwrap();
+        }
+        // Each send to "wide" first copied "tall" so far into its 40 inboxes; mm02..mm39
+        // are behind by the last message of "tall" only: one catch-up copies it for all.
+        let behind: Vec<&str> = users[2..].iter().map(String::as_str).collect();
+        let copied = timeline::catch_up(db, &behind, 100).unwrap();
+        assert_eq!(copied.len(), 38);
+        let in_commit_order = ["w0", "g0", "w1", "g1", "w2", "g2"];
+        for u in &users[2..] {
+            assert_eq!(inbox_contents(db, u), in_commit_order, "{u}");
+        }
+        // A send to the wide group now first catches up mm00 (behind on "tall").
+        messages::send(db, "mm00", group_send("mm00", "wide", "w3"), 200).unwrap();
+        assert_eq!(
+            inbox_contents(db, "mm00"),
+            ["w0", "g0", "w1", "g1", "w2", "g2", "w3"]
+        );
+        assert!(!timeline::is_behind(db, "mm39").unwrap());
+    });
+}
