@@ -448,3 +448,52 @@ mod query_plans {
         }
     }
 }
+
+#[cfg(test)]
+mod reprepare {
+    use rusqlite::types::Value;
+    use rusqlite::{Connection, StatementStatus};
+
+    use super::schema;
+
+    /// SQLite recompiles some statements whenever a parameter is bound again (a join of
+    /// `timeline_cursors` with `group_heads` did: +50% server CPU per 1:1 send). The reads
+    /// of every send must keep their plans. (Pages read with `LIMIT ?` are recompiled too,
+    /// once per page: the planner uses the limit's value.)
+    #[test]
+    fn hot_reads_keep_their_plans_when_rebound() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        schema::prepare(&mut conn, true).unwrap();
+        // Each statement with its parameters' types: t text, i integer.
+        for (sql, types) in [
+            (super::timeline::SQL_BEHIND_ONE, "t"),
+            (super::timeline::SQL_IS_BEHIND, "t"),
+            (super::timeline::SQL_BEHIND_IN_GROUP, "t"),
+            (super::timeline::SQL_TIMELINE_AFTER, "ti"),
+            (super::messages::SQL_DEDUP, "tt"),
+            (super::messages::SQL_HEAD_SEQ, "t"),
+            (super::settings::SQL_IS_BLOCKED, "tt"),
+            (super::groups::SQL_IS_MEMBER, "tt"),
+            (crate::moderation::SQL_BLOCKED_DEDUP, "tt"),
+        ] {
+            let mut reprepared = 0;
+            for n in 1..=3i64 {
+                let mut stmt = conn.prepare_cached(sql).unwrap();
+                assert_eq!(stmt.parameter_count(), types.len(), "{sql}");
+                let params: Vec<Value> = types
+                    .chars()
+                    .map(|t| match t {
+                        't' => Value::Text(format!("v{n}")),
+                        _ => Value::Integer(n),
+                    })
+                    .collect();
+                let mut rows = stmt.query(rusqlite::params_from_iter(params)).unwrap();
+                while rows.next().unwrap().is_some() {}
+                drop(rows);
+                reprepared = stmt.get_status(StatementStatus::RePrepare);
+            }
+            assert_eq!(reprepared, 0, "{sql}");
+        }
+    }
+}

@@ -31,34 +31,39 @@ use crate::fanout::Delivery;
 
 /// Cursors of the users in the JSON array `?1` that are behind their group's head
 /// (SQLite; the writer is alone). Set-based, as every statement of a long job costs SQLite
-/// a walk of the job's in-memory sub-journal when it ends.
+/// a walk of the job's in-memory sub-journal when it ends. (The heads are read in
+/// correlated subqueries, here and below: SQLite recompiled the join form at every new
+/// binding.)
 pub(crate) const SQL_BEHIND: &str = "SELECT c.user_id, c.group_id, c.gseq FROM timeline_cursors c
-     JOIN group_heads h ON h.group_id = c.group_id
-     WHERE c.user_id IN (SELECT value FROM json_each(?1)) AND c.gseq < h.last_gseq
+     WHERE c.user_id IN (SELECT value FROM json_each(?1))
+       AND c.gseq < (SELECT h.last_gseq FROM group_heads h WHERE h.group_id = c.group_id)
      ORDER BY c.user_id, c.group_id";
 /// As [`SQL_BEHIND`] for one user (a few users: see [`messages::SET_BASED_FROM`]).
+/// (No ORDER BY: with one, SQLite recompiled it at every binding; the caller sorts.)
 pub(crate) const SQL_BEHIND_ONE: &str = "SELECT c.group_id, c.gseq FROM timeline_cursors c
-     JOIN group_heads h ON h.group_id = c.group_id
-     WHERE c.user_id = ?1 AND c.gseq < h.last_gseq ORDER BY c.group_id";
+     WHERE c.user_id = ?1
+       AND c.gseq < (SELECT h.last_gseq FROM group_heads h WHERE h.group_id = c.group_id)";
 /// As [`SQL_BEHIND`], locking the cursors (PostgreSQL: another node may be catching the
 /// same user up).
 const SQL_BEHIND_PG: &str = "SELECT c.user_id, c.group_id, c.gseq FROM timeline_cursors c
-     JOIN group_heads h ON h.group_id = c.group_id
-     WHERE c.user_id = ANY($1::text[]) AND c.gseq < h.last_gseq
-     ORDER BY c.user_id, c.group_id FOR UPDATE OF c";
+     WHERE c.user_id = ANY($1::text[])
+       AND c.gseq < (SELECT h.last_gseq FROM group_heads h WHERE h.group_id = c.group_id)
+     ORDER BY c.user_id, c.group_id FOR UPDATE";
 /// Whether a user has anything to catch up (one read per connect, pull and history).
 pub(crate) const SQL_IS_BEHIND: &str = "SELECT 1 FROM timeline_cursors c
-     JOIN group_heads h ON h.group_id = c.group_id
-     WHERE c.user_id = ?1 AND c.gseq < h.last_gseq LIMIT 1";
+     WHERE c.user_id = ?1
+       AND c.gseq < (SELECT h.last_gseq FROM group_heads h WHERE h.group_id = c.group_id)
+     LIMIT 1";
 /// Members of a group who are behind (the pump keeps the online ones).
 pub(crate) const SQL_BEHIND_IN_GROUP: &str = "SELECT c.user_id FROM timeline_cursors c
-     JOIN group_heads h ON h.group_id = c.group_id
-     WHERE c.group_id = ?1 AND c.gseq < h.last_gseq";
-/// A group's timeline after a cursor, with the messages.
-pub(crate) const SQL_TIMELINE_AFTER: &str =
-    "SELECT t.gseq, t.skip_user, m.id, m.body FROM group_timeline t
-     JOIN messages m ON m.id = t.message_id
-     WHERE t.group_id = ?1 AND t.gseq > ?2 ORDER BY t.gseq";
+     WHERE c.group_id = ?1
+       AND c.gseq < (SELECT h.last_gseq FROM group_heads h WHERE h.group_id = ?1)";
+/// A group's timeline after a cursor, with the messages (in no order, and the bodies in a
+/// subquery: SQLite recompiled the join and ordered forms at every binding; the caller
+/// sorts). Retention deletes timeline rows before messages, so every body is there.
+pub(crate) const SQL_TIMELINE_AFTER: &str = "SELECT t.gseq, t.skip_user, t.message_id,
+       (SELECT m.body FROM messages m WHERE m.id = t.message_id)
+     FROM group_timeline t WHERE t.group_id = ?1 AND t.gseq > ?2";
 const SQL_MOVE_CURSOR: &str =
     "UPDATE timeline_cursors SET gseq = ?3 WHERE user_id = ?1 AND group_id = ?2";
 /// Moves cursors to the gseqs in `?1`, a JSON array of [user, group, gseq].
@@ -281,6 +286,7 @@ pub fn catch_up(db: &dyn Db, users: &[&str], now: i64) -> Result<Vec<Delivery>, 
                     Ok(std::ops::ControlFlow::Continue(()))
                 })?;
             }
+            cursors.sort();
         }
         None => {
             let users = serde_json::to_string(users).map_err(ApiError::internal)?;
@@ -312,6 +318,7 @@ pub fn catch_up(db: &dyn Db, users: &[&str], now: i64) -> Result<Vec<Delivery>, 
             });
             Ok(std::ops::ControlFlow::Continue(()))
         })?;
+        entries.sort_unstable_by_key(|p| p.gseq);
         timelines.insert(group, entries);
     }
 
