@@ -171,19 +171,7 @@ pub(crate) fn conversation_time(
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     static LAST: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
-    let key = if conv.r#type == imsync_protocol::ConversationType::Private as i32 {
-        let (a, b) = if sender <= conv.target_id.as_str() {
-            (sender, conv.target_id.as_str())
-        } else {
-            (conv.target_id.as_str(), sender)
-        };
-        format!("1\u{1f}{a}\u{1f}{b}\u{1f}{}", conv.channel_id)
-    } else {
-        format!(
-            "{}\u{1f}{}\u{1f}{}",
-            conv.r#type, conv.target_id, conv.channel_id
-        )
-    };
+    let key = conversation_key(sender, conv);
     if conn.as_postgres().is_some() {
         return conn.one(SQL_CONVERSATION_CLOCK_PG, args![key, now], |r| r.get(0));
     }
@@ -195,6 +183,33 @@ pub(crate) fn conversation_time(
     *slot = now.max(*slot + 1);
     Ok(*slot)
 }
+
+/// The conversation of a message from `sender` to `conv`, the same from both sides.
+fn conversation_key(sender: &str, conv: &imsync_protocol::Conversation) -> String {
+    if conv.r#type == imsync_protocol::ConversationType::Private as i32 {
+        let (a, b) = if sender <= conv.target_id.as_str() {
+            (sender, conv.target_id.as_str())
+        } else {
+            (conv.target_id.as_str(), sender)
+        };
+        format!("1\u{1f}{a}\u{1f}{b}\u{1f}{}", conv.channel_id)
+    } else {
+        format!(
+            "{}\u{1f}{}\u{1f}{}",
+            conv.r#type, conv.target_id, conv.channel_id
+        )
+    }
+}
+
+/// [`conversation_time`] on PostgreSQL, and whether any of the owners `$3` follows a
+/// timeline, in one round trip (most sends have no timeline entries to copy first).
+const SQL_CLOCK_AND_TIMELINES_PG: &str = "WITH clock AS (
+       INSERT INTO conversation_clocks (conv_key, last_time) VALUES ($1, $2)
+       ON CONFLICT (conv_key) DO UPDATE
+       SET last_time = GREATEST(conversation_clocks.last_time + 1, EXCLUDED.last_time)
+       RETURNING last_time)
+     SELECT (SELECT last_time FROM clock),
+            EXISTS (SELECT 1 FROM timeline_cursors WHERE user_id = ANY($3::text[]))";
 
 /// [`conversation_time`] on PostgreSQL.
 const SQL_CONVERSATION_CLOCK_PG: &str = "INSERT INTO conversation_clocks (conv_key, last_time)
@@ -212,6 +227,16 @@ pub(crate) fn append(
     now: i64,
 ) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
     let conv = message.conversation.clone().unwrap_or_default();
+    if let Some(pg) = conn.as_postgres() {
+        let key = conversation_key(&message.sender_user_id, &conv);
+        let owned: Vec<&str> = owners.iter().map(String::as_str).collect();
+        let (mut time, mut timelines) = (now, true);
+        pg.query_native(SQL_CLOCK_AND_TIMELINES_PG, &[&key, &now, &owned], |row| {
+            (time, timelines) = (row.try_get(0)?, row.try_get(1)?);
+            Ok(())
+        })?;
+        return append_checked(conn, message, owners, time, timelines);
+    }
     let time = conversation_time(conn, &message.sender_user_id, &conv, now)?;
     append_at(conn, message, owners, time)
 }
@@ -222,6 +247,18 @@ pub(crate) fn append_at(
     message: Message,
     owners: &[String],
     now: i64,
+) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
+    append_checked(conn, message, owners, now, true)
+}
+
+/// As [`append_at`]; the owners' pending timeline entries are looked for only when
+/// `timelines` (false: none of them follows one).
+fn append_checked(
+    conn: &dyn Db,
+    message: Message,
+    owners: &[String],
+    now: i64,
+    timelines: bool,
 ) -> Result<(MessageAck, Vec<Delivery>), ApiError> {
     let (id, message) = insert_message(conn, message, now)?;
     let mut ack = MessageAck {
@@ -239,7 +276,11 @@ pub(crate) fn append_at(
         .collect();
     // Owners in large groups first take the timeline entries committed before this
     // message, so every inbox keeps commit order whichever way its entries arrive.
-    let mut deliveries = timeline::catch_up(conn, &sorted, now)?;
+    let mut deliveries = if timelines {
+        timeline::catch_up(conn, &sorted, now)?
+    } else {
+        Vec::new()
+    };
     let pairs: Vec<(&str, i64)> = sorted.into_iter().map(|owner| (owner, id)).collect();
     let seqs = append_pairs(conn, &pairs, now)?;
     deliveries.reserve(pairs.len());

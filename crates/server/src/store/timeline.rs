@@ -257,6 +257,19 @@ pub fn catch_up_groups(
     catch_up(db, &users, now)
 }
 
+/// Whether any of `users` follows a timeline (PostgreSQL).
+fn pg_in_any_timeline(pg: &super::sql::PgDb, users: &[&str]) -> Result<bool, ApiError> {
+    let mut any = false;
+    pg.query_native(SQL_IN_ANY_TIMELINE_PG, &[&users], |row| {
+        any = row.try_get(0)?;
+        Ok(())
+    })?;
+    Ok(any)
+}
+
+const SQL_IN_ANY_TIMELINE_PG: &str =
+    "SELECT EXISTS (SELECT 1 FROM timeline_cursors WHERE user_id = ANY($1::text[]))";
+
 /// A timeline entry to copy.
 struct Pending {
     gseq: i64,
@@ -275,6 +288,9 @@ pub fn catch_up(db: &dyn Db, users: &[&str], now: i64) -> Result<Vec<Delivery>, 
     // (user, group) -> cursor, for the cursors that are behind.
     let mut cursors: Vec<(String, String, i64)> = Vec::new();
     match db.as_postgres() {
+        // Most users are in no large group: one cheap lookup, not the locking query
+        // (whose planning cost PostgreSQL 0.2 ms of CPU per 1:1 send).
+        Some(pg) if !pg_in_any_timeline(pg, users)? => {}
         Some(pg) => pg.query_native(SQL_BEHIND_PG, &[&users], |row| {
             cursors.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
             Ok(())
