@@ -149,26 +149,11 @@ async fn two_nodes_share_one_database() {
 async fn nodes_on_nats_push_and_kick_across_nodes() {
     use imsync_protocol::{codes, push};
 
-    let Some(pg) = Postgres::start("nats nodes") else {
+    let Some(deployment) = Deployment::start("nats nodes") else {
         return;
     };
-    let Some(nats) = crate::common::nats::Nats::start("nats nodes") else {
-        return;
-    };
-    let url = pg.create_database("cluster");
-    let opts = |node: &str| Opts {
-        extra_args: vec![
-            "--database-url".into(),
-            url.clone(),
-            "--nats-url".into(),
-            nats.url(),
-            "--node-id".into(),
-            node.into(),
-        ],
-        ..Opts::default()
-    };
-    let node_a = Server::start(opts("a"));
-    let node_b = Server::start(opts("b"));
+    let node_a = Server::start(deployment.node("a", &[]));
+    let node_b = Server::start(deployment.node("b", &[]));
     node_a
         .create_group("team", &["alice", "bob", "carol"])
         .await;

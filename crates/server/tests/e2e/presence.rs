@@ -282,26 +282,10 @@ async fn profile_subscribers_hear_of_profile_changes() {
 /// three heartbeat intervals while their devices on live nodes stay online.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_profiles_and_subscriptions_cross_nodes() {
-    let Some(pg) = crate::common::postgres::Postgres::start("presence nodes") else {
+    let Some(deployment) = Deployment::start("presence nodes") else {
         return;
     };
-    let Some(nats) = crate::common::nats::Nats::start("presence nodes") else {
-        return;
-    };
-    let url = pg.create_database("presence");
-    let opts = |node: &str| Opts {
-        extra_args: vec![
-            "--database-url".into(),
-            url.clone(),
-            "--nats-url".into(),
-            nats.url(),
-            "--node-id".into(),
-            node.into(),
-            "--heartbeat-interval".into(),
-            "500ms".into(),
-        ],
-        ..Opts::default()
-    };
+    let opts = |node: &str| deployment.node(node, &["--heartbeat-interval", "500ms"]);
     let node_a = Server::start(opts("a"));
     let mut node_b = Server::start(opts("b"));
     let mut alice = node_a.desktop("alice").await;

@@ -5,13 +5,11 @@
 
 use imsync_protocol::Platform;
 
-use crate::common::postgres::Postgres;
 use crate::common::*;
 
-fn timeline_from(members: u32, mut extra: Vec<String>) -> Opts {
-    extra.extend(["--read-fanout-members".into(), members.to_string()]);
+fn timeline_from(members: u32) -> Opts {
     Opts {
-        extra_args: extra,
+        extra_args: vec!["--read-fanout-members".into(), members.to_string()],
         ..Opts::default()
     }
 }
@@ -41,7 +39,7 @@ fn contiguous_texts(entries: &[imsync_protocol::InboxEntry], after: u64) -> Vec<
 
 #[tokio::test]
 async fn online_members_get_pushes_and_offline_members_pull_once_in_order() {
-    let server = Server::start(timeline_from(4, Vec::new()));
+    let server = Server::start(timeline_from(4));
     let members = ["alice", "bob", "carol", "dave", "erin", "frank"];
     server.create_group("big", &members).await;
     let mut alice = server.desktop("alice").await;
@@ -93,7 +91,7 @@ async fn online_members_get_pushes_and_offline_members_pull_once_in_order() {
 
 #[tokio::test]
 async fn a_small_group_keeps_one_row_per_member() {
-    let server = Server::start(timeline_from(4, Vec::new()));
+    let server = Server::start(timeline_from(4));
     server
         .create_group("small", &["alice", "bob", "carol"])
         .await;
@@ -106,26 +104,10 @@ async fn a_small_group_keeps_one_row_per_member() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_on_other_nodes_get_timeline_messages_through_nats() {
-    let Some(pg) = Postgres::start("read fan-out nodes") else {
+    let Some(deployment) = Deployment::start("read fan-out nodes") else {
         return;
     };
-    let Some(nats) = crate::common::nats::Nats::start("read fan-out nodes") else {
-        return;
-    };
-    let url = pg.create_database("timeline");
-    let opts = |node: &str| {
-        timeline_from(
-            3,
-            vec![
-                "--database-url".into(),
-                url.clone(),
-                "--nats-url".into(),
-                nats.url(),
-                "--node-id".into(),
-                node.into(),
-            ],
-        )
-    };
+    let opts = |node: &str| deployment.node(node, &["--read-fanout-members", "3"]);
     let node_a = Server::start(opts("a"));
     let node_b = Server::start(opts("b"));
     node_a

@@ -804,3 +804,41 @@ impl Client {
         }
     }
 }
+
+/// One PostgreSQL database and one NATS for the nodes of a deployment (both throwaway).
+pub struct Deployment {
+    _postgres: postgres::Postgres,
+    nats: nats::Nats,
+    database_url: String,
+}
+
+impl Deployment {
+    /// Starts both; None (printed) when either is not installed outside CI.
+    pub fn start(name: &str) -> Option<Deployment> {
+        let pg = postgres::Postgres::start(name)?;
+        let nats = nats::Nats::start(name)?;
+        let database_url = pg.create_database("deployment");
+        Some(Deployment {
+            _postgres: pg,
+            nats,
+            database_url,
+        })
+    }
+
+    /// The flags of node `node_id`, then `extra`.
+    pub fn node(&self, node_id: &str, extra: &[&str]) -> Opts {
+        let mut args = vec![
+            "--database-url".to_string(),
+            self.database_url.clone(),
+            "--nats-url".to_string(),
+            self.nats.url(),
+            "--node-id".to_string(),
+            node_id.to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Opts {
+            extra_args: args,
+            ..Opts::default()
+        }
+    }
+}
