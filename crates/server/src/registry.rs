@@ -112,6 +112,18 @@ impl Registry {
         })
     }
 
+    /// The users with a session here, sorted, or None when there are more than `limit`.
+    pub fn users_up_to(&self, limit: usize) -> Option<Vec<String>> {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if users.len() > limit {
+            return None;
+        }
+        let mut out: Vec<String> = users.keys().cloned().collect();
+        drop(users);
+        out.sort_unstable();
+        Some(out)
+    }
+
     /// Every user with a session here, with [`Registry::devices`].
     pub fn snapshot(&self, classes: &[Platform; 3]) -> Vec<(String, [String; 3])> {
         let users: Vec<String> = {

@@ -17,6 +17,11 @@ use crate::log_escape::Escaped;
 use crate::registry::Registry;
 use crate::store::{timeline, Outcome, Store};
 
+/// Up to this many users online here, a round looks up their cursors rather than walking
+/// the grown groups' (whose members who are behind include every offline one: a
+/// 100,000-member group would cost 100,000 index entries per round).
+const LOOK_UP_AT_MOST: usize = 2_000;
+
 /// The queue of groups whose timelines grew.
 pub struct TimelinePump {
     tx: mpsc::UnboundedSender<String>,
@@ -46,11 +51,22 @@ pub async fn run(
         while let Ok(group) = grown.try_recv() {
             groups.insert(group);
         }
+        // Few users here: look their cursors up (one lookup each, whatever the groups'
+        // sizes); many: walk the grown groups' cursors that are behind, keeping the online.
+        let few = registry.users_up_to(LOOK_UP_AT_MOST);
         let registry = registry.clone();
         let result = store
             .write(move |c| {
-                let online = |user: &str| registry.is_online(user);
-                let deliveries = timeline::catch_up_groups(c, &groups, &online, now_ms())?;
+                let deliveries = match &few {
+                    Some(users) => {
+                        let users: Vec<&str> = users.iter().map(String::as_str).collect();
+                        timeline::catch_up(c, &users, now_ms())?
+                    }
+                    None => {
+                        let online = |user: &str| registry.is_online(user);
+                        timeline::catch_up_groups(c, &groups, &online, now_ms())?
+                    }
+                };
                 Ok(Outcome {
                     value: (),
                     deliveries,
