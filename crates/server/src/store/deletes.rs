@@ -183,20 +183,25 @@ fn clear(
     // The notice's own time is later than every message of the conversation stored so
     // far; capping the cut there keeps messages that arrive after the notice out of it on
     // every device, whatever time the client named.
+    // Large-group entries not yet copied into the caller's inbox are copied first, or those
+    // sent before the cut would arrive after it, uncleared.
+    let copied = super::timeline::catch_up(conn, &[caller], now)?;
     let time = messages::conversation_time(conn, caller, &conv, now)?;
     let cut = before.min(time);
     conn.execute(
         SQL_CLEAR,
         args![caller, conv.r#type, conv.channel_id, conv.target_id, cut],
     )?;
-    notify(
+    let mut outcome = notify(
         conn,
         caller,
         conv,
         json!({ "clearBefore": cut }),
         Some(time),
         now,
-    )
+    )?;
+    outcome.deliveries.splice(0..0, copied);
+    Ok(outcome)
 }
 
 /// Appends the RC:MsgDelNtf notice to the caller's own inbox.

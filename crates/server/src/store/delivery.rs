@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::messages::{self, append, notice};
 use super::sql::Db;
+use super::timeline;
 use super::Outcome;
 use crate::args;
 use crate::error::ApiError;
@@ -28,6 +29,8 @@ pub(crate) const SQL_ACK_RANGE: &str =
      WHERE i.user_id = ?1 AND i.seq > ?2 AND i.seq <= ?3 ORDER BY i.seq";
 pub(crate) const SQL_RECIPIENTS: &str =
     "SELECT COUNT(*) FROM inbox WHERE message_id = ?1 AND user_id <> ?2";
+const SQL_TIMELINE_RECIPIENTS: &str =
+    "SELECT COUNT(*) FROM timeline_cursors WHERE group_id = ?1 AND user_id <> ?2";
 
 /// Whether a stored message earns its sender a receipt: client sends (admin publishes
 /// have no client id) of PRIVATE and GROUP messages that recipients store, not the
@@ -82,7 +85,16 @@ pub fn ack(conn: &dyn Db, user: &str, seq: u64, now: i64) -> Result<Outcome<()>,
                 args![id],
                 |r| r.get(0),
             )?;
-            let total: i64 = conn.one(SQL_RECIPIENTS, args![id, m.sender_user_id], |r| r.get(0))?;
+            // A large group's message is copied into inboxes as members read: its
+            // recipients are the members (other than the sender), not the copies so far.
+            let total: i64 = match timeline::group_of(conn, id)? {
+                Some(group) => conn.one(
+                    SQL_TIMELINE_RECIPIENTS,
+                    args![group, m.sender_user_id],
+                    |r| r.get(0),
+                )?,
+                None => conn.one(SQL_RECIPIENTS, args![id, m.sender_user_id], |r| r.get(0))?,
+            };
             (
                 conv.target_id.clone(),
                 json!({ "messageUId": m.message_uid, "deliveryTime": now,

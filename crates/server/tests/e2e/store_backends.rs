@@ -1515,3 +1515,50 @@ fn many_member_fan_outs_and_catch_ups_on_both_engines() {
         assert!(!timeline::is_behind(db, "mm39").unwrap());
     });
 }
+
+/// A large group's message counts its members as recipients in delivery receipts (not the
+/// inboxes it was copied into so far), and clearing a large group's history covers what
+/// had not been copied yet.
+#[test]
+fn timeline_receipts_and_clears_on_both_engines() {
+    use imsync_protocol::delete_messages_request::What;
+    use imsync_server::fanout::Delivery;
+    use imsync_server::store::deletes;
+    use imsync_server::store::{delivery, messages, timeline};
+    on_both_backends("store timeline receipts", |db| {
+        let four = ids(&["rc-a", "rc-b", "rc-c", "rc-d"]);
+        groups::create_or_join(db, "rc", None, &four, 3, 1).unwrap();
+        messages::send(db, "rc-a", group_send("rc-a", "rc", "m1"), 10).unwrap();
+        timeline::catch_up(db, &["rc-b"], 20).unwrap();
+        let out = delivery::ack(db, "rc-b", 1, 30).unwrap();
+        let receipt = out
+            .deliveries
+            .iter()
+            .find_map(|d| match d {
+                Delivery::Entry { user, entry } if user == "rc-a" => entry.message.clone(),
+                _ => None,
+            })
+            .expect("a receipt to the sender");
+        assert!(
+            receipt.content.contains(r#""totalCount":3"#),
+            "{}",
+            receipt.content
+        );
+
+        // rc-c never read: clearing the group's history covers m1 all the same.
+        let conv = imsync_protocol::Conversation {
+            r#type: imsync_protocol::ConversationType::Group as i32,
+            target_id: "rc".into(),
+            channel_id: String::new(),
+        };
+        deletes::delete(db, "rc-c", Some(&conv), Some(What::ClearBefore(1_000)), 40).unwrap();
+        assert!(!timeline::is_behind(db, "rc-c").unwrap());
+        let left: Vec<String> = messages::pull(db, "rc-c", 0, 100)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.message.unwrap().object_name)
+            .collect();
+        assert!(!left.contains(&"RC:TxtMsg".to_string()), "{left:?}");
+    });
+}
