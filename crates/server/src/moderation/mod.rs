@@ -89,13 +89,21 @@ pub fn add(
         "SELECT 1 FROM sensitive_words WHERE folded = ?1",
         args![folded],
     )?;
+    // The list is shown in the order words were added: two adds within one
+    // millisecond still get distinct, increasing times.
+    let mut added_at = now;
     if !exists {
-        let count: i64 = conn.one("SELECT COUNT(*) FROM sensitive_words", &[], |r| r.get(0))?;
+        let (count, last): (i64, i64) = conn.one(
+            "SELECT COUNT(*), COALESCE(MAX(created_at), 0) FROM sensitive_words",
+            &[],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         if count as usize >= max_words {
             return Err(ApiError::invalid(format!(
                 "at most {max_words} sensitive words; remove one first"
             )));
         }
+        added_at = now.max(last + 1);
     }
     let replace = match action {
         Action::Block => None,
@@ -104,7 +112,7 @@ pub fn add(
     conn.execute(
         "INSERT INTO sensitive_words (folded, word, replace_word, created_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(folded) DO UPDATE SET word = excluded.word, replace_word = excluded.replace_word",
-        args![folded, word, replace, now],
+        args![folded, word, replace, added_at],
     )?;
     Ok(())
 }
@@ -337,6 +345,16 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn words_added_in_one_millisecond_list_in_the_order_added() {
+        let (_d, c) = db();
+        for w in ["zeta", "Alpha", "mid"] {
+            add(&c, w, &Action::Block, MAX_WORDS, 7).unwrap();
+        }
+        let words: Vec<_> = list(&c).unwrap().into_iter().map(|w| w.word).collect();
+        assert_eq!(words, ["zeta", "Alpha", "mid"]);
     }
 
     #[test]
