@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use imsync_protocol::prost::Message as _;
 use imsync_protocol::Platform;
 
+use crate::chatrooms::RoomFrame;
 use crate::log_escape::Escaped;
 use crate::presence::Presence;
 use crate::registry::Registry;
@@ -49,6 +50,9 @@ pub struct NodeMessage {
     /// The sending node is alive (every heartbeat interval; any message counts).
     #[prost(bool, tag = "7")]
     pub heartbeat: bool,
+    /// Pushes to chatrooms' connections.
+    #[prost(message, repeated, tag = "8")]
+    pub rooms: Vec<RoomFrame>,
 }
 
 /// `user`'s sessions on the sending node: the device id per platform class (desktop, web,
@@ -226,7 +230,8 @@ impl Cluster {
         let empty = msg.pushes.is_empty()
             && msg.kicks.is_empty()
             && msg.timelines.is_empty()
-            && msg.presences.is_empty();
+            && msg.presences.is_empty()
+            && msg.rooms.is_empty();
         if empty && !msg.hello && !msg.heartbeat {
             return;
         }
@@ -258,5 +263,8 @@ fn apply(registry: &Registry, pump: &TimelinePump, presence: &Presence, msg: Nod
     }
     for push in msg.pushes {
         registry.send(&push.user, &push.frame, push.except_session.as_deref());
+    }
+    for frame in &msg.rooms {
+        registry.rooms.deliver(frame);
     }
 }

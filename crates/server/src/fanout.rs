@@ -13,6 +13,7 @@ use imsync_protocol::{
 };
 use tokio::sync::mpsc;
 
+use crate::chatrooms::RoomPush;
 use crate::cluster::{Cluster, NodeMessage, NodePush};
 use crate::log_escape::Escaped;
 use crate::registry::Registry;
@@ -73,6 +74,17 @@ pub enum Delivery {
         /// The group.
         group: String,
     },
+    /// A push to a chatroom's connections, on every node.
+    Room(RoomPush),
+    /// Any push to `user`'s sessions (but `except_session`), on every node.
+    Event {
+        /// Recipient.
+        user: String,
+        /// The session that caused it, if any.
+        except_session: Option<String>,
+        /// The push.
+        event: push::Event,
+    },
 }
 
 /// Encodes a push frame; pushes are bounded by construction (pull-sized
@@ -90,7 +102,12 @@ pub fn encode_push(event: push::Event) -> Option<Bytes> {
 /// The frame a delivery sends, and to whose sessions.
 fn push_of(delivery: Delivery) -> Option<NodePush> {
     let (user, except_session, event) = match delivery {
-        Delivery::Timeline { .. } => return None,
+        Delivery::Timeline { .. } | Delivery::Room(_) => return None,
+        Delivery::Event {
+            user,
+            except_session,
+            event,
+        } => (user, except_session, event),
         Delivery::Entry { user, entry } => (user, None, push::Event::Entry(entry)),
         Delivery::Status { user, message } => (user, None, push::Event::StatusMessage(message)),
         Delivery::Settings {
@@ -169,6 +186,15 @@ async fn deliver_with(
             }
             if cluster.is_some() {
                 others.timelines.push(group);
+            }
+            continue;
+        }
+        if let Delivery::Room(p) = delivery {
+            if let Some(frame) = p.encode() {
+                registry.rooms.deliver(&frame);
+                if cluster.is_some() {
+                    others.rooms.push(frame);
+                }
             }
             continue;
         }

@@ -171,6 +171,12 @@ impl Presence {
         self.heard_from(node);
     }
 
+    /// The other nodes heard from (and not expired).
+    pub fn live_nodes(&self) -> Vec<String> {
+        let nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        nodes.keys().cloned().collect()
+    }
+
     /// Forgets the nodes not heard from since `since` (killed, or cut off): their users
     /// go offline here.
     pub fn expire(&self, since: Instant) {

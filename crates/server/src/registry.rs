@@ -66,6 +66,8 @@ pub type Watcher = Box<dyn Fn(&str) + Send + Sync>;
 #[derive(Default)]
 pub struct Registry {
     users: Mutex<HashMap<String, Vec<SessionHandle>>>,
+    /// This node's connections in chatrooms.
+    pub rooms: crate::chatrooms::RoomSeats,
     watcher: std::sync::OnceLock<Watcher>,
 }
 

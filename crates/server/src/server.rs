@@ -60,9 +60,11 @@ pub async fn run(config: Config) -> Result<(), String> {
     let registry = Arc::new(Registry::new());
     let (pump, pump_rx) = TimelinePump::new();
     let (presence, presence_rx) = Presence::new();
+    // Once: without --node-id the id is random.
+    let node_id = config.node_id();
     let cluster = match &config.nats_url {
         Some(url) => {
-            let (id, key) = (config.node_id(), &settings.app_key);
+            let (id, key) = (node_id.clone(), &settings.app_key);
             let (r, p) = (registry.clone(), presence.clone());
             let beat = settings.heartbeat_interval;
             Some(Cluster::start(url, &id, key, r, pump.clone(), p, beat).await?)
@@ -141,7 +143,13 @@ pub async fn run(config: Config) -> Result<(), String> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
-    let chatrooms = Chatrooms::new(Lifetimes::default(), settings.chatroom_multiple_rooms);
+    let chatrooms = Chatrooms::new(
+        store.clone(),
+        registry.clone(),
+        node_id,
+        Lifetimes::default(),
+        settings.chatroom_multiple_rooms,
+    );
     let state = AppState {
         settings: Arc::new(settings),
         store: store.clone(),

@@ -27,7 +27,7 @@ pub struct AppState {
     pub alive: mpsc::Sender<()>,
     /// Rate-limited log of refused connections and calls.
     pub refusals: Arc<RefusalLog>,
-    /// Chatrooms (memory only; their entries are in the store).
+    /// Chatrooms (in the store; this node's connections in the registry).
     pub chatrooms: Arc<Chatrooms>,
     /// Online status: the book of who changed when, and the task's queue.
     pub presence: Arc<Presence>,

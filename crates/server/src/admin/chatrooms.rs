@@ -25,7 +25,6 @@ use super::{from_api, ok, signed_body, Caller, OneOrMany, Reply};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::ws::chatroom::{after_leave, drop_entries};
 
 /// Most members one user query lists (the vendor's limit).
 const MAX_QUERY_COUNT: u32 = 500;
@@ -67,10 +66,10 @@ pub(super) async fn create(State(state): State<AppState>, caller: Caller, body: 
         Err(reply) => return reply,
     };
     match req.ids() {
-        Ok(ids) => {
-            state.chatrooms.create(&ids, now_ms());
-            ok(json!({}))
-        }
+        Ok(ids) => match state.chatrooms.create(ids, now_ms()).await {
+            Ok(()) => ok(json!({})),
+            Err(e) => from_api(e),
+        },
         Err(e) => from_api(e),
     }
 }
@@ -84,9 +83,7 @@ pub(super) async fn destroy(State(state): State<AppState>, caller: Caller, body:
         Ok(ids) => ids,
         Err(e) => return from_api(e),
     };
-    state.chatrooms.destroy(&ids, now_ms());
-    // Entries go even for a room that lives only in the database (after a restart).
-    match drop_entries(&state, ids).await {
+    match state.chatrooms.destroy(ids, now_ms()).await {
         Ok(()) => ok(json!({})),
         Err(e) => from_api(e),
     }
@@ -110,14 +107,23 @@ pub(super) async fn user_query(
         Err(reply) => return reply,
     };
     let order = req.order.unwrap_or(1);
-    let checked = room_ids(vec![req.chatroom_id.clone()]).and_then(|_| {
+    let valid = room_ids(vec![req.chatroom_id.clone()]).and_then(|_| {
         if !(1..=MAX_QUERY_COUNT).contains(&req.count) || !(1..=2).contains(&order) {
             return Err(ApiError::invalid(format!(
                 "count must be 1..={MAX_QUERY_COUNT} and order 1 or 2"
             )));
         }
-        state.chatrooms.info(&req.chatroom_id, req.count, order)
+        Ok(())
     });
+    let checked = match valid {
+        Ok(()) => {
+            state
+                .chatrooms
+                .info(&req.chatroom_id, req.count, order)
+                .await
+        }
+        Err(e) => Err(e),
+    };
     match checked {
         Ok(info) => ok(json!({
             "total": info.member_count,
@@ -156,14 +162,11 @@ pub(super) async fn block_add(State(state): State<AppState>, caller: Caller, bod
         Err(e) => return from_api(e),
     };
     let extra = req.extra.unwrap_or_default();
-    let left = match state
+    let blocked = state
         .chatrooms
-        .block(&req.chatroom_id, &users, req.minute, &extra, now_ms())
-    {
-        Ok(l) => l,
-        Err(e) => return from_api(e),
-    };
-    match after_leave(&state, &req.chatroom_id, left.users).await {
+        .block(&req.chatroom_id, users, req.minute, extra, now_ms())
+        .await;
+    match blocked {
         Ok(()) => ok(json!({})),
         Err(e) => from_api(e),
     }

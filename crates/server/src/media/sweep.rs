@@ -103,14 +103,23 @@ mod tests {
         let (fanout, _) = mpsc::unbounded_channel();
         let (shutdown_tx, shutdown) = watch::channel(false);
         let (alive, _) = mpsc::channel(1);
+        let store = Store::open(dir, fanout).unwrap();
+        let registry = Arc::new(Registry::new());
+        let chatrooms = Chatrooms::new(
+            store.clone(),
+            registry.clone(),
+            "node".into(),
+            Lifetimes::default(),
+            false,
+        );
         let state = AppState {
             settings: Arc::new(config.settings().0),
-            store: Store::open(dir, fanout).unwrap(),
-            registry: Arc::new(Registry::new()),
+            store,
+            registry,
             shutdown,
             alive,
             refusals: Arc::new(RefusalLog::new()),
-            chatrooms: Arc::new(Chatrooms::new(Lifetimes::default(), false)),
+            chatrooms: Arc::new(chatrooms),
             presence: Presence::new().0,
             cluster: None,
             media: Arc::new(Media::local(dir).unwrap()),

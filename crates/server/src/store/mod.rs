@@ -16,6 +16,7 @@
 
 mod backend;
 pub mod chatroom_entries;
+pub mod chatrooms;
 pub mod deletes;
 pub mod delivery;
 pub mod groups;

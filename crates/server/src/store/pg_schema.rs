@@ -225,6 +225,45 @@ CREATE TABLE conversation_clocks (
     last_time   BIGINT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE chatrooms (
+    room_id     TEXT COLLATE "C" PRIMARY KEY,
+    create_time BIGINT NOT NULL,
+    last_active BIGINT NOT NULL,
+    last_sent   BIGINT NOT NULL
+);
+CREATE INDEX chatrooms_by_activity ON chatrooms (last_active);
+CREATE TABLE chatroom_members (
+    room_id         TEXT COLLATE "C" NOT NULL,
+    user_id         TEXT COLLATE "C" NOT NULL,
+    join_time       BIGINT NOT NULL,
+    offline_since   BIGINT,
+    PRIMARY KEY (room_id, user_id)
+);
+CREATE INDEX chatroom_members_by_user ON chatroom_members (user_id);
+CREATE TABLE chatroom_seats (
+    room_id     TEXT COLLATE "C" NOT NULL,
+    session_id  TEXT COLLATE "C" NOT NULL,
+    user_id     TEXT COLLATE "C" NOT NULL,
+    node_id     TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (room_id, session_id)
+);
+CREATE INDEX chatroom_seats_by_session ON chatroom_seats (session_id);
+CREATE INDEX chatroom_seats_by_member ON chatroom_seats (room_id, user_id);
+CREATE INDEX chatroom_seats_by_node ON chatroom_seats (node_id);
+CREATE TABLE chatroom_history (
+    room_id     TEXT COLLATE "C" NOT NULL,
+    sent_time   BIGINT NOT NULL,
+    message     BYTEA NOT NULL,
+    PRIMARY KEY (room_id, sent_time)
+);
+CREATE TABLE chatroom_blocks (
+    room_id     TEXT COLLATE "C" NOT NULL,
+    user_id     TEXT COLLATE "C" NOT NULL,
+    until       BIGINT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+);
+"#,
 ];
 
 /// The advisory lock every node holds while it migrates, so nodes starting at once apply

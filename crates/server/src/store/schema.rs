@@ -278,6 +278,51 @@ CREATE TABLE conversation_clocks (
     last_time   INTEGER NOT NULL
 );
 "#,
+    r#"
+-- 10: chatrooms in the database, so any node serves any room. A member is a user; a seat
+-- is one of its connections in the room, on the node holding it (a seat of a node gone
+-- for good is removed by the others). A member without seats since `offline_since` is
+-- removed after the vendor's 30 s grace. History keeps the encoded messages, at most
+-- 1,000 per room.
+CREATE TABLE chatrooms (
+    room_id     TEXT PRIMARY KEY,
+    create_time INTEGER NOT NULL,
+    last_active INTEGER NOT NULL,
+    -- The last message's sent time: sent times are strictly increasing within a room.
+    last_sent   INTEGER NOT NULL
+);
+CREATE INDEX chatrooms_by_activity ON chatrooms (last_active);
+CREATE TABLE chatroom_members (
+    room_id         TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    join_time       INTEGER NOT NULL,
+    offline_since   INTEGER,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX chatroom_members_by_user ON chatroom_members (user_id);
+CREATE TABLE chatroom_seats (
+    room_id     TEXT NOT NULL,
+    session_id  TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    node_id     TEXT NOT NULL,
+    PRIMARY KEY (room_id, session_id)
+) WITHOUT ROWID;
+CREATE INDEX chatroom_seats_by_session ON chatroom_seats (session_id);
+CREATE INDEX chatroom_seats_by_member ON chatroom_seats (room_id, user_id);
+CREATE INDEX chatroom_seats_by_node ON chatroom_seats (node_id);
+CREATE TABLE chatroom_history (
+    room_id     TEXT NOT NULL,
+    sent_time   INTEGER NOT NULL,
+    message     BLOB NOT NULL,
+    PRIMARY KEY (room_id, sent_time)
+) WITHOUT ROWID;
+CREATE TABLE chatroom_blocks (
+    room_id     TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    until       INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Opens `conn` for use: pragmas, then migrations.

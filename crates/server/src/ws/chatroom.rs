@@ -14,19 +14,27 @@ use imsync_protocol::{
 };
 
 use super::Session;
-use crate::chatrooms::{event_frame, multi_login, sync, Seat};
+use crate::chatrooms::{message_push, RoomPush, Seat};
 use crate::clock::{new_message_uid, now_ms};
 use crate::error::ApiError;
+use crate::fanout::Delivery;
 use crate::state::AppState;
+use crate::store::chatrooms as rooms;
+use crate::store::sql::Db;
 use crate::store::{chatroom_entries, Outcome};
 use crate::validate;
 
-/// How often idle rooms are looked for.
+/// How often idle rooms (and seats of stopped nodes) are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// Destroys idle rooms until the server stops.
+/// Destroys idle rooms until the server stops, and removes the seats of nodes gone for
+/// good (killed ones never close their connections): with other nodes, those not heard
+/// from for three heartbeat intervals, once this node has been up that long (before, it
+/// may not have heard from every live one yet); alone, every seat not its own.
 pub async fn sweep_rooms(state: AppState) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
+    let started = Instant::now();
+    let patience = state.settings.heartbeat_interval * 3;
     // Ends at the shutdown signal: `state` holds a liveness sender, and the server waits
     // (up to its grace period) for every one of them to go before it stops.
     let mut shutdown = state.shutdown.clone();
@@ -35,55 +43,24 @@ pub async fn sweep_rooms(state: AppState) {
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let gone = state.chatrooms.sweep(now_ms());
-        if !gone.is_empty() {
-            tracing::info!(rooms = gone.len(), "idle chatrooms destroyed");
-            if let Err(e) = drop_entries(&state, gone).await {
-                tracing::warn!(code = e.code, msg = %e.msg, "dropping destroyed rooms' entries failed");
+        let own = state.chatrooms.node_id().to_owned();
+        let live = match &state.cluster {
+            None => Some(vec![own]),
+            Some(_) if started.elapsed() >= patience => {
+                let mut live = state.presence.live_nodes();
+                live.push(own);
+                Some(live)
+            }
+            Some(_) => None,
+        };
+        match state.chatrooms.sweep(now_ms(), live).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rooms = n, "idle chatrooms destroyed"),
+            Err(e) => {
+                tracing::warn!(code = e.code, msg = %e.msg, "sweeping chatrooms failed")
             }
         }
     }
-}
-
-/// The entries of destroyed rooms go with them (the seed: "聊天室销毁后，聊天室中的自定义属性同时销毁").
-pub async fn drop_entries(state: &AppState, rooms: Vec<String>) -> Result<(), ApiError> {
-    state
-        .store
-        .write(move |c| Ok(Outcome::quiet(chatroom_entries::drop_rooms(c, &rooms)?)))
-        .await
-}
-
-/// Users left `room_id`: their auto-delete entries go, and the room hears of it.
-pub async fn after_leave(
-    state: &AppState,
-    room_id: &str,
-    users: Vec<String>,
-) -> Result<(), ApiError> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let room = room_id.to_owned();
-    let removed = state
-        .store
-        .write(move |c| {
-            Ok(Outcome::quiet(chatroom_entries::remove_auto(
-                c, &room, &users,
-            )?))
-        })
-        .await?;
-    if !removed.is_empty() {
-        let change = ChatroomEntryChange {
-            updated: Vec::new(),
-            removed,
-        };
-        state.chatrooms.notify(
-            room_id,
-            now_ms(),
-            chatroom_event::Kind::Entries(change),
-            None,
-        );
-    }
-    Ok(())
 }
 
 fn room(field: &str, id: &str) -> Result<(), ApiError> {
@@ -105,8 +82,7 @@ fn seat(session: &Session) -> Seat {
     }
 }
 
-/// joinChatRoom / joinExistChatRoom (and the engine's rejoin). The user's other devices
-/// hear the join; a room the user left for this one loses its auto-delete entries.
+/// joinChatRoom / joinExistChatRoom (and the engine's rejoin).
 pub async fn join(
     state: &AppState,
     session: &Session,
@@ -114,76 +90,51 @@ pub async fn join(
 ) -> Result<Body, ApiError> {
     room("chatRoomId", &req.room_id)?;
     let count = at_most("count", req.count, MAX_JOIN_COUNT)?;
-    let now = now_ms();
-    let joined = state.chatrooms.join(
-        &req.room_id,
-        &session.user_id,
-        seat(session),
-        req.create,
-        count,
-        now,
-    )?;
-    let user = &session.user_id;
-    for left in joined.left_rooms {
-        let kind = multi_login(user, sync::QUIT, sync::REASON_OTHER_ROOM);
-        tell_other_devices(state, session, &left, now, kind);
-        after_leave(state, &left, vec![user.clone()]).await?;
-    }
-    let kind = multi_login(user, sync::JOIN, 0);
-    tell_other_devices(state, session, &req.room_id, now, kind);
-    Ok(Body::ChatroomJoin(joined.result))
+    let joined = state
+        .chatrooms
+        .join(
+            &req.room_id,
+            &session.user_id,
+            seat(session),
+            req.create,
+            count,
+            now_ms(),
+        )
+        .await?;
+    Ok(Body::ChatroomJoin(joined))
 }
 
-/// Tells the session's user's other devices (the seed's chatroomNotifyMultiLoginSync: "其他端的在线设备").
-fn tell_other_devices(
-    state: &AppState,
-    session: &Session,
-    room_id: &str,
-    now: i64,
-    kind: chatroom_event::Kind,
-) {
-    if let Some(frame) = event_frame(room_id, now, kind) {
-        state
-            .registry
-            .send(&session.user_id, &frame, Some(&session.session_id));
-    }
-}
-
-/// quitChatRoom: the user's auto-delete entries go when its last connection leaves; its
-/// other devices hear the quit.
+/// quitChatRoom.
 pub async fn quit(
     state: &AppState,
     session: &Session,
     req: ChatroomQuitRequest,
 ) -> Result<(), ApiError> {
     room("chatRoomId", &req.room_id)?;
-    let now = now_ms();
-    let left = state
+    state
         .chatrooms
-        .quit(&req.room_id, &session.user_id, &session.session_id, now);
-    if left.seated {
-        let kind = multi_login(&session.user_id, sync::QUIT, sync::REASON_OWN);
-        tell_other_devices(state, session, &req.room_id, now, kind);
-    }
-    after_leave(state, &req.room_id, left.users).await
+        .quit(
+            &req.room_id,
+            &session.user_id,
+            &session.session_id,
+            now_ms(),
+        )
+        .await
 }
 
 /// getChatRoomInfo.
-pub fn info(state: &AppState, req: ChatroomInfoRequest) -> Result<Body, ApiError> {
+pub async fn info(state: &AppState, req: ChatroomInfoRequest) -> Result<Body, ApiError> {
     room("chatRoomId", &req.room_id)?;
     let count = at_most("options.count", req.count, MAX_INFO_COUNT)?;
     if req.order > 2 {
         return Err(ApiError::invalid("options.order must be 0, 1 or 2"));
     }
-    Ok(Body::ChatroomInfo(state.chatrooms.info(
-        &req.room_id,
-        count,
-        req.order,
-    )?))
+    let info = state.chatrooms.info(&req.room_id, count, req.order).await?;
+    Ok(Body::ChatroomInfo(info))
 }
 
 /// getChatroomHistoryMessages.
-pub fn history(
+pub async fn history(
     state: &AppState,
     session: &Session,
     req: ChatroomHistoryRequest,
@@ -199,13 +150,17 @@ pub fn history(
             "options.order must be 0 or 1 and options.timestamp >= 0",
         ));
     }
-    Ok(Body::ChatroomHistory(state.chatrooms.history(
-        &req.room_id,
-        &session.user_id,
-        req.timestamp,
-        req.count,
-        req.order,
-    )?))
+    let page = state
+        .chatrooms
+        .history(
+            &req.room_id,
+            &session.user_id,
+            req.timestamp,
+            req.count,
+            req.order,
+        )
+        .await?;
+    Ok(Body::ChatroomHistory(page))
 }
 
 /// A message to a chatroom: validated as a group message would be, stamped, pushed to
@@ -252,14 +207,16 @@ pub async fn send(
     // Received direction for everyone it reaches.
     message.direction = imsync_protocol::MessageDirection::Receive as i32;
     let message_uid = message.message_uid.clone();
-    let (sent_time, left) = state.chatrooms.send(
-        &room_id,
-        &session.user_id,
-        &session.session_id,
-        valid.message,
-        now,
-    )?;
-    after_leave(state, &room_id, left.users).await?;
+    let sent_time = state
+        .chatrooms
+        .send(
+            &room_id,
+            &session.user_id,
+            &session.session_id,
+            valid.message,
+            now,
+        )
+        .await?;
     let ack = MessageAck {
         message_uid,
         sent_time,
@@ -292,7 +249,27 @@ fn kv_notice(room_id: &str, user: &str, kind: i32, key: &str, value: &str, extra
     }
 }
 
-/// setChatRoomEntry / forceSetChatRoomEntry / setChatRoomEntries.
+/// The room hears the change of its entries and, when asked, one RC:chrmKVNotiMsg per
+/// entry (kept in its history), all in the write that made the change.
+fn entries_changed(
+    c: &dyn Db,
+    room_id: &str,
+    change: ChatroomEntryChange,
+    notices: Vec<Message>,
+    now: i64,
+    history_ms: i64,
+) -> Result<Vec<Delivery>, ApiError> {
+    let kind = chatroom_event::Kind::Entries(change);
+    let mut out = vec![Delivery::Room(RoomPush::event(room_id, now, kind))];
+    for notice in notices {
+        if let Some(sent) = rooms::send(c, room_id, None, notice, now, history_ms)? {
+            out.push(message_push(room_id, sent.message, None));
+        }
+    }
+    Ok(out)
+}
+
+/// setChatRoomEntry / forceSetChatRoomEntry / setChatRoomEntries (members only).
 pub async fn set_entries(
     state: &AppState,
     session: &Session,
@@ -305,48 +282,42 @@ pub async fn set_entries(
         rule(rules::value(&format!("entries[{i}].value"), &e.value))?;
     }
     let user = session.user_id.clone();
-    state.chatrooms.check_member(&req.room_id, &user)?;
     let now = now_ms();
-    let (room_id, entries, force) = (req.room_id.clone(), req.entries, req.force);
-    let owner = user.clone();
+    let history_ms = state.chatrooms.history_ms();
+    let room_id = req.room_id.clone();
     let stored = state
         .store
         .write(move |c| {
-            Ok(Outcome::quiet(chatroom_entries::set(
-                c, &room_id, &owner, &entries, force, now,
-            )?))
+            rooms::check_member(c, &room_id, &user)?;
+            let stored = chatroom_entries::set(c, &room_id, &user, &req.entries, req.force, now)?;
+            let notices = match req.send_notification {
+                true => stored
+                    .iter()
+                    .map(|e| {
+                        let extra = &req.notification_extra;
+                        kv_notice(&room_id, &user, 1, &e.key, &e.value, extra)
+                    })
+                    .collect(),
+                false => Vec::new(),
+            };
+            let change = ChatroomEntryChange {
+                updated: stored.clone(),
+                removed: Vec::new(),
+            };
+            let deliveries = entries_changed(c, &room_id, change, notices, now, history_ms)?;
+            Ok(Outcome {
+                value: stored,
+                deliveries,
+            })
         })
         .await?;
-    let change = ChatroomEntryChange {
-        updated: stored.clone(),
-        removed: Vec::new(),
-    };
-    state.chatrooms.notify(
-        &req.room_id,
-        now,
-        chatroom_event::Kind::Entries(change),
-        None,
-    );
-    if req.send_notification {
-        for e in &stored {
-            let notice = kv_notice(
-                &req.room_id,
-                &user,
-                1,
-                &e.key,
-                &e.value,
-                &req.notification_extra,
-            );
-            state.chatrooms.post(&req.room_id, notice, now);
-        }
-    }
     Ok(Body::ChatroomEntries(ChatroomEntries {
         room_id: req.room_id,
         entries: stored,
     }))
 }
 
-/// removeChatRoomEntry / forceRemoveChatRoomEntry / removeChatRoomEntries.
+/// removeChatRoomEntry / forceRemoveChatRoomEntry / removeChatRoomEntries (members only).
 pub async fn remove_entries(
     state: &AppState,
     session: &Session,
@@ -358,34 +329,32 @@ pub async fn remove_entries(
         rule(rules::key(&format!("entries[{i}]"), k))?;
     }
     let user = session.user_id.clone();
-    state.chatrooms.check_member(&req.room_id, &user)?;
     let now = now_ms();
-    let (room_id, keys, force) = (req.room_id.clone(), req.keys, req.force);
-    let owner = user.clone();
+    let history_ms = state.chatrooms.history_ms();
+    let room_id = req.room_id.clone();
     let removed = state
         .store
         .write(move |c| {
-            Ok(Outcome::quiet(chatroom_entries::remove(
-                c, &room_id, &owner, &keys, force,
-            )?))
+            rooms::check_member(c, &room_id, &user)?;
+            let removed = chatroom_entries::remove(c, &room_id, &user, &req.keys, req.force)?;
+            let notices = match req.send_notification {
+                true => removed
+                    .iter()
+                    .map(|k| kv_notice(&room_id, &user, 2, k, "", &req.notification_extra))
+                    .collect(),
+                false => Vec::new(),
+            };
+            let change = ChatroomEntryChange {
+                updated: Vec::new(),
+                removed: removed.clone(),
+            };
+            let deliveries = entries_changed(c, &room_id, change, notices, now, history_ms)?;
+            Ok(Outcome {
+                value: removed,
+                deliveries,
+            })
         })
         .await?;
-    let change = ChatroomEntryChange {
-        updated: Vec::new(),
-        removed: removed.clone(),
-    };
-    state.chatrooms.notify(
-        &req.room_id,
-        now,
-        chatroom_event::Kind::Entries(change),
-        None,
-    );
-    if req.send_notification {
-        for k in &removed {
-            let notice = kv_notice(&req.room_id, &user, 2, k, "", &req.notification_extra);
-            state.chatrooms.post(&req.room_id, notice, now);
-        }
-    }
     let entries = removed
         .into_iter()
         .map(|key| ChatroomEntry {
@@ -416,13 +385,14 @@ pub async fn get_entries(
     for (i, k) in req.keys.iter().enumerate() {
         rule(rules::key(&format!("keys[{i}]"), k))?;
     }
-    state
-        .chatrooms
-        .check_member(&req.room_id, &session.user_id)?;
     let (room_id, keys) = (req.room_id.clone(), req.keys);
+    let user = session.user_id.clone();
     let entries = state
         .store
-        .read(move |c| chatroom_entries::get(c, &room_id, &keys))
+        .read(move |c| {
+            rooms::check_member(c, &room_id, &user)?;
+            chatroom_entries::get(c, &room_id, &keys)
+        })
         .await?;
     Ok(Body::ChatroomEntries(ChatroomEntries {
         room_id: req.room_id,

@@ -319,9 +319,9 @@ async fn dispatch(
             super::chatroom::quit(state, session, req).await?;
             Ok(None)
         }
-        request::Op::ChatroomInfo(req) => Ok(Some(super::chatroom::info(state, req)?)),
+        request::Op::ChatroomInfo(req) => Ok(Some(super::chatroom::info(state, req).await?)),
         request::Op::ChatroomHistory(req) => {
-            Ok(Some(super::chatroom::history(state, session, req)?))
+            Ok(Some(super::chatroom::history(state, session, req).await?))
         }
         request::Op::ChatroomSetEntries(req) => Ok(Some(
             super::chatroom::set_entries(state, session, req).await?,

@@ -509,6 +509,10 @@ async fn serve(
     state
         .registry
         .unregister(&session.user_id, &session.session_id);
+    state
+        .chatrooms
+        .close_session(&session.session_id, now_ms())
+        .await;
     if let Some((code, reason)) = close {
         let _ = session.tx.try_send(Outbound::Close(code, reason));
     }
