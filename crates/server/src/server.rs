@@ -150,6 +150,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         Lifetimes::default(),
         settings.chatroom_multiple_rooms,
     );
+    chatrooms
+        .start(crate::clock::now_ms())
+        .await
+        .map_err(|e| format!("cannot start chatrooms: {}", e.msg))?;
     let state = AppState {
         settings: Arc::new(settings),
         store: store.clone(),

@@ -503,6 +503,23 @@ impl Chatrooms {
             .await
     }
 
+    /// Removes the seats this node's id held in a previous run (killed, its connections
+    /// never closed), before it serves.
+    pub async fn start(&self, now: i64) -> Result<(), ApiError> {
+        let node = self.node_id.clone();
+        let dropped = self
+            .store
+            .write(move |c| Ok(Outcome::quiet(rooms::drop_node_seats(c, &node, now)?)))
+            .await?;
+        if dropped > 0 {
+            tracing::info!(
+                seats = dropped,
+                "chatroom seats of this node's previous run removed"
+            );
+        }
+        Ok(())
+    }
+
     /// A connection ended: it leaves its rooms (its user keeps its place for the grace).
     pub async fn close_session(&self, session_id: &str, now: i64) {
         if !self.registry.rooms.close(session_id) {

@@ -512,17 +512,23 @@ pub fn drop_dead_seats(db: &dyn Db, live: &[String], now: i64) -> Result<usize, 
     )?;
     let mut dropped = 0;
     for node in nodes.iter().filter(|n| !live.contains(n)) {
-        let seats: Vec<(String, String)> = db.all(
-            "DELETE FROM chatroom_seats WHERE node_id = ?1 RETURNING room_id, user_id",
-            args![node],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        for (room, user) in &seats {
-            mark_offline(db, room, user, now)?;
-        }
-        dropped += seats.len();
+        dropped += drop_node_seats(db, node, now)?;
     }
     Ok(dropped)
+}
+
+/// Removes the seats held by `node` (a node starting: whatever its id held before is
+/// from a previous run); returns how many went.
+pub fn drop_node_seats(db: &dyn Db, node: &str, now: i64) -> Result<usize, ApiError> {
+    let seats: Vec<(String, String)> = db.all(
+        "DELETE FROM chatroom_seats WHERE node_id = ?1 RETURNING room_id, user_id",
+        args![node],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    for (room, user) in &seats {
+        mark_offline(db, room, user, now)?;
+    }
+    Ok(seats.len())
 }
 
 /// Number of rooms.

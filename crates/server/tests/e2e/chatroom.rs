@@ -557,3 +557,179 @@ async fn several_rooms_per_user_when_the_server_allows_it() {
     expect_ack(alice.try_send(text(room("r1"), "a1", "one")).await);
     expect_ack(alice.try_send(text(room("r2"), "a2", "two")).await);
 }
+
+fn text_of(m: &Message) -> String {
+    let v: serde_json::Value = serde_json::from_str(&m.content).unwrap();
+    v["content"].as_str().unwrap().to_owned()
+}
+
+/// Polls `sql` (a count) on the deployment's database until it is `want`, pinging
+/// `keep` so their connections do not idle out meanwhile.
+async fn wait_count(url: &str, sql: &'static str, want: i64, keep: &mut [&mut Client]) {
+    use imsync_server::store::sql::{Db, PgDb};
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        // The PostgreSQL client blocks: off the runtime's async threads.
+        let n: i64 = tokio::task::block_in_place(|| {
+            let db = PgDb::connect(url).unwrap();
+            (&db as &dyn Db).one(sql, &[], |r| r.get(0)).unwrap()
+        });
+        if n == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < end, "{sql}: {n}, not {want}");
+        for c in keep.iter_mut() {
+            assert!(c.ping_ok().await, "connection lost while waiting");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Rooms live in PostgreSQL and their pushes cross nodes through NATS: members on two
+/// nodes hear each other, joins and history on one node see what was sent on another,
+/// one room per user holds across nodes, the app server's calls on any node reach every
+/// member, and a SIGKILLed node's seats are removed by the others (its users keep their
+/// place for the grace and rejoin with their join time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_span_nodes_and_outlive_a_killed_one() {
+    let Some(deployment) = Deployment::start("chatrooms across nodes") else {
+        return;
+    };
+    let opts = |node: &str| deployment.node(node, &["--heartbeat-interval", "1s"]);
+    let node_a = Server::start(opts("a"));
+    let mut node_b = Server::start(opts("b"));
+    let db = deployment.database_url();
+    let mut alice = node_a.desktop("alice").await;
+    let mut bob = node_b.desktop("bob").await;
+
+    ok(&alice.request(join("live", true, 0)).await);
+    let r = bob.request(join("live", false, 0)).await;
+    let Some(response::Body::ChatroomJoin(bob_joined)) = r.body else {
+        panic!("bob did not join on node b: {}", r.msg)
+    };
+    assert_eq!(bob_joined.member_count, 2);
+    for i in 0..10 {
+        alice
+            .send(text(room("live"), &format!("a{i}"), &format!("a{i}")))
+            .await;
+    }
+    for i in 0..10 {
+        assert_eq!(text_of(&next_room_message(&mut bob).await), format!("a{i}"));
+    }
+    bob.send(text(room("live"), "b0", "b0")).await;
+    assert_eq!(text_of(&next_room_message(&mut alice).await), "b0");
+
+    // A join on node b gets the latest messages, whichever node took them; history has
+    // them all in order, with strictly increasing sent times.
+    let mut carol = node_b.desktop("carol").await;
+    let r = carol.request(join("live", false, 3)).await;
+    let Some(response::Body::ChatroomJoin(j)) = r.body else {
+        panic!("carol did not join: {}", r.msg)
+    };
+    let texts: Vec<String> = j.messages.iter().map(text_of).collect();
+    assert_eq!(texts, ["a8", "a9", "b0"]);
+    let r = carol
+        .request(request::Op::ChatroomHistory(ChatroomHistoryRequest {
+            room_id: "live".into(),
+            timestamp: 0,
+            count: 20,
+            order: 0,
+        }))
+        .await;
+    let Some(response::Body::ChatroomHistory(h)) = r.body else {
+        panic!("no history: {}", r.msg)
+    };
+    let texts: Vec<String> = h.messages.iter().map(text_of).collect();
+    let mut sent: Vec<String> = (0..10).map(|i| format!("a{i}")).collect();
+    sent.push("b0".into());
+    assert_eq!(texts, sent);
+    assert!(h
+        .messages
+        .windows(2)
+        .all(|w| w[0].sent_time < w[1].sent_time));
+    let r = info(&mut alice, "live", 10, 1).await;
+    let Some(response::Body::ChatroomInfo(i)) = r.body else {
+        panic!("no info")
+    };
+    let ids: Vec<&str> = i.members.iter().map(|m| m.user_id.as_str()).collect();
+    assert_eq!((i.member_count, ids), (3, vec!["alice", "bob", "carol"]));
+
+    // One room per user across nodes: alice's phone joins another room on node b, so
+    // her desktop on node a is taken out of "live" and bob hears why.
+    let mut phone = node_b
+        .client("alice", Platform::Mobile, "alice-phone")
+        .await;
+    ok(&phone.request(join("other", true, 0)).await);
+    loop {
+        if let chatroom_event::Kind::UserChange(c) = next_room_event(&mut alice).await {
+            assert_eq!(c.users.get("alice"), Some(&3), "{c:?}");
+            break;
+        }
+    }
+    assert_eq!(
+        next_multi_login(&mut bob).await,
+        ("live".to_string(), 0, 2, "alice".to_string())
+    );
+    assert_eq!(
+        alice
+            .try_send(text(room("live"), "a-late", "late"))
+            .await
+            .code,
+        23406
+    );
+
+    // The app server, on node a, blocks carol (node b): she hears it.
+    let (_, body) = node_a
+        .admin(
+            "/chatroom/user/block/add",
+            json!({ "chatroomId": "live", "userId": "carol", "minute": 1 }),
+        )
+        .await;
+    assert_eq!(body["code"], json!(200), "{body}");
+    loop {
+        if let chatroom_event::Kind::Block(b) = next_room_event(&mut carol).await {
+            assert_eq!(b.user_ids, ["carol"]);
+            break;
+        }
+    }
+
+    // Node b is killed with bob seated: node a removes its seats once it has not heard
+    // from it for three heartbeats, and bob's grace starts.
+    drop((bob, carol, phone));
+    node_b.kill();
+    wait_count(
+        db,
+        "SELECT COUNT(*) FROM chatroom_seats WHERE node_id = 'b'",
+        0,
+        &mut [&mut alice],
+    )
+    .await;
+    wait_count(
+        db,
+        "SELECT COUNT(*) FROM chatroom_members
+         WHERE room_id = 'live' AND user_id = 'bob' AND offline_since IS NOT NULL",
+        1,
+        &mut [&mut alice],
+    )
+    .await;
+    // Back within the grace, bob keeps his place and join time.
+    let node_b = node_b.restart(None);
+    let mut bob = node_b.desktop("bob").await;
+    let r = bob.request(join("live", false, 0)).await;
+    let Some(response::Body::ChatroomJoin(again)) = r.body else {
+        panic!("bob did not rejoin: {}", r.msg)
+    };
+    assert_eq!(again.join_time, bob_joined.join_time);
+
+    // Destroyed on node a: bob hears it on node b.
+    let (_, body) = node_a
+        .admin("/chatroom/destroy", json!({ "chatroomId": "live" }))
+        .await;
+    assert_eq!(body["code"], json!(200), "{body}");
+    loop {
+        if let chatroom_event::Kind::Destroyed(kind) = next_room_event(&mut bob).await {
+            assert_eq!(kind, 1);
+            break;
+        }
+    }
+}

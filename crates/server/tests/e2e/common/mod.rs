@@ -825,6 +825,11 @@ impl Deployment {
         })
     }
 
+    /// The shared database, for tests that look at what the nodes stored.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     /// The flags of node `node_id`, then `extra`.
     pub fn node(&self, node_id: &str, extra: &[&str]) -> Opts {
         let mut args = vec![
