@@ -1562,3 +1562,199 @@ fn timeline_receipts_and_clears_on_both_engines() {
         assert!(!left.contains(&"RC:TxtMsg".to_string()), "{left:?}");
     });
 }
+
+#[test]
+fn chatrooms_keep_members_seats_history_and_blocks_on_both_engines() {
+    use imsync_protocol::chatroom_rules as rules;
+    use imsync_protocol::Message;
+    use imsync_server::store::chatrooms::{self as rooms, JoinArgs, OFFLINE_GRACE_MS};
+    const HISTORY_MS: i64 = 60 * 86_400_000;
+    let args =
+        |room: &str, user: &str, session: &str, node: &str, create: bool, now: i64| JoinArgs {
+            room_id: room.into(),
+            user: user.into(),
+            session_id: session.into(),
+            node_id: node.into(),
+            create,
+            count: 3,
+            multiple_rooms: true,
+            now,
+            history_ms: HISTORY_MS,
+        };
+    let msg = |text: &str| Message {
+        content: text.into(),
+        ..Default::default()
+    };
+    let texts = |m: &[Message]| m.iter().map(|m| m.content.clone()).collect::<Vec<_>>();
+    let members = |c: &dyn Db, room: &str| {
+        let info = rooms::info(c, room, 20, 1).unwrap();
+        let ids: Vec<String> = info.members.into_iter().map(|m| m.user_id).collect();
+        (info.member_count, ids)
+    };
+    on_both_backends("store chatrooms", |c| {
+        let join = |a: JoinArgs| rooms::join(c, &a);
+        let e = join(args("r", "a", "s1", "n1", false, 1)).unwrap_err();
+        assert_eq!(e.code, rules::NOT_EXIST);
+        let j = join(args("r", "a", "s1", "n1", true, 10)).unwrap();
+        assert_eq!((j.create_time, j.join_time, j.member_count), (10, 10, 1));
+        join(args("r", "b", "s2", "n2", false, 11)).unwrap();
+        // a's second device, on another node: a rejoin keeps the join time.
+        let j = join(args("r", "a", "s3", "n2", false, 12)).unwrap();
+        assert_eq!((j.join_time, j.member_count), (10, 2));
+
+        // Sent times strictly increase even within one millisecond; joins get the latest.
+        for i in 0..5 {
+            let sent = rooms::send(
+                c,
+                "r",
+                Some(("a", "s1")),
+                msg(&format!("m{i}")),
+                100,
+                HISTORY_MS,
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(sent.message.sent_time, 100 + i);
+        }
+        for (sender, code) in [(("a", "s9"), 23406), (("a", "s2"), 23406)] {
+            let e = rooms::send(c, "r", Some(sender), msg("x"), 101, HISTORY_MS).unwrap_err();
+            assert_eq!(e.code, code);
+        }
+        assert!(rooms::send(c, "nope", None, msg("x"), 101, HISTORY_MS)
+            .unwrap()
+            .is_none());
+        let j = join(args("r", "b", "s2", "n2", false, 105)).unwrap();
+        assert_eq!(texts(&j.messages), ["m2", "m3", "m4"]);
+        let h = rooms::history(c, "r", "b", 0, 2, 0).unwrap();
+        assert_eq!(
+            (texts(&h.messages), h.has_more),
+            (vec!["m3".into(), "m4".into()], true)
+        );
+        let h = rooms::history(c, "r", "b", 101, 10, 1).unwrap();
+        assert_eq!((h.messages.len(), h.has_more), (3, false));
+        assert_eq!(
+            rooms::history(c, "r", "z", 0, 2, 0).unwrap_err().code,
+            23406
+        );
+
+        // A user leaves with its last connection.
+        let q = rooms::quit(c, "r", "a", "s1").unwrap();
+        assert!(q.seated && q.left.is_none());
+        let q = rooms::quit(c, "r", "a", "s3").unwrap();
+        assert_eq!(q.left.map(|l| l.member_count), Some(1));
+        assert_eq!(members(c, "r"), (1, vec!["b".to_string()]));
+
+        // The offline rule: b's connection closes at 200; a send at 200 + grace - 1 keeps
+        // b, one at 200 + grace removes it.
+        join(args("r", "a", "s1", "n1", false, 150)).unwrap();
+        assert_eq!(rooms::close_session(c, "s2", 200).unwrap(), ["r"]);
+        let keep = rooms::send(
+            c,
+            "r",
+            Some(("a", "s1")),
+            msg("k"),
+            200 + OFFLINE_GRACE_MS - 1,
+            HISTORY_MS,
+        );
+        assert!(keep.unwrap().unwrap().departure.is_none());
+        let gone = rooms::send(
+            c,
+            "r",
+            Some(("a", "s1")),
+            msg("g"),
+            200 + OFFLINE_GRACE_MS,
+            HISTORY_MS,
+        );
+        assert_eq!(
+            gone.unwrap().unwrap().departure.map(|d| d.member_count),
+            Some(1)
+        );
+        assert_eq!(members(c, "r").1, ["a"]);
+
+        // Seats of a node gone for good are removed; their users' grace starts then.
+        join(args("r", "c", "s4", "n3", false, 40_000)).unwrap();
+        assert_eq!(
+            rooms::drop_dead_seats(c, &["n1".into()], 40_001).unwrap(),
+            1
+        );
+        let since: Option<i64> = c
+            .one(
+                "SELECT offline_since FROM chatroom_members WHERE room_id = 'r' AND user_id = 'c'",
+                &[],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(since, Some(40_001));
+        assert_eq!(
+            rooms::drop_node_seats(c, "n1", 40_002).unwrap(),
+            1,
+            "a's seat"
+        );
+
+        // Blocks: removed at once, refused until the block ends.
+        let (gone, left) = rooms::block(c, "r", &["c".into()], 50_000, 41_000).unwrap();
+        assert_eq!((gone, left.member_count), (vec!["c".to_string()], 1));
+        let e = join(args("r", "c", "s4", "n3", false, 49_999)).unwrap_err();
+        assert_eq!(e.code, rules::USER_KICKED);
+        join(args("r", "c", "s4", "n3", false, 50_000)).unwrap();
+        assert_eq!(
+            rooms::block(c, "nope", &[], 1, 1).unwrap_err().code,
+            rules::NOT_EXIST
+        );
+
+        // One room per user: joining another takes the user out of the first.
+        let j = rooms::join(
+            c,
+            &JoinArgs {
+                multiple_rooms: false,
+                ..args("r2", "c", "s4", "n3", true, 51_000)
+            },
+        )
+        .unwrap();
+        assert_eq!(j.left_rooms.len(), 1);
+        assert_eq!(
+            (
+                j.left_rooms[0].room_id.as_str(),
+                j.left_rooms[0].member_count
+            ),
+            ("r", 1)
+        );
+
+        // History keeps the newest 1,000.
+        for i in 0..1_005 {
+            rooms::send(c, "r2", None, msg(&format!("h{i}")), 52_000, HISTORY_MS).unwrap();
+        }
+        let kept: i64 = c
+            .one(
+                "SELECT COUNT(*) FROM chatroom_history WHERE room_id = 'r2'",
+                &[],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 1_000);
+        let j = join(args("r2", "d", "s5", "n3", false, 60_000)).unwrap();
+        assert_eq!(texts(&j.messages), ["h1002", "h1003", "h1004"]);
+
+        // Idle rooms go with everything they held; destroy likewise.
+        assert_eq!(rooms::sweep(c, 59_999, 60_000).unwrap(), ["r"]);
+        assert_eq!(rooms::room_count(c).unwrap(), 1);
+        assert_eq!(
+            rooms::destroy(c, &["r2".into(), "r".into()]).unwrap(),
+            ["r2"]
+        );
+        for table in ["chatroom_members", "chatroom_seats", "chatroom_history"] {
+            let sql: &'static str = match table {
+                "chatroom_members" => "SELECT COUNT(*) FROM chatroom_members",
+                "chatroom_seats" => "SELECT COUNT(*) FROM chatroom_seats",
+                _ => "SELECT COUNT(*) FROM chatroom_history",
+            };
+            let n: i64 = c.one(sql, &[], |r| r.get(0)).unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+        // The expired block went with the sweep.
+        let blocks: i64 = c
+            .one("SELECT COUNT(*) FROM chatroom_blocks", &[], |r| r.get(0))
+            .unwrap();
+        assert_eq!(blocks, 0);
+    });
+}
