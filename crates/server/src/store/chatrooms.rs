@@ -170,6 +170,15 @@ pub fn join(db: &dyn Db, a: &JoinArgs) -> Result<Joined, ApiError> {
             format!("blocked from chatroom {room} until {until}"),
         ));
     }
+    if !a.multiple_rooms && db.as_postgres().is_some() {
+        // Two joins of one user (two devices, two nodes) each leave the other's room: on
+        // PostgreSQL they would lock each other's member rows in opposite orders. One
+        // user's joins take turns instead (SQLite has one writer anyway).
+        db.exists(
+            "SELECT 1 FROM (SELECT pg_advisory_xact_lock(2, hashtext(?1))) AS turn",
+            args![a.user],
+        )?;
+    }
     let create_time = match touch(db, room, a.now)? {
         Some(t) => t,
         None if !a.create => return Err(no_room(room)),

@@ -28,13 +28,16 @@ use crate::validate;
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Destroys idle rooms until the server stops, and removes the seats of nodes gone for
-/// good (killed ones never close their connections): with other nodes, those not heard
-/// from for three heartbeat intervals, once this node has been up that long (before, it
-/// may not have heard from every live one yet); alone, every seat not its own.
+/// good (killed ones never close their connections). Alone, a node does that once, at
+/// start: any seat not its own is from an earlier run. With other nodes, it removes the
+/// seats of those not heard from for three heartbeat intervals, at most once per three
+/// intervals (it reads every seat's node) and only once it has been up that long (before,
+/// it may not have heard from every live node yet).
 pub async fn sweep_rooms(state: AppState) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
-    let started = Instant::now();
     let patience = state.settings.heartbeat_interval * 3;
+    let mut seats_checked: Option<Instant> = None;
+    let started = Instant::now();
     // Ends at the shutdown signal: `state` holds a liveness sender, and the server waits
     // (up to its grace period) for every one of them to go before it stops.
     let mut shutdown = state.shutdown.clone();
@@ -44,15 +47,17 @@ pub async fn sweep_rooms(state: AppState) {
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let own = state.chatrooms.node_id().to_owned();
-        let live = match &state.cluster {
-            None => Some(vec![own]),
-            Some(_) if started.elapsed() >= patience => {
-                let mut live = state.presence.live_nodes();
-                live.push(own);
-                Some(live)
-            }
-            Some(_) => None,
+        let due = match (&state.cluster, seats_checked) {
+            (None, checked) => checked.is_none(),
+            (Some(_), None) => started.elapsed() >= patience,
+            (Some(_), Some(at)) => at.elapsed() >= patience,
         };
+        let live = due.then(|| {
+            seats_checked = Some(Instant::now());
+            let mut live = state.presence.live_nodes();
+            live.push(own);
+            live
+        });
         match state.chatrooms.sweep(now_ms(), live).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rooms = n, "idle chatrooms destroyed"),

@@ -1758,3 +1758,58 @@ fn chatrooms_keep_members_seats_history_and_blocks_on_both_engines() {
         assert_eq!(blocks, 0);
     });
 }
+
+/// Two devices of one user joining two rooms at once (on two nodes) each take the user out
+/// of the other's room: without taking turns, their transactions lock each other's member
+/// rows and PostgreSQL aborts one as a deadlock.
+#[test]
+fn one_users_concurrent_joins_on_postgres_take_turns() {
+    use imsync_server::store::chatrooms::{self as rooms, JoinArgs};
+    let Some(pg) = Postgres::start("postgres chatroom joins") else {
+        return;
+    };
+    let url = pg.create_database("joins");
+    pg_schema::migrate(&PgDb::connect(&url).unwrap()).unwrap();
+    let setup = PgDb::connect(&url).unwrap();
+    rooms::create(&setup, &["r0".into(), "r1".into()], 1).unwrap();
+    let devices: Vec<_> = (0..2)
+        .map(|d| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let db = PgDb::connect(&url).unwrap();
+                for i in 0..200 {
+                    let room = format!("r{}", (i + d) % 2);
+                    db.transaction(|tx| {
+                        rooms::join(
+                            tx,
+                            &JoinArgs {
+                                room_id: room,
+                                user: "u".into(),
+                                session_id: format!("s{d}"),
+                                node_id: format!("n{d}"),
+                                create: false,
+                                count: 0,
+                                multiple_rooms: false,
+                                now: 2 + i as i64,
+                                history_ms: i64::MAX,
+                            },
+                        )
+                    })
+                    .map_err(|e| e.msg)?;
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .collect();
+    for d in devices {
+        d.join().unwrap().unwrap();
+    }
+    let memberships: i64 = (&setup as &dyn Db)
+        .one(
+            "SELECT COUNT(*) FROM chatroom_members WHERE user_id = 'u'",
+            &[],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(memberships, 1, "one room per user");
+}
