@@ -539,11 +539,6 @@ impl Chatrooms {
     pub fn node_id(&self) -> &str {
         &self.node_id
     }
-
-    /// Number of rooms (admin and tests).
-    pub async fn room_count(&self) -> Result<usize, ApiError> {
-        self.store.read(|c| rooms::room_count(c)).await
-    }
 }
 
 fn destroyed_pushes(rooms: &[String], now: i64, why: i32) -> Vec<Delivery> {

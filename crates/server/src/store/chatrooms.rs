@@ -540,7 +540,7 @@ pub fn drop_node_seats(db: &dyn Db, node: &str, now: i64) -> Result<usize, ApiEr
     Ok(seats.len())
 }
 
-/// Number of rooms.
+/// Number of rooms (tests).
 pub fn room_count(db: &dyn Db) -> Result<usize, ApiError> {
     let n: i64 = db.one("SELECT COUNT(*) FROM chatrooms", &[], |r| r.get(0))?;
     Ok(n as usize)
