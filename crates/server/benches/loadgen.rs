@@ -23,7 +23,7 @@
 //! harness's: fsync and synchronous_commit off) instead of SQLite, and reports the
 //! database processes' CPU over the run next to the node's.
 //!
-//! `LOADGEN_ONLY=group500,direct,pull,group5000` (any subset, comma
+//! `LOADGEN_ONLY=group500,direct,pull,group5000,nodes,chatroom` (any subset, comma
 //! separated) picks phases; the memory phase always runs (it opens the
 //! 1,000 connections the others use). `LOADGEN_G5K_EXTRA=N` connects N of
 //! the 4,000 offline members of phase 7 for its second half (default 4000;
@@ -37,6 +37,15 @@
 //! `LOADGEN_NODES=2` (with `LOADGEN_DATABASE=postgres`) also starts NATS and a second
 //! node, and phase 8 ("nodes") measures send→push latency to devices on the same node and
 //! on the other one.
+//!
+//! Phase 9 ("chatroom", after phase 8; about 5 s with the defaults, so it also runs when
+//! `LOADGEN_ONLY` is unset): `LOADGEN_ROOM_MEMBERS` connections (default 1000; with
+//! `LOADGEN_NODES=2` half on each node) join one chatroom, 16 at a time; a sender on the
+//! first node sends 5 warm-up messages, then `LOADGEN_ROOM_MESSAGES` (default 100), each
+//! once every member got the previous one. It reports the joins' cost, send→push latency
+//! over all deliveries (and per node with two), the send ack, and each node's (and
+//! PostgreSQL's) CPU per message; then it closes its connections and waits for the nodes
+//! to go quiet.
 
 #[path = "../tests/e2e/common/mod.rs"]
 mod common;
@@ -50,8 +59,8 @@ use common::{connect_request, group, private, text, Opts, Server};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use imsync_protocol::{
-    decode_frame, encode_frame, frame, push, request, response, Frame, Platform, PullInboxRequest,
-    Response,
+    decode_frame, encode_frame, frame, push, request, response, ChatroomJoinRequest, Conversation,
+    ConversationType, Frame, Platform, PullInboxRequest, Response,
 };
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -66,13 +75,15 @@ enum Event {
     Response(u64, Response),
 }
 
-/// Shared delivery bookkeeping: every inbox entry push counted, and for
-/// messages carrying an index `i`, the receive instant per delivery.
+/// Shared delivery bookkeeping: every inbox entry push (and chatroom message push)
+/// counted, and for messages carrying an index `i`, the receive instant per delivery;
+/// `closed` counts the connections whose reader ended (closed by either side).
 #[derive(Default)]
 struct Deliveries {
     count: AtomicU64,
     stamps: Mutex<Vec<(u64, Instant)>>,
     record: std::sync::atomic::AtomicBool,
+    closed: AtomicU64,
 }
 
 /// A load-test connection: a sink for requests, responses on a channel, a
@@ -127,15 +138,18 @@ impl Conn {
                         let _ = tx.send(Event::Response(f.id, r));
                     }
                     Some(frame::Kind::Push(p)) => {
-                        if let Some(push::Event::Entry(e)) = p.event {
-                            let now = Instant::now();
-                            stats.count.fetch_add(1, Ordering::Relaxed);
-                            if stats.record.load(Ordering::Relaxed) {
-                                let m = e.message.unwrap_or_default();
-                                if let Ok(v) = serde_json::from_str::<Value>(&m.content) {
-                                    if let Some(i) = v["i"].as_u64() {
-                                        stats.stamps.lock().unwrap().push((i, now));
-                                    }
+                        let message = match p.event {
+                            Some(push::Event::Entry(e)) => e.message,
+                            Some(push::Event::ChatroomMessage(m)) => Some(m),
+                            _ => continue,
+                        };
+                        let now = Instant::now();
+                        stats.count.fetch_add(1, Ordering::Relaxed);
+                        if stats.record.load(Ordering::Relaxed) {
+                            let m = message.unwrap_or_default();
+                            if let Ok(v) = serde_json::from_str::<Value>(&m.content) {
+                                if let Some(i) = v["i"].as_u64() {
+                                    stats.stamps.lock().unwrap().push((i, now));
                                 }
                             }
                         }
@@ -143,6 +157,7 @@ impl Conn {
                     _ => {}
                 }
             }
+            stats.closed.fetch_add(1, Ordering::Relaxed);
         });
         // Heartbeat, as a real client does: the server closes connections
         // that stay silent for IDLE_TIMEOUT_MS.
@@ -170,6 +185,12 @@ impl Conn {
             responses: rx,
             next_id: 2,
         }
+    }
+
+    /// Closes the WebSocket (a close frame; the reader ends when the server answers it).
+    /// Dropping a `Conn` leaves the socket open until the server's idle timeout.
+    async fn close(self) {
+        let _ = self.sink.lock().await.close().await;
     }
 
     async fn send_op(&mut self, op: request::Op) -> u64 {
@@ -424,10 +445,336 @@ async fn nodes_phase(a: &Server, b: &Server, line: &mut impl FnMut(String)) {
             load3()
         ));
     }
+    // Closed now (a dropped `Conn` stays open until the server's idle timeout, which
+    // would land in a later phase).
+    for c in conns {
+        c.close().await;
+    }
 }
 
 fn stats_is(x: &Arc<Deliveries>, y: &Arc<Deliveries>) -> bool {
     Arc::ptr_eq(x, y)
+}
+
+/// A positive count from the environment, else `default`.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name).map_or(default, |v| {
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: a number"))
+    })
+}
+
+/// Waits (up to 15 s) until the processes use under 10% of a core over 250 ms, so that
+/// work left over from connections closing does not land in the next measurement.
+async fn settle(pids: &[i32]) {
+    let until = Instant::now() + Duration::from_secs(15);
+    let used = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
+    loop {
+        let c0 = used();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if used() - c0 < 0.025 || Instant::now() > until {
+            return;
+        }
+    }
+}
+
+/// Closes `conns` and waits (up to 30 s) until the server has closed each of them
+/// (`closed` counts readers that ended, so pass how many had ended before); returns how
+/// many did not close.
+async fn close_all(conns: Vec<Conn>, stats: &Deliveries, closed_before: u64) -> u64 {
+    let n = conns.len() as u64;
+    for c in conns {
+        c.close().await;
+    }
+    let until = Instant::now() + Duration::from_secs(30);
+    while stats.closed.load(Ordering::Relaxed) < closed_before + n && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (closed_before + n).saturating_sub(stats.closed.load(Ordering::Relaxed))
+}
+
+const ROOM: &str = "loadgen-room";
+
+fn room_join() -> request::Op {
+    request::Op::ChatroomJoin(ChatroomJoinRequest {
+        room_id: ROOM.into(),
+        create: true,
+        count: 0,
+    })
+}
+
+/// One room message with index `i`, sent after the previous one reached every member:
+/// returns when all `on[k]` members on each node `k` have it, with the send and ack
+/// instants.
+async fn room_message(
+    sender: &mut Conn,
+    stats: &[Arc<Deliveries>],
+    on: &[usize],
+    tag: &str,
+    i: usize,
+) -> (Instant, Instant) {
+    let targets: Vec<u64> = stats
+        .iter()
+        .zip(on)
+        .map(|(s, n)| s.count.load(Ordering::Relaxed) + *n as u64)
+        .collect();
+    let room = Conversation::new(ConversationType::Chatroom, ROOM);
+    let sent = Instant::now();
+    let id = sender.send_op(msg(room, format!("{tag}-{i}"), i)).await;
+    let (rid, r) = sender.response().await;
+    let acked = Instant::now();
+    assert_eq!((rid, r.code), (id, 0), "room send failed: {}", r.msg);
+    for (s, target) in stats.iter().zip(targets) {
+        wait_count(s, target, Duration::from_secs(60)).await;
+    }
+    (sent, acked)
+}
+
+/// Phase 9, chatroom: `LOADGEN_ROOM_MEMBERS` connections (split evenly over the nodes)
+/// join one room; a sender on node a sends 5 warm-up messages and then
+/// `LOADGEN_ROOM_MESSAGES`, each once every member got the previous one. Reports join
+/// cost, send→push latency over all deliveries (and per node), the send ack and each
+/// node's CPU per message.
+async fn chatroom_phase(nodes: &[&Server], line: &mut impl FnMut(String)) {
+    const WARMUP: usize = 5;
+    let phase_start = Instant::now();
+    let members = env_count("LOADGEN_ROOM_MEMBERS", 1000).max(1);
+    let n = env_count("LOADGEN_ROOM_MESSAGES", 100).max(1);
+    let a = nodes[0];
+    let pids: Vec<i32> = nodes.iter().map(|s| s.pid()).collect();
+    let cpus = || pids.iter().map(|p| cpu_secs(*p)).collect::<Vec<f64>>();
+    let names = ["a", "b", "c", "d"];
+    let stats: Vec<Arc<Deliveries>> = nodes
+        .iter()
+        .map(|_| Arc::new(Deliveries::default()))
+        .collect();
+    // Member i is on node i % nodes.len().
+    let mut on = vec![0usize; nodes.len()];
+    for i in 0..members {
+        on[i % nodes.len()] += 1;
+    }
+    let what = if nodes.len() == 1 {
+        format!("chatroom ({members} members)")
+    } else {
+        let split: Vec<String> = on.iter().map(usize::to_string).collect();
+        format!(
+            "chatroom ({members} members, {} on nodes {})",
+            split.join(" + "),
+            names[..nodes.len()].join(" + ")
+        )
+    };
+
+    // The sender (on node a) creates the room.
+    let sender_stats = Arc::new(Deliveries::default());
+    let token = a.token("room-sender").await;
+    let mut sender = Conn::open(
+        a,
+        &token,
+        "room-sender-pc",
+        Platform::Desktop,
+        sender_stats.clone(),
+    )
+    .await;
+    sender.send_op(room_join()).await;
+    let (_, r) = sender.response().await;
+    assert_eq!(r.code, 0, "sender's join failed: {}", r.msg);
+
+    let users: Vec<String> = (0..members).map(|i| format!("r{i}")).collect();
+    let toks: Vec<(usize, String)> = futures_util::stream::iter(users.iter().enumerate())
+        .map(|(i, u)| async move { (i, a.token(u).await) })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let opened = Instant::now();
+    let conns: Vec<(usize, Conn)> = futures_util::stream::iter(toks)
+        .map(|(i, t)| {
+            let k = i % nodes.len();
+            let (node, stats, user) = (nodes[k], stats[k].clone(), &users[i]);
+            async move {
+                let device = format!("{user}-pc");
+                (
+                    k,
+                    Conn::open(node, &t, &device, Platform::Desktop, stats).await,
+                )
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let connect_secs = opened.elapsed().as_secs_f64();
+    let (cpu0, db0) = (cpus(), postgres_cpu_secs());
+    let joining = Instant::now();
+    let conns: Vec<(usize, Conn)> = futures_util::stream::iter(conns)
+        .map(|(k, mut c)| async move {
+            c.send_op(room_join()).await;
+            let (_, r) = c.response().await;
+            assert_eq!(r.code, 0, "join failed: {}", r.msg);
+            (k, c)
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let join_secs = joining.elapsed().as_secs_f64();
+    let (cpu1, db1) = (cpus(), postgres_cpu_secs());
+    let per_join: Vec<String> = (0..nodes.len())
+        .map(|k| {
+            format!(
+                "{:.2} ms on node {}",
+                (cpu1[k] - cpu0[k]) * 1000.0 / members as f64,
+                names[k]
+            )
+        })
+        .collect();
+    line(format!(
+        "| {what}: connect, then join, 16 at a time | connected in {connect_secs:.1} s; joined in {join_secs:.1} s ({:.0} joins/s); server CPU per join {}{} (load {}) |",
+        members as f64 / join_secs,
+        per_join.join(", "),
+        if db1 > db0 {
+            format!(", PostgreSQL {:.2} ms", (db1 - db0) * 1000.0 / members as f64)
+        } else {
+            String::new()
+        },
+        load3()
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Background CPU of the idle connections (heartbeats) over 2 s, to tell apart from
+    // the per-message figures.
+    let c0 = cpus();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle: Vec<f64> = cpus()
+        .iter()
+        .zip(&c0)
+        .map(|(c1, c0)| (c1 - c0) * 1000.0 / 2.0)
+        .collect();
+
+    for w in 0..WARMUP {
+        room_message(&mut sender, &stats, &on, "room-warm", w).await;
+    }
+    for s in &stats {
+        s.stamps.lock().unwrap().clear();
+        s.record.store(true, Ordering::Relaxed);
+    }
+    let (cpu0, db0) = (cpus(), postgres_cpu_secs());
+    let mut sent_at = Vec::with_capacity(n);
+    let mut acks = Vec::with_capacity(n);
+    let measuring = Instant::now();
+    for i in 0..n {
+        let (sent, acked) = room_message(&mut sender, &stats, &on, "room", i).await;
+        sent_at.push(sent);
+        acks.push((acked - sent).as_secs_f64() * 1000.0);
+    }
+    let measured_secs = measuring.elapsed().as_secs_f64();
+    let (cpu1, db1) = (cpus(), postgres_cpu_secs());
+    for s in &stats {
+        s.record.store(false, Ordering::Relaxed);
+    }
+
+    let per_node: Vec<Vec<f64>> = stats.iter().map(|s| latencies(s, &sent_at)).collect();
+    let mut all: Vec<f64> = per_node.iter().flatten().copied().collect();
+    all.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    if all.len() != n * members {
+        // Duplicates or losses (the counts only ever waited for "at least").
+        line(format!(
+            "| {what}: **deliveries recorded {} ≠ {} expected** | |",
+            all.len(),
+            n * members
+        ));
+    }
+    let fmt = |lat: &[f64]| {
+        format!(
+            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            percentile(lat, 0.5),
+            percentile(lat, 0.99),
+            lat.last().copied().unwrap_or(f64::NAN)
+        )
+    };
+    line(format!(
+        "| {what}: send→push latency over all deliveries ({n} sequential msgs × {members}, after {WARMUP} warm-up) | {} (load {}) |",
+        fmt(&all),
+        load3()
+    ));
+    if nodes.len() > 1 {
+        for (k, lat) in per_node.iter().enumerate() {
+            let whose = if k == 0 {
+                "the sender's node"
+            } else {
+                "the other node"
+            };
+            line(format!(
+                "| {what}: send→push latency, the {} members on node {} ({whose}) | {} |",
+                on[k],
+                names[k],
+                fmt(lat)
+            ));
+        }
+    }
+    // Per message: until the last member had it.
+    let mut last: HashMap<u64, Instant> = HashMap::new();
+    for s in &stats {
+        for (i, t) in s.stamps.lock().unwrap().iter() {
+            let e = last.entry(*i).or_insert(*t);
+            *e = (*e).max(*t);
+        }
+    }
+    let mut fanned: Vec<f64> = last
+        .iter()
+        .map(|(i, t)| (*t - sent_at[*i as usize]).as_secs_f64() * 1000.0)
+        .collect();
+    fanned.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    acks.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    line(format!(
+        "| {what}: send→ack (MessageAck); send→last member | ack p50 {:.2} ms, p99 {:.2} ms; last member p50 {:.1} ms, p99 {:.1} ms |",
+        percentile(&acks, 0.5),
+        percentile(&acks, 0.99),
+        percentile(&fanned, 0.5),
+        percentile(&fanned, 0.99)
+    ));
+    let per_msg: Vec<String> = (0..nodes.len())
+        .map(|k| {
+            let cpu = cpu1[k] - cpu0[k];
+            format!(
+                "node {} **{:.2} ms** ({:.1} µs per member on it; idle background {:.1} ms/s)",
+                names[k],
+                cpu * 1000.0 / n as f64,
+                cpu * 1e6 / (n * on[k]) as f64,
+                idle[k]
+            )
+        })
+        .collect();
+    line(format!(
+        "| {what}: server CPU per message ({n} msgs in {measured_secs:.1} s) | {}{} (load {}) |",
+        per_msg.join(", "),
+        if db1 > db0 {
+            format!("; PostgreSQL **{:.2} ms**", (db1 - db0) * 1000.0 / n as f64)
+        } else {
+            String::new()
+        },
+        load3()
+    ));
+
+    // Close everything and let the nodes finish removing the seats.
+    let dropped: u64 = stats
+        .iter()
+        .chain([&sender_stats])
+        .map(|s| s.closed.load(Ordering::Relaxed))
+        .sum();
+    let mut by_node: Vec<Vec<Conn>> = nodes.iter().map(|_| Vec::new()).collect();
+    for (k, c) in conns {
+        by_node[k].push(c);
+    }
+    let before = sender_stats.closed.load(Ordering::Relaxed);
+    let mut not_closed = close_all(vec![sender], &sender_stats, before).await;
+    for (k, conns) in by_node.into_iter().enumerate() {
+        let before = stats[k].closed.load(Ordering::Relaxed);
+        not_closed += close_all(conns, &stats[k], before).await;
+    }
+    settle(&pids).await;
+    line(format!(
+        "| {what}: connections the server closed during the phase; not closed 30 s after our close | {dropped}; {not_closed} (phase took {:.1} s) |",
+        phase_start.elapsed().as_secs_f64()
+    ));
 }
 
 /// CPU seconds of every `postgres` process (the server and its backends) so far; 0 when
@@ -746,15 +1093,28 @@ async fn main() {
     ));
     }
 
-    // 8. Across nodes (LOADGEN_NODES=2): latency to devices on the other node.
-    if nats.is_some() && enabled("nodes") {
+    // 8. Across nodes (LOADGEN_NODES=2): latency to devices on the other node. The second
+    // node also serves half the chatroom phase's members, and stops after both phases.
+    let chatroom = enabled("chatroom");
+    let node_b = (nats.is_some() && (enabled("nodes") || chatroom)).then(|| {
         let mut opts_b = opts.clone();
         opts_b
             .extra_args
             .extend(["--node-id".to_string(), "loadgen-b".to_string()]);
-        let node_b = Server::start(opts_b);
-        nodes_phase(&server, &node_b, &mut line).await;
+        Server::start(opts_b)
+    });
+    if let (Some(node_b), true) = (&node_b, enabled("nodes")) {
+        nodes_phase(&server, node_b, &mut line).await;
     }
+
+    // 9. Chatroom: one room, its members split over the nodes.
+    if chatroom {
+        let nodes: Vec<&Server> = std::iter::once(&server).chain(&node_b).collect();
+        let pids: Vec<i32> = nodes.iter().map(|s| s.pid()).collect();
+        settle(&pids).await;
+        chatroom_phase(&nodes, &mut line).await;
+    }
+    drop(node_b);
 
     // 6. Pull throughput. Fill one inbox with 10 000 entries.
     if enabled("pull") {
