@@ -423,7 +423,8 @@ pub fn create(db: &dyn Db, rooms: &[String], now: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Removes what a room holds: members, seats, history and entries.
+/// Removes what a room holds: members, seats, history and entries (the seed: "聊天室销毁后，
+/// 聊天室中的自定义属性同时销毁").
 fn clear(db: &dyn Db, room: &str) -> Result<(), ApiError> {
     db.execute("DELETE FROM chatroom_seats WHERE room_id = ?1", args![room])?;
     db.execute(
