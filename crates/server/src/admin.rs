@@ -483,7 +483,7 @@ async fn publish_private(State(state): State<AppState>, caller: Caller, body: By
     publish_reply(
         state
             .store
-            .write(move |c| messages::publish_private(c, &publish, &to, verify, now))
+            .write_retrying(move |c| messages::publish_private(c, &publish, &to, verify, now))
             .await,
     )
 }
@@ -522,7 +522,7 @@ async fn publish_group(State(state): State<AppState>, caller: Caller, body: Byte
     publish_reply(
         state
             .store
-            .write(move |c| messages::publish_group(c, &publish, &to, &directed, now))
+            .write_retrying(move |c| messages::publish_group(c, &publish, &to, &directed, now))
             .await,
     )
 }

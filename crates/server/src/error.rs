@@ -11,6 +11,9 @@ pub struct ApiError {
     pub code: i32,
     /// Human-readable detail.
     pub msg: String,
+    /// PostgreSQL aborted the write as a conflict with another node's (a deadlock or a
+    /// serialization failure): nothing of it was kept, and running it again may succeed.
+    pub conflict: bool,
 }
 
 impl ApiError {
@@ -19,6 +22,7 @@ impl ApiError {
         ApiError {
             code,
             msg: msg.into(),
+            conflict: false,
         }
     }
 
@@ -43,7 +47,21 @@ impl From<rusqlite::Error> for ApiError {
 impl From<postgres::Error> for ApiError {
     fn from(e: postgres::Error) -> ApiError {
         // The error's Display is only "db error"; the server's message says what failed.
+        use postgres::error::SqlState;
         match e.as_db_error() {
+            Some(db)
+                if *db.code() == SqlState::T_R_DEADLOCK_DETECTED
+                    || *db.code() == SqlState::T_R_SERIALIZATION_FAILURE =>
+            {
+                tracing::warn!(detail = %Escaped(db.message()), "a write conflicted with another node's; rolled back");
+                ApiError {
+                    conflict: true,
+                    ..ApiError::new(
+                        codes::UNKNOWN,
+                        "the write conflicted with another one and was rolled back; try again",
+                    )
+                }
+            }
             Some(db) => ApiError::internal(format!(
                 "postgres: {} ({}): {}",
                 db.message(),

@@ -1094,11 +1094,11 @@ pub fn publish_private(
     verify_blacklist: bool,
     now: i64,
 ) -> Result<Outcome<Vec<String>>, ApiError> {
-    let mut uids = Vec::with_capacity(to.len());
+    let mut uids = vec![String::new(); to.len()];
     let mut deliveries = Vec::new();
-    for user in to {
+    lock_clocks(conn, p, ConversationType::Private, to)?;
+    for (i, user) in in_lock_order(to) {
         if verify_blacklist && settings::is_blocked(conn, user, &p.from)? {
-            uids.push(String::new());
             continue;
         }
         let mut owners = vec![user.clone()];
@@ -1111,13 +1111,56 @@ pub fn publish_private(
             &owners,
             now,
         )?;
-        uids.push(ack.message_uid);
+        uids[i] = ack.message_uid;
         deliveries.append(&mut d);
     }
     Ok(Outcome {
         value: uids,
         deliveries,
     })
+}
+
+/// The targets of a publish to several conversations, with their places in the request,
+/// in the order their rows are locked: sorted, as every other job locks rows, so two
+/// nodes publishing to the same targets wait for each other instead of deadlocking.
+fn in_lock_order(targets: &[String]) -> Vec<(usize, &String)> {
+    let mut order: Vec<(usize, &String)> = targets.iter().enumerate().collect();
+    order.sort_by(|a, b| a.1.cmp(b.1));
+    order
+}
+
+/// On PostgreSQL, takes the clocks of every conversation a publish to several will write
+/// (sorted) before it writes anything. Every job takes its conversation's clock before any
+/// other row, so while this job waits for a clock it holds no row a one-conversation job
+/// needs: without this, a publish holding the first group's inboxes and waiting for the
+/// second group's clock deadlocked with a send to the second group waiting for those
+/// inboxes.
+fn lock_clocks(
+    conn: &dyn Db,
+    p: &Publish,
+    kind: ConversationType,
+    targets: &[String],
+) -> Result<(), ApiError> {
+    if conn.as_postgres().is_none() || targets.len() < 2 {
+        return Ok(());
+    }
+    let mut keys: Vec<String> = targets
+        .iter()
+        .map(|t| {
+            let conv = p.message(kind, t).conversation.unwrap_or_default();
+            conversation_key(&p.from, &conv)
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        conn.execute(
+            "INSERT INTO conversation_clocks (conv_key, last_time) VALUES (?1, 0)
+             ON CONFLICT (conv_key) DO UPDATE SET last_time = conversation_clocks.last_time",
+            args![key],
+        )?;
+    }
+    Ok(())
 }
 
 /// Admin group publish: one message per group, to its members (or the
@@ -1129,9 +1172,10 @@ pub fn publish_group(
     directed: &[String],
     now: i64,
 ) -> Result<Outcome<Vec<String>>, ApiError> {
-    let mut uids = Vec::with_capacity(groups_to.len());
+    let mut uids = vec![String::new(); groups_to.len()];
     let mut deliveries = Vec::new();
-    for group in groups_to {
+    lock_clocks(conn, p, ConversationType::Group, groups_to)?;
+    for (i, group) in in_lock_order(groups_to) {
         if !groups::exists(conn, group)? {
             return Err(ApiError::new(
                 codes::NOT_IN_GROUP,
@@ -1141,7 +1185,7 @@ pub fn publish_group(
         if directed.is_empty() && timeline::is_timeline(conn, group)? {
             let msg = p.message(ConversationType::Group, group);
             let (ack, mut d) = timeline::append(conn, msg, group, p.include_sender, now)?;
-            uids.push(ack.message_uid);
+            uids[i] = ack.message_uid;
             deliveries.append(&mut d);
             continue;
         }
@@ -1156,7 +1200,7 @@ pub fn publish_group(
         let mut msg = p.message(ConversationType::Group, group);
         msg.directed_user_ids = directed.to_vec();
         let (ack, mut d) = append(conn, msg, &owners, now)?;
-        uids.push(ack.message_uid);
+        uids[i] = ack.message_uid;
         deliveries.append(&mut d);
     }
     Ok(Outcome {

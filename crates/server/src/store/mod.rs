@@ -46,6 +46,9 @@ use crate::error::ApiError;
 use crate::fanout::Delivery;
 use crate::log_escape::Escaped;
 
+/// Runs of a job [`Store::write_retrying`] makes at most.
+pub const CONFLICT_ATTEMPTS: u32 = 3;
+
 /// Most jobs committed together on SQLite (PostgreSQL commits each alone: see
 /// `writer_loop`).
 const MAX_BATCH: usize = 256;
@@ -189,6 +192,27 @@ impl Store {
             .map_err(|_| ApiError::internal("store is closed"))?;
         wait.await
             .map_err(|_| ApiError::internal("writer dropped the job"))?
+    }
+
+    /// As [`Store::write`], running `f` again (up to [`CONFLICT_ATTEMPTS`] times in all)
+    /// when PostgreSQL aborted it as a conflict with another node's write: an aborted run
+    /// kept nothing. For jobs that write to several conversations (an admin publish to many
+    /// groups or users), whose row locks cannot all be taken in one sorted order, so two
+    /// nodes running such jobs at once may deadlock.
+    pub async fn write_retrying<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Fn(&dyn Db) -> Result<Outcome<T>, ApiError> + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let mut attempt = 1;
+        loop {
+            let run = f.clone();
+            match self.write(move |c| run(c)).await {
+                Err(e) if e.conflict && attempt < CONFLICT_ATTEMPTS => attempt += 1,
+                result => return result,
+            }
+        }
     }
 
     /// Runs the read-only `f` in one snapshot on a pooled read connection, off the async

@@ -1813,3 +1813,75 @@ fn one_users_concurrent_joins_on_postgres_take_turns() {
         .unwrap();
     assert_eq!(memberships, 1, "one room per user");
 }
+
+/// Two nodes publish at once: node a to both groups (listed in one order), node b to both
+/// (listed in the other) and to one of them alone. Every publish lands, once: a publish to
+/// several conversations takes their rows in one order, and what PostgreSQL still aborts
+/// as a conflict the store runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_publishes_to_several_groups_on_two_nodes_all_land() {
+    use imsync_server::store::messages::{publish_group, Publish};
+    use imsync_server::store::{Backend, Outcome, Store};
+
+    let Some(pg) = Postgres::start("publish conflicts") else {
+        return;
+    };
+    let url = pg.create_database("publish");
+    let open = || {
+        let (fanout, deliveries) = tokio::sync::mpsc::unbounded_channel();
+        std::mem::forget(deliveries);
+        Store::open_backend(Backend::Postgres(url.clone()), fanout).unwrap()
+    };
+    let (node_a, node_b) = (open(), open());
+    let members: Vec<String> = (0..20).map(|i| format!("u{i:02}")).collect();
+    for g in ["g1", "g2"] {
+        let m = members.clone();
+        node_a
+            .write(move |c| {
+                Ok(Outcome::quiet(groups::create_or_join(
+                    c, g, None, &m, 0, 1,
+                )?))
+            })
+            .await
+            .unwrap();
+    }
+    const ROUNDS: usize = 30;
+    let publish = |store: Store, plan: Vec<Vec<&'static str>>| async move {
+        for i in 0..ROUNDS {
+            for to in &plan {
+                let p = Publish {
+                    from: "admin".into(),
+                    object_name: "RC:TxtMsg".into(),
+                    content: format!("{{\"content\":\"{i}\"}}"),
+                    is_persisted: true,
+                    is_counted: true,
+                    disable_notification: false,
+                    push_config: None,
+                    include_sender: false,
+                };
+                let to: Vec<String> = to.iter().map(|g| g.to_string()).collect();
+                let uids = store
+                    .write_retrying(move |c| publish_group(c, &p, &to, &[], 10 + i as i64))
+                    .await
+                    .map_err(|e| e.msg)?;
+                assert!(uids.iter().all(|u| !u.is_empty()));
+            }
+        }
+        Ok::<(), String>(())
+    };
+    let a = tokio::spawn(publish(node_a.clone(), vec![vec!["g1", "g2"]]));
+    let b = tokio::spawn(publish(node_b.clone(), vec![vec!["g2"], vec!["g2", "g1"]]));
+    a.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+    let rows: i64 = node_a
+        .read(|c| {
+            c.one(
+                "SELECT COUNT(*) FROM inbox WHERE user_id = 'u00'",
+                &[],
+                |r| r.get(0),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows, 5 * ROUNDS as i64, "each publish once");
+}
