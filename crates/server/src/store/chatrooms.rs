@@ -491,15 +491,29 @@ pub fn block(
 /// A connection closed: its seats go, and members left without one start their grace.
 /// Returns the rooms it was in.
 pub fn close_session(db: &dyn Db, session_id: &str, now: i64) -> Result<Vec<String>, ApiError> {
-    let seats: Vec<(String, String)> = db.all(
+    let seats = remove_seats(
+        db,
         "DELETE FROM chatroom_seats WHERE session_id = ?1 RETURNING room_id, user_id",
-        args![session_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        session_id,
+        now,
     )?;
+    Ok(seats.into_iter().map(|(room, _)| room).collect())
+}
+
+/// Runs `delete` (seats matching `key`, returning their room and user); members left
+/// without a seat start their grace at `now`. Returns the (room, user) of each seat.
+fn remove_seats(
+    db: &dyn Db,
+    delete: &'static str,
+    key: &str,
+    now: i64,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let seats: Vec<(String, String)> =
+        db.all(delete, args![key], |r| Ok((r.get(0)?, r.get(1)?)))?;
     for (room, user) in &seats {
         mark_offline(db, room, user, now)?;
     }
-    Ok(seats.into_iter().map(|(room, _)| room).collect())
+    Ok(seats)
 }
 
 fn mark_offline(db: &dyn Db, room: &str, user: &str, now: i64) -> Result<(), ApiError> {
@@ -530,14 +544,12 @@ pub fn drop_dead_seats(db: &dyn Db, live: &[String], now: i64) -> Result<usize, 
 /// Removes the seats held by `node` (a node starting: whatever its id held before is
 /// from a previous run); returns how many went.
 pub fn drop_node_seats(db: &dyn Db, node: &str, now: i64) -> Result<usize, ApiError> {
-    let seats: Vec<(String, String)> = db.all(
+    let seats = remove_seats(
+        db,
         "DELETE FROM chatroom_seats WHERE node_id = ?1 RETURNING room_id, user_id",
-        args![node],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        node,
+        now,
     )?;
-    for (room, user) in &seats {
-        mark_offline(db, room, user, now)?;
-    }
     Ok(seats.len())
 }
 

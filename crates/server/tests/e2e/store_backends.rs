@@ -1742,14 +1742,13 @@ fn chatrooms_keep_members_seats_history_and_blocks_on_both_engines() {
             rooms::destroy(c, &["r2".into(), "r".into()]).unwrap(),
             ["r2"]
         );
-        for table in ["chatroom_members", "chatroom_seats", "chatroom_history"] {
-            let sql: &'static str = match table {
-                "chatroom_members" => "SELECT COUNT(*) FROM chatroom_members",
-                "chatroom_seats" => "SELECT COUNT(*) FROM chatroom_seats",
-                _ => "SELECT COUNT(*) FROM chatroom_history",
-            };
+        for sql in [
+            "SELECT COUNT(*) FROM chatroom_members",
+            "SELECT COUNT(*) FROM chatroom_seats",
+            "SELECT COUNT(*) FROM chatroom_history",
+        ] {
             let n: i64 = c.one(sql, &[], |r| r.get(0)).unwrap();
-            assert_eq!(n, 0, "{table}");
+            assert_eq!(n, 0, "{sql}");
         }
         // The expired block went with the sweep.
         let blocks: i64 = c
